@@ -1,0 +1,32 @@
+import { DaosError } from './errors.js';
+
+const SUFFIX_SHIFT: Record<string, bigint> = { '': 0n, k: 10n, m: 20n, g: 30n, t: 40n, p: 50n };
+
+/**
+ * Parse a size the way dmg and IOR take it: a number with an optional binary suffix
+ * (k, m, g, t, p; an optional trailing 'b' or 'ib' is accepted), e.g. "4G", "512k", "1MiB".
+ */
+export function parseBytes(input: string | number | bigint, what = 'size'): number {
+  if (typeof input === 'number') {
+    if (!Number.isSafeInteger(input) || input < 0) throw new DaosError('DER_INVAL', `${what}: ${input} is not a byte count`);
+    return input;
+  }
+  if (typeof input === 'bigint') return parseBytes(Number(input), what);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(input);
+  if (!m) throw new DaosError('DER_INVAL', `${what}: cannot parse "${input}" (expected e.g. 4G, 512k, 1048576)`);
+  const value = Number(m[1]) * 2 ** Number(SUFFIX_SHIFT[m[2]!.toLowerCase()]!);
+  if (!Number.isSafeInteger(Math.round(value))) throw new DaosError('DER_INVAL', `${what}: "${input}" is too large`);
+  return Math.round(value);
+}
+
+/** Format bytes with a binary suffix for humans: 1536 -> "1.50 KiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(2)} ${units[i]}`;
+}
