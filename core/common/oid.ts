@@ -43,9 +43,12 @@ export const OID_USER_MAX = (1n << 96n) - 1n;
 
 /** Compose an object id from its parts; `user` is the 96-bit user part. */
 export function makeOid(type: ObjType, redun: number, groups: number, user: bigint): Oid {
-  if (user < 0n || user > OID_USER_MAX) throw new DaosError('DER_INVAL', `object id user part ${user} is outside 0..2^96-1`);
-  if (!Number.isInteger(redun) || redun < 0 || redun > 0xff) throw new DaosError('DER_INVAL', `redundancy ${redun} not 8-bit`);
-  if (!Number.isInteger(groups) || groups < 1 || groups > 0xffff) throw new DaosError('DER_INVAL', `group count ${groups} not in 1..65535`);
+  if (user < 0n || user > OID_USER_MAX)
+    throw new DaosError('DER_INVAL', `object id user part ${user} is outside 0..2^96-1`);
+  if (!Number.isInteger(redun) || redun < 0 || redun > 0xff)
+    throw new DaosError('DER_INVAL', `redundancy ${redun} not 8-bit`);
+  if (!Number.isInteger(groups) || groups < 1 || groups > 0xffff)
+    throw new DaosError('DER_INVAL', `group count ${groups} not in 1..65535`);
   const hi =
     (BigInt(OBJ_TYPES[type]) << TYPE_SHIFT) |
     (BigInt(redun) << REDUN_SHIFT) |
@@ -58,7 +61,8 @@ export function makeOid(type: ObjType, redun: number, groups: number, user: bigi
 export function oidType(oid: Oid): ObjType {
   const n = Number((oid.hi >> TYPE_SHIFT) & MASK8);
   const t = TYPE_BY_NUMBER.get(n);
-  if (t === undefined) throw new DaosError('DER_INVAL', `object id ${oidToString(oid)} has unknown type ${n}`);
+  if (t === undefined)
+    throw new DaosError('DER_INVAL', `object id ${oidToString(oid)} has unknown type ${n}`);
   return t;
 }
 /** The redundancy (DAOS's daos_obj_redun) encoded in an id. */
@@ -82,7 +86,8 @@ export function oidParse(s: string): Oid {
   const m = /^(\d+)\.(\d+)$/.exec(s.trim());
   if (!m) throw new DaosError('DER_INVAL', `"${s}" is not an object id (expected hi.lo)`);
   const oid = { hi: BigInt(m[1]!), lo: BigInt(m[2]!) };
-  if (oid.hi > U64_MASK || oid.lo > U64_MASK) throw new DaosError('DER_INVAL', `"${s}" has a part beyond 64 bits`);
+  if (oid.hi > U64_MASK || oid.lo > U64_MASK)
+    throw new DaosError('DER_INVAL', `"${s}" has a part beyond 64 bits`);
   return oid;
 }
 export function oidEqual(a: Oid, b: Oid): boolean {

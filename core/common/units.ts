@@ -8,14 +8,17 @@ const SUFFIX_SHIFT: Record<string, bigint> = { '': 0n, k: 10n, m: 20n, g: 30n, t
  */
 export function parseBytes(input: string | number | bigint, what = 'size'): number {
   if (typeof input === 'number') {
-    if (!Number.isSafeInteger(input) || input < 0) throw new DaosError('DER_INVAL', `${what}: ${input} is not a byte count`);
+    if (!Number.isSafeInteger(input) || input < 0)
+      throw new DaosError('DER_INVAL', `${what}: ${input} is not a byte count`);
     return input;
   }
   if (typeof input === 'bigint') return parseBytes(Number(input), what);
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(input);
-  if (!m) throw new DaosError('DER_INVAL', `${what}: cannot parse "${input}" (expected e.g. 4G, 512k, 1048576)`);
+  if (!m)
+    throw new DaosError('DER_INVAL', `${what}: cannot parse "${input}" (expected e.g. 4G, 512k, 1048576)`);
   const value = Number(m[1]) * 2 ** Number(SUFFIX_SHIFT[m[2]!.toLowerCase()]!);
-  if (!Number.isSafeInteger(Math.round(value))) throw new DaosError('DER_INVAL', `${what}: "${input}" is too large`);
+  if (!Number.isSafeInteger(Math.round(value)))
+    throw new DaosError('DER_INVAL', `${what}: "${input}" is too large`);
   return Math.round(value);
 }
 

@@ -63,7 +63,10 @@ export function objectLayout(oid: Oid, map: PoolMap): ObjectLayout {
   const targets = map.targets;
   const need = groups * info.groupSize;
   if (need > targets.length) {
-    throw new DaosError('DER_INVAL', `object needs ${need} targets (${groups} groups of ${info.groupSize}); the pool has ${targets.length}`);
+    throw new DaosError(
+      'DER_INVAL',
+      `object needs ${need} targets (${groups} groups of ${info.groupSize}); the pool has ${targets.length}`,
+    );
   }
   const first = jumpConsistentHash(hashOid(oid), targets.length);
   const shards: TargetRef[] = [];

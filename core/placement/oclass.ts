@@ -67,7 +67,8 @@ export const OCLASS_NAMES = Object.keys(CLASSES) as OclassName[];
 export function oclassByName(name: string): ObjectClass {
   const key = name.toUpperCase().replace(/^OC_/, '') as OclassName;
   const c = CLASSES[key];
-  if (!c) throw new DaosError('DER_INVAL', `unknown object class "${name}" (known: ${OCLASS_NAMES.join(' ')})`);
+  if (!c)
+    throw new DaosError('DER_INVAL', `unknown object class "${name}" (known: ${OCLASS_NAMES.join(' ')})`);
   return { name: key, redun: c[0], groups: c[1] };
 }
 
@@ -103,6 +104,9 @@ export function defaultOclass(redunFactor: number, use: DefaultFor): OclassName 
 export function checkClassForRf(cls: ObjectClass, redunFactor: number): void {
   const faults = redunInfo(cls.redun).faults;
   if (faults < redunFactor) {
-    throw new DaosError('DER_INVAL', `object class ${cls.name} survives ${faults} failures; the container's redundancy factor is ${redunFactor}`);
+    throw new DaosError(
+      'DER_INVAL',
+      `object class ${cls.name} survives ${faults} failures; the container's redundancy factor is ${redunFactor}`,
+    );
   }
 }

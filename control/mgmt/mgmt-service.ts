@@ -1,0 +1,430 @@
+import { DaosError } from '../../core/common/errors.js';
+import { checkLabel, isUuid, newUuid } from '../../core/common/ids.js';
+import {
+  ARRAY_CHUNK_BYTES_DEFAULT,
+  ATTR_NAME_BYTES_MAX,
+  ATTR_VALUE_BYTES_MAX,
+  OIDS_PER_ALLOC_MAX,
+  POOL_BYTES_MIN,
+  SNAPSHOT_NAME_BYTES_MAX,
+} from '../../core/common/limits.js';
+import { OID_USER_MAX } from '../../core/common/oid.js';
+import type {
+  ContainerType,
+  ContCreateOptions,
+  ContInfo,
+  ContProps,
+  MgmtApi,
+  PoolInfo,
+  PoolQuery,
+} from '../../core/daos/link.js';
+import { CONTAINER_TYPES } from '../../core/daos/link.js';
+import { oclassByName } from '../../core/placement/oclass.js';
+import { makePoolMap, type PoolMap } from '../../core/placement/pool-map.js';
+import type { MetadataStore } from './metadata-store.js';
+
+/**
+ * The management service: pools, containers, their properties, attributes, snapshots and object
+ * id counters, kept in a MetadataStore. Engines hold data only; they learn pools and containers
+ * from here (for space accounting) and are told to drop a destroyed container's data.
+ */
+
+/** What the management service needs from each engine. */
+export interface EngineControl {
+  readonly rank: number;
+  readonly targetCount: number;
+  poolCreate(pool: string, bytesPerTarget: number): void;
+  poolDestroy(pool: string): void;
+  contCreate(pool: string, cont: string): void;
+  contDestroy(pool: string, cont: string): Promise<void>;
+  /** Bytes a pool's data takes on this engine. */
+  poolUsedBytes(pool: string): number;
+  aggregate(
+    cont: string,
+    upTo: bigint,
+    keep: bigint[],
+  ): Promise<{ recordsRemoved: number; bytesFreed: number }>;
+}
+
+interface PoolRecord {
+  uuid: string;
+  label: string;
+  totalBytes: number;
+  createdMs: number;
+  map: PoolMap;
+}
+
+interface ContRecord {
+  uuid: string;
+  label: string;
+  pool: string;
+  type: ContainerType;
+  props: ContProps;
+  createdMs: number;
+  /** Epochs as decimal strings: the store keeps plain JSON-like values. */
+  snapshots: Array<{ epoch: string; name: string }>;
+  attrs: Record<string, string>;
+  nextOid: string;
+}
+
+const poolKey = (uuid: string) => `pool/${uuid}`;
+const poolLabelKey = (label: string) => `pool-label/${label}`;
+const contKey = (pool: string, uuid: string) => `cont/${pool}/${uuid}`;
+const contLabelKey = (pool: string, label: string) => `cont-label/${pool}/${label}`;
+
+export interface PoolCreateOptions {
+  label: string;
+  totalBytes: number;
+  uuid?: string;
+}
+
+export class MgmtService implements MgmtApi {
+  /** Serialises mutations so that checks (label taken?) and writes cannot interleave. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly engines: readonly EngineControl[],
+    private readonly now: () => bigint,
+  ) {}
+
+  /** Tell the engines about every pool and container (at system start). */
+  announceAll(): void {
+    for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
+      for (const e of this.engines) e.poolCreate(pool.uuid, this.bytesPerTarget(pool));
+      for (const [, cont] of this.store.list<ContRecord>(`cont/${pool.uuid}/`)) {
+        for (const e of this.engines) e.contCreate(pool.uuid, cont.uuid);
+      }
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private bytesPerTarget(pool: PoolRecord): number {
+    return Math.floor(pool.totalBytes / pool.map.targets.length);
+  }
+
+  // ---- pools ----
+
+  poolCreate(options: PoolCreateOptions): Promise<PoolInfo> {
+    return this.serial(async () => {
+      checkLabel(options.label, 'pool');
+      if (!Number.isSafeInteger(options.totalBytes) || options.totalBytes < POOL_BYTES_MIN) {
+        throw new DaosError(
+          'DER_INVAL',
+          `pool size ${options.totalBytes} bytes is below the minimum ${POOL_BYTES_MIN}`,
+        );
+      }
+      if (this.store.get(poolLabelKey(options.label)))
+        throw new DaosError('DER_EXIST', `pool label "${options.label}" is taken`);
+      const uuid = options.uuid ?? newUuid();
+      if (!isUuid(uuid)) throw new DaosError('DER_INVAL', `"${uuid}" is not a UUID`);
+      if (this.store.get(poolKey(uuid))) throw new DaosError('DER_EXIST', `pool ${uuid} exists`);
+      const targetsPerEngine = this.engines[0]?.targetCount ?? 0;
+      const rec: PoolRecord = {
+        uuid,
+        label: options.label,
+        totalBytes: options.totalBytes,
+        createdMs: Date.now(),
+        map: makePoolMap(
+          this.engines.map((e) => e.rank),
+          targetsPerEngine,
+        ),
+      };
+      await this.store.commit([
+        [poolKey(uuid), rec],
+        [poolLabelKey(options.label), uuid],
+      ]);
+      for (const e of this.engines) e.poolCreate(uuid, this.bytesPerTarget(rec));
+      return this.poolInfo(rec);
+    });
+  }
+
+  poolDestroy(poolId: string, force = false): Promise<void> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolId);
+      const conts = this.store.list<ContRecord>(`cont/${pool.uuid}/`);
+      if (conts.length > 0 && !force) {
+        throw new DaosError(
+          'DER_BUSY',
+          `pool "${pool.label}" still holds ${conts.length} container(s); destroy them or force`,
+        );
+      }
+      for (const [, c] of conts) await this.dropContainer(c);
+      await this.store.commit([], [poolKey(pool.uuid), poolLabelKey(pool.label)]);
+      for (const e of this.engines) e.poolDestroy(pool.uuid);
+    });
+  }
+
+  async poolList(): Promise<PoolInfo[]> {
+    return this.store.list<PoolRecord>('pool/').map(([, p]) => this.poolInfo(p));
+  }
+
+  async poolConnect(poolId: string): Promise<PoolInfo> {
+    return this.poolInfo(this.findPool(poolId));
+  }
+
+  async poolQuery(poolUuid: string): Promise<PoolQuery> {
+    const pool = this.findPool(poolUuid);
+    const used = this.engines.reduce((sum, e) => sum + e.poolUsedBytes(pool.uuid), 0);
+    return {
+      uuid: pool.uuid,
+      label: pool.label,
+      totalBytes: pool.totalBytes,
+      freeBytes: Math.max(0, pool.totalBytes - used),
+      targets: pool.map.targets.length,
+      disabledTargets: pool.map.states.filter((s) => s === 'DOWN' || s === 'DOWNOUT').length,
+      mapVersion: pool.map.version,
+      rebuild: { state: 'idle', objects: 0, bytes: 0 },
+    };
+  }
+
+  private findPool(poolId: string): PoolRecord {
+    if (typeof poolId !== 'string' || poolId.length === 0)
+      throw new DaosError('DER_INVAL', 'pool label or UUID required');
+    const uuid = isUuid(poolId) ? poolId : this.store.get<string>(poolLabelKey(poolId));
+    const rec = uuid ? this.store.get<PoolRecord>(poolKey(uuid)) : undefined;
+    if (!rec) throw new DaosError('DER_NONEXIST', `no pool "${poolId}"`);
+    return rec;
+  }
+
+  private poolInfo(p: PoolRecord): PoolInfo {
+    return { uuid: p.uuid, label: p.label, totalBytes: p.totalBytes, map: p.map, createdMs: p.createdMs };
+  }
+
+  // ---- containers ----
+
+  contCreate(poolUuid: string, options: ContCreateOptions): Promise<ContInfo> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolUuid);
+      const uuid = options.uuid ?? newUuid();
+      if (!isUuid(uuid)) throw new DaosError('DER_INVAL', `"${uuid}" is not a UUID`);
+      const label = options.label ?? `container_${uuid.slice(0, 8)}`;
+      checkLabel(label, 'container');
+      if (this.store.get(contLabelKey(pool.uuid, label))) {
+        throw new DaosError('DER_EXIST', `container label "${label}" is taken in pool "${pool.label}"`);
+      }
+      if (this.store.get(contKey(pool.uuid, uuid)))
+        throw new DaosError('DER_EXIST', `container ${uuid} exists`);
+      const type = options.type ?? 'UNKNOWN';
+      if (!CONTAINER_TYPES.includes(type)) {
+        throw new DaosError(
+          'DER_INVAL',
+          `container type "${type}" is not one of ${CONTAINER_TYPES.join(', ')}`,
+        );
+      }
+      const props = checkProps(
+        { redunFactor: 0, checksum: 'off', chunkSize: ARRAY_CHUNK_BYTES_DEFAULT },
+        options.props ?? {},
+      );
+      const rec: ContRecord = {
+        uuid,
+        label,
+        pool: pool.uuid,
+        type,
+        props,
+        createdMs: Date.now(),
+        snapshots: [],
+        attrs: {},
+        nextOid: '1',
+      };
+      await this.store.commit([
+        [contKey(pool.uuid, uuid), rec],
+        [contLabelKey(pool.uuid, label), uuid],
+      ]);
+      for (const e of this.engines) e.contCreate(pool.uuid, uuid);
+      return contInfo(rec);
+    });
+  }
+
+  async contLookup(poolUuid: string, contId: string): Promise<ContInfo> {
+    return contInfo(this.findCont(poolUuid, contId));
+  }
+
+  async contList(poolUuid: string): Promise<ContInfo[]> {
+    const pool = this.findPool(poolUuid);
+    return this.store.list<ContRecord>(`cont/${pool.uuid}/`).map(([, c]) => contInfo(c));
+  }
+
+  contDestroy(poolUuid: string, contId: string, _force: boolean): Promise<void> {
+    return this.serial(async () => this.dropContainer(this.findCont(poolUuid, contId)));
+  }
+
+  private async dropContainer(c: ContRecord): Promise<void> {
+    // Forget the record first: a crash in between leaves orphan data, never a record without data.
+    await this.store.commit([], [contKey(c.pool, c.uuid), contLabelKey(c.pool, c.label)]);
+    for (const e of this.engines) await e.contDestroy(c.pool, c.uuid);
+  }
+
+  contSetProps(
+    poolUuid: string,
+    contUuid: string,
+    props: Partial<ContProps> & { label?: string },
+  ): Promise<ContInfo> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contUuid);
+      const { label, ...rest } = props;
+      if ('redunFactor' in rest && rest.redunFactor !== c.props.redunFactor) {
+        throw new DaosError('DER_NO_PERM', 'the redundancy factor is fixed when a container is created');
+      }
+      const next: ContRecord = { ...c, props: checkProps(c.props, rest) };
+      const deletes: string[] = [];
+      const puts: Array<[string, unknown]> = [];
+      if (label !== undefined && label !== c.label) {
+        checkLabel(label, 'container');
+        if (this.store.get(contLabelKey(c.pool, label)))
+          throw new DaosError('DER_EXIST', `container label "${label}" is taken`);
+        deletes.push(contLabelKey(c.pool, c.label));
+        puts.push([contLabelKey(c.pool, label), c.uuid]);
+        next.label = label;
+      }
+      puts.push([contKey(c.pool, c.uuid), next]);
+      await this.store.commit(puts, deletes);
+      return contInfo(next);
+    });
+  }
+
+  async contGetAttrs(poolUuid: string, contUuid: string): Promise<Record<string, Uint8Array>> {
+    const c = this.findCont(poolUuid, contUuid);
+    return Object.fromEntries(Object.entries(c.attrs).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  }
+
+  contSetAttrs(poolUuid: string, contUuid: string, attrs: Record<string, Uint8Array>): Promise<void> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contUuid);
+      const next = { ...c.attrs };
+      for (const [name, value] of Object.entries(attrs)) {
+        if (name.length === 0 || Buffer.byteLength(name) > ATTR_NAME_BYTES_MAX) {
+          throw new DaosError(
+            'DER_INVAL',
+            `attribute name "${name.slice(0, 20)}" must be 1..${ATTR_NAME_BYTES_MAX} bytes`,
+          );
+        }
+        if (!(value instanceof Uint8Array))
+          throw new DaosError('DER_INVAL', `attribute "${name}" value must be bytes or a string`);
+        if (value.byteLength > ATTR_VALUE_BYTES_MAX) {
+          throw new DaosError(
+            'DER_INVAL',
+            `attribute "${name}" value is ${value.byteLength} bytes; the limit is ${ATTR_VALUE_BYTES_MAX}`,
+          );
+        }
+        next[name] = Buffer.from(value).toString('base64');
+      }
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, attrs: next }]]);
+    });
+  }
+
+  contDelAttrs(poolUuid: string, contUuid: string, names: string[]): Promise<void> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contUuid);
+      const next = { ...c.attrs };
+      for (const n of names) {
+        if (!(n in next)) throw new DaosError('DER_NONEXIST', `container has no attribute "${n}"`);
+        delete next[n];
+      }
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, attrs: next }]]);
+    });
+  }
+
+  contAllocOids(poolUuid: string, contUuid: string, count: number): Promise<bigint> {
+    return this.serial(async () => {
+      if (!Number.isSafeInteger(count) || count < 1 || count > OIDS_PER_ALLOC_MAX) {
+        throw new DaosError('DER_INVAL', `oid count ${count} must be 1..${OIDS_PER_ALLOC_MAX}`);
+      }
+      const c = this.findCont(poolUuid, contUuid);
+      const first = BigInt(c.nextOid);
+      const next = first + BigInt(count);
+      if (next > OID_USER_MAX)
+        throw new DaosError('DER_OVERFLOW', 'container has used up its object id space');
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, nextOid: next.toString() }]]);
+      return first;
+    });
+  }
+
+  snapCreate(poolUuid: string, contUuid: string, name?: string): Promise<bigint> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contUuid);
+      const epoch = this.now();
+      const snapName = name ?? `snap_${epoch}`;
+      if (snapName.length === 0 || Buffer.byteLength(snapName) > SNAPSHOT_NAME_BYTES_MAX) {
+        throw new DaosError('DER_INVAL', `snapshot name must be 1..${SNAPSHOT_NAME_BYTES_MAX} bytes`);
+      }
+      if (c.snapshots.some((s) => s.name === snapName))
+        throw new DaosError('DER_EXIST', `snapshot "${snapName}" exists`);
+      const snapshots = [...c.snapshots, { epoch: epoch.toString(), name: snapName }];
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, snapshots }]]);
+      return epoch;
+    });
+  }
+
+  snapDestroy(poolUuid: string, contUuid: string, epoch: bigint): Promise<void> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contUuid);
+      const snapshots = c.snapshots.filter((s) => s.epoch !== epoch.toString());
+      if (snapshots.length === c.snapshots.length)
+        throw new DaosError('DER_NONEXIST', `no snapshot at epoch ${epoch}`);
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, snapshots }]]);
+    });
+  }
+
+  async contAggregate(
+    poolUuid: string,
+    contUuid: string,
+  ): Promise<{ recordsRemoved: number; bytesFreed: number }> {
+    const c = this.findCont(poolUuid, contUuid);
+    const keep = c.snapshots.map((s) => BigInt(s.epoch));
+    const upTo = this.now();
+    const total = { recordsRemoved: 0, bytesFreed: 0 };
+    for (const e of this.engines) {
+      const s = await e.aggregate(c.uuid, upTo, keep);
+      total.recordsRemoved += s.recordsRemoved;
+      total.bytesFreed += s.bytesFreed;
+    }
+    return total;
+  }
+
+  private findCont(poolUuid: string, contId: string): ContRecord {
+    const pool = this.findPool(poolUuid);
+    if (typeof contId !== 'string' || contId.length === 0)
+      throw new DaosError('DER_INVAL', 'container label or UUID required');
+    const uuid = isUuid(contId) ? contId : this.store.get<string>(contLabelKey(pool.uuid, contId));
+    const rec = uuid ? this.store.get<ContRecord>(contKey(pool.uuid, uuid)) : undefined;
+    if (!rec) throw new DaosError('DER_NONEXIST', `no container "${contId}" in pool "${pool.label}"`);
+    return rec;
+  }
+}
+
+function contInfo(c: ContRecord): ContInfo {
+  return {
+    uuid: c.uuid,
+    label: c.label,
+    pool: c.pool,
+    type: c.type,
+    props: c.props,
+    createdMs: c.createdMs,
+    snapshots: c.snapshots.map((s) => ({ epoch: BigInt(s.epoch), name: s.name })),
+  };
+}
+
+/** Merge and validate container properties; unknown names are refused. */
+function checkProps(base: ContProps, update: Partial<ContProps>): ContProps {
+  const known = new Set(['redunFactor', 'oclass', 'checksum', 'chunkSize']);
+  for (const k of Object.keys(update)) {
+    if (!known.has(k))
+      throw new DaosError('DER_INVAL', `unknown container property "${k}" (known: ${[...known].join(', ')})`);
+  }
+  const p: ContProps = { ...base, ...update };
+  if (!Number.isInteger(p.redunFactor) || p.redunFactor < 0 || p.redunFactor > 4) {
+    throw new DaosError('DER_INVAL', `redunFactor ${p.redunFactor} must be an integer 0..4`);
+  }
+  if (p.oclass !== undefined) p.oclass = oclassByName(p.oclass).name;
+  if (p.checksum !== 'off' && p.checksum !== 'crc32c')
+    throw new DaosError('DER_INVAL', `checksum "${p.checksum}" must be off or crc32c`);
+  if (!Number.isSafeInteger(p.chunkSize) || p.chunkSize < 1)
+    throw new DaosError('DER_INVAL', `chunkSize ${p.chunkSize} must be a positive integer`);
+  return p;
+}

@@ -1,0 +1,227 @@
+import { DaosError } from '../common/errors.js';
+import { RECORD_BYTES_MAX } from '../common/limits.js';
+import type { Oid } from '../common/oid.js';
+import type { ArrayFetchResult } from '../wire/obj-types.js';
+import type { Container } from './container.js';
+import type { Index, UpdateIodIn } from './object.js';
+import { DaosObject } from './object.js';
+
+/**
+ * DAOS's array API over an object, with DAOS's layout: chunk k lives under uint64 dkey k+1,
+ * akey '0', record indexes relative to the chunk; dkey 0 holds the cell and chunk sizes. The size
+ * is not stored: it is the highest written record + 1, found with max-key queries.
+ * Offsets and lengths are in cells (records of `cellSize` bytes).
+ */
+
+const MD_DKEY = 0n;
+const MD_AKEY = 'daos_array_md';
+const CHUNK_AKEY = '0';
+const ARRAY_MAGIC = 0xdaca55a9daca55a9n;
+const MD_BYTES = 24;
+
+export interface ArrayAttrs {
+  cellSize: number;
+  chunkSize: number;
+}
+
+export class DaosArray {
+  readonly object: DaosObject;
+  readonly cellSize: number;
+  /** Cells per chunk. */
+  readonly chunkSize: number;
+
+  private constructor(object: DaosObject, attrs: ArrayAttrs) {
+    this.object = object;
+    this.cellSize = attrs.cellSize;
+    this.chunkSize = attrs.chunkSize;
+  }
+
+  get oid(): Oid {
+    return this.object.oid;
+  }
+
+  /** Create an array object (fails with DER_EXIST if `oid` already holds one). */
+  static async create(container: Container, oid: Oid, attrs: ArrayAttrs): Promise<DaosArray> {
+    checkAttrs(attrs);
+    const object = new DaosObject(container, oid);
+    const md = Buffer.alloc(MD_BYTES);
+    md.writeBigUInt64LE(ARRAY_MAGIC, 0);
+    md.writeBigUInt64LE(BigInt(attrs.cellSize), 8);
+    md.writeBigUInt64LE(BigInt(attrs.chunkSize), 16);
+    await object.update(MD_DKEY, [{ akey: MD_AKEY, kind: 'single', value: md }], { cond: 'dkey_insert' });
+    return new DaosArray(object, attrs);
+  }
+
+  /** Open an existing array; DER_NONEXIST when the object holds none. */
+  static async open(container: Container, oid: Oid): Promise<DaosArray> {
+    const object = new DaosObject(container, oid);
+    const [md] = await object.fetch(MD_DKEY, [{ akey: MD_AKEY, kind: 'single' }]);
+    if (!(md instanceof Uint8Array) || md.byteLength !== MD_BYTES) {
+      throw new DaosError('DER_NONEXIST', `object ${oid.hi}.${oid.lo} holds no array`);
+    }
+    const b = Buffer.from(md.buffer, md.byteOffset, md.byteLength);
+    if (b.readBigUInt64LE(0) !== ARRAY_MAGIC)
+      throw new DaosError('DER_NONEXIST', `object ${oid.hi}.${oid.lo} holds no array (bad magic)`);
+    return new DaosArray(object, {
+      cellSize: Number(b.readBigUInt64LE(8)),
+      chunkSize: Number(b.readBigUInt64LE(16)),
+    });
+  }
+
+  /** Write `bytes` (a whole number of cells) at cell `offset`. */
+  async write(offset: Index, bytes: Uint8Array): Promise<void> {
+    if (!(bytes instanceof Uint8Array)) throw new DaosError('DER_INVAL', 'array write needs a Uint8Array');
+    if (bytes.byteLength % this.cellSize !== 0) {
+      throw new DaosError(
+        'DER_INVAL',
+        `write of ${bytes.byteLength} bytes is not a whole number of ${this.cellSize}-byte cells`,
+      );
+    }
+    const start = toCell(offset);
+    const cells = BigInt(bytes.byteLength / this.cellSize);
+    await Promise.all(
+      this.pieces(start, cells).map((p) => {
+        const data = bytes.subarray(
+          Number(p.memCell) * this.cellSize,
+          Number(p.memCell + p.nr) * this.cellSize,
+        );
+        const iod: UpdateIodIn = {
+          akey: CHUNK_AKEY,
+          kind: 'array',
+          recordSize: this.cellSize,
+          extents: [{ idx: p.idx, nr: p.nr, data }],
+        };
+        return this.object.update(p.dkey, [iod]);
+      }),
+    );
+  }
+
+  /** Read `length` cells from cell `offset`; unwritten cells read as zeros. */
+  async read(offset: Index, length: Index, options?: { epoch?: bigint }): Promise<Uint8Array> {
+    const start = toCell(offset);
+    const cells = toCell(length);
+    const pieces = this.pieces(start, cells);
+    const results = await Promise.all(
+      pieces.map(async (p) => {
+        const [r] = await this.object.fetch(
+          p.dkey,
+          [
+            {
+              akey: CHUNK_AKEY,
+              kind: 'array',
+              recordSize: this.cellSize,
+              extents: [{ idx: p.idx, nr: p.nr }],
+            },
+          ],
+          options,
+        );
+        return (r as ArrayFetchResult).data;
+      }),
+    );
+    if (results.length === 1) return results[0]!;
+    const out = Buffer.allocUnsafe(Number(cells) * this.cellSize);
+    for (const [i, p] of pieces.entries()) out.set(results[i]!, Number(p.memCell) * this.cellSize);
+    return out;
+  }
+
+  /** Cells in the array: the highest written cell + 1. */
+  async getSize(options?: { epoch?: bigint }): Promise<bigint> {
+    const maxDkey = await this.object.queryDkey('max', options);
+    if (typeof maxDkey !== 'bigint' || maxDkey === MD_DKEY) return 0n;
+    const chunk = maxDkey - 1n;
+    const recx = await this.object.queryRecx(maxDkey, CHUNK_AKEY, 'max', options);
+    if (!recx) return 0n;
+    return chunk * BigInt(this.chunkSize) + recx.idx + recx.nr;
+  }
+
+  /** Grow (the new cells read as zeros) or shrink (cells past `size` are punched) the array, atomically. */
+  async setSize(size: Index): Promise<void> {
+    const n = toCell(size);
+    const current = await this.getSize();
+    if (n === current) return;
+    const tx = await this.object.container.openTx();
+    const obj = tx.object(this.oid);
+    const chunk = BigInt(this.chunkSize);
+    if (n > current) {
+      // The size is the highest written cell + 1: write one zero cell at the new end.
+      const last = n - 1n;
+      await obj.update(last / chunk + 1n, [
+        {
+          akey: CHUNK_AKEY,
+          kind: 'array',
+          recordSize: this.cellSize,
+          extents: [{ idx: last % chunk, nr: 1, data: Buffer.alloc(this.cellSize) }],
+        },
+      ]);
+    } else {
+      const firstWhole = (n + chunk - 1n) / chunk; // first chunk lying entirely at or past n
+      const doomed: bigint[] = [];
+      for await (const k of this.object.listDkeys())
+        if (typeof k === 'bigint' && k >= firstWhole + 1n) doomed.push(k);
+      if (doomed.length > 0) await obj.punchDkeys(doomed);
+      if (n % chunk !== 0n) {
+        const k = n / chunk;
+        const from = n % chunk;
+        await obj.update(k + 1n, [
+          {
+            akey: CHUNK_AKEY,
+            kind: 'array',
+            recordSize: this.cellSize,
+            extents: [{ idx: from, nr: chunk - from }],
+          },
+        ]);
+      }
+    }
+    await tx.commit();
+  }
+
+  /** Punch `length` cells from `offset`: they read as zeros (holes) afterwards. */
+  async punch(offset: Index, length: Index): Promise<void> {
+    const pieces = this.pieces(toCell(offset), toCell(length));
+    await Promise.all(
+      pieces.map((p) =>
+        this.object.update(p.dkey, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: this.cellSize, extents: [{ idx: p.idx, nr: p.nr }] },
+        ]),
+      ),
+    );
+  }
+
+  /** Punch the whole array object, metadata included. */
+  async destroy(): Promise<void> {
+    await this.object.punch();
+  }
+
+  /** Split a cell range into per-chunk pieces: dkey, index in the chunk, count, offset in the buffer. */
+  private pieces(
+    start: bigint,
+    cells: bigint,
+  ): Array<{ dkey: bigint; idx: bigint; nr: bigint; memCell: bigint }> {
+    const chunk = BigInt(this.chunkSize);
+    const out: Array<{ dkey: bigint; idx: bigint; nr: bigint; memCell: bigint }> = [];
+    let pos = start;
+    const end = start + cells;
+    while (pos < end) {
+      const k = pos / chunk;
+      const idx = pos - k * chunk;
+      const nr = end - pos < chunk - idx ? end - pos : chunk - idx;
+      out.push({ dkey: k + 1n, idx, nr, memCell: pos - start });
+      pos += nr;
+    }
+    return out;
+  }
+}
+
+function checkAttrs(a: ArrayAttrs): void {
+  if (!Number.isInteger(a.cellSize) || a.cellSize < 1 || a.cellSize > RECORD_BYTES_MAX) {
+    throw new DaosError('DER_INVAL', `cellSize ${a.cellSize} must be an integer 1..${RECORD_BYTES_MAX}`);
+  }
+  if (!Number.isSafeInteger(a.chunkSize) || a.chunkSize < 1)
+    throw new DaosError('DER_INVAL', `chunkSize ${a.chunkSize} must be a positive integer (cells)`);
+}
+
+function toCell(v: Index): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'bigint' && v >= 0n) return v;
+  throw new DaosError('DER_INVAL', `array offset/length ${String(v)} must be a non-negative integer`);
+}

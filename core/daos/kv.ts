@@ -1,0 +1,54 @@
+import type { Oid } from '../common/oid.js';
+import type { Key } from './keys.js';
+import type { DaosObject } from './object.js';
+import type { Tx } from './tx.js';
+
+/** The akey under which a KV object keeps each key's value. */
+const KV_AKEY = '0';
+
+/**
+ * DAOS's flat KV API over an object: one dkey per key, its value a single value. Keys come back
+ * from `keys()` as strings (or bigints for uint64-keyed KV objects).
+ */
+export class KV {
+  constructor(readonly object: DaosObject) {}
+
+  get oid(): Oid {
+    return this.object.oid;
+  }
+
+  /** Store a value; `cond: 'insert'` fails with DER_EXIST if the key exists, `'update'` with DER_NONEXIST if not. */
+  async put(
+    key: Key,
+    value: Uint8Array | string,
+    options?: { cond?: 'insert' | 'update'; tx?: Tx },
+  ): Promise<void> {
+    const cond =
+      options?.cond === 'insert' ? 'dkey_insert' : options?.cond === 'update' ? 'dkey_update' : undefined;
+    await this.object.update(key, [{ akey: KV_AKEY, kind: 'single', value }], { cond, tx: options?.tx });
+  }
+
+  /** The value of a key, or undefined when there is none (`mustExist` makes that DER_NONEXIST). */
+  async get(
+    key: Key,
+    options?: { epoch?: bigint; mustExist?: boolean; tx?: Tx },
+  ): Promise<Uint8Array | undefined> {
+    const [v] = await this.object.fetch(key, [{ akey: KV_AKEY, kind: 'single' }], {
+      epoch: options?.epoch,
+      cond: options?.mustExist ? 'dkey_fetch' : undefined,
+      tx: options?.tx,
+    });
+    return v as Uint8Array | undefined;
+  }
+
+  /** Remove a key; `mustExist` fails with DER_NONEXIST when it is not there. */
+  async remove(key: Key, options?: { mustExist?: boolean; tx?: Tx }): Promise<void> {
+    await this.object.punchDkeys([key], options);
+  }
+
+  /** Every key, in key order for lexical and uint64 KV types. */
+  async *keys(options?: { epoch?: bigint }): AsyncGenerator<string | bigint> {
+    for await (const k of this.object.listDkeys(options))
+      yield typeof k === 'bigint' ? k : k.toString('utf8');
+  }
+}

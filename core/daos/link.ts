@@ -1,0 +1,160 @@
+/**
+ * What a client needs from a system: the management service (pools, containers, snapshots, oid
+ * allocation) and each engine's object service. The embedded system hands the client the real
+ * objects; the distributed system (a later issue) hands it RPC stubs with the same shapes.
+ */
+import type { Oid } from '../common/oid.js';
+import type { PoolMap, TargetRef } from '../placement/pool-map.js';
+import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
+
+export type ContainerType = 'POSIX' | 'HDF5' | 'ARROW' | 'PYTHON' | 'UNKNOWN';
+export const CONTAINER_TYPES: readonly ContainerType[] = ['POSIX', 'HDF5', 'ARROW', 'PYTHON', 'UNKNOWN'];
+
+/** Container properties (DAOS names in camelCase). */
+export interface ContProps {
+  /** Redundancy factor 0..4: losses the container's objects must survive. */
+  redunFactor: number;
+  /** Default object class; when absent, chosen from the redundancy factor. */
+  oclass?: string;
+  /** Recorded only in this release: 'off' | 'crc32c'. */
+  checksum: 'off' | 'crc32c';
+  /** Default array/file chunk size in bytes. */
+  chunkSize: number;
+}
+
+export interface PoolInfo {
+  uuid: string;
+  label: string;
+  totalBytes: number;
+  map: PoolMap;
+  createdMs: number;
+}
+
+export interface PoolQuery {
+  uuid: string;
+  label: string;
+  totalBytes: number;
+  freeBytes: number;
+  targets: number;
+  disabledTargets: number;
+  mapVersion: number;
+  rebuild: { state: 'idle' | 'busy' | 'done'; objects: number; bytes: number };
+}
+
+export interface SnapshotInfo {
+  epoch: bigint;
+  name: string;
+}
+
+export interface ContInfo {
+  uuid: string;
+  label: string;
+  pool: string;
+  type: ContainerType;
+  props: ContProps;
+  createdMs: number;
+  snapshots: SnapshotInfo[];
+}
+
+export interface ContCreateOptions {
+  label?: string;
+  uuid?: string;
+  type?: ContainerType;
+  props?: Partial<ContProps>;
+}
+
+/** The management service as a client sees it. */
+export interface MgmtApi {
+  poolConnect(poolId: string): Promise<PoolInfo>;
+  poolQuery(poolUuid: string): Promise<PoolQuery>;
+  contCreate(poolUuid: string, options: ContCreateOptions): Promise<ContInfo>;
+  contLookup(poolUuid: string, contId: string): Promise<ContInfo>;
+  contList(poolUuid: string): Promise<ContInfo[]>;
+  contDestroy(poolUuid: string, contId: string, force: boolean): Promise<void>;
+  contSetProps(
+    poolUuid: string,
+    contUuid: string,
+    props: Partial<ContProps> & { label?: string },
+  ): Promise<ContInfo>;
+  contGetAttrs(poolUuid: string, contUuid: string): Promise<Record<string, Uint8Array>>;
+  contSetAttrs(poolUuid: string, contUuid: string, attrs: Record<string, Uint8Array>): Promise<void>;
+  contDelAttrs(poolUuid: string, contUuid: string, names: string[]): Promise<void>;
+  /** Reserve `count` object ids; resolves to the first (user part). */
+  contAllocOids(poolUuid: string, contUuid: string, count: number): Promise<bigint>;
+  snapCreate(poolUuid: string, contUuid: string, name?: string): Promise<bigint>;
+  snapDestroy(poolUuid: string, contUuid: string, epoch: bigint): Promise<void>;
+  /** Merge history no snapshot needs, now, on every target (DAOS runs it in the background too). */
+  contAggregate(poolUuid: string, contUuid: string): Promise<{ recordsRemoved: number; bytesFreed: number }>;
+}
+
+/** Who a request is from and where it goes (pool and container handles are checked by the engine). */
+export interface ObjTarget {
+  pool: string;
+  cont: string;
+  oid: Oid;
+  target: TargetRef;
+}
+
+/** A write buffered by a transaction, already placed on its target. */
+export type TxOp =
+  | { kind: 'update'; to: ObjTarget; dkey: Uint8Array; iods: UpdateIod[]; cond?: UpdateCond }
+  | { kind: 'punch_obj'; to: ObjTarget }
+  | { kind: 'punch_dkeys'; to: ObjTarget; dkeys: Uint8Array[]; mustExist?: boolean }
+  | { kind: 'punch_akeys'; to: ObjTarget; dkey: Uint8Array; akeys: Uint8Array[]; mustExist?: boolean };
+
+/** An engine's object service as a client sees it. Writes resolve to the epoch they were given. */
+export interface ObjApi {
+  update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint>;
+  fetch(
+    to: ObjTarget,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): Promise<FetchResult[]>;
+  punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint>;
+  listDkeys(
+    to: ObjTarget,
+    epoch: bigint,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Promise<Uint8Array[]>;
+  listAkeys(
+    to: ObjTarget,
+    epoch: bigint,
+    dkey: Uint8Array,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Promise<Uint8Array[]>;
+  listRecx(
+    to: ObjTarget,
+    epoch: bigint,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+  ): Promise<Array<Recx & { epoch: bigint }>>;
+  queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined>;
+  queryRecx(
+    to: ObjTarget,
+    epoch: bigint,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+    which: 'max' | 'min',
+  ): Promise<Recx | undefined>;
+  /**
+   * Commit a transaction's writes atomically at one new epoch, this engine coordinating. Fails
+   * with DER_TX_RESTART (nothing applied) when a written or read key changed after `readEpoch`.
+   */
+  txCommit(
+    ops: TxOp[],
+    check?: { readEpoch: bigint; readSet: Array<{ to: ObjTarget; dkey: Uint8Array; akey?: Uint8Array }> },
+  ): Promise<bigint>;
+}
+
+/** A system as a client sees it. */
+export interface SystemLink {
+  readonly mgmt: MgmtApi;
+  /** The object service of engine `rank`. */
+  engine(rank: number): ObjApi;
+  /** Epochs for reads and snapshots, ordered after every acknowledged write. */
+  now(): bigint;
+}

@@ -1,0 +1,427 @@
+import { DaosError } from '../common/errors.js';
+import { EPOCH_MAX } from '../common/hlc.js';
+import {
+  EXTENTS_PER_IOD_MAX,
+  IO_BYTES_MAX,
+  IODS_PER_IO_MAX,
+  LIST_PAGE_KEYS,
+  RECORD_BYTES_MAX,
+  RECORD_INDEX_LIMIT,
+  SINGLE_VALUE_BYTES_MAX,
+} from '../common/limits.js';
+import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
+import { dkeyGroup, type ObjectLayout, objectLayout } from '../placement/layout.js';
+import type {
+  ArrayFetchResult,
+  FetchCond,
+  FetchIod,
+  Recx,
+  UpdateCond,
+  UpdateIod,
+} from '../wire/obj-types.js';
+import type { Container } from './container.js';
+import { decodeKey, encodeKey, type Key, type ListedKey, valueBytes } from './keys.js';
+import type { ObjTarget, TxOp } from './link.js';
+import type { Tx } from './tx.js';
+
+/** Record indexes and counts as users give them. */
+export type Index = number | bigint;
+
+export type UpdateIodIn =
+  | { akey: Key; kind: 'single'; value: Uint8Array | string }
+  | {
+      akey: Key;
+      kind: 'array';
+      recordSize: number;
+      extents: Array<{ idx: Index; nr: Index; data?: Uint8Array }>;
+    };
+
+export type FetchIodIn =
+  | { akey: Key; kind: 'single' }
+  | { akey: Key; kind: 'array'; recordSize: number; extents: Array<{ idx: Index; nr: Index }> };
+
+/** A fetch result per iod: a single value (undefined when absent) or an array's data and map. */
+export type FetchOut = Uint8Array | undefined | ArrayFetchResult;
+
+export interface UpdateOptions {
+  cond?: UpdateCond;
+  tx?: Tx;
+}
+export interface FetchOptions {
+  cond?: FetchCond;
+  /** Read at this epoch (a snapshot's); default: the handle's epoch, or the newest. */
+  epoch?: bigint;
+  tx?: Tx;
+}
+export interface PunchOptions {
+  /** DAOS's punch-must-exist: fail with DER_NONEXIST if a key is not there. */
+  mustExist?: boolean;
+  tx?: Tx;
+}
+
+/**
+ * A DAOS object: dkeys holding akeys holding single values or arrays of records. An object
+ * exists from its first write. Its id's type decides key order; its class decides placement.
+ */
+export class DaosObject {
+  readonly oid: Oid;
+  readonly container: Container;
+  private readonly tx: Tx | undefined;
+  private readonly dkeyKind: KeyKind;
+  private readonly akeyKind: KeyKind;
+  private layoutCache: ObjectLayout | undefined;
+
+  constructor(container: Container, oid: Oid, tx?: Tx) {
+    this.container = container;
+    this.oid = oid;
+    this.tx = tx;
+    const type = oidType(oid);
+    this.dkeyKind = dkeyKind(type);
+    this.akeyKind = akeyKind(type);
+  }
+
+  private get layout(): ObjectLayout {
+    this.layoutCache ??= objectLayout(this.oid, this.container.pool.map);
+    return this.layoutCache;
+  }
+
+  /** Where a dkey's group leader lives. */
+  private targetFor(dkey: Uint8Array): ObjTarget {
+    const layout = this.layout;
+    const group = dkeyGroup(dkey, layout);
+    return this.at(layout.shards[group * layout.groupSize]!);
+  }
+
+  private at(target: ObjTarget['target']): ObjTarget {
+    return { pool: this.container.pool.uuid, cont: this.container.uuid, oid: this.oid, target };
+  }
+
+  /** Group leaders, one per redundancy group: where listings and object punches go. */
+  private groupTargets(): ObjTarget[] {
+    const layout = this.layout;
+    const out: ObjTarget[] = [];
+    for (let g = 0; g < layout.groups; g++) out.push(this.at(layout.shards[g * layout.groupSize]!));
+    return out;
+  }
+
+  private engineFor(to: ObjTarget) {
+    return this.container.pool.link.engine(to.target.rank);
+  }
+
+  private writeTx(options: { tx?: Tx } | undefined): Tx | undefined {
+    this.container.checkWritable();
+    return options?.tx ?? this.tx;
+  }
+
+  private readEpoch(options: FetchOptions | undefined): bigint {
+    this.container.checkOpen();
+    const tx = options?.tx ?? this.tx;
+    return options?.epoch ?? tx?.epoch ?? this.container.epoch ?? EPOCH_MAX;
+  }
+
+  /** Write akeys under one dkey, atomically. */
+  async update(dkey: Key, iods: UpdateIodIn[], options?: UpdateOptions): Promise<void> {
+    const tx = this.writeTx(options);
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const checked = this.checkUpdateIods(iods);
+    const to = this.targetFor(dk);
+    if (tx) {
+      tx.add({ kind: 'update', to, dkey: dk, iods: checked, cond: options?.cond });
+      return;
+    }
+    await this.engineFor(to).update(to, dk, checked, options?.cond);
+  }
+
+  /** Read akeys under one dkey: one result per iod, in order. */
+  async fetch(dkey: Key, iods: FetchIodIn[], options?: FetchOptions): Promise<FetchOut[]> {
+    const epoch = this.readEpoch(options);
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const checked = this.checkFetchIods(iods);
+    const to = this.targetFor(dk);
+    const tx = options?.tx ?? this.tx;
+    if (tx) for (const iod of checked) tx.noteRead(to, dk, iod.akey);
+    return this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond);
+  }
+
+  /** Punch the whole object: every dkey, at once. */
+  async punch(options?: { tx?: Tx }): Promise<void> {
+    const tx = this.writeTx(options);
+    const ops: TxOp[] = [];
+    const layout = this.layout;
+    for (const target of layout.shards) ops.push({ kind: 'punch_obj', to: this.at(target) });
+    await this.submitPunches(ops, tx);
+  }
+
+  /** Punch dkeys (and everything under them). */
+  async punchDkeys(dkeys: Key[], options?: PunchOptions): Promise<void> {
+    const tx = this.writeTx(options);
+    if (!Array.isArray(dkeys) || dkeys.length === 0)
+      throw new DaosError('DER_INVAL', 'punchDkeys needs at least one dkey');
+    const byTarget = new Map<string, { to: ObjTarget; dkeys: Uint8Array[] }>();
+    for (const key of dkeys) {
+      const dk = encodeKey(key, this.dkeyKind, 'dkey');
+      const to = this.targetFor(dk);
+      const id = `${to.target.rank}:${to.target.target}`;
+      const entry = byTarget.get(id) ?? { to, dkeys: [] };
+      entry.dkeys.push(dk);
+      byTarget.set(id, entry);
+    }
+    const ops: TxOp[] = [...byTarget.values()].map((e) => ({
+      kind: 'punch_dkeys',
+      to: e.to,
+      dkeys: e.dkeys,
+      mustExist: options?.mustExist,
+    }));
+    await this.submitPunches(ops, tx);
+  }
+
+  /** Punch akeys under one dkey. */
+  async punchAkeys(dkey: Key, akeys: Key[], options?: PunchOptions): Promise<void> {
+    const tx = this.writeTx(options);
+    if (!Array.isArray(akeys) || akeys.length === 0)
+      throw new DaosError('DER_INVAL', 'punchAkeys needs at least one akey');
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const aks = akeys.map((a) => encodeKey(a, this.akeyKind, 'akey'));
+    await this.submitPunches(
+      [{ kind: 'punch_akeys', to: this.targetFor(dk), dkey: dk, akeys: aks, mustExist: options?.mustExist }],
+      tx,
+    );
+  }
+
+  private async submitPunches(ops: TxOp[], tx: Tx | undefined): Promise<void> {
+    if (tx) {
+      for (const op of ops) tx.add(op);
+      return;
+    }
+    if (ops.length === 1) {
+      const op = ops[0] as Exclude<TxOp, { kind: 'update' }>;
+      await this.engineFor(op.to).punch(op);
+      return;
+    }
+    // Several targets: one transaction so that the punch is all-or-nothing.
+    await this.engineFor(ops[0]!.to).txCommit(ops);
+  }
+
+  /** Visible dkeys, in key order for lexical and uint64 objects. */
+  async *listDkeys(options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
+    const epoch = this.readEpoch(options);
+    const sources = this.groupTargets().map(
+      (to) => (after: Uint8Array | undefined) =>
+        this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+    );
+    for await (const k of mergeSorted(sources)) yield decodeKey(k, this.dkeyKind);
+  }
+
+  /** Visible akeys under a dkey. */
+  async *listAkeys(dkey: Key, options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
+    const epoch = this.readEpoch(options);
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const to = this.targetFor(dk);
+    const source = (after: Uint8Array | undefined) =>
+      this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS);
+    for await (const k of mergeSorted([source])) yield decodeKey(k, this.akeyKind);
+  }
+
+  /** Visible data ranges of an array akey, each with the epoch that wrote it. */
+  async listRecx(
+    dkey: Key,
+    akey: Key,
+    options?: { epoch?: bigint },
+  ): Promise<Array<Recx & { epoch: bigint }>> {
+    const epoch = this.readEpoch(options);
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const to = this.targetFor(dk);
+    return this.engineFor(to).listRecx(to, epoch, dk, encodeKey(akey, this.akeyKind, 'akey'));
+  }
+
+  /** The largest (or smallest) visible dkey, or undefined for an empty object (DAOS's query_key). */
+  async queryDkey(which: 'max' | 'min', options?: { epoch?: bigint }): Promise<ListedKey | undefined> {
+    const epoch = this.readEpoch(options);
+    let best: Uint8Array | undefined;
+    for (const to of this.groupTargets()) {
+      const k = await this.engineFor(to).queryDkey(to, epoch, which);
+      if (k === undefined) continue;
+      const c = best === undefined ? 0 : Buffer.compare(k, best);
+      if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
+    }
+    return best === undefined ? undefined : decodeKey(best, this.dkeyKind);
+  }
+
+  /** The highest (or lowest) visible data range of an array akey. */
+  async queryRecx(
+    dkey: Key,
+    akey: Key,
+    which: 'max' | 'min',
+    options?: { epoch?: bigint },
+  ): Promise<Recx | undefined> {
+    const epoch = this.readEpoch(options);
+    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+    const to = this.targetFor(dk);
+    return this.engineFor(to).queryRecx(to, epoch, dk, encodeKey(akey, this.akeyKind, 'akey'), which);
+  }
+
+  private checkUpdateIods(iods: UpdateIodIn[]): UpdateIod[] {
+    checkIodCount(iods);
+    let bytes = 0;
+    const seen = new Set<string>();
+    const out = iods.map((iod): UpdateIod => {
+      const akey = this.checkAkey(iod.akey, seen);
+      if (iod.kind === 'single') {
+        const value = valueBytes(iod.value, 'single value');
+        if (value.byteLength > SINGLE_VALUE_BYTES_MAX) {
+          throw new DaosError(
+            'DER_REC2BIG',
+            `single value is ${value.byteLength} bytes; the limit is ${SINGLE_VALUE_BYTES_MAX}`,
+          );
+        }
+        bytes += value.byteLength;
+        return { akey, kind: 'single', value };
+      }
+      if (iod.kind !== 'array')
+        throw new DaosError(
+          'DER_INVAL',
+          `iod kind must be 'single' or 'array', not ${String((iod as { kind: unknown }).kind)}`,
+        );
+      checkRecordSize(iod.recordSize);
+      const extents = checkExtents(iod.extents, true).map((e, i) => {
+        const data = iod.extents[i]!.data;
+        if (data !== undefined) {
+          if (!(data instanceof Uint8Array))
+            throw new DaosError('DER_INVAL', 'extent data must be a Uint8Array');
+          const expect = e.nr * BigInt(iod.recordSize);
+          if (BigInt(data.byteLength) !== expect) {
+            throw new DaosError(
+              'DER_INVAL',
+              `extent {idx ${e.idx}, nr ${e.nr}} of record size ${iod.recordSize} needs ${expect} bytes, got ${data.byteLength}`,
+            );
+          }
+          bytes += data.byteLength;
+        }
+        return data === undefined ? e : { ...e, data };
+      });
+      return { akey, kind: 'array', recordSize: iod.recordSize, extents };
+    });
+    if (bytes > IO_BYTES_MAX)
+      throw new DaosError('DER_REC2BIG', `update carries ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
+    return out;
+  }
+
+  private checkFetchIods(iods: FetchIodIn[]): FetchIod[] {
+    checkIodCount(iods);
+    let bytes = 0n;
+    const seen = new Set<string>();
+    const out = iods.map((iod): FetchIod => {
+      const akey = this.checkAkey(iod.akey, seen);
+      if (iod.kind === 'single') return { akey, kind: 'single' };
+      if (iod.kind !== 'array')
+        throw new DaosError(
+          'DER_INVAL',
+          `iod kind must be 'single' or 'array', not ${String((iod as { kind: unknown }).kind)}`,
+        );
+      checkRecordSize(iod.recordSize);
+      const extents = checkExtents(iod.extents, false);
+      for (const e of extents) bytes += e.nr * BigInt(iod.recordSize);
+      return { akey, kind: 'array', recordSize: iod.recordSize, extents };
+    });
+    if (bytes > BigInt(IO_BYTES_MAX))
+      throw new DaosError('DER_REC2BIG', `fetch asks for ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
+    return out;
+  }
+
+  private checkAkey(akey: Key, seen: Set<string>): Uint8Array {
+    const bytes = encodeKey(akey, this.akeyKind, 'akey');
+    const id = Buffer.from(bytes).toString('hex');
+    if (seen.has(id))
+      throw new DaosError(
+        'DER_INVAL',
+        `akey "${Buffer.from(bytes).toString()}" appears twice in one request`,
+      );
+    seen.add(id);
+    return bytes;
+  }
+}
+
+function checkIodCount(iods: unknown[]): void {
+  if (!Array.isArray(iods) || iods.length === 0)
+    throw new DaosError('DER_INVAL', 'at least one iod (akey) is required');
+  if (iods.length > IODS_PER_IO_MAX)
+    throw new DaosError('DER_INVAL', `${iods.length} iods in one request; the limit is ${IODS_PER_IO_MAX}`);
+}
+
+function checkRecordSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1 || size > RECORD_BYTES_MAX) {
+    throw new DaosError('DER_INVAL', `record size ${size} must be an integer 1..${RECORD_BYTES_MAX}`);
+  }
+}
+
+/** Extents: idx ≥ 0, nr ≥ 1, idx + nr ≤ 2^64, and (for updates) no two overlapping. */
+function checkExtents(extents: Array<{ idx: Index; nr: Index }>, noOverlap: boolean): Recx[] {
+  if (!Array.isArray(extents) || extents.length === 0)
+    throw new DaosError('DER_INVAL', 'an array iod needs at least one extent');
+  if (extents.length > EXTENTS_PER_IOD_MAX)
+    throw new DaosError('DER_INVAL', `${extents.length} extents; the limit is ${EXTENTS_PER_IOD_MAX}`);
+  const out = extents.map(({ idx, nr }) => {
+    const i = toIndex(idx, 'extent idx');
+    const n = toIndex(nr, 'extent nr');
+    if (n < 1n) throw new DaosError('DER_INVAL', `extent at ${i} has nr ${n}; it must be at least 1`);
+    if (i + n > RECORD_INDEX_LIMIT)
+      throw new DaosError('DER_INVAL', `extent {idx ${i}, nr ${n}} passes record index 2^64`);
+    return { idx: i, nr: n };
+  });
+  if (noOverlap && out.length > 1) {
+    const sorted = [...out].sort((a, b) => (a.idx < b.idx ? -1 : a.idx > b.idx ? 1 : 0));
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      if (prev.idx + prev.nr > sorted[i]!.idx)
+        throw new DaosError(
+          'DER_INVAL',
+          `extents at ${prev.idx} and ${sorted[i]!.idx} overlap in one update`,
+        );
+    }
+  }
+  return out;
+}
+
+function toIndex(v: Index, what: string): bigint {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new DaosError('DER_INVAL', `${what} ${v} is not a non-negative integer`);
+    return BigInt(v);
+  }
+  if (typeof v !== 'bigint' || v < 0n)
+    throw new DaosError('DER_INVAL', `${what} ${String(v)} is not a non-negative integer`);
+  return v;
+}
+
+/** Merge sorted, paged key streams (one per group) into one sorted stream. */
+async function* mergeSorted(
+  sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>>,
+): AsyncGenerator<Uint8Array> {
+  const state = sources.map((fetchPage) => ({
+    fetchPage,
+    page: [] as Uint8Array[],
+    pos: 0,
+    done: false,
+    last: undefined as Uint8Array | undefined,
+  }));
+  const refill = async (s: (typeof state)[number]) => {
+    if (s.pos < s.page.length || s.done) return;
+    s.page = await s.fetchPage(s.last);
+    s.pos = 0;
+    // A short page is the last one.
+    s.done = s.page.length < LIST_PAGE_KEYS;
+  };
+  await Promise.all(state.map(refill));
+  for (;;) {
+    let best: (typeof state)[number] | undefined;
+    for (const s of state) {
+      if (s.pos >= s.page.length) continue;
+      if (!best || Buffer.compare(s.page[s.pos]!, best.page[best.pos]!) < 0) best = s;
+    }
+    if (!best) return;
+    const key = best.page[best.pos++]!;
+    best.last = key;
+    yield key;
+    await refill(best);
+  }
+}

@@ -1,0 +1,67 @@
+import { DaosError } from '../common/errors.js';
+import type { PoolMap } from '../placement/pool-map.js';
+import { Container } from './container.js';
+import type { ContCreateOptions, ContInfo, PoolInfo, PoolQuery, SystemLink } from './link.js';
+
+/** A connected pool: its map (for placement), its containers, its space. */
+export class Pool {
+  readonly link: SystemLink;
+  readonly uuid: string;
+  readonly label: string;
+  readonly mode: 'ro' | 'rw';
+  readonly map: PoolMap;
+  private closed = false;
+
+  constructor(link: SystemLink, info: PoolInfo, mode: 'ro' | 'rw') {
+    this.link = link;
+    this.uuid = info.uuid;
+    this.label = info.label;
+    this.mode = mode;
+    this.map = info.map;
+  }
+
+  /** @internal */
+  checkOpen(): void {
+    if (this.closed) throw new DaosError('DER_NO_HDL', `pool "${this.label}" handle is disconnected`);
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.mode !== 'rw') throw new DaosError('DER_NO_PERM', `pool "${this.label}" is connected read-only`);
+  }
+
+  async query(): Promise<PoolQuery> {
+    this.checkOpen();
+    return this.link.mgmt.poolQuery(this.uuid);
+  }
+
+  async createContainer(options: ContCreateOptions = {}): Promise<ContInfo> {
+    this.checkWritable();
+    return this.link.mgmt.contCreate(this.uuid, options);
+  }
+
+  async *listContainers(): AsyncGenerator<ContInfo> {
+    this.checkOpen();
+    yield* await this.link.mgmt.contList(this.uuid);
+  }
+
+  /** Open a container by label or UUID; mode 'rw' needs a read-write pool connection. */
+  async openContainer(id: string, options: { mode?: 'ro' | 'rw' } = {}): Promise<Container> {
+    this.checkOpen();
+    const mode = options.mode ?? this.mode;
+    if (mode !== 'ro' && mode !== 'rw')
+      throw new DaosError('DER_INVAL', `container open mode must be ro or rw, not ${String(mode)}`);
+    if (mode === 'rw' && this.mode !== 'rw')
+      throw new DaosError('DER_NO_PERM', `pool "${this.label}" is connected read-only`);
+    return new Container(this, await this.link.mgmt.contLookup(this.uuid, id), mode);
+  }
+
+  async destroyContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
+    this.checkWritable();
+    await this.link.mgmt.contDestroy(this.uuid, id, options.force ?? false);
+  }
+
+  async disconnect(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,203 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LmdbMetadataStore } from '../control/mgmt/metadata-store.js';
+import { MgmtService } from '../control/mgmt/mgmt-service.js';
+import { DaosError } from '../core/common/errors.js';
+import { hlc } from '../core/common/hlc.js';
+import { ENGINES_MAX, TARGETS_PER_ENGINE_DEFAULT, TARGETS_PER_ENGINE_MAX } from '../core/common/limits.js';
+import { parseBytes } from '../core/common/units.js';
+import { DaosClient } from '../core/daos/client.js';
+import type { PoolInfo, SystemLink } from '../core/daos/link.js';
+import { Engine } from '../engine/obj/engine.js';
+
+/**
+ * The embedded system: management service and engines in one process over one folder. This is
+ * the one place that imports both core/ and engine/ and control/.
+ *
+ *   DIR/system.json          engine count and targets per engine (fixed at first start)
+ *   DIR/control/             management service metadata (LMDB)
+ *   DIR/engine-R/target-T/   one VOS store per target (LMDB index + data file)
+ */
+
+export interface SystemOptions {
+  dir: string;
+  /** Engine ranks (default 1). */
+  engines?: number;
+  /** Targets per engine (default 4). */
+  targetsPerEngine?: number;
+  /** 'process' (default): acknowledged writes survive a killed process; 'fsync': also power loss. */
+  durability?: 'process' | 'fsync';
+  /** Run aggregation on every container this often (0 = only on demand; default 0). */
+  aggregationIntervalMs?: number;
+  /** Transport between client and engines; only 'inproc' in this release. */
+  transport?: 'inproc';
+}
+
+interface SystemFile {
+  engines: number;
+  targetsPerEngine: number;
+}
+
+export class DaosSystem {
+  readonly dir: string;
+  private readonly engineList: Engine[];
+  private readonly store: LmdbMetadataStore;
+  readonly mgmt: MgmtService;
+  private readonly link: SystemLink;
+  private aggTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  private constructor(dir: string, engines: Engine[], store: LmdbMetadataStore, mgmt: MgmtService) {
+    this.dir = dir;
+    this.engineList = engines;
+    this.store = store;
+    this.mgmt = mgmt;
+    this.link = {
+      mgmt,
+      engine: (rank: number) => {
+        const e = engines[rank];
+        if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
+        return e;
+      },
+      now: () => hlc.now(),
+    };
+  }
+
+  /** Start (or reopen) an embedded system in a folder. */
+  static async start(options: SystemOptions): Promise<DaosSystem> {
+    if (!options || typeof options.dir !== 'string' || options.dir.length === 0)
+      throw new DaosError('DER_INVAL', 'DaosSystem.start needs { dir }');
+    if (options.transport !== undefined && options.transport !== 'inproc') {
+      throw new DaosError(
+        'DER_NOTSUPPORTED',
+        `transport "${options.transport}" is not in this release (engines run in-process)`,
+      );
+    }
+    const dir = resolve(options.dir);
+    mkdirSync(dir, { recursive: true });
+    const layout = readOrWriteLayout(dir, options);
+    const engines: Engine[] = [];
+    const peers = (rank: number) => {
+      const e = engines[rank];
+      if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
+      return e;
+    };
+    for (let rank = 0; rank < layout.engines; rank++) {
+      engines.push(
+        await Engine.start({
+          dir: join(dir, `engine-${rank}`),
+          rank,
+          targets: layout.targetsPerEngine,
+          vos: { durability: options.durability },
+          peers,
+        }),
+      );
+    }
+    for (const e of engines) await e.resolvePendingDtx();
+    const store = LmdbMetadataStore.open(join(dir, 'control'));
+    const mgmt = new MgmtService(store, engines, () => hlc.now());
+    mgmt.announceAll();
+    const sys = new DaosSystem(dir, engines, store, mgmt);
+    if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
+      sys.aggTimer = setInterval(
+        () => void sys.aggregateAll().catch(() => undefined),
+        options.aggregationIntervalMs,
+      );
+      sys.aggTimer.unref();
+    }
+    return sys;
+  }
+
+  /** Engines of this system: rank, process id and state. */
+  get engines(): Array<{ rank: number; pid: number; state: 'joined' | 'stopped' }> {
+    return this.engineList.map((e) => ({
+      rank: e.rank,
+      pid: process.pid,
+      state: this.stopped ? 'stopped' : 'joined',
+    }));
+  }
+
+  /** Create a pool spanning every target (what `dmg pool create` does). */
+  async createPool(options: { label: string; size: string | number; uuid?: string }): Promise<PoolInfo> {
+    this.checkRunning();
+    return this.mgmt.poolCreate({
+      label: options.label,
+      totalBytes: parseBytes(options.size, 'pool size'),
+      uuid: options.uuid,
+    });
+  }
+
+  async destroyPool(id: string, options: { force?: boolean } = {}): Promise<void> {
+    this.checkRunning();
+    await this.mgmt.poolDestroy(id, options.force ?? false);
+  }
+
+  async listPools(): Promise<PoolInfo[]> {
+    this.checkRunning();
+    return this.mgmt.poolList();
+  }
+
+  /** A client of this system. */
+  async connect(): Promise<DaosClient> {
+    this.checkRunning();
+    return new DaosClient(this.link);
+  }
+
+  /** Aggregate every container of every pool now. */
+  async aggregateAll(): Promise<{ recordsRemoved: number; bytesFreed: number }> {
+    const total = { recordsRemoved: 0, bytesFreed: 0 };
+    for (const pool of await this.mgmt.poolList()) {
+      for (const c of await this.mgmt.contList(pool.uuid)) {
+        const s = await this.mgmt.contAggregate(pool.uuid, c.uuid);
+        total.recordsRemoved += s.recordsRemoved;
+        total.bytesFreed += s.bytesFreed;
+      }
+    }
+    return total;
+  }
+
+  /** Flush and close everything. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.aggTimer) clearInterval(this.aggTimer);
+    for (const e of this.engineList) await e.stop();
+    await this.store.close();
+  }
+
+  private checkRunning(): void {
+    if (this.stopped) throw new DaosError('DER_SHUTDOWN', 'system is stopped');
+  }
+}
+
+function readOrWriteLayout(dir: string, options: SystemOptions): SystemFile {
+  const file = join(dir, 'system.json');
+  const engines = options.engines ?? 1;
+  const targetsPerEngine = options.targetsPerEngine ?? TARGETS_PER_ENGINE_DEFAULT;
+  if (!Number.isInteger(engines) || engines < 1 || engines > ENGINES_MAX)
+    throw new DaosError('DER_INVAL', `engines ${engines} must be 1..${ENGINES_MAX}`);
+  if (
+    !Number.isInteger(targetsPerEngine) ||
+    targetsPerEngine < 1 ||
+    targetsPerEngine > TARGETS_PER_ENGINE_MAX
+  ) {
+    throw new DaosError(
+      'DER_INVAL',
+      `targetsPerEngine ${targetsPerEngine} must be 1..${TARGETS_PER_ENGINE_MAX}`,
+    );
+  }
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SystemFile;
+    const asked = options.engines !== undefined || options.targetsPerEngine !== undefined;
+    if (asked && (saved.engines !== engines || saved.targetsPerEngine !== targetsPerEngine)) {
+      throw new DaosError(
+        'DER_INVAL',
+        `${dir} holds a system of ${saved.engines} engine(s) x ${saved.targetsPerEngine} targets; asked for ${engines} x ${targetsPerEngine}`,
+      );
+    }
+    return saved;
+  }
+  const layout = { engines, targetsPerEngine };
+  writeFileSync(file, `${JSON.stringify(layout, null, 2)}\n`);
+  return layout;
+}

@@ -1,0 +1,117 @@
+/**
+ * A target's data file: the bytes of values too large to keep inline in the index, at offsets the
+ * ExtentAllocator hands out.
+ *
+ * Writes are queued at submission and written by `flushWrites`, which the index calls at the start
+ * of the transaction that will reference them: always before that commit, and in one positional
+ * writev per contiguous run, so a batch of small values becomes a few large writes.
+ */
+import fs from 'node:fs';
+import { assert } from '../../core/common/errors.js';
+
+/** Linux's IOV_MAX: the most buffers one writev may take. */
+const IOVECS_PER_WRITE_MAX = 1024;
+
+interface PendingWrite {
+  off: number;
+  bytes: Uint8Array;
+}
+
+export class DataFile {
+  private fd: number;
+  private pending: PendingWrite[] = [];
+  /** Bytes written since the last fdatasync. */
+  private unsynced = false;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  static open(path: string): DataFile {
+    const fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
+    return new DataFile(path, fd);
+  }
+
+  get sizeBytes(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  /** Queue `bytes` for offset `off` (reserved by the caller); written by the next flushWrites. */
+  queueWrite(off: number, bytes: Uint8Array): void {
+    assert(bytes.length > 0, 'empty data-file write');
+    this.pending.push({ off, bytes });
+  }
+
+  get hasPendingWrites(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Write every queued write, coalescing contiguous ones into one writev. */
+  flushWrites(): void {
+    if (this.pending.length === 0) return;
+    const writes = this.pending;
+    this.pending = [];
+    writes.sort((a, b) => a.off - b.off);
+    let i = 0;
+    while (i < writes.length) {
+      const start = writes[i]!.off;
+      let end = start + writes[i]!.bytes.length;
+      const run: Uint8Array[] = [writes[i]!.bytes];
+      i++;
+      while (i < writes.length && writes[i]!.off === end && run.length < IOVECS_PER_WRITE_MAX) {
+        assert(writes[i]!.off >= end, 'overlapping data-file writes in one batch');
+        run.push(writes[i]!.bytes);
+        end += writes[i]!.bytes.length;
+        i++;
+      }
+      this.writeRun(start, end - start, run);
+    }
+    this.unsynced = true;
+  }
+
+  private writeRun(off: number, len: number, run: Uint8Array[]): void {
+    const done = run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
+    if (done === len) return;
+    // A short write (rare: signals, a full disk): finish it buffer by buffer.
+    let pos = off;
+    for (const b of run) {
+      let from = Math.min(b.length, Math.max(0, off + done - pos));
+      while (from < b.length) {
+        const n = fs.writeSync(this.fd, b, from, b.length - from, pos + from);
+        assert(n > 0, `data-file write at ${pos + from} made no progress`);
+        from += n;
+      }
+      pos += b.length;
+    }
+  }
+
+  /** fdatasync when anything was written since the last sync. */
+  sync(): void {
+    if (!this.unsynced) return;
+    fs.fdatasyncSync(this.fd);
+    this.unsynced = false;
+  }
+
+  /** Read `len` bytes at `off` into `out` at `outOff`. */
+  read(off: number, len: number, out: Uint8Array, outOff: number): void {
+    let done = 0;
+    while (done < len) {
+      const n = fs.readSync(this.fd, out, outOff + done, len - done, off + done);
+      assert(n > 0, `data file ends before ${off + len} (read at ${off + done})`);
+      done += n;
+    }
+  }
+
+  truncate(len: number): void {
+    fs.ftruncateSync(this.fd, len);
+  }
+
+  close(): void {
+    assert(this.pending.length === 0, 'data file closed with writes still queued');
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The LMDB environment of one target and its sub-databases:
+ *
+ *   main       versions, extents and akey metas (key layout in keys.ts, values in records.ts)
+ *   punch      versioned punch records of objects, dkeys and akeys
+ *   conts      container uuid -> local id (uint32), so record keys start with 4 bytes, not 36
+ *   free       data-file free list: offset(8 BE) -> length
+ *   state      highWater (data-file bytes ever handed out), nextContId
+ *   dtx        prepared distributed transactions: id -> msgpack plan
+ *   committed  coordinator outcome markers: id -> epoch
+ */
+import { type Database, open, type RootDatabase } from 'lmdb';
+import { assert } from '../../core/common/errors.js';
+import { TARGET_MAP_BYTES } from '../../core/common/limits.js';
+import type { AllocatorStore, Extent } from '../bio/allocator.js';
+
+/** 8 KiB pages raise LMDB's key limit to 4026 bytes: two escaped 512-byte keys need up to 2089. */
+const INDEX_PAGE_BYTES = 8192;
+const INDEX_DBS_MAX = 12;
+const CONT_ID_MAX = 0xffff_ffff;
+
+export type BinDb = Database<Buffer, Buffer>;
+export type StrDb = Database<Buffer, string>;
+
+export class IndexStore {
+  readonly env: RootDatabase;
+  readonly main: BinDb;
+  readonly punch: BinDb;
+  private readonly conts: Database<number, string>;
+  readonly free: BinDb;
+  readonly state: Database<number, string>;
+  readonly dtx: StrDb;
+  readonly committed: Database<string, string>;
+  /** Container uuid -> local id, as persisted or assigned in a transaction that has run. */
+  private readonly contIds = new Map<string, number>();
+  private nextContId: number;
+
+  constructor(dir: string, mapBytes = TARGET_MAP_BYTES) {
+    this.env = open({ path: dir, mapSize: mapBytes, pageSize: INDEX_PAGE_BYTES, maxDbs: INDEX_DBS_MAX });
+    const bin = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
+    this.main = this.env.openDB<Buffer, Buffer>('main', bin);
+    this.punch = this.env.openDB<Buffer, Buffer>('punch', bin);
+    this.conts = this.env.openDB<number, string>('conts', { encoding: 'msgpack' });
+    this.free = this.env.openDB<Buffer, Buffer>('free', bin);
+    this.state = this.env.openDB<number, string>('state', { encoding: 'msgpack' });
+    this.dtx = this.env.openDB<Buffer, string>('dtx', { encoding: 'binary' });
+    this.committed = this.env.openDB<string, string>('committed', { encoding: 'msgpack' });
+    for (const { key, value } of this.conts.getRange({})) this.contIds.set(key, value);
+    this.nextContId = this.state.get('nextContId') ?? 1;
+  }
+
+  /** The local id of a container, or undefined when nothing was ever written to it. */
+  contId(cont: string): number | undefined {
+    return this.contIds.get(cont);
+  }
+
+  /** Inside a write transaction: the local id of a container, registering it if new. */
+  contIdForWrite(cont: string): number {
+    const id = this.contIds.get(cont);
+    if (id !== undefined) return id;
+    assert(this.nextContId <= CONT_ID_MAX, 'container ids exhausted');
+    const fresh = this.nextContId++;
+    this.conts.put(cont, fresh);
+    this.state.put('nextContId', this.nextContId);
+    // The map changes now, inside the transaction: it only ever commits with it or the process dies.
+    this.contIds.set(cont, fresh);
+    return fresh;
+  }
+
+  /** Inside a write transaction: forget a destroyed container. */
+  dropCont(cont: string): void {
+    this.conts.remove(cont);
+    this.contIds.delete(cont);
+  }
+
+  get highWater(): number {
+    return this.state.get('highWater') ?? 0;
+  }
+
+  freeExtents(): Extent[] {
+    const out: Extent[] = [];
+    for (const { key, value } of this.free.getRange({})) out.push({ off: offsetOf(key), len: value.readUInt32BE(0) });
+    return out;
+  }
+
+  /** The allocator's persisted state, written inside the current write transaction. */
+  readonly allocatorStore: AllocatorStore = {
+    putFree: (off, len) => {
+      const v = Buffer.allocUnsafe(4);
+      v.writeUInt32BE(len, 0);
+      this.free.put(offsetKey(off), v);
+    },
+    removeFree: (off) => {
+      this.free.remove(offsetKey(off));
+    },
+    putHighWater: (hw) => {
+      this.state.put('highWater', hw);
+    },
+  };
+
+  /** The first entry of [start, end), or undefined. */
+  first(db: BinDb, start: Buffer, end: Buffer): { key: Buffer; value: Buffer } | undefined {
+    for (const e of db.getRange({ start, end, limit: 1 })) return e;
+    return undefined;
+  }
+
+  /** The first key of [start, end), or undefined. */
+  firstKey(db: BinDb, start: Buffer, end: Buffer): Buffer | undefined {
+    for (const k of db.getKeys({ start, end, limit: 1 })) return k;
+    return undefined;
+  }
+
+  /** The last key of [low, high), or undefined. */
+  lastKey(db: BinDb, low: Buffer, high: Buffer): Buffer | undefined {
+    for (const k of db.getKeys({ start: high, end: low, reverse: true, limit: 2 })) {
+      if (Buffer.compare(k, high) < 0) return k;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+/** Free-list keys are the offset as 8 big-endian bytes, so the sub-db iterates in file order. */
+function offsetKey(off: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(Math.floor(off / 2 ** 32), 0);
+  b.writeUInt32BE(off % 2 ** 32, 4);
+  return b;
+}
+function offsetOf(b: Buffer): number {
+  return b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4);
+}

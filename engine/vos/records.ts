@@ -1,0 +1,126 @@
+/**
+ * Byte layout of the LMDB values of the main index (the keys are in keys.ts):
+ *
+ *   single version  S:  where(1) | payload
+ *   array extent    E:  where(1) | nr(8 BE) | recordSize(4 BE) | payload
+ *   akey meta       M:  kind(1) | recordSize(4 BE) | maxNr(8 BE)
+ *
+ *   payload by where:  INLINE -> the bytes | FILE -> offset(8 BE) length(4 BE) | HOLE -> nothing
+ *
+ * Binary rather than msgpack: these are decoded on every read, and the inline bytes of a value can
+ * be handed out as a view of the record without a copy.
+ */
+import { assert } from '../../core/common/errors.js';
+import { TAG_EXTENT, TAG_SINGLE } from './keys.js';
+
+export const WHERE_INLINE = 0;
+export const WHERE_FILE = 1;
+export const WHERE_HOLE = 2;
+
+export const KIND_SINGLE = 1;
+export const KIND_ARRAY = 2;
+
+const EXTENT_HEADER_BYTES = 1 + 8 + 4;
+const FILE_REF_BYTES = 8 + 4;
+const META_BYTES = 1 + 4 + 8;
+/** Data-file offsets are JS numbers: 2^53 bytes is far past any data file. */
+const OFFSET_SAFE_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Where the bytes of a version or extent are. */
+export type Payload =
+  | { where: typeof WHERE_INLINE; bytes: Buffer }
+  | { where: typeof WHERE_FILE; off: number; len: number }
+  | { where: typeof WHERE_HOLE };
+
+export interface ExtentRecord {
+  nr: bigint;
+  recordSize: number;
+  payload: Payload;
+}
+
+export interface AkeyMeta {
+  kind: typeof KIND_SINGLE | typeof KIND_ARRAY;
+  recordSize: number;
+  /** The largest extent length ever written, so an overlap scan may start at idx - maxNr + 1. */
+  maxNr: bigint;
+}
+
+function payloadBytes(p: Payload): number {
+  return p.where === WHERE_INLINE ? p.bytes.length : p.where === WHERE_FILE ? FILE_REF_BYTES : 0;
+}
+
+function writePayload(out: Buffer, pos: number, p: Payload): void {
+  if (p.where === WHERE_INLINE) {
+    out.set(p.bytes, pos);
+  } else if (p.where === WHERE_FILE) {
+    assert(p.off >= 0 && p.off <= OFFSET_SAFE_MAX, `data-file offset ${p.off} out of range`);
+    out.writeUIntBE(Math.floor(p.off / 2 ** 32), pos, 4);
+    out.writeUInt32BE(p.off % 2 ** 32, pos + 4);
+    out.writeUInt32BE(p.len, pos + 8);
+  }
+}
+
+function readPayload(where: number, buf: Buffer, pos: number): Payload {
+  if (where === WHERE_INLINE) return { where, bytes: buf.subarray(pos) };
+  if (where === WHERE_FILE) {
+    const off = buf.readUInt32BE(pos) * 2 ** 32 + buf.readUInt32BE(pos + 4);
+    return { where, off, len: buf.readUInt32BE(pos + 8) };
+  }
+  assert(where === WHERE_HOLE, `unknown payload kind ${where}`);
+  return { where };
+}
+
+export function encodeSingle(p: Payload): Buffer {
+  assert(p.where !== WHERE_HOLE, 'a single value is never a hole');
+  const b = Buffer.allocUnsafe(1 + payloadBytes(p));
+  b[0] = p.where;
+  writePayload(b, 1, p);
+  return b;
+}
+
+export function decodeSingle(buf: Buffer): Payload {
+  return readPayload(buf[0]!, buf, 1);
+}
+
+export function encodeExtent(r: ExtentRecord): Buffer {
+  const b = Buffer.allocUnsafe(EXTENT_HEADER_BYTES + payloadBytes(r.payload));
+  b[0] = r.payload.where;
+  b.writeBigUInt64BE(r.nr, 1);
+  b.writeUInt32BE(r.recordSize, 9);
+  writePayload(b, EXTENT_HEADER_BYTES, r.payload);
+  return b;
+}
+
+export function decodeExtent(buf: Buffer): ExtentRecord {
+  return {
+    nr: buf.readBigUInt64BE(1),
+    recordSize: buf.readUInt32BE(9),
+    payload: readPayload(buf[0]!, buf, EXTENT_HEADER_BYTES),
+  };
+}
+
+/** The payload of a main record of any tag, or undefined for a meta record. */
+export function decodeAnyPayload(tag: number, buf: Buffer): Payload | undefined {
+  if (tag === TAG_SINGLE) return decodeSingle(buf);
+  if (tag === TAG_EXTENT) return decodeExtent(buf).payload;
+  return undefined;
+}
+
+export function encodeMeta(m: AkeyMeta): Buffer {
+  const b = Buffer.allocUnsafe(META_BYTES);
+  b[0] = m.kind;
+  b.writeUInt32BE(m.recordSize, 1);
+  b.writeBigUInt64BE(m.maxNr, 5);
+  return b;
+}
+
+export function decodeMeta(buf: Buffer): AkeyMeta {
+  const kind = buf[0];
+  assert(kind === KIND_SINGLE || kind === KIND_ARRAY, `unknown akey kind ${kind}`);
+  return { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
+}
+
+/** Bytes a record holds for accounting: inline bytes or its data-file extent. */
+export function payloadHeldBytes(p: Payload): number {
+  return p.where === WHERE_INLINE ? p.bytes.length : p.where === WHERE_FILE ? p.len : 0;
+}

@@ -1,0 +1,150 @@
+/**
+ * Stateless validation of writes and reads: everything that can be checked without the index.
+ * The client validates too; this is defence in depth, so errors name the key and sizes at fault.
+ */
+import { check } from '../../core/common/errors.js';
+import { EPOCH_MAX } from '../../core/common/hlc.js';
+import {
+  EXTENTS_PER_IOD_MAX,
+  IODS_PER_IO_MAX,
+  KEY_BYTES_MAX,
+  RECORD_BYTES_MAX,
+  RECORD_INDEX_LIMIT,
+  SINGLE_VALUE_BYTES_MAX,
+  TX_OPS_MAX,
+} from '../../core/common/limits.js';
+import { checkOid, type Oid } from '../../core/common/oid.js';
+import type { FetchIod, Recx, TxCheck, UpdateIod, VosOp } from './types.js';
+
+/** How a key shows in an error: printable ASCII as is, anything else as hex. */
+export function showKey(key: Uint8Array): string {
+  const printable = key.every((b) => b >= 0x20 && b < 0x7f);
+  return printable ? JSON.stringify(Buffer.from(key).toString('latin1')) : `0x${Buffer.from(key).toString('hex')}`;
+}
+
+export function checkKey(key: unknown, what: 'dkey' | 'akey'): asserts key is Uint8Array {
+  check(key instanceof Uint8Array, 'DER_INVAL', `${what} must be a Uint8Array`);
+  check(key.length > 0, 'DER_INVAL', `${what} is empty`);
+  check(key.length <= KEY_BYTES_MAX, 'DER_KEY2BIG', `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`);
+}
+
+export function checkEpoch(epoch: unknown, what: string): asserts epoch is bigint {
+  check(typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX, 'DER_INVAL', `${what} epoch ${epoch} not in 1..2^64-1`);
+}
+
+export function checkWriteEpoch(epoch: unknown): asserts epoch is bigint {
+  checkEpoch(epoch, 'write');
+  check(epoch < EPOCH_MAX, 'DER_INVAL', 'cannot write at EPOCH_MAX');
+}
+
+export function checkTarget(cont: unknown, oid: unknown): asserts oid is Oid {
+  check(typeof cont === 'string' && cont.length > 0, 'DER_INVAL', 'container id must be a non-empty string');
+  checkOid(oid);
+}
+
+function checkRecordSize(rs: unknown, akey: Uint8Array): asserts rs is number {
+  check(
+    typeof rs === 'number' && Number.isInteger(rs) && rs >= 1 && rs <= RECORD_BYTES_MAX,
+    'DER_INVAL',
+    `akey ${showKey(akey)}: record size ${rs} not in 1..${RECORD_BYTES_MAX}`,
+  );
+}
+
+export function checkRecx(r: Recx, akey: Uint8Array): void {
+  check(typeof r.idx === 'bigint' && typeof r.nr === 'bigint', 'DER_INVAL', `akey ${showKey(akey)}: idx and nr must be bigints`);
+  check(r.idx >= 0n && r.nr >= 1n, 'DER_INVAL', `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`);
+  check(r.idx + r.nr <= RECORD_INDEX_LIMIT, 'DER_INVAL', `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`);
+}
+
+function checkUpdateIod(iod: UpdateIod): void {
+  checkKey(iod.akey, 'akey');
+  if (iod.kind === 'single') {
+    check(iod.value instanceof Uint8Array, 'DER_INVAL', `akey ${showKey(iod.akey)}: single value must be a Uint8Array`);
+    check(
+      iod.value.length <= SINGLE_VALUE_BYTES_MAX,
+      'DER_REC2BIG',
+      `akey ${showKey(iod.akey)}: single value of ${iod.value.length} bytes, over ${SINGLE_VALUE_BYTES_MAX}`,
+    );
+    return;
+  }
+  check(iod.kind === 'array', 'DER_INVAL', `akey ${showKey(iod.akey)}: kind must be single or array`);
+  checkRecordSize(iod.recordSize, iod.akey);
+  check(
+    Array.isArray(iod.extents) && iod.extents.length >= 1 && iod.extents.length <= EXTENTS_PER_IOD_MAX,
+    'DER_INVAL',
+    `akey ${showKey(iod.akey)}: an array update needs 1..${EXTENTS_PER_IOD_MAX} extents`,
+  );
+  for (const x of iod.extents) {
+    checkRecx(x, iod.akey);
+    if (x.data === undefined) continue;
+    const want = x.nr * BigInt(iod.recordSize);
+    check(
+      x.data instanceof Uint8Array && BigInt(x.data.length) === want,
+      'DER_INVAL',
+      `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${want} bytes, got ${x.data?.length}`,
+    );
+  }
+}
+
+function checkKeyList(keys: unknown, what: 'dkey' | 'akey'): asserts keys is Uint8Array[] {
+  check(Array.isArray(keys) && keys.length >= 1, 'DER_INVAL', `punch needs at least one ${what}`);
+  for (const k of keys) checkKey(k, what);
+}
+
+/** Validate every op of one apply/prepare; throws on the first fault. */
+export function checkOps(ops: VosOp[]): void {
+  check(Array.isArray(ops) && ops.length >= 1, 'DER_INVAL', 'no ops to apply');
+  check(ops.length <= TX_OPS_MAX, 'DER_INVAL', `${ops.length} ops in one transaction, over ${TX_OPS_MAX}`);
+  for (const op of ops) {
+    checkTarget(op.cont, op.oid);
+    switch (op.op) {
+      case 'update':
+        checkKey(op.dkey, 'dkey');
+        check(
+          Array.isArray(op.iods) && op.iods.length >= 1 && op.iods.length <= IODS_PER_IO_MAX,
+          'DER_INVAL',
+          `dkey ${showKey(op.dkey)}: an update needs 1..${IODS_PER_IO_MAX} iods`,
+        );
+        for (const iod of op.iods) checkUpdateIod(iod);
+        break;
+      case 'punch_obj':
+        break;
+      case 'punch_dkeys':
+        checkKeyList(op.dkeys, 'dkey');
+        break;
+      case 'punch_akeys':
+        checkKey(op.dkey, 'dkey');
+        checkKeyList(op.akeys, 'akey');
+        break;
+      default:
+        check(false, 'DER_INVAL', `unknown op ${(op as { op: unknown }).op}`);
+    }
+  }
+}
+
+export function checkTxCheck(c: TxCheck): void {
+  checkEpoch(c.readEpoch, 'read');
+  check(Array.isArray(c.readSet), 'DER_INVAL', 'readSet must be an array');
+  for (const r of c.readSet) {
+    checkTarget(r.cont, r.oid);
+    checkKey(r.dkey, 'dkey');
+    if (r.akey !== undefined) checkKey(r.akey, 'akey');
+  }
+}
+
+export function checkFetchIods(iods: FetchIod[]): void {
+  check(
+    Array.isArray(iods) && iods.length >= 1 && iods.length <= IODS_PER_IO_MAX,
+    'DER_INVAL',
+    `a fetch needs 1..${IODS_PER_IO_MAX} iods`,
+  );
+  for (const iod of iods) {
+    checkKey(iod.akey, 'akey');
+    if (iod.kind === 'single') continue;
+    check(iod.kind === 'array', 'DER_INVAL', `akey ${showKey(iod.akey)}: kind must be single or array`);
+    checkRecordSize(iod.recordSize, iod.akey);
+    check(Array.isArray(iod.extents), 'DER_INVAL', `akey ${showKey(iod.akey)}: extents must be an array`);
+    check(iod.extents.length <= EXTENTS_PER_IOD_MAX, 'DER_INVAL', `akey ${showKey(iod.akey)}: too many extents`);
+    for (const x of iod.extents) checkRecx(x, iod.akey);
+  }
+}

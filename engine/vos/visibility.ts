@@ -1,0 +1,234 @@
+/**
+ * What is visible at an epoch: punches, versions, extents, key existence. Used by reads (against
+ * the last committed snapshot) and by conditional writes (inside the write transaction, whose
+ * reads see the batch's earlier writes).
+ *
+ * Visibility at epoch e: P = the newest punch <= e of the object, the dkey and the akey (0 if
+ * none). A single value is visible iff its newest version v <= e has v > P. An array record takes
+ * the newest extent with P < epoch <= e covering it; a hole extent there makes it a hole.
+ */
+import type { Oid } from '../../core/common/oid.js';
+import type { DataFile } from '../bio/data-file.js';
+import { type Candidate, resolveExtents } from './extents.js';
+import type { IndexStore } from './index-store.js';
+import {
+  akeyPrefix,
+  dkeyPrefix,
+  extentKeyIdx,
+  keyEpoch,
+  objName,
+  objPrefix,
+  prefixEnd,
+  punchKey,
+  punchPrefix,
+  readEsc,
+  singleKey,
+  TAG_EXTENT,
+  TAG_META,
+  TAG_SINGLE,
+  withTag,
+} from './keys.js';
+import {
+  type AkeyMeta,
+  decodeExtent,
+  decodeMeta,
+  decodeSingle,
+  type ExtentRecord,
+  type Payload,
+  WHERE_FILE,
+  WHERE_HOLE,
+} from './records.js';
+
+const IDX_ZERO = Buffer.alloc(8);
+
+export interface VisibleVersion {
+  epoch: bigint;
+  payload: Payload;
+}
+
+export class Visibility {
+  constructor(
+    readonly store: IndexStore,
+    readonly data: DataFile,
+    /** objName of every object with any punch record: reads of the others skip punch lookups. */
+    readonly punched: Set<string>,
+  ) {}
+
+  /** Newest punch <= e with exactly this punch prefix, or 0n. */
+  private punchAt(prefix: Buffer, e: bigint): bigint {
+    const k = this.store.firstKey(this.store.punch, punchKey(prefix, e), prefixEnd(prefix));
+    return k === undefined ? 0n : keyEpoch(k);
+  }
+
+  /** The punch floor of an object, a dkey of it, or an akey of that dkey at e. */
+  floor(cid: number, oid: Oid, e: bigint, dkey?: Uint8Array, akey?: Uint8Array): bigint {
+    if (!this.punched.has(objName(cid, oid))) return 0n;
+    let p = this.punchAt(punchPrefix(cid, oid), e);
+    if (dkey !== undefined) {
+      const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
+      if (d > p) p = d;
+      if (akey !== undefined) {
+        const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
+        if (a > p) p = a;
+      }
+    }
+    return p;
+  }
+
+  meta(akeyPfx: Buffer): AkeyMeta | undefined {
+    const v = this.store.main.get(withTag(akeyPfx, TAG_META));
+    return v === undefined ? undefined : decodeMeta(v);
+  }
+
+  /** The visible single-value version at e above punch floor p. */
+  single(akeyPfx: Buffer, e: bigint, p: bigint): VisibleVersion | undefined {
+    const hit = this.store.first(this.store.main, singleKey(akeyPfx, e), withTag(akeyPfx, TAG_SINGLE + 1));
+    if (hit === undefined) return undefined;
+    const epoch = keyEpoch(hit.key);
+    return epoch > p ? { epoch, payload: decodeSingle(hit.value) } : undefined;
+  }
+
+  /** Extents with p < epoch <= e that may overlap [lo, hi); `maxNr` bounds how far back one may start. */
+  extents(akeyPfx: Buffer, e: bigint, p: bigint, lo: bigint, hi: bigint, maxNr: bigint): Candidate<ExtentRecord>[] {
+    const from = lo - maxNr + 1n > 0n ? lo - maxNr + 1n : 0n;
+    const start = idxKey(akeyPfx, from);
+    const end = hi >= 1n << 64n ? withTag(akeyPfx, TAG_EXTENT + 1) : idxKey(akeyPfx, hi);
+    const out: Candidate<ExtentRecord>[] = [];
+    let order = 0;
+    for (const { key, value } of this.store.main.getRange({ start, end })) {
+      order++;
+      const epoch = keyEpoch(key);
+      if (epoch > e || epoch <= p) continue;
+      const rec = decodeExtent(value);
+      const idx = extentKeyIdx(key, akeyPfx.length);
+      if (idx + rec.nr <= lo) continue;
+      out.push({ start: idx, end: idx + rec.nr, epoch, order, src: rec });
+    }
+    return out;
+  }
+
+  /** Whether an akey holds visible data at e above floor p. */
+  akeyExists(akeyPfx: Buffer, e: bigint, p: bigint): boolean {
+    if (this.single(akeyPfx, e, p) !== undefined) return true;
+    const start = withTag(akeyPfx, TAG_EXTENT);
+    const end = withTag(akeyPfx, TAG_EXTENT + 1);
+    for (const { key, value } of this.store.main.getRange({ start, end })) {
+      const epoch = keyEpoch(key);
+      if (epoch <= e && epoch > p && value[0] !== WHERE_HOLE) return true;
+    }
+    return false;
+  }
+
+  /** Call `fn` with each akey (raw bytes and record prefix) under a dkey prefix, from `from`; stop on true. */
+  eachAkey(dkeyPfx: Buffer, from: Buffer, fn: (akey: Buffer, akeyPfx: Buffer) => boolean): void {
+    const end = prefixEnd(dkeyPfx);
+    let pos = from;
+    for (;;) {
+      const k = this.store.firstKey(this.store.main, pos, end);
+      if (k === undefined) return;
+      const { key, end: at } = readEsc(k, dkeyPfx.length);
+      const akeyPfx = Buffer.from(k.subarray(0, at));
+      if (fn(key, akeyPfx)) return;
+      pos = prefixEnd(akeyPfx);
+    }
+  }
+
+  /** Whether a dkey has an existing akey at e; `floorDkey` is the object's and dkey's punch floor. */
+  dkeyExists(cid: number, oid: Oid, dkey: Uint8Array, e: bigint, floorDkey: bigint): boolean {
+    const pfx = dkeyPrefix(cid, oid, dkey);
+    const punchedObj = this.punched.has(objName(cid, oid));
+    let found = false;
+    this.eachAkey(pfx, pfx, (akey, akeyPfx) => {
+      let p = floorDkey;
+      if (punchedObj) {
+        const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
+        if (a > p) p = a;
+      }
+      found = this.akeyExists(akeyPfx, e, p);
+      return found;
+    });
+    return found;
+  }
+
+  /** Visible dkeys of an object in byte order, after `after`, at most `limit` (reverse: from the end). */
+  dkeys(cid: number, oid: Oid, e: bigint, after: Uint8Array | undefined, limit: number, reverse = false): Buffer[] {
+    const obj = objPrefix(cid, oid);
+    const objEnd = prefixEnd(obj);
+    const pFloor = this.floor(cid, oid, e);
+    const out: Buffer[] = [];
+    let low = obj;
+    let high = objEnd;
+    if (after !== undefined) {
+      const ap = dkeyPrefix(cid, oid, after);
+      if (reverse) high = ap;
+      else low = prefixEnd(ap);
+    }
+    while (out.length < limit) {
+      const k = reverse ? this.store.lastKey(this.store.main, low, high) : this.store.firstKey(this.store.main, low, high);
+      if (k === undefined) break;
+      const { key: dkey, end } = readEsc(k, obj.length);
+      const dpfx = k.subarray(0, end);
+      let p = pFloor;
+      if (this.punched.has(objName(cid, oid))) {
+        const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
+        if (d > p) p = d;
+      }
+      if (this.dkeyExists(cid, oid, dkey, e, p)) out.push(dkey);
+      if (reverse) high = Buffer.from(dpfx);
+      else low = prefixEnd(Buffer.from(dpfx));
+    }
+    return out;
+  }
+
+  /** Visible akeys of a dkey in byte order, after `after`, at most `limit`. */
+  akeys(cid: number, oid: Oid, e: bigint, dkey: Uint8Array, after: Uint8Array | undefined, limit: number): Buffer[] {
+    const pfx = dkeyPrefix(cid, oid, dkey);
+    const pDkey = this.floor(cid, oid, e, dkey);
+    const from = after === undefined ? pfx : prefixEnd(akeyPrefix(cid, oid, dkey, after));
+    const punchedObj = this.punched.has(objName(cid, oid));
+    const out: Buffer[] = [];
+    if (limit <= 0) return out;
+    this.eachAkey(pfx, from, (akey, akeyPfx) => {
+      let p = pDkey;
+      if (punchedObj) {
+        const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
+        if (a > p) p = a;
+      }
+      if (this.akeyExists(akeyPfx, e, p)) out.push(akey);
+      return out.length >= limit;
+    });
+    return out;
+  }
+
+  /** Copy a payload's bytes [from, from + len) into out at outOff. */
+  copyPayload(payload: Payload, from: number, len: number, out: Uint8Array, outOff: number): void {
+    if (len === 0) return;
+    if (payload.where === WHERE_FILE) this.data.read(payload.off + from, len, out, outOff);
+    else if (payload.where !== WHERE_HOLE) out.set(payload.bytes.subarray(from, from + len), outOff);
+  }
+
+  /** The bytes of a single-value payload. */
+  singleBytes(payload: Payload): Uint8Array {
+    if (payload.where === WHERE_FILE) {
+      const out = Buffer.allocUnsafe(payload.len);
+      this.data.read(payload.off, payload.len, out, 0);
+      return out;
+    }
+    return payload.where === WHERE_HOLE ? Buffer.alloc(0) : payload.bytes;
+  }
+
+  /** Resolve the whole index range of an array akey at e: visible pieces, holes included. */
+  resolveAll(akeyPfx: Buffer, e: bigint, p: bigint) {
+    const cands = this.extents(akeyPfx, e, p, 0n, 1n << 64n, 1n);
+    return resolveExtents(cands, 0n, 1n << 64n);
+  }
+}
+
+function idxKey(akeyPfx: Buffer, idx: bigint): Buffer {
+  const b = Buffer.allocUnsafe(akeyPfx.length + 9);
+  akeyPfx.copy(b, 0);
+  b[akeyPfx.length] = TAG_EXTENT;
+  if (idx === 0n) IDX_ZERO.copy(b, akeyPfx.length + 1);
+  else b.writeBigUInt64BE(idx, akeyPfx.length + 1);
+  return b;
+}

@@ -1,0 +1,35 @@
+/** daos-ts: the main entry point (libdaos and the embedded system). */
+export { DaosError, DER, type DerName, derName } from './core/common/errors.js';
+export { EPOCH_MAX, hlc } from './core/common/hlc.js';
+export * as limits from './core/common/limits.js';
+export {
+  makeOid,
+  type ObjType,
+  type Oid,
+  oidGroups,
+  oidParse,
+  oidRedun,
+  oidToString,
+  oidType,
+  oidUser,
+} from './core/common/oid.js';
+export { formatBytes, parseBytes } from './core/common/units.js';
+export { DaosArray } from './core/daos/array.js';
+export { connect, DaosClient } from './core/daos/client.js';
+export { Container } from './core/daos/container.js';
+export type { Key, ListedKey } from './core/daos/keys.js';
+export { KV } from './core/daos/kv.js';
+export type {
+  ContainerType,
+  ContInfo,
+  ContProps,
+  PoolInfo,
+  PoolQuery,
+  SnapshotInfo,
+} from './core/daos/link.js';
+export { DaosObject } from './core/daos/object.js';
+export { Pool } from './core/daos/pool.js';
+export { Tx } from './core/daos/tx.js';
+export * as oclass from './core/placement/oclass.js';
+export type { ArrayFetchResult, Recx } from './core/wire/obj-types.js';
+export { DaosSystem, type SystemOptions } from './embedded/system.js';
