@@ -189,3 +189,21 @@ export function objName(contId: number, oid: Oid): string {
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
 }
+
+/** Position after an escaped key starting at `pos`. */
+function skipEsc(key: Uint8Array, pos: number): number {
+  for (;;) {
+    assert(pos + 1 < key.length, 'escaped key runs past the end of its record key');
+    if (key[pos] === 0) {
+      if (key[pos + 1] === 0) return pos + 2;
+      pos += 2;
+    } else {
+      pos++;
+    }
+  }
+}
+
+/** The tag byte of a main record key (TAG_SINGLE, TAG_EXTENT or TAG_META). */
+export function recordTag(key: Uint8Array): number {
+  return key[skipEsc(key, skipEsc(key, OBJ_PREFIX_BYTES))]!;
+}

@@ -1,0 +1,264 @@
+/**
+ * Turning validated ops into index writes ("effects"), in two steps:
+ *  - at submission, `stageOps` reserves data-file space for large payloads and queues their bytes;
+ *  - inside the LMDB write transaction, `buildEffects` evaluates conditions and TX checks against
+ *    the latest state (the batch's earlier writes included) and computes every record to write,
+ *    throwing before anything is written; `writeEffects` then writes them.
+ * A prepared dtx stores its effects (data-file references, not bytes) and writes them at commit.
+ */
+import { check, DaosError } from '../../core/common/errors.js';
+import { EPOCH_MAX } from '../../core/common/hlc.js';
+import type { Oid } from '../../core/common/oid.js';
+import type { AllocatorStore, Extent, ExtentAllocator } from '../bio/allocator.js';
+import type { DataFile } from '../bio/data-file.js';
+import type { IndexStore } from './index-store.js';
+import {
+  akeyPrefix,
+  dkeyPrefix,
+  extentKey,
+  keyEpoch,
+  objName,
+  objPrefix,
+  prefixEnd,
+  punchKey,
+  punchPrefix,
+  recordTag,
+  singleKey,
+  TAG_META,
+  withTag,
+} from './keys.js';
+import {
+  decodeAnyPayload,
+  decodeMeta,
+  encodeExtent,
+  encodeMeta,
+  encodeSingle,
+  KIND_ARRAY,
+  KIND_SINGLE,
+  type Payload,
+  payloadHeldBytes,
+  WHERE_FILE,
+  WHERE_HOLE,
+  WHERE_INLINE,
+} from './records.js';
+import type { TxCheck, UpdateCond, VosOp } from './types.js';
+import { showKey } from './validate.js';
+import type { Visibility } from './visibility.js';
+
+/** An update iod whose bytes have a place: inline, a reserved data-file extent, or a hole. */
+type StagedIod =
+  | { akey: Uint8Array; kind: 'single'; payload: Payload }
+  | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Array<{ idx: bigint; nr: bigint; payload: Payload }> };
+
+export type StagedOp =
+  | { op: 'update'; cont: string; oid: Oid; dkey: Uint8Array; iods: StagedIod[]; cond?: UpdateCond }
+  | Exclude<VosOp, { op: 'update' }>;
+
+/** Everything one apply or dtx writes to the index. Plain data: a prepared dtx stores it as msgpack. */
+export interface Effects {
+  epoch: string;
+  /** Main-db records: [key, value]. */
+  puts: Array<[Buffer, Buffer]>;
+  /** Akey metas to create or widen: [akey prefix, kind, record size, largest nr as decimal]. */
+  metas: Array<[Buffer, number, number, string]>;
+  punches: Buffer[];
+  /** objName of every object punched here. */
+  punchedObjs: string[];
+  /** Data-file extents the puts reference. */
+  refs: Extent[];
+  /** Container local id of each put, for accounting. */
+  putConts: number[];
+}
+
+/** Reserve data-file space for payloads of `inlineBytesMax` bytes or more and queue their bytes. */
+export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, inlineBytesMax: number) {
+  const reserved: Extent[] = [];
+  const place = (bytes: Uint8Array): Payload => {
+    if (bytes.length < inlineBytesMax) return { where: WHERE_INLINE, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
+    const off = alloc.reserve(bytes.length);
+    reserved.push({ off, len: bytes.length });
+    data.queueWrite(off, bytes);
+    return { where: WHERE_FILE, off, len: bytes.length };
+  };
+  const staged: StagedOp[] = ops.map((op) => {
+    if (op.op !== 'update') return op;
+    const iods: StagedIod[] = op.iods.map((iod) =>
+      iod.kind === 'single'
+        ? { akey: iod.akey, kind: 'single', payload: place(iod.value) }
+        : {
+            akey: iod.akey,
+            kind: 'array',
+            recordSize: iod.recordSize,
+            extents: iod.extents.map((x) => ({
+              idx: x.idx,
+              nr: x.nr,
+              payload: x.data === undefined ? { where: WHERE_HOLE } : place(x.data),
+            })),
+          },
+    );
+    return { ...op, iods };
+  });
+  return { staged, reserved };
+}
+
+/** Inside the write transaction: check conditions and `txCheck`, then compute the records to write. */
+export function buildEffects(vis: Visibility, store: IndexStore, epoch: bigint, ops: StagedOp[], txCheck?: TxCheck): Effects {
+  const eff: Effects = { epoch: epoch.toString(), puts: [], metas: [], punches: [], punchedObjs: [], refs: [], putConts: [] };
+  if (txCheck !== undefined) {
+    for (const r of txCheck.readSet) {
+      const cid = store.contId(r.cont);
+      if (cid !== undefined) checkNoConflict(vis, cid, r.oid, txCheck.readEpoch, r.dkey, r.akey);
+    }
+  }
+  // Kinds and record sizes given earlier in this call, so that two iods of one akey agree.
+  const kinds = new Map<string, { kind: number; recordSize: number }>();
+  for (const op of ops) {
+    const cid = store.contIdForWrite(op.cont);
+    const readEpoch = txCheck?.readEpoch;
+    if (op.op === 'punch_obj') {
+      if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch);
+      eff.punches.push(punchKey(punchPrefix(cid, op.oid), epoch));
+      eff.punchedObjs.push(objName(cid, op.oid));
+    } else if (op.op === 'punch_dkeys') {
+      for (const dkey of op.dkeys) {
+        if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch, dkey);
+        if (op.mustExist) {
+          const p = vis.floor(cid, op.oid, EPOCH_MAX, dkey);
+          check(vis.dkeyExists(cid, op.oid, dkey, EPOCH_MAX, p), 'DER_NONEXIST', `punch of dkey ${showKey(dkey)}: no such dkey`);
+        }
+        eff.punches.push(punchKey(punchPrefix(cid, op.oid, dkey), epoch));
+      }
+      eff.punchedObjs.push(objName(cid, op.oid));
+    } else if (op.op === 'punch_akeys') {
+      for (const akey of op.akeys) {
+        if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch, op.dkey, akey);
+        if (op.mustExist) {
+          const p = vis.floor(cid, op.oid, EPOCH_MAX, op.dkey, akey);
+          check(
+            vis.akeyExists(akeyPrefix(cid, op.oid, op.dkey, akey), EPOCH_MAX, p),
+            'DER_NONEXIST',
+            `punch of akey ${showKey(akey)} under dkey ${showKey(op.dkey)}: no such akey`,
+          );
+        }
+        eff.punches.push(punchKey(punchPrefix(cid, op.oid, op.dkey, akey), epoch));
+      }
+      eff.punchedObjs.push(objName(cid, op.oid));
+    } else {
+      buildUpdate(vis, cid, epoch, op, eff, kinds, readEpoch);
+    }
+  }
+  return eff;
+}
+
+function buildUpdate(
+  vis: Visibility,
+  cid: number,
+  epoch: bigint,
+  op: Extract<StagedOp, { op: 'update' }>,
+  eff: Effects,
+  kinds: Map<string, { kind: number; recordSize: number }>,
+  readEpoch: bigint | undefined,
+): void {
+  const { oid, dkey, cond } = op;
+  if (cond === 'dkey_insert' || cond === 'dkey_update') {
+    const exists = vis.dkeyExists(cid, oid, dkey, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey));
+    check(!(cond === 'dkey_insert' && exists), 'DER_EXIST', `conditional insert: dkey ${showKey(dkey)} exists`);
+    check(!(cond === 'dkey_update' && !exists), 'DER_NONEXIST', `conditional update: dkey ${showKey(dkey)} does not exist`);
+  }
+  for (const iod of op.iods) {
+    const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
+    const what = `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
+    if (readEpoch !== undefined) checkNoConflict(vis, cid, oid, readEpoch, dkey, iod.akey);
+    if (cond === 'akey_insert' || cond === 'akey_update') {
+      const exists = vis.akeyExists(pfx, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey, iod.akey));
+      check(!(cond === 'akey_insert' && exists), 'DER_EXIST', `conditional insert: ${what} exists`);
+      check(!(cond === 'akey_update' && !exists), 'DER_NONEXIST', `conditional update: ${what} does not exist`);
+    }
+    const kind = iod.kind === 'single' ? KIND_SINGLE : KIND_ARRAY;
+    const recordSize = iod.kind === 'single' ? 0 : iod.recordSize;
+    const name = pfx.toString('latin1');
+    const known = kinds.get(name) ?? vis.meta(pfx);
+    if (known !== undefined) {
+      check(known.kind === kind, 'DER_INVAL', `${what} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`);
+      check(known.recordSize === recordSize, 'DER_REC_SIZE', `${what} has record size ${known.recordSize}, not ${recordSize}`);
+    } else {
+      kinds.set(name, { kind, recordSize });
+    }
+    if (iod.kind === 'single') {
+      eff.puts.push([singleKey(pfx, epoch), encodeSingle(iod.payload)]);
+      eff.putConts.push(cid);
+      if (iod.payload.where === WHERE_FILE) eff.refs.push({ off: iod.payload.off, len: iod.payload.len });
+      if (known === undefined) eff.metas.push([pfx, kind, 0, '0']);
+      continue;
+    }
+    let maxNr = 0n;
+    for (const x of iod.extents) {
+      eff.puts.push([extentKey(pfx, x.idx, epoch), encodeExtent({ nr: x.nr, recordSize, payload: x.payload })]);
+      eff.putConts.push(cid);
+      if (x.payload.where === WHERE_FILE) eff.refs.push({ off: x.payload.off, len: x.payload.len });
+      if (x.nr > maxNr) maxNr = x.nr;
+    }
+    eff.metas.push([pfx, kind, recordSize, maxNr.toString()]);
+  }
+}
+
+/** TX_RESTART when anything under (oid[, dkey[, akey]]) or a punch above it is newer than readEpoch. */
+export function checkNoConflict(vis: Visibility, cid: number, oid: Oid, readEpoch: bigint, dkey?: Uint8Array, akey?: Uint8Array): void {
+  const restart = () => {
+    const at = dkey === undefined ? 'object' : akey === undefined ? `dkey ${showKey(dkey)}` : `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
+    return new DaosError('DER_TX_RESTART', `${at} changed after read epoch ${readEpoch}`);
+  };
+  if (vis.floor(cid, oid, EPOCH_MAX, dkey, akey) > readEpoch) throw restart();
+  const pfx = dkey === undefined ? objPrefix(cid, oid) : akey === undefined ? dkeyPrefix(cid, oid, dkey) : akeyPrefix(cid, oid, dkey, akey);
+  for (const k of vis.store.main.getKeys({ start: pfx, end: prefixEnd(pfx) })) {
+    if (recordTag(k) !== TAG_META && keyEpoch(k) > readEpoch) throw restart();
+  }
+  // Punches below this level (dkeys or akeys of the subtree).
+  if (akey !== undefined) return;
+  // The akey punches of a dkey share the prefix of an akey punch without its (empty) akey.
+  const below = dkey === undefined ? objPrefix(cid, oid) : punchPrefix(cid, oid, dkey, EMPTY).subarray(0, -2);
+  for (const k of vis.store.punch.getKeys({ start: below, end: prefixEnd(below) })) {
+    if (keyEpoch(k) > readEpoch) throw restart();
+  }
+}
+
+/**
+ * Inside the write transaction: write `eff`. A record replaced at the same key and epoch frees its
+ * data-file extent: persisted free here, handed back to `freed` for release after the commit.
+ */
+export function writeEffects(vis: Visibility, store: IndexStore, allocStore: AllocatorStore, eff: Effects, freed: Extent[], contBytes: Map<number, number>): void {
+  const { main } = store;
+  for (let i = 0; i < eff.puts.length; i++) {
+    const [key, value] = eff.puts[i]!;
+    const cid = eff.putConts[i]!;
+    const tag = recordTag(key);
+    const newPayload = decodeAnyPayload(tag, value)!;
+    const old = main.get(key);
+    let delta = payloadHeldBytes(newPayload);
+    if (old !== undefined) {
+      const oldPayload = decodeAnyPayload(tag, old)!;
+      delta -= payloadHeldBytes(oldPayload);
+      if (oldPayload.where === WHERE_FILE) {
+        allocStore.putFree(oldPayload.off, oldPayload.len);
+        freed.push({ off: oldPayload.off, len: oldPayload.len });
+      }
+    }
+    contBytes.set(cid, (contBytes.get(cid) ?? 0) + delta);
+    main.put(key, value);
+  }
+  for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
+    const mkey = withTag(pfx, TAG_META);
+    const old = main.get(mkey);
+    const maxNr = BigInt(maxNrText);
+    if (old === undefined) {
+      main.put(mkey, encodeMeta({ kind: kind as 1 | 2, recordSize, maxNr }));
+    } else {
+      const m = decodeMeta(old);
+      if (maxNr > m.maxNr) main.put(mkey, encodeMeta({ ...m, maxNr }));
+    }
+  }
+  for (const k of eff.punches) store.punch.put(k, EMPTY);
+  for (const name of eff.punchedObjs) vis.punched.add(name);
+}
+
+const EMPTY = Buffer.alloc(0);

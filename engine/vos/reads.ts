@@ -1,0 +1,145 @@
+/**
+ * The read operations of a target: fetch, record-extent listing and queries, object listing.
+ * All run synchronously against LMDB's last committed snapshot; data-file bytes are read with
+ * positional reads straight into the output buffer.
+ */
+import { check } from '../../core/common/errors.js';
+import type { Oid } from '../../core/common/oid.js';
+import { mergeRanges, type Piece, resolveExtents } from './extents.js';
+import { akeyPrefix, contPrefix, keyOid, OBJ_PREFIX_BYTES, objPrefix, prefixEnd } from './keys.js';
+import { type ExtentRecord, KIND_ARRAY, KIND_SINGLE, WHERE_HOLE } from './records.js';
+import type { FetchCond, FetchIod, FetchResult, Recx } from './types.js';
+import { showKey } from './validate.js';
+import type { Visibility } from './visibility.js';
+
+export function fetch(
+  vis: Visibility,
+  cid: number | undefined,
+  oid: Oid,
+  e: bigint,
+  dkey: Uint8Array,
+  iods: FetchIod[],
+  cond: FetchCond | undefined,
+): FetchResult[] {
+  if (cond === 'dkey_fetch') {
+    const exists = cid !== undefined && vis.dkeyExists(cid, oid, dkey, e, vis.floor(cid, oid, e, dkey));
+    check(exists, 'DER_NONEXIST', `conditional fetch: dkey ${showKey(dkey)} does not exist`);
+  }
+  const out: FetchResult[] = [];
+  for (const iod of iods) {
+    const what = `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
+    if (cid === undefined) {
+      check(cond !== 'akey_fetch', 'DER_NONEXIST', `conditional fetch: ${what} does not exist`);
+      out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents));
+      continue;
+    }
+    const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
+    const p = vis.floor(cid, oid, e, dkey, iod.akey);
+    if (cond === 'akey_fetch') check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', `conditional fetch: ${what} does not exist`);
+    if (iod.kind === 'single') {
+      // The common path: one seek finds the version; the meta is read only to report a wrong kind.
+      const v = vis.single(pfx, e, p);
+      if (v !== undefined) {
+        out.push(vis.singleBytes(v.payload));
+        continue;
+      }
+      const m = vis.meta(pfx);
+      check(m === undefined || m.kind === KIND_SINGLE, 'DER_INVAL', `${what} is an array, fetched as a single value`);
+      out.push(undefined);
+      continue;
+    }
+    const m = vis.meta(pfx);
+    if (m === undefined) {
+      out.push(emptyArray(iod.recordSize, iod.extents));
+      continue;
+    }
+    check(m.kind === KIND_ARRAY, 'DER_INVAL', `${what} is a single value, fetched as an array`);
+    check(m.recordSize === iod.recordSize, 'DER_REC_SIZE', `${what} has record size ${m.recordSize}, fetched with ${iod.recordSize}`);
+    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents));
+  }
+  return out;
+}
+
+function emptyArray(recordSize: number, extents: Recx[]): { data: Uint8Array; map: Recx[] } {
+  const total = extents.reduce((n, x) => n + Number(x.nr) * recordSize, 0);
+  return { data: Buffer.alloc(total), map: [] };
+}
+
+function fetchArray(vis: Visibility, pfx: Buffer, e: bigint, p: bigint, maxNr: bigint, rs: number, extents: Recx[]) {
+  const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
+  const data = Buffer.alloc(total);
+  const visible: Array<{ start: bigint; end: bigint }> = [];
+  let outOff = 0;
+  for (const x of extents) {
+    const lo = x.idx;
+    const hi = x.idx + x.nr;
+    const pieces = resolveExtents(vis.extents(pfx, e, p, lo, hi, maxNr), lo, hi);
+    for (const piece of pieces) {
+      const rec = piece.src.src;
+      if (rec.payload.where === WHERE_HOLE) continue;
+      const from = Number(piece.start - piece.src.start) * rs;
+      const len = Number(piece.end - piece.start) * rs;
+      vis.copyPayload(rec.payload, from, len, data, outOff + Number(piece.start - lo) * rs);
+      visible.push({ start: piece.start, end: piece.end });
+    }
+    outOff += Number(x.nr) * rs;
+  }
+  return { data, map: mergeRanges(visible) };
+}
+
+/** Data pieces of an array akey at e (holes dropped), or [] for a missing or single-value akey. */
+function dataPieces(vis: Visibility, cid: number | undefined, oid: Oid, e: bigint, dkey: Uint8Array, akey: Uint8Array): Piece<ExtentRecord>[] {
+  if (cid === undefined) return [];
+  const pfx = akeyPrefix(cid, oid, dkey, akey);
+  const m = vis.meta(pfx);
+  if (m === undefined || m.kind !== KIND_ARRAY) return [];
+  const p = vis.floor(cid, oid, e, dkey, akey);
+  return vis.resolveAll(pfx, e, p).filter((x) => x.src.src.payload.where !== WHERE_HOLE);
+}
+
+export function listRecx(vis: Visibility, cid: number | undefined, oid: Oid, e: bigint, dkey: Uint8Array, akey: Uint8Array) {
+  const out: Array<Recx & { epoch: bigint }> = [];
+  for (const piece of dataPieces(vis, cid, oid, e, dkey, akey)) {
+    const last = out[out.length - 1];
+    // Adjacent pieces written at the same epoch read as one range.
+    if (last !== undefined && last.epoch === piece.src.epoch && last.idx + last.nr === piece.start) {
+      last.nr += piece.end - piece.start;
+    } else {
+      out.push({ idx: piece.start, nr: piece.end - piece.start, epoch: piece.src.epoch });
+    }
+  }
+  return out;
+}
+
+export function queryRecx(
+  vis: Visibility,
+  cid: number | undefined,
+  oid: Oid,
+  e: bigint,
+  dkey: Uint8Array,
+  akey: Uint8Array,
+  which: 'max' | 'min',
+): Recx | undefined {
+  const merged = mergeRanges(dataPieces(vis, cid, oid, e, dkey, akey));
+  return which === 'max' ? merged[merged.length - 1] : merged[0];
+}
+
+/** Distinct object ids with any record (data or punch) in a container, in id order. */
+export function listObjects(vis: Visibility, cid: number | undefined): Oid[] {
+  if (cid === undefined) return [];
+  const seen = new Map<string, Oid>();
+  for (const db of [vis.store.main, vis.store.punch]) {
+    const cEnd = prefixEnd(contPrefix(cid));
+    let pos = contPrefix(cid);
+    for (;;) {
+      const k = vis.store.firstKey(db, pos, cEnd);
+      if (k === undefined) break;
+      const oid = keyOid(k);
+      seen.set(k.subarray(0, OBJ_PREFIX_BYTES).toString('hex'), oid);
+      const obj = objPrefix(cid, oid);
+      if (obj.every((b) => b === 0xff)) break;
+      pos = prefixEnd(obj);
+    }
+  }
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, oid]) => oid);
+}

@@ -1,0 +1,278 @@
+/**
+ * One target's versioned object store: the LMDB index, the data file and its allocator, the
+ * dtx locks, tied together behind the VosTarget contract.
+ *
+ * Every write goes through `commit`: an lmdb-js async transaction, batched with every other
+ * transaction of the event turn into one LMDB commit (group commit). Its callback first writes
+ * the batch's queued data-file bytes and persists the allocator, so the space a record references
+ * is on file, and accounted, no later than the commit that makes the record visible.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert, check, DaosError } from '../../core/common/errors.js';
+import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/limits.js';
+import type { Oid } from '../../core/common/oid.js';
+import type { Extent, ExtentAllocator } from '../bio/allocator.js';
+import { DataFile } from '../bio/data-file.js';
+import { aggregateContainer, destroyContainerRecords } from './aggregate.js';
+import { buildEffects, type Effects, stageOps, writeEffects } from './effects.js';
+import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
+import { IndexStore } from './index-store.js';
+import * as reads from './reads.js';
+import { recover } from './recovery.js';
+import type {
+  AggregateStats,
+  DtxCoordinator,
+  FetchCond,
+  FetchIod,
+  FetchResult,
+  RecoveryStats,
+  TxCheck,
+  VosOp,
+  VosOptions,
+  VosTarget,
+} from './types.js';
+import { checkEpoch, checkFetchIods, checkKey, checkOps, checkTarget, checkTxCheck, checkWriteEpoch } from './validate.js';
+import { Visibility } from './visibility.js';
+
+const DATA_FILE_NAME = 'data.bin';
+
+export class Target implements VosTarget {
+  private closed = false;
+  private readonly locks = new LockTable();
+  private readonly pending = new Map<string, DtxRecord>();
+
+  private constructor(
+    readonly dir: string,
+    readonly recovery: RecoveryStats,
+    private readonly store: IndexStore,
+    private readonly data: DataFile,
+    private readonly alloc: ExtentAllocator,
+    private readonly vis: Visibility,
+    private readonly contBytes: Map<number, number>,
+    private readonly inlineBytesMax: number,
+    private readonly fsync: boolean,
+  ) {}
+
+  static open(dir: string, options: VosOptions = {}): Target {
+    const inlineBytesMax = options.inlineBytesMax ?? INLINE_BYTES_MAX_DEFAULT;
+    check(Number.isInteger(inlineBytesMax) && inlineBytesMax >= 0, 'DER_INVAL', `inlineBytesMax ${inlineBytesMax} must be >= 0`);
+    fs.mkdirSync(dir, { recursive: true });
+    const store = new IndexStore(dir, options.mapBytes ?? TARGET_MAP_BYTES);
+    const data = DataFile.open(path.join(dir, DATA_FILE_NAME));
+    const r = recover(store, data);
+    const vis = new Visibility(store, data, r.punched);
+    const t = new Target(dir, r.stats, store, data, r.alloc, vis, r.contBytes, inlineBytesMax, options.durability === 'fsync');
+    for (const d of r.dtx) {
+      t.pending.set(d.dtxId, d);
+      t.locks.lock(d.locks);
+    }
+    return t;
+  }
+
+  /**
+   * Run `fn` in the next group commit; resolves once committed (and flushed, with fsync).
+   * `freed` collects space whose records the transaction deleted: released only after the commit.
+   */
+  private async commit<T>(fn: (freed: Extent[]) => T): Promise<T> {
+    assert(!this.closed, 'target used after close');
+    const freed: Extent[] = [];
+    const result = await this.store.env.transaction(() => {
+      this.data.flushWrites();
+      if (this.fsync) this.data.sync();
+      this.alloc.persist(this.store.allocatorStore);
+      return fn(freed);
+    });
+    for (const f of freed) this.alloc.release(f.off, f.len);
+    if (this.fsync) await this.store.env.flushed;
+    return result;
+  }
+
+  /** Stage ops, commit `fn` with them, and give the reserved space back if it fails. */
+  private async commitStaged(epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined, fn: (eff: Effects, freed: Extent[]) => void) {
+    const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
+    try {
+      await this.commit((freed) => fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed));
+    } catch (err) {
+      for (const r of reserved) this.alloc.release(r.off, r.len);
+      throw err;
+    }
+  }
+
+  async apply(epoch: bigint, ops: VosOp[], txCheck?: TxCheck): Promise<void> {
+    checkWriteEpoch(epoch);
+    checkOps(ops);
+    if (txCheck !== undefined) {
+      checkTxCheck(txCheck);
+      this.locks.checkFree([...opLockNames(ops), ...readLockNames(txCheck)]);
+    }
+    await this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
+      writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
+    });
+  }
+
+  async prepareDtx(dtxId: string, epoch: bigint, ops: VosOp[], coordinator: DtxCoordinator, txCheck?: TxCheck): Promise<void> {
+    check(typeof dtxId === 'string' && dtxId.length > 0, 'DER_INVAL', 'dtx id must be a non-empty string');
+    check(!this.pending.has(dtxId), 'DER_EXIST', `dtx ${dtxId} is already prepared`);
+    checkWriteEpoch(epoch);
+    checkOps(ops);
+    if (txCheck !== undefined) checkTxCheck(txCheck);
+    const names = opLockNames(ops);
+    this.locks.checkFree([...names, ...readLockNames(txCheck)]);
+    // Locked now, at submission, so that a second prepare of the same turn sees the first.
+    this.locks.lock(names);
+    const record: DtxRecord = { dtxId, coordinator: { rank: coordinator.rank, target: coordinator.target }, locks: names, effects: undefined as unknown as Effects };
+    this.pending.set(dtxId, record);
+    try {
+      await this.commitStaged(epoch, ops, txCheck, (eff) => {
+        record.effects = eff;
+        this.store.dtx.put(dtxId, encodeDtx(record));
+      });
+    } catch (err) {
+      this.pending.delete(dtxId);
+      this.locks.unlock(names);
+      throw err;
+    }
+  }
+
+  private pendingOrThrow(dtxId: string): DtxRecord {
+    const r = this.pending.get(dtxId);
+    if (r === undefined || r.effects === undefined) throw new DaosError('DER_NONEXIST', `no prepared dtx ${dtxId}`);
+    return r;
+  }
+
+  async commitDtx(dtxId: string, asCoordinator = false): Promise<void> {
+    const r = this.pendingOrThrow(dtxId);
+    this.pending.delete(dtxId);
+    try {
+      await this.commit((freed) => {
+        const stored = this.store.dtx.get(dtxId);
+        assert(stored !== undefined, `dtx ${dtxId} prepared in memory but not in the index`);
+        writeEffects(this.vis, this.store, this.store.allocatorStore, decodeDtx(stored).effects, freed, this.contBytes);
+        this.store.dtx.remove(dtxId);
+        if (asCoordinator) this.store.committed.put(dtxId, r.effects.epoch);
+      });
+    } catch (err) {
+      this.pending.set(dtxId, r);
+      throw err;
+    }
+    this.locks.unlock(r.locks);
+  }
+
+  async abortDtx(dtxId: string): Promise<void> {
+    const r = this.pendingOrThrow(dtxId);
+    this.pending.delete(dtxId);
+    try {
+      await this.commit((freed) => {
+        this.store.dtx.remove(dtxId);
+        for (const e of r.effects.refs) {
+          this.store.allocatorStore.putFree(e.off, e.len);
+          freed.push(e);
+        }
+      });
+    } catch (err) {
+      this.pending.set(dtxId, r);
+      throw err;
+    }
+    this.locks.unlock(r.locks);
+  }
+
+  dtxCommitted(dtxId: string): boolean {
+    return this.store.committed.get(dtxId) !== undefined;
+  }
+
+  async forgetDtx(dtxId: string): Promise<void> {
+    await this.commit(() => this.store.committed.remove(dtxId));
+  }
+
+  pendingDtx(): Array<{ dtxId: string; coordinator: DtxCoordinator }> {
+    return [...this.pending.values()].filter((r) => r.effects !== undefined).map((r) => ({ dtxId: r.dtxId, coordinator: r.coordinator }));
+  }
+
+  fetch(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, iods: FetchIod[], cond?: FetchCond): FetchResult[] {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    checkFetchIods(iods);
+    return reads.fetch(this.vis, this.store.contId(cont), oid, epoch, dkey, iods, cond);
+  }
+
+  listDkeys(cont: string, oid: Oid, epoch: bigint, after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    if (after !== undefined) checkKey(after, 'dkey');
+    const cid = this.store.contId(cont);
+    return cid === undefined ? [] : this.vis.dkeys(cid, oid, epoch, after, limit);
+  }
+
+  listAkeys(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, after: Uint8Array | undefined, limit: number): Uint8Array[] {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    if (after !== undefined) checkKey(after, 'akey');
+    const cid = this.store.contId(cont);
+    return cid === undefined ? [] : this.vis.akeys(cid, oid, epoch, dkey, after, limit);
+  }
+
+  listRecx(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, akey: Uint8Array) {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    checkKey(akey, 'akey');
+    return reads.listRecx(this.vis, this.store.contId(cont), oid, epoch, dkey, akey);
+  }
+
+  queryDkey(cont: string, oid: Oid, epoch: bigint, which: 'max' | 'min'): Uint8Array | undefined {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    const cid = this.store.contId(cont);
+    return cid === undefined ? undefined : this.vis.dkeys(cid, oid, epoch, undefined, 1, which === 'max')[0];
+  }
+
+  queryRecx(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, akey: Uint8Array, which: 'max' | 'min') {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    checkKey(akey, 'akey');
+    return reads.queryRecx(this.vis, this.store.contId(cont), oid, epoch, dkey, akey, which);
+  }
+
+  listObjects(cont: string): Oid[] {
+    check(typeof cont === 'string' && cont.length > 0, 'DER_INVAL', 'container id must be a non-empty string');
+    return reads.listObjects(this.vis, this.store.contId(cont));
+  }
+
+  async aggregate(cont: string, upTo: bigint, keep: bigint[]): Promise<AggregateStats> {
+    checkEpoch(upTo, 'aggregation');
+    for (const k of keep) checkEpoch(k, 'kept');
+    const cid = this.store.contId(cont);
+    if (cid === undefined) return { recordsRemoved: 0, bytesFreed: 0 };
+    return aggregateContainer(this.vis, cid, upTo, keep, this.pending.size > 0, this.contBytes, (fn) => this.commit(fn));
+  }
+
+  async destroyContainer(cont: string): Promise<void> {
+    const cid = this.store.contId(cont);
+    if (cid === undefined) return;
+    await destroyContainerRecords(this.vis, cid, (fn) => this.commit(fn));
+    await this.commit(() => this.store.dropCont(cont));
+    this.contBytes.delete(cid);
+    for (const name of [...this.vis.punched]) if (name.startsWith(`${cid}:`)) this.vis.punched.delete(name);
+  }
+
+  containerBytes(cont: string): number {
+    const cid = this.store.contId(cont);
+    return cid === undefined ? 0 : (this.contBytes.get(cid) ?? 0);
+  }
+
+  usage(): { fileBytes: number; usedBytes: number; freeBytes: number } {
+    return { fileBytes: this.alloc.highWater, usedBytes: this.alloc.usedBytes, freeBytes: this.alloc.freeBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.store.env.committed;
+    this.closed = true;
+    await this.store.close();
+    this.data.close();
+  }
+}

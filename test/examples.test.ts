@@ -1,0 +1,32 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+
+describe('examples', () => {
+  it('the tour (npm start) runs end to end in a folder and reports what it did', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daos-tour-test-'));
+    try {
+      const out = execFileSync(process.execPath, [join(root, 'dist/examples/tour.js'), dir, '--mib', '16', '--keys', '2000'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(out).toMatch(/sensor-1\/name = "thermometer"/);
+      expect(out).toMatch(/dkeys in order: sensor-0, sensor-1/);
+      expect(out).toMatch(/2000 puts of 4 KiB at [\d,]+\/s, gets at [\d,]+\/s/);
+      expect(out).toMatch(/16 MiB in 1 MiB writes at \d+ MiB\/s, reads at \d+ MiB\/s/);
+      expect(out).toMatch(/size 16777216 bytes/);
+      expect(out).toMatch(/now: {6}key-0 = "overwritten", array\[0..8\) = "NEW DATA"/);
+      expect(out).toMatch(/snapshot: key-0 = 4096 bytes of 0x07, array\[0..8\) = 0000000004000000/);
+      expect(out).toMatch(/DER_TX_RESTART/);
+      expect(out).toMatch(/after retry: alice=75 bob=30/);
+      expect(out).toMatch(/restarted on the same folder: array\[0..8\) = "NEW DATA", alice=75/);
+      expect(out).toMatch(/tour done/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
