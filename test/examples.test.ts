@@ -10,10 +10,14 @@ describe('examples', () => {
   it('the tour (npm start) runs end to end in a folder and reports what it did', () => {
     const dir = mkdtempSync(join(tmpdir(), 'daos-tour-test-'));
     try {
-      const out = execFileSync(process.execPath, [join(root, 'dist/examples/tour.js'), dir, '--mib', '16', '--keys', '2000'], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const out = execFileSync(
+        process.execPath,
+        [join(root, 'dist/examples/tour.js'), dir, '--mib', '16', '--keys', '2000'],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
       expect(out).toMatch(/sensor-1\/name = "thermometer"/);
       expect(out).toMatch(/dkeys in order: sensor-0, sensor-1/);
       expect(out).toMatch(/2000 puts of 4 KiB at [\d,]+\/s, gets at [\d,]+\/s/);

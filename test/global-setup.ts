@@ -7,9 +7,15 @@ import { fileURLToPath } from 'node:url';
  * rounds) run the compiled JavaScript, exactly what `npm start` and the bins run.
  */
 export default function setup(): void {
+  // For quick unit-test runs during development: DAOS_SKIP_BUILD=1 npx vitest run core
+  if (process.env.DAOS_SKIP_BUILD === '1') return;
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }
