@@ -80,7 +80,10 @@ export class ExtentAllocator {
   /** Return space: a failed submission's reservation, or space whose freeing has committed. */
   release(off: number, len: number): void {
     assert(Number.isSafeInteger(off) && off >= 0 && len > 0, `bad release (${off}, ${len})`);
-    assert(off + len <= this.highWaterBytes, `release (${off}, ${len}) past high water ${this.highWaterBytes}`);
+    assert(
+      off + len <= this.highWaterBytes,
+      `release (${off}, ${len}) past high water ${this.highWaterBytes}`,
+    );
     this.insertFree(off, len);
   }
 
@@ -166,7 +169,10 @@ export function verifyTiling(highWater: number, free: Extent[], referenced: Exte
   const refs = [...referenced].sort((a, b) => a.off - b.off);
   for (let i = 1; i < refs.length; i++) {
     const p = refs[i - 1]!;
-    assert(p.off + p.len <= refs[i]!.off, `data-file extents (${p.off}, ${p.len}) and (${refs[i]!.off}) overlap`);
+    assert(
+      p.off + p.len <= refs[i]!.off,
+      `data-file extents (${p.off}, ${p.len}) and (${refs[i]!.off}) overlap`,
+    );
   }
   const all = [...free, ...refs].sort((a, b) => a.off - b.off);
   let pos = 0;

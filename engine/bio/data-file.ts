@@ -9,6 +9,13 @@
 import fs from 'node:fs';
 import { assert } from '../../core/common/errors.js';
 
+/**
+ * Values read out are carved from slabs of this size, as Node's Buffer pool does for small
+ * buffers: a fresh ArrayBuffer per 4 KiB value costs more in allocation and GC than the read.
+ */
+const READ_SLAB_BYTES = 1024 * 1024;
+/** Larger values get their own buffer. */
+const SLAB_VALUE_BYTES_MAX = 64 * 1024;
 /** Linux's IOV_MAX: the most buffers one writev may take. */
 const IOVECS_PER_WRITE_MAX = 1024;
 
@@ -20,6 +27,8 @@ interface PendingWrite {
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
+  private slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
+  private slabUsed = 0;
   /** Bytes written since the last fdatasync. */
   private unsynced = false;
 
@@ -73,7 +82,8 @@ export class DataFile {
   }
 
   private writeRun(off: number, len: number, run: Uint8Array[]): void {
-    const done = run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
+    const done =
+      run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
     if (done === len) return;
     // A short write (rare: signals, a full disk): finish it buffer by buffer.
     let pos = off;
@@ -103,6 +113,24 @@ export class DataFile {
       assert(n > 0, `data file ends before ${off + len} (read at ${off + done})`);
       done += n;
     }
+  }
+
+  /** A new buffer holding the `len` bytes at `off`. */
+  readValue(off: number, len: number): Buffer {
+    let out: Buffer;
+    if (len > SLAB_VALUE_BYTES_MAX) {
+      out = Buffer.allocUnsafe(len);
+    } else {
+      if (this.slabUsed + len > READ_SLAB_BYTES) {
+        this.slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
+        this.slabUsed = 0;
+      }
+      out = this.slab.subarray(this.slabUsed, this.slabUsed + len);
+      // Keep slices 8-byte aligned, like Node's pool.
+      this.slabUsed += (len + 7) & ~7;
+    }
+    this.read(off, len, out, 0);
+    return out;
   }
 
   truncate(len: number): void {

@@ -25,7 +25,13 @@ import {
   TAG_SINGLE,
   withTag,
 } from './keys.js';
-import { decodeAnyPayload, decodeExtent, type ExtentRecord, payloadHeldBytes, WHERE_FILE } from './records.js';
+import {
+  decodeAnyPayload,
+  decodeExtent,
+  type ExtentRecord,
+  payloadHeldBytes,
+  WHERE_FILE,
+} from './records.js';
 import type { AggregateStats } from './types.js';
 import type { Visibility } from './visibility.js';
 
@@ -58,7 +64,10 @@ export async function aggregateContainer(
       deleteRecords(vis, cid, keys, freed, contBytes, stats);
       for (const pfx of metaKeys) {
         // Only when nothing was written to the akey meanwhile.
-        if (vis.store.firstKey(main, pfx, withTag(pfx, TAG_META)) === undefined && vis.store.firstKey(main, withTag(pfx, TAG_META + 1), prefixEnd(pfx)) === undefined) {
+        if (
+          vis.store.firstKey(main, pfx, withTag(pfx, TAG_META)) === undefined &&
+          vis.store.firstKey(main, withTag(pfx, TAG_META + 1), prefixEnd(pfx)) === undefined
+        ) {
           main.remove(withTag(pfx, TAG_META));
         }
       }
@@ -93,7 +102,10 @@ function akeyGarbage(vis: Visibility, pfx: Buffer, upTo: bigint, checkpoints: bi
   const extents: Candidate<Buffer>[] = [];
   let order = 0;
   const records: Map<Buffer, ExtentRecord> = new Map();
-  for (const { key, value } of main.getRange({ start: withTag(pfx, TAG_EXTENT), end: withTag(pfx, TAG_EXTENT + 1) })) {
+  for (const { key, value } of main.getRange({
+    start: withTag(pfx, TAG_EXTENT),
+    end: withTag(pfx, TAG_EXTENT + 1),
+  })) {
     const rec = decodeExtent(value);
     const idx = extentKeyIdx(key, pfx.length);
     const k = Buffer.from(key);
@@ -116,7 +128,14 @@ function akeyGarbage(vis: Visibility, pfx: Buffer, upTo: bigint, checkpoints: bi
 }
 
 /** Inside a transaction: delete main records, freeing their data-file space after the commit. */
-function deleteRecords(vis: Visibility, cid: number, keys: Buffer[], freed: Extent[], contBytes: Map<number, number>, stats: AggregateStats) {
+function deleteRecords(
+  vis: Visibility,
+  cid: number,
+  keys: Buffer[],
+  freed: Extent[],
+  contBytes: Map<number, number>,
+  stats: AggregateStats,
+) {
   const { main } = vis.store;
   for (const key of keys) {
     const value = main.get(key);
@@ -135,14 +154,23 @@ function deleteRecords(vis: Visibility, cid: number, keys: Buffer[], freed: Exte
 }
 
 /** Delete punches at or below upTo that no longer hide any record (nothing at or below them is left). */
-async function dropStalePunches(vis: Visibility, cid: number, upTo: bigint, stats: AggregateStats, commit: Commit) {
+async function dropStalePunches(
+  vis: Visibility,
+  cid: number,
+  upTo: bigint,
+  stats: AggregateStats,
+  commit: Commit,
+) {
   const { main, punch } = vis.store;
   const stale: Buffer[] = [];
   for (const key of punch.getKeys({ start: contPrefix(cid), end: prefixEnd(contPrefix(cid)) })) {
     const p = keyEpoch(key);
     if (p > upTo) continue;
     // The main-db prefix of the punched subtree: the punch key without its level byte and epoch.
-    const sub = Buffer.concat([key.subarray(0, OBJ_PREFIX_BYTES), key.subarray(OBJ_PREFIX_BYTES + 1, key.length - EPOCH_BYTES)]);
+    const sub = Buffer.concat([
+      key.subarray(0, OBJ_PREFIX_BYTES),
+      key.subarray(OBJ_PREFIX_BYTES + 1, key.length - EPOCH_BYTES),
+    ]);
     let hides = false;
     for (const k of main.getKeys({ start: sub, end: prefixEnd(sub) })) {
       if (recordTag(k) !== TAG_META && keyEpoch(k) <= p) {
@@ -167,7 +195,13 @@ export async function destroyContainerRecords(vis: Visibility, cid: number, comm
   const stats: AggregateStats = { recordsRemoved: 0, bytesFreed: 0 };
   for (const db of [vis.store.main, vis.store.punch]) {
     for (;;) {
-      const keys = [...db.getKeys({ start: contPrefix(cid), end: prefixEnd(contPrefix(cid)), limit: RECORDS_PER_TXN_MAX })].map((k) => Buffer.from(k));
+      const keys = [
+        ...db.getKeys({
+          start: contPrefix(cid),
+          end: prefixEnd(contPrefix(cid)),
+          limit: RECORDS_PER_TXN_MAX,
+        }),
+      ].map((k) => Buffer.from(k));
       if (keys.length === 0) break;
       await commit((freed) => {
         if (db === vis.store.main) deleteRecords(vis, cid, keys, freed, ignored, stats);

@@ -25,7 +25,10 @@ export function encodeDtx(r: DtxRecord): Buffer {
 
 export function decodeDtx(buf: Buffer): DtxRecord {
   const r = unpack(buf) as DtxRecord;
-  assert(typeof r.dtxId === 'string' && Array.isArray(r.locks) && r.effects !== undefined, 'malformed dtx record');
+  assert(
+    typeof r.dtxId === 'string' && Array.isArray(r.locks) && r.effects !== undefined,
+    'malformed dtx record',
+  );
   return r;
 }
 
@@ -42,7 +45,8 @@ export function opLockNames(ops: VosOp[]): string[] {
   for (const op of ops) {
     if (op.op === 'punch_obj') names.push(lockName(op.cont, op.oid));
     else if (op.op === 'punch_dkeys') for (const d of op.dkeys) names.push(lockName(op.cont, op.oid, d));
-    else if (op.op === 'punch_akeys') for (const a of op.akeys) names.push(lockName(op.cont, op.oid, op.dkey, a));
+    else if (op.op === 'punch_akeys')
+      for (const a of op.akeys) names.push(lockName(op.cont, op.oid, op.dkey, a));
     else for (const iod of op.iods) names.push(lockName(op.cont, op.oid, op.dkey, iod.akey));
   }
   return [...new Set(names)];

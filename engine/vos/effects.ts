@@ -48,7 +48,12 @@ import type { Visibility } from './visibility.js';
 /** An update iod whose bytes have a place: inline, a reserved data-file extent, or a hole. */
 type StagedIod =
   | { akey: Uint8Array; kind: 'single'; payload: Payload }
-  | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Array<{ idx: bigint; nr: bigint; payload: Payload }> };
+  | {
+      akey: Uint8Array;
+      kind: 'array';
+      recordSize: number;
+      extents: Array<{ idx: bigint; nr: bigint; payload: Payload }>;
+    };
 
 export type StagedOp =
   | { op: 'update'; cont: string; oid: Oid; dkey: Uint8Array; iods: StagedIod[]; cond?: UpdateCond }
@@ -74,7 +79,8 @@ export interface Effects {
 export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, inlineBytesMax: number) {
   const reserved: Extent[] = [];
   const place = (bytes: Uint8Array): Payload => {
-    if (bytes.length < inlineBytesMax) return { where: WHERE_INLINE, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
+    if (bytes.length < inlineBytesMax)
+      return { where: WHERE_INLINE, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
     const off = alloc.reserve(bytes.length);
     reserved.push({ off, len: bytes.length });
     data.queueWrite(off, bytes);
@@ -102,8 +108,22 @@ export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, i
 }
 
 /** Inside the write transaction: check conditions and `txCheck`, then compute the records to write. */
-export function buildEffects(vis: Visibility, store: IndexStore, epoch: bigint, ops: StagedOp[], txCheck?: TxCheck): Effects {
-  const eff: Effects = { epoch: epoch.toString(), puts: [], metas: [], punches: [], punchedObjs: [], refs: [], putConts: [] };
+export function buildEffects(
+  vis: Visibility,
+  store: IndexStore,
+  epoch: bigint,
+  ops: StagedOp[],
+  txCheck?: TxCheck,
+): Effects {
+  const eff: Effects = {
+    epoch: epoch.toString(),
+    puts: [],
+    metas: [],
+    punches: [],
+    punchedObjs: [],
+    refs: [],
+    putConts: [],
+  };
   if (txCheck !== undefined) {
     for (const r of txCheck.readSet) {
       const cid = store.contId(r.cont);
@@ -124,7 +144,11 @@ export function buildEffects(vis: Visibility, store: IndexStore, epoch: bigint, 
         if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch, dkey);
         if (op.mustExist) {
           const p = vis.floor(cid, op.oid, EPOCH_MAX, dkey);
-          check(vis.dkeyExists(cid, op.oid, dkey, EPOCH_MAX, p), 'DER_NONEXIST', `punch of dkey ${showKey(dkey)}: no such dkey`);
+          check(
+            vis.dkeyExists(cid, op.oid, dkey, EPOCH_MAX, p),
+            'DER_NONEXIST',
+            `punch of dkey ${showKey(dkey)}: no such dkey`,
+          );
         }
         eff.punches.push(punchKey(punchPrefix(cid, op.oid, dkey), epoch));
       }
@@ -162,8 +186,16 @@ function buildUpdate(
   const { oid, dkey, cond } = op;
   if (cond === 'dkey_insert' || cond === 'dkey_update') {
     const exists = vis.dkeyExists(cid, oid, dkey, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey));
-    check(!(cond === 'dkey_insert' && exists), 'DER_EXIST', `conditional insert: dkey ${showKey(dkey)} exists`);
-    check(!(cond === 'dkey_update' && !exists), 'DER_NONEXIST', `conditional update: dkey ${showKey(dkey)} does not exist`);
+    check(
+      !(cond === 'dkey_insert' && exists),
+      'DER_EXIST',
+      `conditional insert: dkey ${showKey(dkey)} exists`,
+    );
+    check(
+      !(cond === 'dkey_update' && !exists),
+      'DER_NONEXIST',
+      `conditional update: dkey ${showKey(dkey)} does not exist`,
+    );
   }
   for (const iod of op.iods) {
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
@@ -172,15 +204,27 @@ function buildUpdate(
     if (cond === 'akey_insert' || cond === 'akey_update') {
       const exists = vis.akeyExists(pfx, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey, iod.akey));
       check(!(cond === 'akey_insert' && exists), 'DER_EXIST', `conditional insert: ${what} exists`);
-      check(!(cond === 'akey_update' && !exists), 'DER_NONEXIST', `conditional update: ${what} does not exist`);
+      check(
+        !(cond === 'akey_update' && !exists),
+        'DER_NONEXIST',
+        `conditional update: ${what} does not exist`,
+      );
     }
     const kind = iod.kind === 'single' ? KIND_SINGLE : KIND_ARRAY;
     const recordSize = iod.kind === 'single' ? 0 : iod.recordSize;
     const name = pfx.toString('latin1');
     const known = kinds.get(name) ?? vis.meta(pfx);
     if (known !== undefined) {
-      check(known.kind === kind, 'DER_INVAL', `${what} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`);
-      check(known.recordSize === recordSize, 'DER_REC_SIZE', `${what} has record size ${known.recordSize}, not ${recordSize}`);
+      check(
+        known.kind === kind,
+        'DER_INVAL',
+        `${what} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`,
+      );
+      check(
+        known.recordSize === recordSize,
+        'DER_REC_SIZE',
+        `${what} has record size ${known.recordSize}, not ${recordSize}`,
+      );
     } else {
       kinds.set(name, { kind, recordSize });
     }
@@ -193,7 +237,10 @@ function buildUpdate(
     }
     let maxNr = 0n;
     for (const x of iod.extents) {
-      eff.puts.push([extentKey(pfx, x.idx, epoch), encodeExtent({ nr: x.nr, recordSize, payload: x.payload })]);
+      eff.puts.push([
+        extentKey(pfx, x.idx, epoch),
+        encodeExtent({ nr: x.nr, recordSize, payload: x.payload }),
+      ]);
       eff.putConts.push(cid);
       if (x.payload.where === WHERE_FILE) eff.refs.push({ off: x.payload.off, len: x.payload.len });
       if (x.nr > maxNr) maxNr = x.nr;
@@ -203,13 +250,30 @@ function buildUpdate(
 }
 
 /** TX_RESTART when anything under (oid[, dkey[, akey]]) or a punch above it is newer than readEpoch. */
-export function checkNoConflict(vis: Visibility, cid: number, oid: Oid, readEpoch: bigint, dkey?: Uint8Array, akey?: Uint8Array): void {
+export function checkNoConflict(
+  vis: Visibility,
+  cid: number,
+  oid: Oid,
+  readEpoch: bigint,
+  dkey?: Uint8Array,
+  akey?: Uint8Array,
+): void {
   const restart = () => {
-    const at = dkey === undefined ? 'object' : akey === undefined ? `dkey ${showKey(dkey)}` : `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
+    const at =
+      dkey === undefined
+        ? 'object'
+        : akey === undefined
+          ? `dkey ${showKey(dkey)}`
+          : `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
     return new DaosError('DER_TX_RESTART', `${at} changed after read epoch ${readEpoch}`);
   };
   if (vis.floor(cid, oid, EPOCH_MAX, dkey, akey) > readEpoch) throw restart();
-  const pfx = dkey === undefined ? objPrefix(cid, oid) : akey === undefined ? dkeyPrefix(cid, oid, dkey) : akeyPrefix(cid, oid, dkey, akey);
+  const pfx =
+    dkey === undefined
+      ? objPrefix(cid, oid)
+      : akey === undefined
+        ? dkeyPrefix(cid, oid, dkey)
+        : akeyPrefix(cid, oid, dkey, akey);
   for (const k of vis.store.main.getKeys({ start: pfx, end: prefixEnd(pfx) })) {
     if (recordTag(k) !== TAG_META && keyEpoch(k) > readEpoch) throw restart();
   }
@@ -226,7 +290,14 @@ export function checkNoConflict(vis: Visibility, cid: number, oid: Oid, readEpoc
  * Inside the write transaction: write `eff`. A record replaced at the same key and epoch frees its
  * data-file extent: persisted free here, handed back to `freed` for release after the commit.
  */
-export function writeEffects(vis: Visibility, store: IndexStore, allocStore: AllocatorStore, eff: Effects, freed: Extent[], contBytes: Map<number, number>): void {
+export function writeEffects(
+  vis: Visibility,
+  store: IndexStore,
+  allocStore: AllocatorStore,
+  eff: Effects,
+  freed: Extent[],
+  contBytes: Map<number, number>,
+): void {
   const { main } = store;
   for (let i = 0; i < eff.puts.length; i++) {
     const [key, value] = eff.puts[i]!;

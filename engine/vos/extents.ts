@@ -24,7 +24,9 @@ export interface Piece<T> {
 /** The visible pieces of [lo, hi), in index order; indexes no candidate covers are left out. */
 export function resolveExtents<T>(cands: Candidate<T>[], lo: bigint, hi: bigint): Piece<T>[] {
   assert(lo <= hi, `bad range [${lo}, ${hi})`);
-  const sorted = [...cands].sort((a, b) => (a.epoch === b.epoch ? b.order - a.order : a.epoch > b.epoch ? -1 : 1));
+  const sorted = [...cands].sort((a, b) =>
+    a.epoch === b.epoch ? b.order - a.order : a.epoch > b.epoch ? -1 : 1,
+  );
   // Uncovered intervals of [lo, hi), sorted and disjoint.
   let gapStarts: bigint[] = lo < hi ? [lo] : [];
   let gapEnds: bigint[] = lo < hi ? [hi] : [];
@@ -46,8 +48,8 @@ export function resolveExtents<T>(cands: Candidate<T>[], lo: bigint, hi: bigint)
     while (j < gapStarts.length && gapStarts[j]! < c.end) {
       const gs = gapStarts[j]!;
       const ge = gapEnds[j]!;
-      const s = gs > c.start ? gs : c.start;
-      const e = ge < c.end ? ge : c.end;
+      const s = bigMax(gs, c.start);
+      const e = bigMin(ge, c.end);
       pieces.push({ start: s, end: e, src: c });
       if (gs < s) {
         keepStarts.push(gs);
@@ -85,4 +87,12 @@ export function mergeRanges(ranges: Array<{ start: bigint; end: bigint }>): Recx
   }
   if (curStart >= 0n) out.push({ idx: curStart, nr: curEnd - curStart });
   return out;
+}
+
+// Math.min/max do not take bigints.
+function bigMax(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+function bigMin(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }

@@ -79,7 +79,8 @@ export class IndexStore {
 
   freeExtents(): Extent[] {
     const out: Extent[] = [];
-    for (const { key, value } of this.free.getRange({})) out.push({ off: offsetOf(key), len: value.readUInt32BE(0) });
+    for (const { key, value } of this.free.getRange({}))
+      out.push({ off: offsetOf(key), len: value.readUInt32BE(0) });
     return out;
   }
 

@@ -72,9 +72,8 @@ export function invEpoch(epoch: bigint): bigint {
 }
 
 /** The epoch stored in the last 8 bytes of a version, extent or punch key. */
-export function keyEpoch(key: Uint8Array): bigint {
-  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  return U64_MAX - b.readBigUInt64BE(b.length - EPOCH_BYTES);
+export function keyEpoch(key: Buffer): bigint {
+  return U64_MAX - key.readBigUInt64BE(key.length - EPOCH_BYTES);
 }
 
 export function objPrefix(contId: number, oid: Oid): Buffer {
@@ -181,9 +180,14 @@ export function keyOid(key: Buffer): Oid {
   return { hi: key.readBigUInt64BE(4), lo: key.readBigUInt64BE(12) };
 }
 
-/** Hex of contId|oid: the in-memory name of an object (punched set, locks). */
+/** The in-memory name of an object (the punched set): its 20-byte key prefix as a latin1 string. */
 export function objName(contId: number, oid: Oid): string {
-  return `${contId}:${oid.hi.toString(16)}:${oid.lo.toString(16)}`;
+  return objPrefix(contId, oid).toString('latin1');
+}
+
+/** objName of the object a main or punch key belongs to. */
+export function objNameOfKey(key: Buffer): string {
+  return key.toString('latin1', 0, OBJ_PREFIX_BYTES);
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

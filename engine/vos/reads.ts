@@ -27,15 +27,17 @@ export function fetch(
   }
   const out: FetchResult[] = [];
   for (const iod of iods) {
-    const what = `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
+    // Built only for an error: formatting keys on every read would cost more than the read.
+    const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
     if (cid === undefined) {
-      check(cond !== 'akey_fetch', 'DER_NONEXIST', `conditional fetch: ${what} does not exist`);
+      check(cond !== 'akey_fetch', 'DER_NONEXIST', `conditional fetch: ${what()} does not exist`);
       out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents));
       continue;
     }
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
     const p = vis.floor(cid, oid, e, dkey, iod.akey);
-    if (cond === 'akey_fetch') check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', `conditional fetch: ${what} does not exist`);
+    if (cond === 'akey_fetch')
+      check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', `conditional fetch: ${what()} does not exist`);
     if (iod.kind === 'single') {
       // The common path: one seek finds the version; the meta is read only to report a wrong kind.
       const v = vis.single(pfx, e, p);
@@ -44,7 +46,11 @@ export function fetch(
         continue;
       }
       const m = vis.meta(pfx);
-      check(m === undefined || m.kind === KIND_SINGLE, 'DER_INVAL', `${what} is an array, fetched as a single value`);
+      check(
+        m === undefined || m.kind === KIND_SINGLE,
+        'DER_INVAL',
+        `${what()} is an array, fetched as a single value`,
+      );
       out.push(undefined);
       continue;
     }
@@ -53,8 +59,12 @@ export function fetch(
       out.push(emptyArray(iod.recordSize, iod.extents));
       continue;
     }
-    check(m.kind === KIND_ARRAY, 'DER_INVAL', `${what} is a single value, fetched as an array`);
-    check(m.recordSize === iod.recordSize, 'DER_REC_SIZE', `${what} has record size ${m.recordSize}, fetched with ${iod.recordSize}`);
+    check(m.kind === KIND_ARRAY, 'DER_INVAL', `${what()} is a single value, fetched as an array`);
+    check(
+      m.recordSize === iod.recordSize,
+      'DER_REC_SIZE',
+      `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
+    );
     out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents));
   }
   return out;
@@ -65,7 +75,15 @@ function emptyArray(recordSize: number, extents: Recx[]): { data: Uint8Array; ma
   return { data: Buffer.alloc(total), map: [] };
 }
 
-function fetchArray(vis: Visibility, pfx: Buffer, e: bigint, p: bigint, maxNr: bigint, rs: number, extents: Recx[]) {
+function fetchArray(
+  vis: Visibility,
+  pfx: Buffer,
+  e: bigint,
+  p: bigint,
+  maxNr: bigint,
+  rs: number,
+  extents: Recx[],
+) {
   const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
   const data = Buffer.alloc(total);
   const visible: Array<{ start: bigint; end: bigint }> = [];
@@ -88,7 +106,14 @@ function fetchArray(vis: Visibility, pfx: Buffer, e: bigint, p: bigint, maxNr: b
 }
 
 /** Data pieces of an array akey at e (holes dropped), or [] for a missing or single-value akey. */
-function dataPieces(vis: Visibility, cid: number | undefined, oid: Oid, e: bigint, dkey: Uint8Array, akey: Uint8Array): Piece<ExtentRecord>[] {
+function dataPieces(
+  vis: Visibility,
+  cid: number | undefined,
+  oid: Oid,
+  e: bigint,
+  dkey: Uint8Array,
+  akey: Uint8Array,
+): Piece<ExtentRecord>[] {
   if (cid === undefined) return [];
   const pfx = akeyPrefix(cid, oid, dkey, akey);
   const m = vis.meta(pfx);
@@ -97,7 +122,14 @@ function dataPieces(vis: Visibility, cid: number | undefined, oid: Oid, e: bigin
   return vis.resolveAll(pfx, e, p).filter((x) => x.src.src.payload.where !== WHERE_HOLE);
 }
 
-export function listRecx(vis: Visibility, cid: number | undefined, oid: Oid, e: bigint, dkey: Uint8Array, akey: Uint8Array) {
+export function listRecx(
+  vis: Visibility,
+  cid: number | undefined,
+  oid: Oid,
+  e: bigint,
+  dkey: Uint8Array,
+  akey: Uint8Array,
+) {
   const out: Array<Recx & { epoch: bigint }> = [];
   for (const piece of dataPieces(vis, cid, oid, e, dkey, akey)) {
     const last = out[out.length - 1];

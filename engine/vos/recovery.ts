@@ -10,7 +10,7 @@ import { type Extent, ExtentAllocator, verifyTiling } from '../bio/allocator.js'
 import type { DataFile } from '../bio/data-file.js';
 import { type DtxRecord, decodeDtx } from './dtx.js';
 import type { IndexStore } from './index-store.js';
-import { keyOid, OBJ_PREFIX_BYTES, objName, recordTag } from './keys.js';
+import { objNameOfKey, recordTag } from './keys.js';
 import { decodeAnyPayload, payloadHeldBytes, WHERE_FILE } from './records.js';
 import type { RecoveryStats } from './types.js';
 
@@ -36,7 +36,7 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
   }
   const punched = new Set<string>();
   for (const key of store.punch.getKeys({ snapshot: false })) {
-    punched.add(objName(key.readUInt32BE(0), keyOid(key.subarray(0, OBJ_PREFIX_BYTES))));
+    punched.add(objNameOfKey(key));
   }
   const dtx: DtxRecord[] = [];
   for (const { value } of store.dtx.getRange({})) {

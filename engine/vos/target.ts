@@ -15,9 +15,10 @@ import type { Oid } from '../../core/common/oid.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile } from '../bio/data-file.js';
 import { aggregateContainer, destroyContainerRecords } from './aggregate.js';
-import { buildEffects, type Effects, stageOps, writeEffects } from './effects.js';
 import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
+import { buildEffects, type Effects, stageOps, writeEffects } from './effects.js';
 import { IndexStore } from './index-store.js';
+import { contPrefix } from './keys.js';
 import * as reads from './reads.js';
 import { recover } from './recovery.js';
 import type {
@@ -32,7 +33,15 @@ import type {
   VosOptions,
   VosTarget,
 } from './types.js';
-import { checkEpoch, checkFetchIods, checkKey, checkOps, checkTarget, checkTxCheck, checkWriteEpoch } from './validate.js';
+import {
+  checkEpoch,
+  checkFetchIods,
+  checkKey,
+  checkOps,
+  checkTarget,
+  checkTxCheck,
+  checkWriteEpoch,
+} from './validate.js';
 import { Visibility } from './visibility.js';
 
 const DATA_FILE_NAME = 'data.bin';
@@ -56,13 +65,27 @@ export class Target implements VosTarget {
 
   static open(dir: string, options: VosOptions = {}): Target {
     const inlineBytesMax = options.inlineBytesMax ?? INLINE_BYTES_MAX_DEFAULT;
-    check(Number.isInteger(inlineBytesMax) && inlineBytesMax >= 0, 'DER_INVAL', `inlineBytesMax ${inlineBytesMax} must be >= 0`);
+    check(
+      Number.isInteger(inlineBytesMax) && inlineBytesMax >= 0,
+      'DER_INVAL',
+      `inlineBytesMax ${inlineBytesMax} must be >= 0`,
+    );
     fs.mkdirSync(dir, { recursive: true });
     const store = new IndexStore(dir, options.mapBytes ?? TARGET_MAP_BYTES);
     const data = DataFile.open(path.join(dir, DATA_FILE_NAME));
     const r = recover(store, data);
     const vis = new Visibility(store, data, r.punched);
-    const t = new Target(dir, r.stats, store, data, r.alloc, vis, r.contBytes, inlineBytesMax, options.durability === 'fsync');
+    const t = new Target(
+      dir,
+      r.stats,
+      store,
+      data,
+      r.alloc,
+      vis,
+      r.contBytes,
+      inlineBytesMax,
+      options.durability === 'fsync',
+    );
     for (const d of r.dtx) {
       t.pending.set(d.dtxId, d);
       t.locks.lock(d.locks);
@@ -89,7 +112,12 @@ export class Target implements VosTarget {
   }
 
   /** Stage ops, commit `fn` with them, and give the reserved space back if it fails. */
-  private async commitStaged(epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined, fn: (eff: Effects, freed: Extent[]) => void) {
+  private async commitStaged(
+    epoch: bigint,
+    ops: VosOp[],
+    txCheck: TxCheck | undefined,
+    fn: (eff: Effects, freed: Extent[]) => void,
+  ) {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
     try {
       await this.commit((freed) => fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed));
@@ -111,7 +139,13 @@ export class Target implements VosTarget {
     });
   }
 
-  async prepareDtx(dtxId: string, epoch: bigint, ops: VosOp[], coordinator: DtxCoordinator, txCheck?: TxCheck): Promise<void> {
+  async prepareDtx(
+    dtxId: string,
+    epoch: bigint,
+    ops: VosOp[],
+    coordinator: DtxCoordinator,
+    txCheck?: TxCheck,
+  ): Promise<void> {
     check(typeof dtxId === 'string' && dtxId.length > 0, 'DER_INVAL', 'dtx id must be a non-empty string');
     check(!this.pending.has(dtxId), 'DER_EXIST', `dtx ${dtxId} is already prepared`);
     checkWriteEpoch(epoch);
@@ -121,7 +155,12 @@ export class Target implements VosTarget {
     this.locks.checkFree([...names, ...readLockNames(txCheck)]);
     // Locked now, at submission, so that a second prepare of the same turn sees the first.
     this.locks.lock(names);
-    const record: DtxRecord = { dtxId, coordinator: { rank: coordinator.rank, target: coordinator.target }, locks: names, effects: undefined as unknown as Effects };
+    const record: DtxRecord = {
+      dtxId,
+      coordinator: { rank: coordinator.rank, target: coordinator.target },
+      locks: names,
+      effects: undefined as unknown as Effects,
+    };
     this.pending.set(dtxId, record);
     try {
       await this.commitStaged(epoch, ops, txCheck, (eff) => {
@@ -137,7 +176,8 @@ export class Target implements VosTarget {
 
   private pendingOrThrow(dtxId: string): DtxRecord {
     const r = this.pending.get(dtxId);
-    if (r === undefined || r.effects === undefined) throw new DaosError('DER_NONEXIST', `no prepared dtx ${dtxId}`);
+    if (r === undefined || r.effects === undefined)
+      throw new DaosError('DER_NONEXIST', `no prepared dtx ${dtxId}`);
     return r;
   }
 
@@ -148,7 +188,14 @@ export class Target implements VosTarget {
       await this.commit((freed) => {
         const stored = this.store.dtx.get(dtxId);
         assert(stored !== undefined, `dtx ${dtxId} prepared in memory but not in the index`);
-        writeEffects(this.vis, this.store, this.store.allocatorStore, decodeDtx(stored).effects, freed, this.contBytes);
+        writeEffects(
+          this.vis,
+          this.store,
+          this.store.allocatorStore,
+          decodeDtx(stored).effects,
+          freed,
+          this.contBytes,
+        );
         this.store.dtx.remove(dtxId);
         if (asCoordinator) this.store.committed.put(dtxId, r.effects.epoch);
       });
@@ -186,10 +233,19 @@ export class Target implements VosTarget {
   }
 
   pendingDtx(): Array<{ dtxId: string; coordinator: DtxCoordinator }> {
-    return [...this.pending.values()].filter((r) => r.effects !== undefined).map((r) => ({ dtxId: r.dtxId, coordinator: r.coordinator }));
+    return [...this.pending.values()]
+      .filter((r) => r.effects !== undefined)
+      .map((r) => ({ dtxId: r.dtxId, coordinator: r.coordinator }));
   }
 
-  fetch(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, iods: FetchIod[], cond?: FetchCond): FetchResult[] {
+  fetch(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): FetchResult[] {
     checkTarget(cont, oid);
     checkEpoch(epoch, 'read');
     checkKey(dkey, 'dkey');
@@ -197,7 +253,13 @@ export class Target implements VosTarget {
     return reads.fetch(this.vis, this.store.contId(cont), oid, epoch, dkey, iods, cond);
   }
 
-  listDkeys(cont: string, oid: Oid, epoch: bigint, after: Uint8Array | undefined, limit: number): Uint8Array[] {
+  listDkeys(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Uint8Array[] {
     checkTarget(cont, oid);
     checkEpoch(epoch, 'read');
     if (after !== undefined) checkKey(after, 'dkey');
@@ -205,7 +267,14 @@ export class Target implements VosTarget {
     return cid === undefined ? [] : this.vis.dkeys(cid, oid, epoch, after, limit);
   }
 
-  listAkeys(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, after: Uint8Array | undefined, limit: number): Uint8Array[] {
+  listAkeys(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Uint8Array[] {
     checkTarget(cont, oid);
     checkEpoch(epoch, 'read');
     checkKey(dkey, 'dkey');
@@ -238,7 +307,11 @@ export class Target implements VosTarget {
   }
 
   listObjects(cont: string): Oid[] {
-    check(typeof cont === 'string' && cont.length > 0, 'DER_INVAL', 'container id must be a non-empty string');
+    check(
+      typeof cont === 'string' && cont.length > 0,
+      'DER_INVAL',
+      'container id must be a non-empty string',
+    );
     return reads.listObjects(this.vis, this.store.contId(cont));
   }
 
@@ -247,7 +320,9 @@ export class Target implements VosTarget {
     for (const k of keep) checkEpoch(k, 'kept');
     const cid = this.store.contId(cont);
     if (cid === undefined) return { recordsRemoved: 0, bytesFreed: 0 };
-    return aggregateContainer(this.vis, cid, upTo, keep, this.pending.size > 0, this.contBytes, (fn) => this.commit(fn));
+    return aggregateContainer(this.vis, cid, upTo, keep, this.pending.size > 0, this.contBytes, (fn) =>
+      this.commit(fn),
+    );
   }
 
   async destroyContainer(cont: string): Promise<void> {
@@ -256,7 +331,8 @@ export class Target implements VosTarget {
     await destroyContainerRecords(this.vis, cid, (fn) => this.commit(fn));
     await this.commit(() => this.store.dropCont(cont));
     this.contBytes.delete(cid);
-    for (const name of [...this.vis.punched]) if (name.startsWith(`${cid}:`)) this.vis.punched.delete(name);
+    const cname = contPrefix(cid).toString('latin1');
+    for (const name of [...this.vis.punched]) if (name.startsWith(cname)) this.vis.punched.delete(name);
   }
 
   containerBytes(cont: string): number {
@@ -265,12 +341,17 @@ export class Target implements VosTarget {
   }
 
   usage(): { fileBytes: number; usedBytes: number; freeBytes: number } {
-    return { fileBytes: this.alloc.highWater, usedBytes: this.alloc.usedBytes, freeBytes: this.alloc.freeBytes };
+    return {
+      fileBytes: this.alloc.highWater,
+      usedBytes: this.alloc.usedBytes,
+      freeBytes: this.alloc.freeBytes,
+    };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.store.env.committed;
+    // Persist space released since the last commit, so a clean restart has nothing to reclaim.
+    await this.commit(() => undefined);
     this.closed = true;
     await this.store.close();
     this.data.close();

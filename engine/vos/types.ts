@@ -6,9 +6,24 @@
  * 8 big-endian bytes), so every listing is in byte order of the stored key. Epochs are HLC bigints.
  */
 import type { Oid } from '../../core/common/oid.js';
-import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../../core/wire/obj-types.js';
+import type {
+  FetchCond,
+  FetchIod,
+  FetchResult,
+  Recx,
+  UpdateCond,
+  UpdateIod,
+} from '../../core/wire/obj-types.js';
 
-export type { ArrayFetchResult, FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../../core/wire/obj-types.js';
+export type {
+  ArrayFetchResult,
+  FetchCond,
+  FetchIod,
+  FetchResult,
+  Recx,
+  UpdateCond,
+  UpdateIod,
+} from '../../core/wire/obj-types.js';
 
 /** A write operation. Every op of one `apply` or `prepare` call commits atomically, or none does. */
 export type VosOp =
@@ -68,7 +83,13 @@ export interface VosTarget {
   /** Apply ops atomically at `epoch` (group-committed with concurrent calls; durable when resolved). */
   apply(epoch: bigint, ops: VosOp[], check?: TxCheck): Promise<void>;
   /** First phase of a distributed transaction: validate, make durable, lock the keys; invisible to reads. */
-  prepareDtx(dtxId: string, epoch: bigint, ops: VosOp[], coordinator: DtxCoordinator, check?: TxCheck): Promise<void>;
+  prepareDtx(
+    dtxId: string,
+    epoch: bigint,
+    ops: VosOp[],
+    coordinator: DtxCoordinator,
+    check?: TxCheck,
+  ): Promise<void>;
   /** Make a prepared transaction visible; `asCoordinator` also records the outcome for other participants. */
   commitDtx(dtxId: string, asCoordinator?: boolean): Promise<void>;
   /** Drop a prepared transaction and free its space. */
@@ -80,16 +101,49 @@ export interface VosTarget {
   /** Prepared transactions not yet committed or aborted (after a crash). */
   pendingDtx(): Array<{ dtxId: string; coordinator: DtxCoordinator }>;
 
-  fetch(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, iods: FetchIod[], cond?: FetchCond): FetchResult[];
+  fetch(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): FetchResult[];
   /** Visible dkeys in byte order, after `after` (exclusive), at most `limit`. */
-  listDkeys(cont: string, oid: Oid, epoch: bigint, after: Uint8Array | undefined, limit: number): Uint8Array[];
-  listAkeys(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, after: Uint8Array | undefined, limit: number): Uint8Array[];
+  listDkeys(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Uint8Array[];
+  listAkeys(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Uint8Array[];
   /** Visible data ranges of an array akey, in index order, each with the epoch that wrote it. */
-  listRecx(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, akey: Uint8Array): Array<Recx & { epoch: bigint }>;
+  listRecx(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+  ): Array<Recx & { epoch: bigint }>;
   /** Largest or smallest visible dkey of an object. */
   queryDkey(cont: string, oid: Oid, epoch: bigint, which: 'max' | 'min'): Uint8Array | undefined;
   /** Highest or lowest visible data range of an array akey. */
-  queryRecx(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, akey: Uint8Array, which: 'max' | 'min'): Recx | undefined;
+  queryRecx(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+    which: 'max' | 'min',
+  ): Recx | undefined;
   /** Object ids with any record in a container (for tools and rebuild). */
   listObjects(cont: string): Oid[];
 

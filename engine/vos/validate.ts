@@ -6,6 +6,7 @@ import { check } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import {
   EXTENTS_PER_IOD_MAX,
+  IO_BYTES_MAX,
   IODS_PER_IO_MAX,
   KEY_BYTES_MAX,
   RECORD_BYTES_MAX,
@@ -19,17 +20,27 @@ import type { FetchIod, Recx, TxCheck, UpdateIod, VosOp } from './types.js';
 /** How a key shows in an error: printable ASCII as is, anything else as hex. */
 export function showKey(key: Uint8Array): string {
   const printable = key.every((b) => b >= 0x20 && b < 0x7f);
-  return printable ? JSON.stringify(Buffer.from(key).toString('latin1')) : `0x${Buffer.from(key).toString('hex')}`;
+  return printable
+    ? JSON.stringify(Buffer.from(key).toString('latin1'))
+    : `0x${Buffer.from(key).toString('hex')}`;
 }
 
 export function checkKey(key: unknown, what: 'dkey' | 'akey'): asserts key is Uint8Array {
   check(key instanceof Uint8Array, 'DER_INVAL', `${what} must be a Uint8Array`);
   check(key.length > 0, 'DER_INVAL', `${what} is empty`);
-  check(key.length <= KEY_BYTES_MAX, 'DER_KEY2BIG', `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`);
+  check(
+    key.length <= KEY_BYTES_MAX,
+    'DER_KEY2BIG',
+    `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`,
+  );
 }
 
 export function checkEpoch(epoch: unknown, what: string): asserts epoch is bigint {
-  check(typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX, 'DER_INVAL', `${what} epoch ${epoch} not in 1..2^64-1`);
+  check(
+    typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX,
+    'DER_INVAL',
+    `${what} epoch ${epoch} not in 1..2^64-1`,
+  );
 }
 
 export function checkWriteEpoch(epoch: unknown): asserts epoch is bigint {
@@ -51,15 +62,31 @@ function checkRecordSize(rs: unknown, akey: Uint8Array): asserts rs is number {
 }
 
 export function checkRecx(r: Recx, akey: Uint8Array): void {
-  check(typeof r.idx === 'bigint' && typeof r.nr === 'bigint', 'DER_INVAL', `akey ${showKey(akey)}: idx and nr must be bigints`);
-  check(r.idx >= 0n && r.nr >= 1n, 'DER_INVAL', `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`);
-  check(r.idx + r.nr <= RECORD_INDEX_LIMIT, 'DER_INVAL', `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`);
+  check(
+    typeof r.idx === 'bigint' && typeof r.nr === 'bigint',
+    'DER_INVAL',
+    `akey ${showKey(akey)}: idx and nr must be bigints`,
+  );
+  check(
+    r.idx >= 0n && r.nr >= 1n,
+    'DER_INVAL',
+    `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`,
+  );
+  check(
+    r.idx + r.nr <= RECORD_INDEX_LIMIT,
+    'DER_INVAL',
+    `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`,
+  );
 }
 
 function checkUpdateIod(iod: UpdateIod): void {
   checkKey(iod.akey, 'akey');
   if (iod.kind === 'single') {
-    check(iod.value instanceof Uint8Array, 'DER_INVAL', `akey ${showKey(iod.akey)}: single value must be a Uint8Array`);
+    check(
+      iod.value instanceof Uint8Array,
+      'DER_INVAL',
+      `akey ${showKey(iod.akey)}: single value must be a Uint8Array`,
+    );
     check(
       iod.value.length <= SINGLE_VALUE_BYTES_MAX,
       'DER_REC2BIG',
@@ -144,7 +171,21 @@ export function checkFetchIods(iods: FetchIod[]): void {
     check(iod.kind === 'array', 'DER_INVAL', `akey ${showKey(iod.akey)}: kind must be single or array`);
     checkRecordSize(iod.recordSize, iod.akey);
     check(Array.isArray(iod.extents), 'DER_INVAL', `akey ${showKey(iod.akey)}: extents must be an array`);
-    check(iod.extents.length <= EXTENTS_PER_IOD_MAX, 'DER_INVAL', `akey ${showKey(iod.akey)}: too many extents`);
-    for (const x of iod.extents) checkRecx(x, iod.akey);
+    check(
+      iod.extents.length <= EXTENTS_PER_IOD_MAX,
+      'DER_INVAL',
+      `akey ${showKey(iod.akey)}: too many extents`,
+    );
+    let bytes = 0n;
+    for (const x of iod.extents) {
+      checkRecx(x, iod.akey);
+      bytes += x.nr * BigInt(iod.recordSize);
+    }
+    // The reply buffer is allocated whole: bound it before allocating.
+    check(
+      bytes <= BigInt(IO_BYTES_MAX),
+      'DER_INVAL',
+      `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
+    );
   }
 }

@@ -62,7 +62,7 @@ export class Visibility {
 
   /** The punch floor of an object, a dkey of it, or an akey of that dkey at e. */
   floor(cid: number, oid: Oid, e: bigint, dkey?: Uint8Array, akey?: Uint8Array): bigint {
-    if (!this.punched.has(objName(cid, oid))) return 0n;
+    if (this.punched.size === 0 || !this.punched.has(objName(cid, oid))) return 0n;
     let p = this.punchAt(punchPrefix(cid, oid), e);
     if (dkey !== undefined) {
       const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
@@ -89,7 +89,14 @@ export class Visibility {
   }
 
   /** Extents with p < epoch <= e that may overlap [lo, hi); `maxNr` bounds how far back one may start. */
-  extents(akeyPfx: Buffer, e: bigint, p: bigint, lo: bigint, hi: bigint, maxNr: bigint): Candidate<ExtentRecord>[] {
+  extents(
+    akeyPfx: Buffer,
+    e: bigint,
+    p: bigint,
+    lo: bigint,
+    hi: bigint,
+    maxNr: bigint,
+  ): Candidate<ExtentRecord>[] {
     const from = lo - maxNr + 1n > 0n ? lo - maxNr + 1n : 0n;
     const start = idxKey(akeyPfx, from);
     const end = hi >= 1n << 64n ? withTag(akeyPfx, TAG_EXTENT + 1) : idxKey(akeyPfx, hi);
@@ -107,16 +114,22 @@ export class Visibility {
     return out;
   }
 
-  /** Whether an akey holds visible data at e above floor p. */
+  /** Whether an akey holds a visible single value or at least one visible non-hole record at e. */
   akeyExists(akeyPfx: Buffer, e: bigint, p: bigint): boolean {
     if (this.single(akeyPfx, e, p) !== undefined) return true;
     const start = withTag(akeyPfx, TAG_EXTENT);
     const end = withTag(akeyPfx, TAG_EXTENT + 1);
+    let data = false;
+    let holes = false;
     for (const { key, value } of this.store.main.getRange({ start, end })) {
       const epoch = keyEpoch(key);
-      if (epoch <= e && epoch > p && value[0] !== WHERE_HOLE) return true;
+      if (epoch > e || epoch <= p) continue;
+      if (value[0] === WHERE_HOLE) holes = true;
+      else data = true;
     }
-    return false;
+    // Without punched records every data extent shows somewhere; with them, resolve to be sure.
+    if (!data || !holes) return data;
+    return this.resolveAll(akeyPfx, e, p).some((x) => x.src.src.payload.where !== WHERE_HOLE);
   }
 
   /** Call `fn` with each akey (raw bytes and record prefix) under a dkey prefix, from `from`; stop on true. */
@@ -151,7 +164,14 @@ export class Visibility {
   }
 
   /** Visible dkeys of an object in byte order, after `after`, at most `limit` (reverse: from the end). */
-  dkeys(cid: number, oid: Oid, e: bigint, after: Uint8Array | undefined, limit: number, reverse = false): Buffer[] {
+  dkeys(
+    cid: number,
+    oid: Oid,
+    e: bigint,
+    after: Uint8Array | undefined,
+    limit: number,
+    reverse = false,
+  ): Buffer[] {
     const obj = objPrefix(cid, oid);
     const objEnd = prefixEnd(obj);
     const pFloor = this.floor(cid, oid, e);
@@ -164,7 +184,9 @@ export class Visibility {
       else low = prefixEnd(ap);
     }
     while (out.length < limit) {
-      const k = reverse ? this.store.lastKey(this.store.main, low, high) : this.store.firstKey(this.store.main, low, high);
+      const k = reverse
+        ? this.store.lastKey(this.store.main, low, high)
+        : this.store.firstKey(this.store.main, low, high);
       if (k === undefined) break;
       const { key: dkey, end } = readEsc(k, obj.length);
       const dpfx = k.subarray(0, end);
@@ -181,7 +203,14 @@ export class Visibility {
   }
 
   /** Visible akeys of a dkey in byte order, after `after`, at most `limit`. */
-  akeys(cid: number, oid: Oid, e: bigint, dkey: Uint8Array, after: Uint8Array | undefined, limit: number): Buffer[] {
+  akeys(
+    cid: number,
+    oid: Oid,
+    e: bigint,
+    dkey: Uint8Array,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): Buffer[] {
     const pfx = dkeyPrefix(cid, oid, dkey);
     const pDkey = this.floor(cid, oid, e, dkey);
     const from = after === undefined ? pfx : prefixEnd(akeyPrefix(cid, oid, dkey, after));
@@ -209,11 +238,7 @@ export class Visibility {
 
   /** The bytes of a single-value payload. */
   singleBytes(payload: Payload): Uint8Array {
-    if (payload.where === WHERE_FILE) {
-      const out = Buffer.allocUnsafe(payload.len);
-      this.data.read(payload.off, payload.len, out, 0);
-      return out;
-    }
+    if (payload.where === WHERE_FILE) return this.data.readValue(payload.off, payload.len);
     return payload.where === WHERE_HOLE ? Buffer.alloc(0) : payload.bytes;
   }
 

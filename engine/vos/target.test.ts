@@ -1,0 +1,447 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EPOCH_MAX } from '../../core/common/hlc.js';
+import { openVosTarget } from './index.js';
+import type { FetchResult, UpdateCond, UpdateIod, VosOp, VosTarget } from './types.js';
+
+const CONT = '11111111-2222-3333-4444-555555555555';
+const OID = { hi: 5n, lo: 7n };
+const b = (s: string) => Buffer.from(s);
+const opened: VosTarget[] = [];
+
+async function fresh(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-'))) {
+  const t = await openVosTarget(dir);
+  opened.push(t);
+  return t;
+}
+afterEach(async () => {
+  for (const t of opened.splice(0)) await t.close();
+});
+
+const put = (t: VosTarget, e: bigint, dkey: string | Buffer, iods: UpdateIod[], cond?: UpdateCond) =>
+  t.apply(e, [
+    { op: 'update', cont: CONT, oid: OID, dkey: typeof dkey === 'string' ? b(dkey) : dkey, iods, cond },
+  ]);
+const sv = (akey: string, value: string | Buffer): UpdateIod => ({
+  akey: b(akey),
+  kind: 'single',
+  value: typeof value === 'string' ? b(value) : value,
+});
+const getS = (t: VosTarget, e: bigint, dkey: string, akey: string) => {
+  const v = t.fetch(CONT, OID, e, b(dkey), [{ akey: b(akey), kind: 'single' }])[0] as Uint8Array | undefined;
+  return v === undefined ? undefined : Buffer.from(v).toString();
+};
+const arr = (r: FetchResult) => r as { data: Uint8Array; map: Array<{ idx: bigint; nr: bigint }> };
+const strs = (keys: Uint8Array[]) => keys.map((k) => Buffer.from(k).toString());
+
+describe('single values', () => {
+  it('keeps versions and reads at old epochs; same epoch replaces', async () => {
+    const t = await fresh();
+    await put(t, 10n, 'd', [sv('a', 'v10')]);
+    await put(t, 20n, 'd', [sv('a', 'v20')]);
+    expect(getS(t, 5n, 'd', 'a')).toBeUndefined();
+    expect(getS(t, 10n, 'd', 'a')).toBe('v10');
+    expect(getS(t, 19n, 'd', 'a')).toBe('v10');
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('v20');
+    await put(t, 20n, 'd', [sv('a', 'again')]);
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('again');
+    expect(getS(t, EPOCH_MAX, 'd', 'missing')).toBeUndefined();
+  });
+
+  it('stores under 4 KiB inline and from 4 KiB in the data file', async () => {
+    const t = await fresh();
+    await put(t, 1n, 'd', [sv('small', Buffer.alloc(4095, 1))]);
+    expect(t.usage().fileBytes).toBe(0);
+    expect(t.containerBytes(CONT)).toBe(4095);
+    await put(t, 1n, 'd', [sv('big', Buffer.alloc(4096, 2))]);
+    expect(t.usage()).toEqual({ fileBytes: 4096, usedBytes: 4096, freeBytes: 0 });
+    const [s, g] = t.fetch(CONT, OID, 1n, b('d'), [
+      { akey: b('small'), kind: 'single' },
+      { akey: b('big'), kind: 'single' },
+    ]);
+    expect(Buffer.from(s as Uint8Array).equals(Buffer.alloc(4095, 1))).toBe(true);
+    expect(Buffer.from(g as Uint8Array).equals(Buffer.alloc(4096, 2))).toBe(true);
+    // Replacing a version at the same epoch frees the old extent.
+    await put(t, 1n, 'd', [sv('big', Buffer.alloc(5000, 3))]);
+    expect(t.usage().usedBytes).toBe(5000);
+    expect(t.containerBytes(CONT)).toBe(4095 + 5000);
+  });
+
+  it('keeps everything across close and reopen', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-'));
+    const t = await openVosTarget(dir);
+    await put(t, 3n, 'd', [sv('a', 'x'), sv('big', Buffer.alloc(10000, 4))]);
+    await t.apply(4n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')] }]);
+    await t.close();
+    const u = await fresh(dir);
+    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0 });
+    expect(getS(u, 3n, 'd', 'a')).toBe('x');
+    expect(getS(u, 4n, 'd', 'a')).toBeUndefined();
+    expect(
+      Buffer.from(
+        u.fetch(CONT, OID, 9n, b('d'), [{ akey: b('big'), kind: 'single' }])[0] as Uint8Array,
+      ).equals(Buffer.alloc(10000, 4)),
+    ).toBe(true);
+    expect(u.containerBytes(CONT)).toBe(10001);
+  });
+});
+
+describe('punch', () => {
+  it('is versioned at object, dkey and akey level', async () => {
+    const t = await fresh();
+    await put(t, 10n, 'd1', [sv('a1', '1'), sv('a2', '2')]);
+    await put(t, 10n, 'd2', [sv('a1', '3')]);
+    await t.apply(20n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d1'), akeys: [b('a1')] }]);
+    await t.apply(30n, [{ op: 'punch_dkeys', cont: CONT, oid: OID, dkeys: [b('d2')] }]);
+    await t.apply(40n, [{ op: 'punch_obj', cont: CONT, oid: OID }]);
+    expect(getS(t, 15n, 'd1', 'a1')).toBe('1');
+    expect(getS(t, 20n, 'd1', 'a1')).toBeUndefined();
+    expect(getS(t, 25n, 'd1', 'a2')).toBe('2');
+    expect(getS(t, 25n, 'd2', 'a1')).toBe('3');
+    expect(getS(t, 30n, 'd2', 'a1')).toBeUndefined();
+    expect(strs(t.listDkeys(CONT, OID, 35n, undefined, 10))).toEqual(['d1']);
+    expect(strs(t.listAkeys(CONT, OID, 35n, b('d1'), undefined, 10))).toEqual(['a2']);
+    expect(t.listDkeys(CONT, OID, 40n, undefined, 10)).toEqual([]);
+    // Rewriting after a punch makes the key visible again.
+    await put(t, 50n, 'd1', [sv('a1', 'new')]);
+    expect(getS(t, 50n, 'd1', 'a1')).toBe('new');
+    expect(getS(t, 50n, 'd1', 'a2')).toBeUndefined();
+    expect(t.listObjects(CONT)).toEqual([OID]);
+  });
+});
+
+describe('arrays', () => {
+  const ax = (akey: string, rs: number, extents: Array<[number, number, string | undefined]>): UpdateIod => ({
+    akey: b(akey),
+    kind: 'array',
+    recordSize: rs,
+    extents: extents.map(([idx, nr, data]) => ({
+      idx: BigInt(idx),
+      nr: BigInt(nr),
+      data: data === undefined ? undefined : b(data),
+    })),
+  });
+  const fetchA = (t: VosTarget, e: bigint, extents: Array<[number, number]>, rs = 1) =>
+    arr(
+      t.fetch(CONT, OID, e, b('d'), [
+        {
+          akey: b('a'),
+          kind: 'array',
+          recordSize: rs,
+          extents: extents.map(([idx, nr]) => ({ idx: BigInt(idx), nr: BigInt(nr) })),
+        },
+      ])[0],
+    );
+
+  it('resolves overlapping extents per record by epoch, with holes', async () => {
+    const t = await fresh();
+    await put(t, 1n, 'd', [ax('a', 1, [[0, 10, 'aaaaaaaaaa']])]);
+    await put(t, 2n, 'd', [ax('a', 1, [[3, 4, 'BBBB']])]);
+    await put(t, 3n, 'd', [ax('a', 1, [[5, 3, undefined]])]);
+    const r = fetchA(t, 3n, [[0, 12]]);
+    expect(Buffer.from(r.data).toString('latin1')).toBe('aaaBB\0\0\0aa\0\0');
+    expect(r.map).toEqual([
+      { idx: 0n, nr: 5n },
+      { idx: 8n, nr: 2n },
+    ]);
+    expect(Buffer.from(fetchA(t, 2n, [[0, 10]]).data).toString()).toBe('aaaBBBBaaa');
+    expect(
+      Buffer.from(
+        fetchA(t, 3n, [
+          [8, 2],
+          [0, 2],
+        ]).data,
+      ).toString(),
+    ).toBe('aaaa');
+    expect(t.listRecx(CONT, OID, 3n, b('d'), b('a'))).toEqual([
+      { idx: 0n, nr: 3n, epoch: 1n },
+      { idx: 3n, nr: 2n, epoch: 2n },
+      { idx: 8n, nr: 2n, epoch: 1n },
+    ]);
+    expect(t.queryRecx(CONT, OID, 3n, b('d'), b('a'), 'max')).toEqual({ idx: 8n, nr: 2n });
+    expect(t.queryRecx(CONT, OID, 3n, b('d'), b('a'), 'min')).toEqual({ idx: 0n, nr: 5n });
+    // A fully punched array akey no longer exists.
+    await put(t, 4n, 'd', [ax('a', 1, [[0, 10, undefined]])]);
+    expect(t.listAkeys(CONT, OID, 4n, b('d'), undefined, 10)).toEqual([]);
+    expect(t.listAkeys(CONT, OID, 3n, b('d'), undefined, 10)).toHaveLength(1);
+  });
+
+  it('reads large extents from the data file and huge indexes by intervals', async () => {
+    const t = await fresh();
+    const big = Buffer.alloc(8 * 1000);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    const far = (1n << 64n) - 1000n;
+    await t.apply(1n, [
+      {
+        op: 'update',
+        cont: CONT,
+        oid: OID,
+        dkey: b('d'),
+        iods: [{ akey: b('a'), kind: 'array', recordSize: 8, extents: [{ idx: far, nr: 1000n, data: big }] }],
+      },
+    ]);
+    const r = arr(
+      t.fetch(CONT, OID, 1n, b('d'), [
+        { akey: b('a'), kind: 'array', recordSize: 8, extents: [{ idx: far + 10n, nr: 20n }] },
+      ])[0],
+    );
+    expect(Buffer.from(r.data).equals(big.subarray(80, 240))).toBe(true);
+    expect(t.queryRecx(CONT, OID, 1n, b('d'), b('a'), 'max')).toEqual({ idx: far, nr: 1000n });
+    const whole = arr(
+      t.fetch(CONT, OID, 1n, b('d'), [
+        { akey: b('a'), kind: 'array', recordSize: 8, extents: [{ idx: 0n, nr: 10n }] },
+      ])[0],
+    );
+    expect(whole.map).toEqual([]);
+  });
+
+  it('rejects a different record size and the wrong kind', async () => {
+    const t = await fresh();
+    await put(t, 1n, 'd', [ax('a', 4, [[0, 1, 'abcd']]), sv('s', 'x')]);
+    await expect(put(t, 2n, 'd', [ax('a', 2, [[0, 1, 'ab']])])).rejects.toMatchObject({
+      code: 'DER_REC_SIZE',
+    });
+    expect(() => fetchA(t, 2n, [[0, 1]], 2)).toThrow(/DER_REC_SIZE/);
+    await expect(put(t, 2n, 'd', [sv('a', 'x')])).rejects.toMatchObject({ code: 'DER_INVAL' });
+    await expect(put(t, 2n, 'd', [ax('s', 1, [[0, 1, 'x']])])).rejects.toMatchObject({ code: 'DER_INVAL' });
+    expect(() => t.fetch(CONT, OID, 2n, b('d'), [{ akey: b('a'), kind: 'single' }])).toThrow(/DER_INVAL/);
+  });
+});
+
+describe('listing', () => {
+  it('lists byte keys in byte order, 8-byte big-endian numbers numerically, with pagination', async () => {
+    const t = await fresh();
+    const nums = [0n, 1n, 255n, 256n, 65535n, 1n << 40n, (1n << 64n) - 1n];
+    const keys = nums.map((n) => {
+      const k = Buffer.alloc(8);
+      k.writeBigUInt64BE(n);
+      return k;
+    });
+    for (const k of [...keys].reverse()) await put(t, 1n, k, [sv('a', 'x')]);
+    const page1 = t.listDkeys(CONT, OID, 1n, undefined, 3);
+    const page2 = t.listDkeys(CONT, OID, 1n, page1[2], 3);
+    const page3 = t.listDkeys(CONT, OID, 1n, page2[2], 3);
+    expect([...page1, ...page2, ...page3].map((k) => Buffer.from(k).readBigUInt64BE())).toEqual(nums);
+    expect(Buffer.from(t.queryDkey(CONT, OID, 1n, 'max')!).readBigUInt64BE()).toBe((1n << 64n) - 1n);
+    expect(Buffer.from(t.queryDkey(CONT, OID, 1n, 'min')!).readBigUInt64BE()).toBe(0n);
+    expect(t.queryDkey(CONT, OID, 0n + 1n, 'max')).toBeDefined();
+  });
+
+  it('orders raw byte keys with zero bytes and prefixes', async () => {
+    const t = await fresh();
+    const raw = [[1], [0], [0, 0], [0, 1], [1, 0], [255], [0xff, 0]].map((k) => Buffer.from(k));
+    await t.apply(1n, [
+      {
+        op: 'update',
+        cont: CONT,
+        oid: OID,
+        dkey: b('d'),
+        iods: raw.map((akey) => ({ akey, kind: 'single' as const, value: b('v') })),
+      },
+    ]);
+    const listed = t
+      .listAkeys(CONT, OID, 1n, b('d'), undefined, 100)
+      .map((k) => Buffer.from(k).toString('hex'));
+    expect(listed).toEqual([...raw].sort(Buffer.compare).map((k) => k.toString('hex')));
+    await t.apply(2n, [{ op: 'punch_dkeys', cont: CONT, oid: OID, dkeys: [b('d')] }]);
+    expect(t.queryDkey(CONT, OID, 2n, 'max')).toBeUndefined();
+  });
+});
+
+describe('conditional ops and validation', () => {
+  it('applies DAOS conditions', async () => {
+    const t = await fresh();
+    await expect(put(t, 1n, 'd', [sv('a', 'x')], 'dkey_update')).rejects.toMatchObject({
+      code: 'DER_NONEXIST',
+    });
+    await put(t, 1n, 'd', [sv('a', 'x')], 'dkey_insert');
+    await expect(put(t, 2n, 'd', [sv('b', 'y')], 'dkey_insert')).rejects.toMatchObject({ code: 'DER_EXIST' });
+    await put(t, 2n, 'd', [sv('b', 'y')], 'dkey_update');
+    await expect(put(t, 3n, 'd', [sv('a', 'z')], 'akey_insert')).rejects.toMatchObject({ code: 'DER_EXIST' });
+    await expect(put(t, 3n, 'd', [sv('c', 'z')], 'akey_update')).rejects.toMatchObject({
+      code: 'DER_NONEXIST',
+    });
+    await put(t, 3n, 'd', [sv('c', 'z')], 'akey_insert');
+    expect(() => t.fetch(CONT, OID, 3n, b('e'), [{ akey: b('a'), kind: 'single' }], 'dkey_fetch')).toThrow(
+      /DER_NONEXIST/,
+    );
+    expect(() => t.fetch(CONT, OID, 3n, b('d'), [{ akey: b('q'), kind: 'single' }], 'akey_fetch')).toThrow(
+      /DER_NONEXIST/,
+    );
+    expect(() => t.fetch(CONT, OID, 1n, b('d'), [{ akey: b('c'), kind: 'single' }], 'akey_fetch')).toThrow(
+      /DER_NONEXIST/,
+    );
+    expect(getS(t, 3n, 'd', 'c')).toBe('z');
+    await expect(
+      t.apply(4n, [{ op: 'punch_dkeys', cont: CONT, oid: OID, dkeys: [b('d'), b('nope')], mustExist: true }]),
+    ).rejects.toMatchObject({
+      code: 'DER_NONEXIST',
+    });
+    expect(getS(t, 4n, 'd', 'a')).toBe('x');
+    await expect(
+      t.apply(4n, [
+        { op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('nope')], mustExist: true },
+      ]),
+    ).rejects.toMatchObject({
+      code: 'DER_NONEXIST',
+    });
+    await t.apply(4n, [
+      { op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')], mustExist: true },
+    ]);
+    expect(getS(t, 4n, 'd', 'a')).toBeUndefined();
+  });
+
+  it('rejects bad input with named errors and writes nothing of a failed apply', async () => {
+    const t = await fresh();
+    await put(t, 1n, 'd', [sv('a', 'keep')]);
+    const cases: Array<[VosOp[], string, RegExp]> = [
+      [
+        [{ op: 'update', cont: CONT, oid: OID, dkey: b(''), iods: [sv('a', 'x')] }],
+        'DER_INVAL',
+        /dkey is empty/,
+      ],
+      [
+        [{ op: 'update', cont: CONT, oid: OID, dkey: Buffer.alloc(513, 1), iods: [sv('a', 'x')] }],
+        'DER_KEY2BIG',
+        /513 bytes/,
+      ],
+      [
+        [
+          {
+            op: 'update',
+            cont: CONT,
+            oid: OID,
+            dkey: b('d'),
+            iods: [
+              { akey: b('r'), kind: 'array', recordSize: 4, extents: [{ idx: 0n, nr: 2n, data: b('abc') }] },
+            ],
+          },
+        ],
+        'DER_INVAL',
+        /needs 8 bytes, got 3/,
+      ],
+      [
+        [
+          {
+            op: 'update',
+            cont: CONT,
+            oid: OID,
+            dkey: b('d'),
+            iods: [{ akey: b('r'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: 0n }] }],
+          },
+        ],
+        'DER_INVAL',
+        /nr must be/,
+      ],
+      [
+        [
+          {
+            op: 'update',
+            cont: CONT,
+            oid: OID,
+            dkey: b('d'),
+            iods: [
+              { akey: b('r'), kind: 'array', recordSize: 1, extents: [{ idx: (1n << 64n) - 1n, nr: 2n }] },
+            ],
+          },
+        ],
+        'DER_INVAL',
+        /passes 2\^64/,
+      ],
+      [
+        [
+          {
+            op: 'update',
+            cont: CONT,
+            oid: OID,
+            dkey: b('d'),
+            iods: [{ akey: b('r'), kind: 'array', recordSize: 0, extents: [{ idx: 0n, nr: 1n }] }],
+          },
+        ],
+        'DER_INVAL',
+        /record size 0/,
+      ],
+    ];
+    for (const [bad, code, msg] of cases) {
+      // Each bad op rides along with a good one: the whole apply must fail.
+      const ops: VosOp[] = [
+        { op: 'update', cont: CONT, oid: OID, dkey: b('d'), iods: [sv('a', 'overwritten')] },
+        ...bad,
+      ];
+      await expect(t.apply(2n, ops)).rejects.toMatchObject({ code, message: expect.stringMatching(msg) });
+    }
+    // A state-dependent failure (record size) in the second op also leaves the first unwritten.
+    await put(t, 1n, 'd', [
+      { akey: b('arr'), kind: 'array', recordSize: 2, extents: [{ idx: 0n, nr: 1n, data: b('zz') }] },
+    ]);
+    await expect(
+      t.apply(2n, [
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey: b('d'),
+          iods: [sv('a', 'overwritten'), sv('big', Buffer.alloc(9000))],
+        },
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey: b('d'),
+          iods: [
+            { akey: b('arr'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: 1n, data: b('y') }] },
+          ],
+        },
+      ]),
+    ).rejects.toMatchObject({ code: 'DER_REC_SIZE' });
+    expect(getS(t, 5n, 'd', 'a')).toBe('keep');
+    expect(getS(t, 5n, 'd', 'big')).toBeUndefined();
+    expect(t.usage().usedBytes).toBe(0);
+  });
+});
+
+describe('containers', () => {
+  it('destroys a container and frees its space', async () => {
+    const t = await fresh();
+    const other = '99999999-2222-3333-4444-555555555555';
+    await put(t, 1n, 'd', [sv('a', Buffer.alloc(20000, 1))]);
+    await t.apply(1n, [{ op: 'update', cont: other, oid: OID, dkey: b('d'), iods: [sv('a', 'kept')] }]);
+    await t.apply(2n, [{ op: 'punch_obj', cont: CONT, oid: { hi: 1n, lo: 1n } }]);
+    expect(t.listObjects(CONT)).toEqual([{ hi: 1n, lo: 1n }, OID]);
+    await t.destroyContainer(CONT);
+    expect(t.usage().usedBytes).toBe(0);
+    expect(t.containerBytes(CONT)).toBe(0);
+    expect(t.listObjects(CONT)).toEqual([]);
+    expect(getS(t, 3n, 'd', 'a')).toBeUndefined();
+    expect(
+      Buffer.from(
+        t.fetch(other, OID, 3n, b('d'), [{ akey: b('a'), kind: 'single' }])[0] as Uint8Array,
+      ).toString(),
+    ).toBe('kept');
+  });
+});
+
+describe('durability fsync', () => {
+  it('syncs the data file and the index before acknowledging', async () => {
+    const t = await openVosTarget(fs.mkdtempSync(path.join(os.tmpdir(), 'vos-')), { durability: 'fsync' });
+    opened.push(t);
+    await Promise.all([put(t, 1n, 'd', [sv('a', Buffer.alloc(6000, 5))]), put(t, 1n, 'e', [sv('a', 'x')])]);
+    expect(getS(t, 1n, 'e', 'a')).toBe('x');
+    expect((t.fetch(CONT, OID, 1n, b('d'), [{ akey: b('a'), kind: 'single' }])[0] as Uint8Array)[5999]).toBe(
+      5,
+    );
+  });
+});
+
+describe('fetch limits', () => {
+  it('refuses a fetch larger than IO_BYTES_MAX before allocating it', async () => {
+    const t = await fresh();
+    expect(() =>
+      t.fetch(CONT, OID, 1n, b('d'), [
+        { akey: b('a'), kind: 'array', recordSize: 1024, extents: [{ idx: 0n, nr: 1n << 40n }] },
+      ]),
+    ).toThrow(/over 1073741824/);
+  });
+});
