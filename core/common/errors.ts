@@ -123,9 +123,12 @@ export class DaosError extends Error {
   }
 }
 
-/** Throw DER_INVAL with `message` unless `cond` holds: input validation at API boundaries. */
-export function check(cond: unknown, code: DerName, message: string): asserts cond {
-  if (!cond) throw new DaosError(code, message);
+/**
+ * Throw a DaosError of `code` unless `cond` holds: input validation at boundaries. On hot paths
+ * pass the message as a function, so that it is only built when the check fails.
+ */
+export function check(cond: unknown, code: DerName, message: string | (() => string)): asserts cond {
+  if (!cond) throw new DaosError(code, typeof message === 'function' ? message() : message);
 }
 
 /** Internal invariant: an impossible state stops loudly instead of corrupting data. */

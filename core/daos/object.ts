@@ -263,7 +263,7 @@ export class DaosObject {
   private checkUpdateIods(iods: UpdateIodIn[]): UpdateIod[] {
     checkIodCount(iods);
     let bytes = 0;
-    const seen = new Set<string>();
+    const seen = iods.length > 1 ? new Set<string>() : undefined;
     const out = iods.map((iod): UpdateIod => {
       const akey = this.checkAkey(iod.akey, seen);
       if (iod.kind === 'single') {
@@ -309,7 +309,7 @@ export class DaosObject {
   private checkFetchIods(iods: FetchIodIn[]): FetchIod[] {
     checkIodCount(iods);
     let bytes = 0n;
-    const seen = new Set<string>();
+    const seen = iods.length > 1 ? new Set<string>() : undefined;
     const out = iods.map((iod): FetchIod => {
       const akey = this.checkAkey(iod.akey, seen);
       if (iod.kind === 'single') return { akey, kind: 'single' };
@@ -328,8 +328,9 @@ export class DaosObject {
     return out;
   }
 
-  private checkAkey(akey: Key, seen: Set<string>): Uint8Array {
+  private checkAkey(akey: Key, seen: Set<string> | undefined): Uint8Array {
     const bytes = encodeKey(akey, this.akeyKind, 'akey');
+    if (!seen) return bytes;
     const id = Buffer.from(bytes).toString('hex');
     if (seen.has(id))
       throw new DaosError(

@@ -24,6 +24,13 @@ interface PendingWrite {
   bytes: Uint8Array;
 }
 
+interface QueuedRead {
+  off: number;
+  len: number;
+  out: Uint8Array;
+  outOff: number;
+}
+
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
@@ -31,6 +38,11 @@ export class DataFile {
   private slabUsed = 0;
   /** Bytes written since the last fdatasync. */
   private unsynced = false;
+  /** While set, `read` queues instead of reading (see deferReads). */
+  private deferring = false;
+  private readQueue: QueuedRead[] = [];
+  private readsDone: Promise<void> | undefined;
+  private afterReadsQueue: Array<() => void> = [];
 
   private constructor(
     readonly path: string,
@@ -105,8 +117,95 @@ export class DataFile {
     this.unsynced = false;
   }
 
-  /** Read `len` bytes at `off` into `out` at `outOff`. */
+  /**
+   * Run `fn` (which plans reads through `read`/`readValue`) with its reads queued; they are
+   * performed at the end of this event-loop turn together with every other queued read, sorted
+   * and merged into one positional readv per contiguous run — as a block layer merges requests.
+   * Resolves to fn's result once its bytes are in place.
+   */
+  deferReads<T>(fn: () => T): Promise<T> {
+    this.deferring = true;
+    let value: T;
+    try {
+      value = fn();
+    } finally {
+      this.deferring = false;
+    }
+    if (this.readQueue.length === 0) return Promise.resolve(value);
+    this.readsDone ??= new Promise<void>((resolve, reject) =>
+      queueMicrotask(() => {
+        this.readsDone = undefined;
+        try {
+          this.flushReads();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    return this.readsDone.then(() => value);
+  }
+
+  /** Whether reads are queued: space they refer to must not be reused until they are done. */
+  get hasQueuedReads(): boolean {
+    return this.readQueue.length > 0;
+  }
+
+  /** Run `fn` once the queued reads are done (now, if none are queued). */
+  afterReads(fn: () => void): void {
+    if (this.readQueue.length === 0) fn();
+    else this.afterReadsQueue.push(fn);
+  }
+
+  private flushReads(): void {
+    const reads = this.readQueue;
+    this.readQueue = [];
+    try {
+      reads.sort((a, b) => a.off - b.off);
+      let i = 0;
+      while (i < reads.length) {
+        const start = reads[i]!.off;
+        let end = start + reads[i]!.len;
+        const run = [reads[i]!];
+        i++;
+        while (i < reads.length && reads[i]!.off === end && run.length < IOVECS_PER_WRITE_MAX) {
+          run.push(reads[i]!);
+          end += reads[i]!.len;
+          i++;
+        }
+        if (run.length === 1) this.readNow(start, run[0]!.len, run[0]!.out, run[0]!.outOff);
+        else this.readRun(start, end - start, run);
+      }
+    } finally {
+      const after = this.afterReadsQueue;
+      this.afterReadsQueue = [];
+      for (const fn of after) fn();
+    }
+  }
+
+  private readRun(off: number, len: number, run: QueuedRead[]): void {
+    const bufs = run.map((r) => r.out.subarray(r.outOff, r.outOff + r.len));
+    const done = fs.readvSync(this.fd, bufs, off);
+    if (done === len) return;
+    // A short read: finish piece by piece (the ends are checked there).
+    let pos = off;
+    for (const r of run) {
+      const have = Math.min(r.len, Math.max(0, off + done - pos));
+      if (have < r.len) this.readNow(pos + have, r.len - have, r.out, r.outOff + have);
+      pos += r.len;
+    }
+  }
+
+  /** Read `len` bytes at `off` into `out` at `outOff` (queued while deferring). */
   read(off: number, len: number, out: Uint8Array, outOff: number): void {
+    if (this.deferring) {
+      this.readQueue.push({ off, len, out, outOff });
+      return;
+    }
+    this.readNow(off, len, out, outOff);
+  }
+
+  private readNow(off: number, len: number, out: Uint8Array, outOff: number): void {
     let done = 0;
     while (done < len) {
       const n = fs.readSync(this.fd, out, outOff + done, len - done, off + done);

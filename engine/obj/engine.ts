@@ -174,7 +174,7 @@ export class Engine implements ObjApi {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
-    return this.store(to).fetch(to.cont, to.oid, epoch, dkey, iods, cond);
+    return this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
   }
 
   async punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {

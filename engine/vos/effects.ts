@@ -147,7 +147,7 @@ export function buildEffects(
           check(
             vis.dkeyExists(cid, op.oid, dkey, EPOCH_MAX, p),
             'DER_NONEXIST',
-            `punch of dkey ${showKey(dkey)}: no such dkey`,
+            () => `punch of dkey ${showKey(dkey)}: no such dkey`,
           );
         }
         eff.punches.push(punchKey(punchPrefix(cid, op.oid, dkey), epoch));
@@ -161,7 +161,7 @@ export function buildEffects(
           check(
             vis.akeyExists(akeyPrefix(cid, op.oid, op.dkey, akey), EPOCH_MAX, p),
             'DER_NONEXIST',
-            `punch of akey ${showKey(akey)} under dkey ${showKey(op.dkey)}: no such akey`,
+            () => `punch of akey ${showKey(akey)} under dkey ${showKey(op.dkey)}: no such akey`,
           );
         }
         eff.punches.push(punchKey(punchPrefix(cid, op.oid, op.dkey, akey), epoch));
@@ -189,25 +189,25 @@ function buildUpdate(
     check(
       !(cond === 'dkey_insert' && exists),
       'DER_EXIST',
-      `conditional insert: dkey ${showKey(dkey)} exists`,
+      () => `conditional insert: dkey ${showKey(dkey)} exists`,
     );
     check(
       !(cond === 'dkey_update' && !exists),
       'DER_NONEXIST',
-      `conditional update: dkey ${showKey(dkey)} does not exist`,
+      () => `conditional update: dkey ${showKey(dkey)} does not exist`,
     );
   }
   for (const iod of op.iods) {
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
-    const what = `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
+    const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
     if (readEpoch !== undefined) checkNoConflict(vis, cid, oid, readEpoch, dkey, iod.akey);
     if (cond === 'akey_insert' || cond === 'akey_update') {
       const exists = vis.akeyExists(pfx, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey, iod.akey));
-      check(!(cond === 'akey_insert' && exists), 'DER_EXIST', `conditional insert: ${what} exists`);
+      check(!(cond === 'akey_insert' && exists), 'DER_EXIST', () => `conditional insert: ${what()} exists`);
       check(
         !(cond === 'akey_update' && !exists),
         'DER_NONEXIST',
-        `conditional update: ${what} does not exist`,
+        () => `conditional update: ${what()} does not exist`,
       );
     }
     const kind = iod.kind === 'single' ? KIND_SINGLE : KIND_ARRAY;
@@ -218,12 +218,13 @@ function buildUpdate(
       check(
         known.kind === kind,
         'DER_INVAL',
-        `${what} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`,
+        () =>
+          `${what()} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`,
       );
       check(
         known.recordSize === recordSize,
         'DER_REC_SIZE',
-        `${what} has record size ${known.recordSize}, not ${recordSize}`,
+        () => `${what()} has record size ${known.recordSize}, not ${recordSize}`,
       );
     } else {
       kinds.set(name, { kind, recordSize });

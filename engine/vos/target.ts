@@ -106,7 +106,11 @@ export class Target implements VosTarget {
       this.alloc.persist(this.store.allocatorStore);
       return fn(freed);
     });
-    for (const f of freed) this.alloc.release(f.off, f.len);
+    // Reads planned before this commit may still be queued for the space it freed.
+    if (freed.length > 0)
+      this.data.afterReads(() => {
+        for (const f of freed) this.alloc.release(f.off, f.len);
+      });
     if (this.fsync) await this.store.env.flushed;
     return result;
   }
@@ -251,6 +255,17 @@ export class Target implements VosTarget {
     checkKey(dkey, 'dkey');
     checkFetchIods(iods);
     return reads.fetch(this.vis, this.store.contId(cont), oid, epoch, dkey, iods, cond);
+  }
+
+  fetchAsync(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): Promise<FetchResult[]> {
+    return this.data.deferReads(() => this.fetch(cont, oid, epoch, dkey, iods, cond));
   }
 
   listDkeys(

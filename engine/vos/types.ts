@@ -101,6 +101,18 @@ export interface VosTarget {
   /** Prepared transactions not yet committed or aborted (after a crash). */
   pendingDtx(): Array<{ dtxId: string; coordinator: DtxCoordinator }>;
 
+  /**
+   * fetch, with the data-file reads of every fetch issued in the same event-loop turn merged
+   * into positional readv calls per contiguous run (the engine's read path).
+   */
+  fetchAsync(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): Promise<FetchResult[]>;
   fetch(
     cont: string,
     oid: Oid,

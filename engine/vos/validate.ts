@@ -31,7 +31,7 @@ export function checkKey(key: unknown, what: 'dkey' | 'akey'): asserts key is Ui
   check(
     key.length <= KEY_BYTES_MAX,
     'DER_KEY2BIG',
-    `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`,
+    () => `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`,
   );
 }
 
@@ -57,7 +57,7 @@ function checkRecordSize(rs: unknown, akey: Uint8Array): asserts rs is number {
   check(
     typeof rs === 'number' && Number.isInteger(rs) && rs >= 1 && rs <= RECORD_BYTES_MAX,
     'DER_INVAL',
-    `akey ${showKey(akey)}: record size ${rs} not in 1..${RECORD_BYTES_MAX}`,
+    () => `akey ${showKey(akey)}: record size ${rs} not in 1..${RECORD_BYTES_MAX}`,
   );
 }
 
@@ -65,17 +65,17 @@ export function checkRecx(r: Recx, akey: Uint8Array): void {
   check(
     typeof r.idx === 'bigint' && typeof r.nr === 'bigint',
     'DER_INVAL',
-    `akey ${showKey(akey)}: idx and nr must be bigints`,
+    () => `akey ${showKey(akey)}: idx and nr must be bigints`,
   );
   check(
     r.idx >= 0n && r.nr >= 1n,
     'DER_INVAL',
-    `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`,
+    () => `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`,
   );
   check(
     r.idx + r.nr <= RECORD_INDEX_LIMIT,
     'DER_INVAL',
-    `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`,
+    () => `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`,
   );
 }
 
@@ -85,12 +85,13 @@ function checkUpdateIod(iod: UpdateIod): void {
     check(
       iod.value instanceof Uint8Array,
       'DER_INVAL',
-      `akey ${showKey(iod.akey)}: single value must be a Uint8Array`,
+      () => `akey ${showKey(iod.akey)}: single value must be a Uint8Array`,
     );
     check(
       iod.value.length <= SINGLE_VALUE_BYTES_MAX,
       'DER_REC2BIG',
-      `akey ${showKey(iod.akey)}: single value of ${iod.value.length} bytes, over ${SINGLE_VALUE_BYTES_MAX}`,
+      () =>
+        `akey ${showKey(iod.akey)}: single value of ${iod.value.length} bytes, over ${SINGLE_VALUE_BYTES_MAX}`,
     );
     return;
   }
@@ -99,7 +100,7 @@ function checkUpdateIod(iod: UpdateIod): void {
   check(
     Array.isArray(iod.extents) && iod.extents.length >= 1 && iod.extents.length <= EXTENTS_PER_IOD_MAX,
     'DER_INVAL',
-    `akey ${showKey(iod.akey)}: an array update needs 1..${EXTENTS_PER_IOD_MAX} extents`,
+    () => `akey ${showKey(iod.akey)}: an array update needs 1..${EXTENTS_PER_IOD_MAX} extents`,
   );
   for (const x of iod.extents) {
     checkRecx(x, iod.akey);
@@ -108,7 +109,8 @@ function checkUpdateIod(iod: UpdateIod): void {
     check(
       x.data instanceof Uint8Array && BigInt(x.data.length) === want,
       'DER_INVAL',
-      `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${want} bytes, got ${x.data?.length}`,
+      () =>
+        `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${want} bytes, got ${x.data?.length}`,
     );
   }
 }
@@ -130,7 +132,7 @@ export function checkOps(ops: VosOp[]): void {
         check(
           Array.isArray(op.iods) && op.iods.length >= 1 && op.iods.length <= IODS_PER_IO_MAX,
           'DER_INVAL',
-          `dkey ${showKey(op.dkey)}: an update needs 1..${IODS_PER_IO_MAX} iods`,
+          () => `dkey ${showKey(op.dkey)}: an update needs 1..${IODS_PER_IO_MAX} iods`,
         );
         for (const iod of op.iods) checkUpdateIod(iod);
         break;
@@ -174,7 +176,7 @@ export function checkFetchIods(iods: FetchIod[]): void {
     check(
       iod.extents.length <= EXTENTS_PER_IOD_MAX,
       'DER_INVAL',
-      `akey ${showKey(iod.akey)}: too many extents`,
+      () => `akey ${showKey(iod.akey)}: too many extents`,
     );
     let bytes = 0n;
     for (const x of iod.extents) {
@@ -185,7 +187,7 @@ export function checkFetchIods(iods: FetchIod[]): void {
     check(
       bytes <= BigInt(IO_BYTES_MAX),
       'DER_INVAL',
-      `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
+      () => `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
     );
   }
 }

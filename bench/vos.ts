@@ -1,0 +1,577 @@
+/**
+ * bench:vos — the embedded store against what it is built on, side by side in one run:
+ *   (a) 1 MiB array writes and reads (DaosArray) against a plain file through a FileHandle;
+ *   (b) 4 KiB KV puts and gets (KV) against raw `lmdb` puts and gets of the same keys and values;
+ *   (c) resident memory before, during and after writing 2 GiB through the array API.
+ *
+ *   npm run bench:vos                    real sizes; refreshes the table in bench/RESULTS.md
+ *   npm run bench:vos -- --quick         small sizes (smoke run; RESULTS.md untouched)
+ *   BENCH_QUICK=1 npm run bench:vos      the same
+ * Options: --dir DIR (scratch folder; default the OS temp dir), --keep, --array-mib N, --depths 1,8,
+ * --kv-ops N, --kv-window N, --seq-ops N, --mem-mib N, --reps N (alternating segments per side),
+ * --results / --no-results.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { open as openLmdb } from 'lmdb';
+import { type Container, type DaosArray, DaosSystem, type KV } from '../index.js';
+
+const MiB = 1 << 20;
+const ARRAY_WRITE_BYTES = MiB;
+const KV_VALUE_BYTES = 4096;
+/** Growth of resident memory that still counts as flat. */
+const RSS_GROWTH_BYTES_MAX = 200 * MiB;
+const RSS_SAMPLE_EVERY_WRITES = 32;
+const RESULTS_BEGIN = '<!-- bench:vos:begin -->';
+const RESULTS_END = '<!-- bench:vos:end -->';
+
+interface BenchOptions {
+  quick: boolean;
+  dir: string;
+  keep: boolean;
+  arrayBytes: number;
+  depths: number[];
+  kvOps: number;
+  kvWindow: number;
+  seqOps: number;
+  memBytes: number;
+  reps: number;
+  writeResults: boolean;
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    const boolean = ['quick', 'keep', 'results', 'no-results'].includes(name);
+    flags.set(name, inline ?? (boolean ? 'true' : (argv[++i] ?? '')));
+  }
+  const known = [
+    'quick',
+    'keep',
+    'results',
+    'no-results',
+    'dir',
+    'array-mib',
+    'depths',
+    'kv-ops',
+    'kv-window',
+    'seq-ops',
+    'mem-mib',
+  ];
+  for (const f of flags.keys()) if (!known.includes(f)) throw new Error(`unknown option --${f}`);
+  const quick = flags.has('quick') || process.env.BENCH_QUICK === '1';
+  const num = (name: string, real: number, small: number) => {
+    const v = flags.has(name) ? Number(flags.get(name)) : quick ? small : real;
+    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
+    return v;
+  };
+  const depths = (flags.get('depths') ?? '1,8').split(',').map(Number);
+  if (depths.some((d) => !Number.isSafeInteger(d) || d < 1))
+    throw new Error('--depths takes a list like 1,8');
+  return {
+    quick,
+    dir: flags.get('dir') ?? os.tmpdir(),
+    keep: flags.has('keep'),
+    arrayBytes: num('array-mib', 1024, 64) * MiB,
+    depths,
+    kvOps: num('kv-ops', 100_000, 5_000),
+    kvWindow: num('kv-window', 1000, 1000),
+    seqOps: num('seq-ops', 2_000, 200),
+    memBytes: num('mem-mib', 2048, 256) * MiB,
+    reps: num('reps', 4, 2),
+    writeResults: flags.has('results') || (!quick && !flags.has('no-results')),
+  };
+}
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** Run op(i, slot) for i in [0, count) with `depth` in flight; resolves to elapsed seconds. */
+async function pipelined(
+  count: number,
+  depth: number,
+  op: (i: number, slot: number) => Promise<void>,
+): Promise<number> {
+  gc();
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(depth, count) }, async (_, slot) => {
+      for (let i = next++; i < count; i = next++) await op(i, slot);
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+/** Per-slot 1 MiB buffers of random bytes; the first 8 bytes carry the write's index. */
+function slotBuffers(depth: number): Buffer[] {
+  return Array.from({ length: depth }, () => randomFillSync(Buffer.allocUnsafe(ARRAY_WRITE_BYTES)));
+}
+
+function checkStamp(what: string, got: Uint8Array, i: number): void {
+  const b = Buffer.from(got.buffer, got.byteOffset, got.byteLength);
+  if (b.byteLength !== ARRAY_WRITE_BYTES || b.readUInt32LE(0) !== i)
+    throw new Error(`${what}: read ${i} returned the wrong bytes (length ${b.byteLength})`);
+}
+
+interface Row {
+  test: string;
+  ours: string;
+  base: string;
+  ratio: number | undefined;
+  goal: number | undefined;
+}
+
+const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;
+const opsps = (ops: number, s: number) => `${Math.round(ops / s).toLocaleString('en-US')} ops/s`;
+
+// ---- (a) 1 MiB array I/O against a FileHandle ----
+
+/** Start a timed write phase with no dirty pages left by the other side (not timed). */
+function settleDisk(): void {
+  spawnSync('sync');
+}
+
+async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const count = o.arrayBytes / ARRAY_WRITE_BYTES;
+  const perRep = Math.ceil(count / o.reps);
+  for (const depth of o.depths) {
+    const bufs = slotBuffers(depth);
+    const readBufs = Array.from({ length: depth }, () => Buffer.allocUnsafe(ARRAY_WRITE_BYTES));
+    const arr = await cont.createArray({ cellSize: 1, chunkSize: ARRAY_WRITE_BYTES, oclass: 'SX' });
+    const path = join(scratch, `file-qd${depth}.bin`);
+    const fh = await openFile(path, 'w+');
+    const t = { dWrite: 0, fWrite: 0, dRead: 0, fRead: 0, fReadNew: 0 };
+    // Segments alternate between the two sides, each starting first in turn, so that both see
+    // the same machine (this VM's page-cache speed swings by 2x from minute to minute).
+    for (let rep = 0; rep < o.reps; rep++) {
+      const base = rep * perRep;
+      const n = Math.min(perRep, count - base);
+      const daos = async () => {
+        settleDisk();
+        t.dWrite += await pipelined(n, depth, async (j, slot) => {
+          const i = base + j;
+          bufs[slot]!.writeUInt32LE(i, 0);
+          await arr.write(i * ARRAY_WRITE_BYTES, bufs[slot]!);
+        });
+      };
+      const file = async () => {
+        settleDisk();
+        t.fWrite += await pipelined(n, depth, async (j, slot) => {
+          const i = base + j;
+          bufs[slot]!.writeUInt32LE(i, 0);
+          await fh.write(bufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
+        });
+      };
+      if (rep % 2 === 0) await daos().then(file);
+      else await file().then(daos);
+    }
+    for (let rep = 0; rep < o.reps; rep++) {
+      const base = rep * perRep;
+      const n = Math.min(perRep, count - base);
+      const daos = async () => {
+        t.dRead += await pipelined(n, depth, async (j) => {
+          const i = base + j;
+          checkStamp('DaosArray', await arr.read(i * ARRAY_WRITE_BYTES, ARRAY_WRITE_BYTES), i);
+        });
+      };
+      const file = async () => {
+        t.fRead += await pipelined(n, depth, async (j, slot) => {
+          const i = base + j;
+          const { bytesRead } = await fh.read(readBufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
+          checkStamp('FileHandle', readBufs[slot]!.subarray(0, bytesRead), i);
+        });
+        // What a read that hands out its bytes (as DaosArray.read does) pays: a new buffer each time.
+        t.fReadNew += await pipelined(n, depth, async (j) => {
+          const i = base + j;
+          const b = Buffer.alloc(ARRAY_WRITE_BYTES);
+          const { bytesRead } = await fh.read(b, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
+          checkStamp('FileHandle', b.subarray(0, bytesRead), i);
+        });
+      };
+      if (rep % 2 === 0) await daos().then(file);
+      else await file().then(daos);
+    }
+    await fh.close();
+    rmSync(path, { force: true });
+
+    const vol = `${(o.arrayBytes / MiB).toFixed(0)} MiB`;
+    const b = o.arrayBytes;
+    rows.push(
+      {
+        test: `1 MiB array write, ${depth} in flight (${vol})`,
+        ours: mibps(b, t.dWrite),
+        base: `FileHandle ${mibps(b, t.fWrite)}`,
+        ratio: t.fWrite / t.dWrite,
+        goal: 0.8,
+      },
+      {
+        test: `1 MiB array read, ${depth} in flight (${vol})`,
+        ours: mibps(b, t.dRead),
+        base: `FileHandle ${mibps(b, t.fRead)}`,
+        ratio: t.fRead / t.dRead,
+        goal: 0.8,
+      },
+      {
+        test: `  same read; baseline allocates a new zeroed 1 MiB Buffer per read`,
+        ours: mibps(b, t.dRead),
+        base: `FileHandle ${mibps(b, t.fReadNew)}`,
+        ratio: t.fReadNew / t.dRead,
+        goal: undefined,
+      },
+    );
+    progress(rows.slice(-3));
+  }
+  return rows;
+}
+
+// ---- (b) 4 KiB KV against raw lmdb ----
+
+const kvKey = (prefix: string, i: number) => `${prefix}${i.toString().padStart(9, '0')}`;
+
+/** One 4 KiB value per window slot, stamped with its slot: key i stores values[i % window]. */
+function kvValues(window: number): Buffer[] {
+  const base = randomFillSync(Buffer.allocUnsafe(KV_VALUE_BYTES));
+  return Array.from({ length: window }, (_, j) => {
+    const v = Buffer.from(base);
+    v.writeUInt32LE(j, 0);
+    return v;
+  });
+}
+
+/** Keys [from, to) in windows of `window` concurrent ops; resolves to elapsed seconds. */
+async function windows(
+  from: number,
+  to: number,
+  window: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
+  gc();
+  const t0 = performance.now();
+  for (let w = from; w < to; w += window) {
+    const batch: Array<Promise<unknown>> = [];
+    for (let i = w; i < Math.min(to, w + window); i++) batch.push(op(i));
+    await Promise.all(batch);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function sequential(
+  from: number,
+  to: number,
+  op: (i: number) => Promise<unknown> | unknown,
+): Promise<number> {
+  gc();
+  const t0 = performance.now();
+  for (let i = from; i < to; i++) await op(i);
+  return (performance.now() - t0) / 1000;
+}
+
+function checkValue(what: string, v: Uint8Array | undefined, i: number, window: number): void {
+  if (
+    v === undefined ||
+    v.byteLength !== KV_VALUE_BYTES ||
+    Buffer.from(v.buffer, v.byteOffset, 4).readUInt32LE(0) !== i % window
+  )
+    throw new Error(`${what}: get of key ${i} returned the wrong value`);
+}
+
+/** The operations of one side of (b), each over a key range; resolving to seconds. */
+interface KvSide {
+  put(from: number, to: number): Promise<number>;
+  get(from: number, to: number): Promise<number>;
+  seqPut(from: number, to: number): Promise<number>;
+  seqGet(from: number, to: number): Promise<number>;
+}
+
+function lmdbSide(db: ReturnType<typeof openLmdb>, values: Buffer[], w: number): KvSide {
+  const get = (p: string, i: number) => checkValue('lmdb', db.get(kvKey(p, i)) as Buffer | undefined, i, w);
+  return {
+    put: (a, b) => windows(a, b, w, (i) => db.put(kvKey('k', i), values[i % w]!)),
+    get: (a, b) => sequential(a, b, (i) => get('k', i)),
+    seqPut: (a, b) => sequential(a, b, (i) => db.put(kvKey('s', i), values[i % w]!)),
+    seqGet: (a, b) => sequential(a, b, (i) => get('s', i)),
+  };
+}
+
+function daosSide(kv: KV, values: Buffer[], w: number): KvSide {
+  const get = async (p: string, i: number) => checkValue('KV', await kv.get(kvKey(p, i)), i, w);
+  return {
+    put: (a, b) => windows(a, b, w, (i) => kv.put(kvKey('k', i), values[i % w]!)),
+    get: (a, b) => windows(a, b, w, (i) => get('k', i)),
+    seqPut: (a, b) => sequential(a, b, (i) => kv.put(kvKey('s', i), values[i % w]!)),
+    seqGet: (a, b) => sequential(a, b, (i) => get('s', i)),
+  };
+}
+
+type KvTimes = Record<keyof KvSide, number>;
+
+/** Run every side over the same keys, in alternating segments (see arrayVsFile). */
+async function interleaved(sides: KvSide[], o: BenchOptions): Promise<KvTimes[]> {
+  const times = sides.map(() => ({ put: 0, get: 0, seqPut: 0, seqGet: 0 }));
+  const phases: Array<[keyof KvSide, number]> = [
+    ['put', o.kvOps],
+    ['get', o.kvOps],
+    ['seqPut', o.seqOps],
+    ['seqGet', o.seqOps],
+  ];
+  for (const [phase, total] of phases) {
+    const perRep = Math.ceil(total / o.reps);
+    for (let rep = 0; rep < o.reps; rep++) {
+      const a = rep * perRep;
+      const b = Math.min(total, a + perRep);
+      for (let k = 0; k < sides.length; k++) {
+        const s = (k + rep) % sides.length;
+        times[s]![phase] += await sides[s]![phase](a, b);
+      }
+    }
+  }
+  return times;
+}
+
+async function kvVsLmdb(cont: Container, o: BenchOptions, scratch: string): Promise<Row[]> {
+  const values = kvValues(o.kvWindow);
+  const n = o.kvOps;
+  const w = o.kvWindow;
+  // The baseline as asked: lmdb's defaults (each commit is flushed to disk, overlapped). The
+  // noSync variant has the durability of the store's default 'process' mode: survives kill -9.
+  const db = openLmdb({ path: join(scratch, 'lmdb'), compression: false, encoding: 'binary' });
+  const dbNoSync = openLmdb({
+    path: join(scratch, 'lmdb-nosync'),
+    compression: false,
+    encoding: 'binary',
+    noSync: true,
+  });
+  const s1 = cont.kv(await cont.newOid({ type: 'kv', oclass: 'S1' }));
+  const sx = cont.kv(await cont.newOid({ type: 'kv', oclass: 'SX' }));
+  const [lm, lmNs, d1, dx] = await interleaved(
+    [
+      lmdbSide(db, values, w),
+      lmdbSide(dbNoSync, values, w),
+      daosSide(s1, values, w),
+      daosSide(sx, values, w),
+    ],
+    o,
+  );
+  await db.close();
+  await dbNoSync.close();
+
+  const rows: Row[] = [];
+  const keys = `${n.toLocaleString('en-US')} keys`;
+  const seqKeys = `${o.seqOps.toLocaleString('en-US')} keys`;
+  for (const [cls, d] of [
+    ['S1', d1!],
+    ['SX', dx!],
+  ] as const) {
+    rows.push(
+      {
+        test: `4 KiB KV put, windows of ${w} (class ${cls}, ${keys})`,
+        ours: opsps(n, d.put),
+        base: `lmdb ${opsps(n, lm!.put)}`,
+        ratio: lm!.put / d.put,
+        goal: 0.5,
+      },
+      {
+        test: `4 KiB KV get, windows of ${w} (class ${cls})`,
+        ours: opsps(n, d.get),
+        base: `lmdb ${opsps(n, lm!.get)}`,
+        ratio: lm!.get / d.get,
+        goal: 0.5,
+      },
+    );
+  }
+  for (const [cls, d] of [
+    ['S1', d1!],
+    ['SX', dx!],
+  ] as const) {
+    rows.push(
+      {
+        test: `4 KiB KV put, one at a time (class ${cls}, ${seqKeys})`,
+        ours: opsps(o.seqOps, d.seqPut),
+        base: `lmdb ${opsps(o.seqOps, lm!.seqPut)}`,
+        ratio: lm!.seqPut / d.seqPut,
+        goal: undefined,
+      },
+      {
+        test: `4 KiB KV get, one at a time (class ${cls})`,
+        ours: opsps(o.seqOps, d.seqGet),
+        base: `lmdb ${opsps(o.seqOps, lm!.seqGet)}`,
+        ratio: lm!.seqGet / d.seqGet,
+        goal: undefined,
+      },
+    );
+  }
+  rows.push(
+    {
+      test: `4 KiB KV put, windows of ${w} (class S1) vs lmdb noSync`,
+      ours: opsps(n, d1!.put),
+      base: `lmdb noSync ${opsps(n, lmNs!.put)}`,
+      ratio: lmNs!.put / d1!.put,
+      goal: undefined,
+    },
+    {
+      test: `4 KiB KV put, one at a time (class S1) vs lmdb noSync`,
+      ours: opsps(o.seqOps, d1!.seqPut),
+      base: `lmdb noSync ${opsps(o.seqOps, lmNs!.seqPut)}`,
+      ratio: lmNs!.seqPut / d1!.seqPut,
+      goal: undefined,
+    },
+  );
+  progress(rows);
+  return rows;
+}
+
+// ---- (c) resident memory while writing through the array API ----
+
+interface MemResult {
+  before: number;
+  peak: number;
+  after: number;
+  seconds: number;
+  rows: Row[];
+}
+
+async function memoryFlat(cont: Container, o: BenchOptions): Promise<MemResult> {
+  const depth = 8;
+  const bufs = slotBuffers(depth);
+  const arr: DaosArray = await cont.createArray({ cellSize: 1, chunkSize: ARRAY_WRITE_BYTES, oclass: 'SX' });
+  gc();
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const seconds = await pipelined(o.memBytes / ARRAY_WRITE_BYTES, depth, async (i, slot) => {
+    bufs[slot]!.writeUInt32LE(i, 0);
+    await arr.write(i * ARRAY_WRITE_BYTES, bufs[slot]!);
+    if (i % RSS_SAMPLE_EVERY_WRITES === 0) peak = Math.max(peak, process.memoryUsage().rss);
+  });
+  peak = Math.max(peak, process.memoryUsage().rss);
+  gc();
+  const after = process.memoryUsage().rss;
+  const vol = `${(o.memBytes / 2 ** 30).toFixed(o.memBytes >= 2 ** 30 ? 0 : 2)} GiB`;
+  const mb = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+  const rows: Row[] = [
+    {
+      test: `RSS before writing ${vol} (1 MiB writes, 8 in flight)`,
+      ours: mb(before),
+      base: '',
+      ratio: undefined,
+      goal: undefined,
+    },
+    {
+      test: `RSS peak while writing (${mibps(o.memBytes, seconds)})`,
+      ours: mb(peak),
+      base: `growth ${mb(peak - before)}`,
+      ratio: undefined,
+      goal: undefined,
+    },
+    {
+      test: 'RSS after writing, after gc()',
+      ours: mb(after),
+      base: `growth ${mb(after - before)}`,
+      ratio: undefined,
+      goal: undefined,
+    },
+  ];
+  progress(rows);
+  return { before, peak, after, seconds, rows };
+}
+
+// ---- reporting ----
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function verdict(r: Row): string {
+  if (r.goal === undefined || r.ratio === undefined) return '';
+  return r.ratio >= r.goal ? `≥ ${r.goal}x: met` : `≥ ${r.goal}x: **missed**`;
+}
+
+function table(rows: Row[]): string {
+  const lines = ['| test | daos-ts | baseline | daos-ts / baseline | goal |', '|---|---:|---:|---:|---|'];
+  for (const r of rows)
+    lines.push(
+      `| ${r.test} | ${r.ours} | ${r.base} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${verdict(r)} |`,
+    );
+  return lines.join('\n');
+}
+
+function progress(rows: Row[]): void {
+  for (const r of rows)
+    console.error(
+      `  ${r.test}: ${r.ours}${r.base ? `  vs ${r.base}` : ''}${r.ratio === undefined ? '' : `  (${r.ratio.toFixed(2)}x)`}`,
+    );
+}
+
+function updateResults(block: string): string {
+  const file = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'RESULTS.md');
+  const fresh = `${RESULTS_BEGIN}\n${block}\n${RESULTS_END}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# bench results\n\n';
+  const a = text.indexOf(RESULTS_BEGIN);
+  const b = text.indexOf(RESULTS_END);
+  text =
+    a >= 0 && b > a
+      ? text.slice(0, a) + fresh + text.slice(b + RESULTS_END.length)
+      : `${text.trimEnd()}\n\n${fresh}\n`;
+  writeFileSync(file, text);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if ((globalThis as { gc?: unknown }).gc === undefined)
+    console.error('note: run with node --expose-gc (npm run bench:vos does) for steadier numbers');
+  mkdirSync(o.dir, { recursive: true });
+  const scratch = mkdtempSync(join(o.dir, 'daos-bench-vos-'));
+  const command = `npm run bench:vos${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const started = new Date();
+  console.error(`bench:vos${o.quick ? ' (quick)' : ''} in ${scratch}\n${machine()}`);
+  const sys = await DaosSystem.start({ dir: join(scratch, 'daos') });
+  let rows: Row[] = [];
+  let mem: MemResult;
+  try {
+    await sys.createPool({ label: 'bench', size: '64G' });
+    const pool = await (await sys.connect()).connectPool('bench');
+    await pool.createContainer({ label: 'vos' });
+    const cont = await pool.openContainer('vos');
+    console.error('(c) memory');
+    mem = await memoryFlat(cont, o);
+    console.error('(a) 1 MiB array I/O');
+    const a = await arrayVsFile(cont, o, scratch);
+    console.error('(b) 4 KiB KV');
+    const b = await kvVsLmdb(cont, o, scratch);
+    rows = [...a, ...b, ...mem.rows];
+  } finally {
+    await sys.stop();
+    if (!o.keep) rmSync(scratch, { recursive: true, force: true });
+  }
+  const growth = mem.after - mem.before;
+  const flat = growth <= RSS_GROWTH_BYTES_MAX;
+  const block = [
+    `Command: \`${command}\` (node --expose-gc dist/bench/vos.js)  `,
+    `Date: ${started.toISOString()}  `,
+    `Machine: ${machine()}  `,
+    `Scratch folder: ${o.dir} (page cache: no fsync on either side; the store runs with durability 'process')`,
+    '',
+    table(rows),
+    '',
+    `Memory: ${flat ? 'flat' : '**not flat**'} — RSS grew ${(growth / MiB).toFixed(0)} MiB over ${(o.memBytes / 2 ** 30).toFixed(2)} GiB written (limit ${RSS_GROWTH_BYTES_MAX / MiB} MiB).`,
+  ].join('\n');
+  console.log(`\n${block}\n`);
+  if (o.writeResults) console.error(`updated ${updateResults(block)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
