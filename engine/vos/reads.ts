@@ -85,22 +85,28 @@ function fetchArray(
   extents: Recx[],
 ) {
   const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
-  const data = Buffer.alloc(total);
+  // Unzeroed: every byte is either copied from a data piece or zeroed as a hole below.
+  const data = Buffer.allocUnsafe(total);
   const visible: Array<{ start: bigint; end: bigint }> = [];
   let outOff = 0;
   for (const x of extents) {
     const lo = x.idx;
     const hi = x.idx + x.nr;
     const pieces = resolveExtents(vis.extents(pfx, e, p, lo, hi, maxNr), lo, hi);
+    let filled = outOff; // bytes of `data` before this are written
     for (const piece of pieces) {
       const rec = piece.src.src;
       if (rec.payload.where === WHERE_HOLE) continue;
       const from = Number(piece.start - piece.src.start) * rs;
       const len = Number(piece.end - piece.start) * rs;
-      vis.copyPayload(rec.payload, from, len, data, outOff + Number(piece.start - lo) * rs);
+      const at = outOff + Number(piece.start - lo) * rs;
+      if (at > filled) data.fill(0, filled, at);
+      vis.copyPayload(rec.payload, from, len, data, at);
+      filled = at + len;
       visible.push({ start: piece.start, end: piece.end });
     }
     outOff += Number(x.nr) * rs;
+    if (outOff > filled) data.fill(0, filled, outOff);
   }
   return { data, map: mergeRanges(visible) };
 }
