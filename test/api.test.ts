@@ -161,6 +161,12 @@ describe('embedded system: pools, containers, objects', () => {
       { akey: '0', kind: 'array', recordSize: 2, extents: [{ idx: 5, nr: 3 }] },
     ]);
     expect(Buffer.from((chunk0 as { data: Uint8Array }).data).toString()).toBe('aabbcc');
+    // Reading into a caller's (dirty) buffer: holes are zeroed there too.
+    const into = Buffer.alloc(24, 0xee);
+    const view = await arr.read(4, 10, { into });
+    expect(Buffer.from(view).toString('hex')).toBe(`0000${Buffer.from('aabbccddeeffgghh').toString('hex')}0000`);
+    expect(into.subarray(20).toString('hex')).toBe('eeeeeeee');
+    await rejects(arr.read(0, 20, { into }), 'DER_INVAL', /'into' buffer/);
     await arr.setSize(7);
     expect(await arr.getSize()).toBe(7n);
     expect(Buffer.from(await arr.read(5, 4)).toString()).toBe('aabb\0\0\0\0');

@@ -96,13 +96,28 @@ export class DaosArray {
     );
   }
 
-  /** Read `length` cells from cell `offset`; unwritten cells read as zeros. */
-  async read(offset: Index, length: Index, options?: { epoch?: bigint }): Promise<Uint8Array> {
+  /**
+   * Read `length` cells from cell `offset`; unwritten cells read as zeros. With `into`, the cells
+   * land in the caller's buffer (no allocation; the result is a view of it).
+   */
+  async read(
+    offset: Index,
+    length: Index,
+    options?: { epoch?: bigint; into?: Uint8Array },
+  ): Promise<Uint8Array> {
     const start = toCell(offset);
     const cells = toCell(length);
+    const bytes = Number(cells) * this.cellSize;
+    const into = options?.into;
+    if (into !== undefined && (!(into instanceof Uint8Array) || into.byteLength < bytes)) {
+      throw new DaosError('DER_INVAL', `read of ${bytes} bytes needs an 'into' buffer at least that large`);
+    }
     const pieces = this.pieces(start, cells);
+    // One piece reads straight into the result; several read into slices of one buffer.
+    const out = into ?? (pieces.length > 1 ? Buffer.allocUnsafe(bytes) : undefined);
     const results = await Promise.all(
       pieces.map(async (p) => {
+        const at = Number(p.memCell) * this.cellSize;
         const [r] = await this.object.fetch(
           p.dkey,
           [
@@ -111,17 +126,15 @@ export class DaosArray {
               kind: 'array',
               recordSize: this.cellSize,
               extents: [{ idx: p.idx, nr: p.nr }],
+              out: out?.subarray(at, at + Number(p.nr) * this.cellSize),
             },
           ],
-          options,
+          { epoch: options?.epoch },
         );
         return (r as ArrayFetchResult).data;
       }),
     );
-    if (results.length === 1) return results[0]!;
-    const out = Buffer.allocUnsafe(Number(cells) * this.cellSize);
-    for (const [i, p] of pieces.entries()) out.set(results[i]!, Number(p.memCell) * this.cellSize);
-    return out;
+    return out ? out.subarray(0, bytes) : (results[0] ?? Buffer.alloc(0));
   }
 
   /** Cells in the array: the highest written cell + 1. */

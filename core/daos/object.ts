@@ -38,7 +38,14 @@ export type UpdateIodIn =
 
 export type FetchIodIn =
   | { akey: Key; kind: 'single' }
-  | { akey: Key; kind: 'array'; recordSize: number; extents: Array<{ idx: Index; nr: Index }> };
+  | {
+      akey: Key;
+      kind: 'array';
+      recordSize: number;
+      extents: Array<{ idx: Index; nr: Index }>;
+      /** Read into this buffer (it must hold the requested bytes); `data` is then a view of it. */
+      out?: Uint8Array;
+    };
 
 /** A fetch result per iod: a single value (undefined when absent) or an array's data and map. */
 export type FetchOut = Uint8Array | undefined | ArrayFetchResult;
@@ -320,8 +327,14 @@ export class DaosObject {
         );
       checkRecordSize(iod.recordSize);
       const extents = checkExtents(iod.extents, false);
-      for (const e of extents) bytes += e.nr * BigInt(iod.recordSize);
-      return { akey, kind: 'array', recordSize: iod.recordSize, extents };
+      let iodBytes = 0n;
+      for (const e of extents) iodBytes += e.nr * BigInt(iod.recordSize);
+      bytes += iodBytes;
+      if (iod.out === undefined) return { akey, kind: 'array', recordSize: iod.recordSize, extents };
+      if (!(iod.out instanceof Uint8Array) || BigInt(iod.out.byteLength) < iodBytes) {
+        throw new DaosError('DER_INVAL', `output buffer must be a Uint8Array of at least ${iodBytes} bytes`);
+      }
+      return { akey, kind: 'array', recordSize: iod.recordSize, extents, out: iod.out };
     });
     if (bytes > BigInt(IO_BYTES_MAX))
       throw new DaosError('DER_REC2BIG', `fetch asks for ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);

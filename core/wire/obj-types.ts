@@ -18,10 +18,14 @@ export type UpdateIod =
   | { akey: Uint8Array; kind: 'single'; value: Uint8Array }
   | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Array<Recx & { data?: Uint8Array }> };
 
-/** One akey of a fetch. */
+/**
+ * One akey of a fetch. An array fetch may name `out`, the caller's buffer for the data (as DAOS
+ * takes the caller's scatter-gather list): it must hold the requested bytes, and the result's
+ * `data` is then a view of it.
+ */
 export type FetchIod =
   | { akey: Uint8Array; kind: 'single' }
-  | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Recx[] };
+  | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Recx[]; out?: Uint8Array };
 
 /** An array fetch result: requested extents concatenated (holes zero-filled) and the data sub-ranges. */
 export interface ArrayFetchResult {

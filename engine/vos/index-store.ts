@@ -35,8 +35,19 @@ export class IndexStore {
   private readonly contIds = new Map<string, number>();
   private nextContId: number;
 
-  constructor(dir: string, mapBytes = TARGET_MAP_BYTES) {
-    this.env = open({ path: dir, mapSize: mapBytes, pageSize: INDEX_PAGE_BYTES, maxDbs: INDEX_DBS_MAX });
+  /**
+   * `sync: false` (durability 'process'): commits go to the OS page cache without fsync, which is
+   * what surviving a killed process needs; `sync: true` ('fsync') makes each commit durable on disk.
+   */
+  constructor(dir: string, mapBytes = TARGET_MAP_BYTES, sync = false) {
+    this.env = open({
+      path: dir,
+      mapSize: mapBytes,
+      pageSize: INDEX_PAGE_BYTES,
+      maxDbs: INDEX_DBS_MAX,
+      noSync: !sync,
+      overlappingSync: sync,
+    });
     const bin = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.main = this.env.openDB<Buffer, Buffer>('main', bin);
     this.punch = this.env.openDB<Buffer, Buffer>('punch', bin);

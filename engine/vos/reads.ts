@@ -23,7 +23,7 @@ export function fetch(
 ): FetchResult[] {
   if (cond === 'dkey_fetch') {
     const exists = cid !== undefined && vis.dkeyExists(cid, oid, dkey, e, vis.floor(cid, oid, e, dkey));
-    check(exists, 'DER_NONEXIST', `conditional fetch: dkey ${showKey(dkey)} does not exist`);
+    check(exists, 'DER_NONEXIST', () => `conditional fetch: dkey ${showKey(dkey)} does not exist`);
   }
   const out: FetchResult[] = [];
   for (const iod of iods) {
@@ -31,7 +31,7 @@ export function fetch(
     const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
     if (cid === undefined) {
       check(cond !== 'akey_fetch', 'DER_NONEXIST', `conditional fetch: ${what()} does not exist`);
-      out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents));
+      out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
@@ -56,7 +56,7 @@ export function fetch(
     }
     const m = vis.meta(pfx);
     if (m === undefined) {
-      out.push(emptyArray(iod.recordSize, iod.extents));
+      out.push(emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
     check(m.kind === KIND_ARRAY, 'DER_INVAL', `${what()} is a single value, fetched as an array`);
@@ -65,14 +65,21 @@ export function fetch(
       'DER_REC_SIZE',
       `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
     );
-    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents));
+    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out));
   }
   return out;
 }
 
-function emptyArray(recordSize: number, extents: Recx[]): { data: Uint8Array; map: Recx[] } {
+function emptyArray(
+  recordSize: number,
+  extents: Recx[],
+  into: Uint8Array | undefined,
+): { data: Uint8Array; map: Recx[] } {
   const total = extents.reduce((n, x) => n + Number(x.nr) * recordSize, 0);
-  return { data: Buffer.alloc(total), map: [] };
+  if (!into) return { data: Buffer.alloc(total), map: [] };
+  const data = into.subarray(0, total);
+  data.fill(0);
+  return { data, map: [] };
 }
 
 function fetchArray(
@@ -83,10 +90,11 @@ function fetchArray(
   maxNr: bigint,
   rs: number,
   extents: Recx[],
+  into: Uint8Array | undefined,
 ) {
   const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
   // Unzeroed: every byte is either copied from a data piece or zeroed as a hole below.
-  const data = Buffer.allocUnsafe(total);
+  const data = into ? Buffer.from(into.buffer, into.byteOffset, total) : Buffer.allocUnsafe(total);
   const visible: Array<{ start: bigint; end: bigint }> = [];
   let outOff = 0;
   for (const x of extents) {

@@ -71,7 +71,7 @@ export class Target implements VosTarget {
       `inlineBytesMax ${inlineBytesMax} must be >= 0`,
     );
     fs.mkdirSync(dir, { recursive: true });
-    const store = new IndexStore(dir, options.mapBytes ?? TARGET_MAP_BYTES);
+    const store = new IndexStore(dir, options.mapBytes ?? TARGET_MAP_BYTES, options.durability === 'fsync');
     const data = DataFile.open(path.join(dir, DATA_FILE_NAME));
     const r = recover(store, data);
     const vis = new Visibility(store, data, r.punched);

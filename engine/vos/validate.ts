@@ -95,7 +95,7 @@ function checkUpdateIod(iod: UpdateIod): void {
     );
     return;
   }
-  check(iod.kind === 'array', 'DER_INVAL', `akey ${showKey(iod.akey)}: kind must be single or array`);
+  check(iod.kind === 'array', 'DER_INVAL', () => `akey ${showKey(iod.akey)}: kind must be single or array`);
   checkRecordSize(iod.recordSize, iod.akey);
   check(
     Array.isArray(iod.extents) && iod.extents.length >= 1 && iod.extents.length <= EXTENTS_PER_IOD_MAX,
@@ -170,9 +170,13 @@ export function checkFetchIods(iods: FetchIod[]): void {
   for (const iod of iods) {
     checkKey(iod.akey, 'akey');
     if (iod.kind === 'single') continue;
-    check(iod.kind === 'array', 'DER_INVAL', `akey ${showKey(iod.akey)}: kind must be single or array`);
+    check(iod.kind === 'array', 'DER_INVAL', () => `akey ${showKey(iod.akey)}: kind must be single or array`);
     checkRecordSize(iod.recordSize, iod.akey);
-    check(Array.isArray(iod.extents), 'DER_INVAL', `akey ${showKey(iod.akey)}: extents must be an array`);
+    check(
+      Array.isArray(iod.extents),
+      'DER_INVAL',
+      () => `akey ${showKey(iod.akey)}: extents must be an array`,
+    );
     check(
       iod.extents.length <= EXTENTS_PER_IOD_MAX,
       'DER_INVAL',
@@ -189,5 +193,13 @@ export function checkFetchIods(iods: FetchIod[]): void {
       'DER_INVAL',
       () => `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
     );
+    if (iod.out !== undefined) {
+      check(
+        iod.out instanceof Uint8Array && BigInt(iod.out.byteLength) >= bytes,
+        'DER_INVAL',
+        () =>
+          `akey ${showKey(iod.akey)}: output buffer of ${iod.out?.byteLength} bytes is smaller than the ${bytes} fetched`,
+      );
+    }
   }
 }
