@@ -184,6 +184,17 @@ export class DaosArray {
           },
         ]);
       }
+      if (n > 0n) {
+        // The size is the highest written cell + 1: if cell n-1 is a hole, write a zero there (as DAOS does).
+        const last = n - 1n;
+        const dkey = last / chunk + 1n;
+        const idx = last % chunk;
+        const iod = { akey: CHUNK_AKEY, kind: 'array' as const, recordSize: this.cellSize };
+        const [got] = await obj.fetch(dkey, [{ ...iod, extents: [{ idx, nr: 1 }] }]);
+        if ((got as ArrayFetchResult).map.length === 0) {
+          await obj.update(dkey, [{ ...iod, extents: [{ idx, nr: 1, data: Buffer.alloc(this.cellSize) }] }]);
+        }
+      }
     }
     await tx.commit();
   }

@@ -228,6 +228,11 @@ export class Engine implements ObjApi {
 
   async txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
     if (ops.length === 0) throw new DaosError('DER_INVAL', 'transaction commit with no writes');
+    // The ops take consecutive epochs in order (DAOS's minor epochs), so that a later write of a
+    // key wins over an earlier one; the clock moves past the last before anything is applied.
+    const first = hlc.now();
+    const epoch = first + BigInt(ops.length - 1);
+    hlc.update(epoch);
     // Group writes and reads by target; every target is validated before anything is written.
     const parts = new Map<
       string,
@@ -248,35 +253,41 @@ export class Engine implements ObjApi {
       }
       return p;
     };
-    for (const op of ops) {
+    ops.forEach((op, i) => {
       const p = part(op.to);
-      p.ops.push(toVosOp(op));
+      p.ops.push({ ...toVosOp(op), epoch: first + BigInt(i) });
       if (op.kind === 'update') p.bytes += iodBytes(op.iods);
-    }
+    });
     for (const r of check?.readSet ?? []) {
       part(r.to).check!.readSet.push({ cont: r.to.cont, oid: r.to.oid, dkey: r.dkey, akey: r.akey });
     }
-    const list = [...parts.values()];
-    for (const p of list) {
+    const all = [...parts.values()];
+    for (const p of all) {
       const engine = this.peers(p.ref.rank);
       engine.store(p.to);
       engine.checkSpace(p.to, p.bytes);
     }
-    const epoch = hlc.now();
-    if (list.length === 1) {
-      const p = list[0]!;
-      await this.peers(p.ref.rank).store(p.to).apply(epoch, p.ops, p.check);
+    const writers = all.filter((p) => p.ops.length > 0);
+    const storeOf = (p: (typeof all)[number]) => this.peers(p.ref.rank).store(p.to);
+    /** Targets the transaction only read from are checked, not prepared. */
+    const checkReadOnly = () => {
+      for (const p of all) if (p.ops.length === 0 && p.check) storeOf(p).checkReads(p.check);
+    };
+    if (writers.length === 1) {
+      checkReadOnly();
+      await storeOf(writers[0]!).apply(epoch, writers[0]!.ops, writers[0]!.check);
       return epoch;
     }
     const dtxId = randomUUID();
-    const coordinator: DtxCoordinator = list[0]!.ref;
-    const stores = list.map((p) => this.peers(p.ref.rank).store(p.to));
+    const coordinator: DtxCoordinator = writers[0]!.ref;
+    const stores = writers.map(storeOf);
     const prepared: VosTarget[] = [];
     try {
-      for (let i = 0; i < list.length; i++) {
-        await stores[i]!.prepareDtx(dtxId, epoch, list[i]!.ops, coordinator, list[i]!.check);
+      for (let i = 0; i < writers.length; i++) {
+        await stores[i]!.prepareDtx(dtxId, epoch, writers[i]!.ops, coordinator, writers[i]!.check);
         prepared.push(stores[i]!);
       }
+      checkReadOnly();
     } catch (err) {
       for (const s of prepared) await s.abortDtx(dtxId);
       throw err;

@@ -6,7 +6,7 @@
  *    throwing before anything is written; `writeEffects` then writes them.
  * A prepared dtx stores its effects (data-file references, not bytes) and writes them at commit.
  */
-import { check, DaosError } from '../../core/common/errors.js';
+import { assert, check, DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
 import type { AllocatorStore, Extent, ExtentAllocator } from '../bio/allocator.js';
@@ -56,7 +56,15 @@ type StagedIod =
     };
 
 export type StagedOp =
-  | { op: 'update'; cont: string; oid: Oid; dkey: Uint8Array; iods: StagedIod[]; cond?: UpdateCond }
+  | {
+      op: 'update';
+      cont: string;
+      oid: Oid;
+      dkey: Uint8Array;
+      iods: StagedIod[];
+      cond?: UpdateCond;
+      epoch?: bigint;
+    }
   | Exclude<VosOp, { op: 'update' }>;
 
 /** Everything one apply or dtx writes to the index. Plain data: a prepared dtx stores it as msgpack. */
@@ -111,12 +119,12 @@ export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, i
 export function buildEffects(
   vis: Visibility,
   store: IndexStore,
-  epoch: bigint,
+  callEpoch: bigint,
   ops: StagedOp[],
   txCheck?: TxCheck,
 ): Effects {
   const eff: Effects = {
-    epoch: epoch.toString(),
+    epoch: callEpoch.toString(),
     puts: [],
     metas: [],
     punches: [],
@@ -135,6 +143,8 @@ export function buildEffects(
   for (const op of ops) {
     const cid = store.contIdForWrite(op.cont);
     const readEpoch = txCheck?.readEpoch;
+    const epoch = op.epoch ?? callEpoch;
+    assert(epoch <= callEpoch, `op epoch ${epoch} above the call's ${callEpoch}`);
     if (op.op === 'punch_obj') {
       if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch);
       eff.punches.push(punchKey(punchPrefix(cid, op.oid), epoch));
@@ -334,3 +344,59 @@ export function writeEffects(
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** txCheck's conflict checks for every op of a call, against the state before any of them. */
+function checkConflicts(vis: Visibility, store: IndexStore, ops: StagedOp[], txCheck: TxCheck): void {
+  const e = txCheck.readEpoch;
+  for (const r of txCheck.readSet) {
+    const cid = store.contId(r.cont);
+    if (cid !== undefined) checkNoConflict(vis, cid, r.oid, e, r.dkey, r.akey);
+  }
+  for (const op of ops) {
+    const cid = store.contId(op.cont);
+    if (cid === undefined) continue; // nothing stored yet: nothing changed after e
+    if (op.op === 'punch_obj') checkNoConflict(vis, cid, op.oid, e);
+    else if (op.op === 'punch_dkeys') for (const d of op.dkeys) checkNoConflict(vis, cid, op.oid, e, d);
+    else if (op.op === 'punch_akeys')
+      for (const a of op.akeys) checkNoConflict(vis, cid, op.oid, e, op.dkey, a);
+    else for (const iod of op.iods) checkNoConflict(vis, cid, op.oid, e, op.dkey, iod.akey);
+  }
+}
+
+/**
+ * Inside a child transaction: build and write the ops one at a time, so that each op's
+ * conditions see the ops before it (a transaction's sub-operations see their predecessors, as in
+ * DAOS). Conflicts are checked first, against the state before the call. A throw aborts the child
+ * transaction and with it every write of the call. Returns the call's effects, in op order.
+ */
+export function buildAndWriteInOrder(
+  vis: Visibility,
+  store: IndexStore,
+  callEpoch: bigint,
+  ops: StagedOp[],
+  txCheck: TxCheck | undefined,
+  freed: Extent[],
+  contDelta: Map<number, number>,
+): Effects {
+  if (txCheck !== undefined) checkConflicts(vis, store, ops, txCheck);
+  const all: Effects = {
+    epoch: callEpoch.toString(),
+    puts: [],
+    metas: [],
+    punches: [],
+    punchedObjs: [],
+    refs: [],
+    putConts: [],
+  };
+  for (const op of ops) {
+    const eff = buildEffects(vis, store, callEpoch, [op]);
+    writeEffects(vis, store, store.allocatorStore, eff, freed, contDelta);
+    all.puts.push(...eff.puts);
+    all.metas.push(...eff.metas);
+    all.punches.push(...eff.punches);
+    all.punchedObjs.push(...eff.punchedObjs);
+    all.refs.push(...eff.refs);
+    all.putConts.push(...eff.putConts);
+  }
+  return all;
+}

@@ -68,7 +68,12 @@ export class IndexStore {
   /** Inside a write transaction: the local id of a container, registering it if new. */
   contIdForWrite(cont: string): number {
     const id = this.contIds.get(cont);
-    if (id !== undefined) return id;
+    if (id !== undefined) {
+      // Registered in memory by a transaction that may have been aborted since (a failed
+      // multi-op call, a dry run): make sure this transaction holds the record too.
+      if (this.conts.get(cont) === undefined) this.conts.put(cont, id);
+      return id;
+    }
     assert(this.nextContId <= CONT_ID_MAX, 'container ids exhausted');
     const fresh = this.nextContId++;
     this.conts.put(cont, fresh);

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ABORT } from 'lmdb';
 import { assert, check, DaosError } from '../../core/common/errors.js';
 import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
@@ -16,7 +17,14 @@ import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile } from '../bio/data-file.js';
 import { aggregateContainer, destroyContainerRecords } from './aggregate.js';
 import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
-import { buildEffects, type Effects, stageOps, writeEffects } from './effects.js';
+import {
+  buildAndWriteInOrder,
+  buildEffects,
+  checkNoConflict,
+  type Effects,
+  stageOps,
+  writeEffects,
+} from './effects.js';
 import { IndexStore } from './index-store.js';
 import { contPrefix } from './keys.js';
 import * as reads from './reads.js';
@@ -97,15 +105,32 @@ export class Target implements VosTarget {
    * Run `fn` in the next group commit; resolves once committed (and flushed, with fsync).
    * `freed` collects space whose records the transaction deleted: released only after the commit.
    */
-  private async commit<T>(fn: (freed: Extent[]) => T): Promise<T> {
+  private async commit<T>(
+    fn: (freed: Extent[]) => T,
+    mode: 'plain' | 'child' | 'dry-run' = 'plain',
+  ): Promise<T> {
     assert(!this.closed, 'target used after close');
     const freed: Extent[] = [];
-    const result = await this.store.env.transaction(() => {
+    const run = () => {
       this.data.flushWrites();
       if (this.fsync) this.data.sync();
-      this.alloc.persist(this.store.allocatorStore);
+      // A dry run is always aborted: persisting there would mark the allocator clean for nothing.
+      if (mode !== 'dry-run') this.alloc.persist(this.store.allocatorStore);
       return fn(freed);
-    });
+    };
+    let result: T;
+    if (mode === 'plain') {
+      result = (await this.store.env.transaction(run)) as T;
+    } else {
+      // A child transaction can be aborted after it has written (a failing op of a multi-op call).
+      try {
+        result = (await this.store.env.childTransaction(run)) as T;
+      } catch (err) {
+        // The aborted child took the allocator's persisted changes with it: persist them again.
+        if (mode === 'child') this.alloc.markAllDirty();
+        throw err;
+      }
+    }
     // Reads planned before this commit may still be queued for the space it freed.
     if (freed.length > 0)
       this.data.afterReads(() => {
@@ -138,9 +163,32 @@ export class Target implements VosTarget {
       checkTxCheck(txCheck);
       this.locks.checkFree([...opLockNames(ops), ...readLockNames(txCheck)]);
     }
-    await this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
-      writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
-    });
+    if (ops.length === 1) {
+      await this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
+        writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
+      });
+      return;
+    }
+    const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
+    const delta = new Map<number, number>();
+    try {
+      await this.commit((freed) => {
+        buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, delta);
+      }, 'child');
+    } catch (err) {
+      for (const r of reserved) this.alloc.release(r.off, r.len);
+      throw err;
+    }
+    for (const [cid, d] of delta) this.contBytes.set(cid, (this.contBytes.get(cid) ?? 0) + d);
+  }
+
+  checkReads(txCheck: TxCheck): void {
+    checkTxCheck(txCheck);
+    this.locks.checkFree(readLockNames(txCheck));
+    for (const r of txCheck.readSet) {
+      const cid = this.store.contId(r.cont);
+      if (cid !== undefined) checkNoConflict(this.vis, cid, r.oid, txCheck.readEpoch, r.dkey, r.akey);
+    }
   }
 
   async prepareDtx(
@@ -167,14 +215,48 @@ export class Target implements VosTarget {
     };
     this.pending.set(dtxId, record);
     try {
-      await this.commitStaged(epoch, ops, txCheck, (eff) => {
-        record.effects = eff;
-        this.store.dtx.put(dtxId, encodeDtx(record));
-      });
+      if (ops.length === 1) {
+        await this.commitStaged(epoch, ops, txCheck, (eff) => {
+          record.effects = eff;
+          this.store.dtx.put(dtxId, encodeDtx(record));
+        });
+      } else {
+        await this.prepareInOrder(record, epoch, ops, txCheck);
+      }
     } catch (err) {
       this.pending.delete(dtxId);
       this.locks.unlock(names);
       throw err;
+    }
+  }
+
+  /**
+   * Prepare several ops so that each sees the ones before it: a dry run writes them in order in a
+   * child transaction and aborts it, keeping the effects; the transaction queued right behind it
+   * (nothing can come between) stores them as the prepared record.
+   */
+  private async prepareInOrder(record: DtxRecord, epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined) {
+    const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
+    let effects: Effects | undefined;
+    const dryRun = this.commit((freed) => {
+      effects = buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, new Map());
+      return ABORT;
+    }, 'dry-run');
+    const store = this.commit(() => {
+      if (effects === undefined) return; // the dry run failed: its error is reported below
+      // The dry run's container registrations were aborted with it; the effects use their ids.
+      for (const op of ops) this.store.contIdForWrite(op.cont);
+      record.effects = effects;
+      this.store.dtx.put(record.dtxId, encodeDtx(record));
+    });
+    const [dry, stored] = await Promise.allSettled([dryRun, store]);
+    const failure =
+      dry.status === 'rejected' ? dry.reason : stored.status === 'rejected' ? stored.reason : undefined;
+    if (failure !== undefined || effects === undefined) {
+      if (stored.status === 'fulfilled' && effects !== undefined)
+        await this.commit(() => this.store.dtx.remove(record.dtxId));
+      for (const r of reserved) this.alloc.release(r.off, r.len);
+      throw failure ?? new Error('invariant violated: dry run produced no effects');
     }
   }
 

@@ -26,14 +26,22 @@ export type {
 } from '../../core/wire/obj-types.js';
 
 /** A write operation. Every op of one `apply` or `prepare` call commits atomically, or none does. */
-export type VosOp =
+export type VosOp = (
   | { op: 'update'; cont: string; oid: Oid; dkey: Uint8Array; iods: UpdateIod[]; cond?: UpdateCond }
   /** Punch the whole object. */
   | { op: 'punch_obj'; cont: string; oid: Oid }
   /** Punch dkeys; with mustExist each must be visible or the op fails with DER_NONEXIST. */
   | { op: 'punch_dkeys'; cont: string; oid: Oid; dkeys: Uint8Array[]; mustExist?: boolean }
   /** Punch akeys under one dkey; mustExist as above. */
-  | { op: 'punch_akeys'; cont: string; oid: Oid; dkey: Uint8Array; akeys: Uint8Array[]; mustExist?: boolean };
+  | { op: 'punch_akeys'; cont: string; oid: Oid; dkey: Uint8Array; akeys: Uint8Array[]; mustExist?: boolean }
+) & {
+  /**
+   * This op's own epoch, when it differs from the call's: the ops of one transaction take
+   * consecutive epochs in op order (DAOS's minor epochs), so that a later write of the same key
+   * wins over an earlier one. Never above the call's epoch.
+   */
+  epoch?: bigint;
+};
 
 /**
  * Optimistic transaction check: apply/prepare fail with DER_TX_RESTART when anything the ops
@@ -82,6 +90,11 @@ export interface VosTarget {
 
   /** Apply ops atomically at `epoch` (group-committed with concurrent calls; durable when resolved). */
   apply(epoch: bigint, ops: VosOp[], check?: TxCheck): Promise<void>;
+  /**
+   * Validate a transaction's reads on a target it does not write: DER_TX_RESTART when a read key
+   * changed after the read epoch or is locked by a prepared transaction.
+   */
+  checkReads(check: TxCheck): void;
   /** First phase of a distributed transaction: validate, make durable, lock the keys; invisible to reads. */
   prepareDtx(
     dtxId: string,

@@ -126,6 +126,7 @@ export function checkOps(ops: VosOp[]): void {
   check(ops.length <= TX_OPS_MAX, 'DER_INVAL', `${ops.length} ops in one transaction, over ${TX_OPS_MAX}`);
   for (const op of ops) {
     checkTarget(op.cont, op.oid);
+    if (op.epoch !== undefined) checkWriteEpoch(op.epoch);
     switch (op.op) {
       case 'update':
         checkKey(op.dkey, 'dkey');

@@ -14,6 +14,10 @@
  *   akey_insert / akey_update the same per akey of the update; dkey_fetch / akey_fetch ->
  *   DER_NONEXIST when the dkey / an akey is missing; punch with mustExist -> DER_NONEXIST unless
  *   every key exists. A failed op changes nothing.
+ * - Transactions: the writes apply in order (a later write of a key wins) and atomically; a
+ *   failing condition in one fails the commit with nothing visible; a key the tx wrote or read
+ *   that a plain write changed after the tx opened fails the commit with DER_TX_RESTART, and after
+ *   restart() the same writes commit. Reads through a tx see the state at its open.
  * - Array objects (cell size 4): the size is the highest data cell + 1; setSize(n) leaves cells
  *   past n reading 0 and (for n > 0) makes getSize() return n.
  */
@@ -215,7 +219,12 @@ export class ModelState {
   }
 
   /** The error a conditional update must fail with, or undefined when it applies. */
-  updateCondError(o: number, d: number, iods: GenUpdateIod[], cond: UpdateCondName | undefined): DerName | undefined {
+  updateCondError(
+    o: number,
+    d: number,
+    iods: GenUpdateIod[],
+    cond: UpdateCondName | undefined,
+  ): DerName | undefined {
     switch (cond) {
       case undefined:
         return undefined;
@@ -269,9 +278,15 @@ export class ModelState {
     if (m.size === 0) this.objs[o]!.delete(d);
   }
 
-  fetchCondError(o: number, d: number, iods: GenFetchIod[], cond: FetchCondName | undefined): DerName | undefined {
+  fetchCondError(
+    o: number,
+    d: number,
+    iods: GenFetchIod[],
+    cond: FetchCondName | undefined,
+  ): DerName | undefined {
     if (cond === 'dkey_fetch') return this.dkeyExists(o, d) ? undefined : 'DER_NONEXIST';
-    if (cond === 'akey_fetch') return iods.every((i) => this.akeyExists(o, d, i.a)) ? undefined : 'DER_NONEXIST';
+    if (cond === 'akey_fetch')
+      return iods.every((i) => this.akeyExists(o, d, i.a)) ? undefined : 'DER_NONEXIST';
     return undefined;
   }
 
@@ -375,11 +390,11 @@ export function arrayFetch(
 
 /** A write inside a transaction; applied in order (a later write to the same key wins). */
 export type TxWrite =
-  | { w: 'update'; obj: number; dkey: number; iods: GenUpdateIod[] }
-  | { w: 'punchAkeys'; obj: number; dkey: number; akeys: number[] }
-  | { w: 'punchDkeys'; obj: number; dkey: number }
-  | { w: 'kvPut'; key: number; value: Uint8Array }
-  | { w: 'kvRemove'; key: number };
+  | { w: 'update'; obj: number; dkey: number; iods: GenUpdateIod[]; cond?: UpdateCondName }
+  | { w: 'punchAkeys'; obj: number; dkey: number; akeys: number[]; mustExist?: boolean }
+  | { w: 'punchDkeys'; obj: number; dkey: number; mustExist?: boolean }
+  | { w: 'kvPut'; key: number; value: Uint8Array; cond?: 'insert' | 'update' }
+  | { w: 'kvRemove'; key: number; mustExist?: boolean };
 
 /** Where a read goes: the current state, or snapshot #snap read with { epoch } or a snapshot view. */
 export interface ReadAt {
@@ -483,7 +498,11 @@ export class Generator {
         return { t: 'update', ...this.update() };
       case 'condUpdate': {
         const u = this.update(model);
-        return { t: 'update', ...u, cond: r.pick(['dkey_insert', 'dkey_update', 'akey_insert', 'akey_update'] as const) };
+        return {
+          t: 'update',
+          ...u,
+          cond: r.pick(['dkey_insert', 'dkey_update', 'akey_insert', 'akey_update'] as const),
+        };
       }
       case 'fetch': {
         const { obj, dkey } = this.objDkey(model);
@@ -522,11 +541,14 @@ export class Generator {
       case 'aggregate':
         return { t: 'aggregate' };
       case 'tx': {
-        const writes = this.txWrites(r.range(1, 4), new Set());
-        const read = r.chance(0.3) && this.options.txReads !== false ? (() => {
-          const { obj, dkey } = this.objDkey(model);
-          return { obj, dkey, iods: this.fetchIods(obj) };
-        })() : undefined;
+        const writes = this.txWrites(r.range(1, 4), new Set(), true);
+        const read =
+          r.chance(0.3) && this.options.txReads !== false
+            ? (() => {
+                const { obj, dkey } = this.objDkey(model);
+                return { obj, dkey, iods: this.fetchIods(obj) };
+              })()
+            : undefined;
         return { t: 'tx', writes, read };
       }
       case 'txConflict': {
@@ -550,7 +572,12 @@ export class Generator {
         return { t: 'kvPut', key: r.int(KV_KEYS.length), value: this.value(), cond };
       }
       case 'kvGet':
-        return { t: 'kvGet', key: r.int(KV_KEYS.length), mustExist: r.chance(0.2), ...this.readAt(liveSnapshots) };
+        return {
+          t: 'kvGet',
+          key: r.int(KV_KEYS.length),
+          mustExist: r.chance(0.2),
+          ...this.readAt(liveSnapshots),
+        };
       case 'kvRemove':
         return { t: 'kvRemove', key: r.int(KV_KEYS.length), mustExist: r.chance(0.3) };
       case 'kvKeys':
@@ -562,7 +589,12 @@ export class Generator {
       }
       case 'arrRead': {
         const off = r.int(ARR_CELLS);
-        return { t: 'arrRead', off, len: r.range(1, Math.min(48, ARR_CELLS - off)), ...this.readAt(liveSnapshots) };
+        return {
+          t: 'arrRead',
+          off,
+          len: r.range(1, Math.min(48, ARR_CELLS - off)),
+          ...this.readAt(liveSnapshots),
+        };
       }
       case 'arrSize':
         return { t: 'arrSize', ...this.readAt(liveSnapshots) };
@@ -648,52 +680,90 @@ export class Generator {
    * `n` transaction writes, mostly on (object, dkey) pairs and KV keys not in `used`; with
    * txSameKey, sometimes on one already written (in this tx or, for conflicts, by the victim).
    */
-  private txWrites(n: number, used: Set<string>): TxWrite[] {
+  private txWrites(n: number, used: Set<string>, conds = false): TxWrite[] {
     const r = this.rng;
     const out: TxWrite[] = [];
-    const fresh = (id: string) => {
-      if (used.has(id) && !(this.options.txSameKey !== false && r.chance(0.25))) return false;
-      used.add(id);
-      return true;
-    };
+    // Conditions and mustExist inside a tx: one failing fails the whole tx.
+    const withCond = () => conds && r.chance(0.12);
     for (let tries = 0; out.length < n && tries < 50; tries++) {
-      if (r.chance(0.2)) {
-        const key = r.int(KV_KEYS.length);
-        if (!fresh(`kv/${key}`)) continue;
-        out.push(r.chance(0.7) ? { w: 'kvPut', key, value: this.value() } : { w: 'kvRemove', key });
+      // The key: a fresh one, or (sometimes) one this tx or the victim already wrote.
+      let id: string;
+      if (this.options.txSameKey !== false && used.size > 0 && r.chance(0.2)) id = r.pick([...used]);
+      else if (r.chance(0.2)) id = `kv/${r.int(KV_KEYS.length)}`;
+      else {
+        const obj = r.int(this.specs.length);
+        id = `${obj}/${r.int(this.specs[obj]!.dkeys.length)}`;
+        if (used.has(id)) continue;
+      }
+      if (id.startsWith('kv/')) {
+        if (used.has(id) && this.options.txSameKey === false) continue;
+        used.add(id);
+        const key = Number(id.slice(3));
+        if (r.chance(0.7)) {
+          const cond = withCond() ? r.pick(['insert', 'update'] as const) : undefined;
+          out.push({ w: 'kvPut', key, value: this.value(), ...(cond && { cond }) });
+        } else out.push({ w: 'kvRemove', key, ...(withCond() && { mustExist: true }) });
         continue;
       }
-      const obj = r.int(this.specs.length);
-      const dkey = r.int(this.specs[obj]!.dkeys.length);
-      if (!fresh(`${obj}/${dkey}`)) continue;
+      used.add(id);
+      const [obj, dkey] = id.split('/').map(Number) as [number, number];
       const which = r.weighted({ update: 70, punchAkeys: 15, punchDkeys: 15 });
-      if (which === 'update') out.push({ w: 'update', obj, dkey, iods: this.updateIods(obj) });
-      else if (which === 'punchAkeys') {
+      if (which === 'update') {
+        const cond = withCond()
+          ? r.pick(['dkey_insert', 'dkey_update', 'akey_insert', 'akey_update'] as const)
+          : undefined;
+        out.push({ w: 'update', obj, dkey, iods: this.updateIods(obj), ...(cond && { cond }) });
+      } else if (which === 'punchAkeys') {
         const akeys = r.sample([...this.specs[obj]!.akeys.keys()], r.range(1, 2));
-        out.push({ w: 'punchAkeys', obj, dkey, akeys });
-      } else out.push({ w: 'punchDkeys', obj, dkey });
+        out.push({ w: 'punchAkeys', obj, dkey, akeys, ...(withCond() && { mustExist: true }) });
+      } else out.push({ w: 'punchDkeys', obj, dkey, ...(withCond() && { mustExist: true }) });
     }
     return out;
   }
 }
 
-/** Apply a transaction write to the model. */
-export function applyTxWrite(m: ModelState, w: TxWrite): void {
+/** Apply a transaction write to the model, or return the error its condition fails with. */
+export function applyTxWrite(m: ModelState, w: TxWrite): DerName | undefined {
   switch (w.w) {
-    case 'update':
-      m.update(w.obj, w.dkey, w.iods);
-      break;
+    case 'update': {
+      const err = m.updateCondError(w.obj, w.dkey, w.iods, w.cond);
+      if (err === undefined) m.update(w.obj, w.dkey, w.iods);
+      return err;
+    }
     case 'punchAkeys':
+      if (w.mustExist && w.akeys.some((a) => !m.akeyExists(w.obj, w.dkey, a))) return 'DER_NONEXIST';
       m.punchAkeys(w.obj, w.dkey, w.akeys);
-      break;
+      return undefined;
     case 'punchDkeys':
+      if (w.mustExist && !m.dkeyExists(w.obj, w.dkey)) return 'DER_NONEXIST';
       m.punchDkeys(w.obj, [w.dkey]);
-      break;
-    case 'kvPut':
+      return undefined;
+    case 'kvPut': {
+      const has = m.kv.has(w.key);
+      if (w.cond === 'insert' && has) return 'DER_EXIST';
+      if (w.cond === 'update' && !has) return 'DER_NONEXIST';
       m.kv.set(w.key, w.value);
-      break;
+      return undefined;
+    }
     case 'kvRemove':
+      if (w.mustExist && !m.kv.has(w.key)) return 'DER_NONEXIST';
       m.kv.delete(w.key);
-      break;
+      return undefined;
   }
+}
+
+/**
+ * The outcome of a transaction's writes on `m`: the new state, or the errors its failing
+ * conditions raise (the store reports the first it meets; which one depends on the order in which
+ * targets are prepared, so any of them is right). Writes are evaluated in order, each seeing the
+ * earlier ones, as the store evaluates a batch.
+ */
+export function txOutcome(m: ModelState, writes: TxWrite[]): { state: ModelState; errors: DerName[] } {
+  const state = m.clone();
+  const errors: DerName[] = [];
+  for (const w of writes) {
+    const err = applyTxWrite(state, w);
+    if (err !== undefined) errors.push(err);
+  }
+  return { state, errors };
 }
