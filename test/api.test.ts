@@ -164,7 +164,9 @@ describe('embedded system: pools, containers, objects', () => {
     // Reading into a caller's (dirty) buffer: holes are zeroed there too.
     const into = Buffer.alloc(24, 0xee);
     const view = await arr.read(4, 10, { into });
-    expect(Buffer.from(view).toString('hex')).toBe(`0000${Buffer.from('aabbccddeeffgghh').toString('hex')}0000`);
+    expect(Buffer.from(view).toString('hex')).toBe(
+      `0000${Buffer.from('aabbccddeeffgghh').toString('hex')}0000`,
+    );
     expect(into.subarray(20).toString('hex')).toBe('eeeeeeee');
     await rejects(arr.read(0, 20, { into }), 'DER_INVAL', /'into' buffer/);
     await arr.setSize(7);
