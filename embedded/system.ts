@@ -45,6 +45,7 @@ export class DaosSystem {
   readonly mgmt: MgmtService;
   private readonly link: SystemLink;
   private aggTimer: NodeJS.Timeout | undefined;
+  private aggRunning: Promise<unknown> | undefined;
   private stopped = false;
 
   private constructor(dir: string, engines: Engine[], store: LmdbMetadataStore, mgmt: MgmtService) {
@@ -99,10 +100,16 @@ export class DaosSystem {
     mgmt.announceAll();
     const sys = new DaosSystem(dir, engines, store, mgmt);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
-      sys.aggTimer = setInterval(
-        () => void sys.aggregateAll().catch(() => undefined),
-        options.aggregationIntervalMs,
-      );
+      sys.aggTimer = setInterval(() => {
+        // One pass at a time; stop() waits for the one in flight before closing the stores.
+        if (sys.aggRunning || sys.stopped) return;
+        sys.aggRunning = sys
+          .aggregateAll()
+          .catch(() => undefined)
+          .finally(() => {
+            sys.aggRunning = undefined;
+          });
+      }, options.aggregationIntervalMs);
       sys.aggTimer.unref();
     }
     return sys;
@@ -148,6 +155,7 @@ export class DaosSystem {
     const total = { recordsRemoved: 0, bytesFreed: 0 };
     for (const pool of await this.mgmt.poolList()) {
       for (const c of await this.mgmt.contList(pool.uuid)) {
+        if (this.stopped) return total;
         const s = await this.mgmt.contAggregate(pool.uuid, c.uuid);
         total.recordsRemoved += s.recordsRemoved;
         total.bytesFreed += s.bytesFreed;
@@ -161,6 +169,7 @@ export class DaosSystem {
     if (this.stopped) return;
     this.stopped = true;
     if (this.aggTimer) clearInterval(this.aggTimer);
+    await this.aggRunning;
     for (const e of this.engineList) await e.stop();
     await this.store.close();
   }
