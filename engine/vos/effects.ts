@@ -115,6 +115,18 @@ export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, i
   return { staged, reserved };
 }
 
+function emptyEffects(epoch: bigint): Effects {
+  return {
+    epoch: epoch.toString(),
+    puts: [],
+    metas: [],
+    punches: [],
+    punchedObjs: [],
+    refs: [],
+    putConts: [],
+  };
+}
+
 /** Inside the write transaction: check conditions and `txCheck`, then compute the records to write. */
 export function buildEffects(
   vis: Visibility,
@@ -123,15 +135,7 @@ export function buildEffects(
   ops: StagedOp[],
   txCheck?: TxCheck,
 ): Effects {
-  const eff: Effects = {
-    epoch: callEpoch.toString(),
-    puts: [],
-    metas: [],
-    punches: [],
-    punchedObjs: [],
-    refs: [],
-    putConts: [],
-  };
+  const eff = emptyEffects(callEpoch);
   if (txCheck !== undefined) {
     for (const r of txCheck.readSet) {
       const cid = store.contId(r.cont);
@@ -379,15 +383,7 @@ export function buildAndWriteInOrder(
   contDelta: Map<number, number>,
 ): Effects {
   if (txCheck !== undefined) checkConflicts(vis, store, ops, txCheck);
-  const all: Effects = {
-    epoch: callEpoch.toString(),
-    puts: [],
-    metas: [],
-    punches: [],
-    punchedObjs: [],
-    refs: [],
-    putConts: [],
-  };
+  const all = emptyEffects(callEpoch);
   for (const op of ops) {
     const eff = buildEffects(vis, store, callEpoch, [op]);
     writeEffects(vis, store, store.allocatorStore, eff, freed, contDelta);
