@@ -1,29 +1,34 @@
 /**
  * Crash consistency: a child process (test/crash/writer.ts) writes through the real library and
- * streams acknowledgements to us; we kill it with SIGKILL at a random moment, reopen the folder
- * in this process and check that every acknowledged write is there, byte for byte, and that no
- * unacknowledged write is partly visible (a transaction shows all of its keys or none; a begun
- * plain write shows its exact value or nothing). What a round decided about an unacknowledged
- * write must hold in every later round too. Repeated for CRASH_ROUNDS rounds (default 20).
+ * streams acknowledgements to us (into a log file, each line written synchronously before the
+ * next write is issued; writer.ts says why not stdout). We kill it with SIGKILL at a random moment
+ * after its first acknowledgement, reopen the folder in this process and check that every
+ * acknowledged write is there, byte for byte, and that no unacknowledged write is partly visible
+ * (a transaction shows all of its keys or none; a begun plain write shows its exact value or
+ * nothing). What a round decided about an unacknowledged write must hold in every later round
+ * too. CRASH_ROUNDS rounds (default 20), plus one round in four killed at a random moment soon
+ * after spawning (during start, recovery, or the first writes).
  *
  * How the child runs our TypeScript: Node 20 cannot run .ts files, so beforeAll compiles the
  * writer and everything it imports with the TypeScript compiler that is already a devDependency
  * (test/crash/tsconfig.json: emit only, `noCheck`, about 3 s) into
- * node_modules/.cache/daos-ts-crash-writer/, and marks that folder as ESM. The output must sit
- * under the repository so that the compiled files resolve `lmdb` and `msgpackr` from
- * node_modules; node_modules/ is ignored by git. This needs nothing beyond `npm ci`.
+ * node_modules/.cache/daos-ts-crash-writer/<pid>/ (per process, so that parallel runs do not
+ * share it; removed afterwards) and marks that folder as ESM. The output must sit under the
+ * repository so that the compiled files resolve `lmdb` and `msgpackr` from node_modules;
+ * node_modules/ is ignored by git. This needs nothing beyond `npm ci`.
  *
- * Reproduce a failure: CRASH_SEED=<seed printed in the message> CRASH_ROUNDS=<n> npx vitest run test/crash.test.ts
- * (the kill moments depend on timing, so a seed replays the same values and schedule, not the
- * same instants). DAOS_SKIP_BUILD=1 skips the global dist/ build, which this test does not use.
- * CRASH_WRITER_FAULT=early-ack|split-tx plants a bug in the writer to show that the test fails.
+ * Reproduce a failure: CRASH_SEED=<seed printed in the message> CRASH_ROUNDS=<n> npx vitest run
+ * test/crash.test.ts (the kill moments depend on timing, so a seed replays the same values and
+ * schedule, not the same instants; a failed run keeps its folder and prints where).
+ * DAOS_SKIP_BUILD=1 skips the global dist/ build, which this test does not use.
+ * CRASH_WRITER_FAULT=early-ack|split-tx plants a bug in the writer, to see the test fail.
+ * CRASH_WRITER_BUILD=DIR runs an existing build of the writer (say, one patched to trace).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DaosArray, DaosSystem, type KV, oidParse, oidToString } from '../index.js';
@@ -47,6 +52,9 @@ const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31
 /** The kill comes this long after the child's first acknowledgement (uniform). */
 const KILL_DELAY_MIN_MS = 50;
 const KILL_DELAY_MAX_MS = 400;
+/** Extra rounds killed at a random moment up to EARLY_KILL_MAX_MS after spawning, one per EARLY_EVERY rounds. */
+const EARLY_EVERY = 4;
+const EARLY_KILL_MAX_MS = 700;
 /** A child that has not acknowledged anything by then has hung. */
 const FIRST_ACK_TIMEOUT_MS = 20_000;
 /** Older rounds' writes re-checked each round (all of them every FULL_CHECK_EVERY rounds and at the end). */
@@ -55,7 +63,10 @@ const FULL_CHECK_EVERY = 5;
 const READ_CONCURRENCY = 64;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'daos-ts-crash-writer');
+/** CRASH_WRITER_BUILD=DIR runs a build made earlier (say, hand-patched to trace); else a fresh one per run. */
+const PREBUILT = process.env.CRASH_WRITER_BUILD;
+const BUILD_DIR =
+  PREBUILT ?? join(ROOT, 'node_modules', '.cache', 'daos-ts-crash-writer', String(process.pid));
 const WRITER_JS = join(BUILD_DIR, 'test', 'crash', 'writer.js');
 
 /** mulberry32: the test's own seeded randomness (kill delays, samples). */
@@ -102,19 +113,19 @@ let failed = false;
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'daos-crash-'));
-  // CRASH_SKIP_BUILD=1 reuses the last build (to run the rounds against hand-patched output).
-  if (process.env.CRASH_SKIP_BUILD === '1' && existsSync(WRITER_JS)) return;
-  rmSync(BUILD_DIR, { recursive: true, force: true });
+  if (PREBUILT !== undefined) {
+    if (!existsSync(WRITER_JS)) throw new Error(`CRASH_WRITER_BUILD: no ${WRITER_JS}`);
+    return;
+  }
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'test', 'crash', 'tsconfig.json')], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
+  const config = join(ROOT, 'test', 'crash', 'tsconfig.json');
+  execFileSync(process.execPath, [tsc, '-p', config, '--outDir', BUILD_DIR], { cwd: ROOT, stdio: 'pipe' });
   // node_modules/ ends the package scope, so say that these files are ES modules.
   writeFileSync(join(BUILD_DIR, 'package.json'), '{ "type": "module" }\n');
 });
 
 afterAll(() => {
+  if (PREBUILT === undefined) rmSync(BUILD_DIR, { recursive: true, force: true });
   if (work && !failed) rmSync(work, { recursive: true, force: true });
   else if (work) console.error(`crash test: data kept in ${work} (seed ${SEED})`);
 });
@@ -160,8 +171,11 @@ async function open(): Promise<Opened> {
   };
 }
 
-/** Run the writer for one round and SIGKILL it a random while after its first acknowledgement. */
-function runRound(round: number, killAfterMs: number): Promise<RoundLog> {
+/**
+ * Run the writer for one round and SIGKILL it: a while after its first acknowledgement, or for
+ * an 'early' round a while after it was spawned (mid-start, mid-recovery or mid-write).
+ */
+function runRound(round: number, kind: 'ack' | 'early', killAfterMs: number): Promise<RoundLog> {
   const log: RoundLog = {
     begun: [],
     acked: [],
@@ -171,37 +185,45 @@ function runRound(round: number, killAfterMs: number): Promise<RoundLog> {
     killAfterMs,
     lines: [],
   };
+  const logPath = join(work, `round-${round}.log`);
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [WRITER_JS, cfgPath, String(round)], {
+    const child: ChildProcess = spawn(process.execPath, [WRITER_JS, cfgPath, String(round), logPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
-    let killTimer: NodeJS.Timeout | undefined;
-    const hang = setTimeout(() => child.kill('SIGKILL'), FIRST_ACK_TIMEOUT_MS);
+    let killed = false;
+    const kill = () => {
+      killed = true;
+      child.kill('SIGKILL');
+    };
+    let killTimer = kind === 'early' ? setTimeout(kill, killAfterMs) : undefined;
+    const hang = setTimeout(kill, FIRST_ACK_TIMEOUT_MS);
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      log.lines.push(line);
-      if (log.lines.length > 20) log.lines.shift();
-      const [what, kind, nText] = line.split(' ');
-      if (what !== 'begin' && what !== 'ack') return;
-      const n = Number(nText);
-      if (kind === 'hot') (what === 'begin' ? log.hotBegun : log.hotAcked).push(n);
-      else (what === 'begin' ? log.begun : log.acked).push({ kind: kind as WriteKind, round, n });
-      if (what === 'ack' && killTimer === undefined) {
-        clearTimeout(hang);
-        log.firstAckMs = Date.now() - started;
-        killTimer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
+    child.stdout!.on('data', (d: Buffer) => {
+      if (log.firstAckMs > 0 || !d.toString().includes('first-ack')) return;
+      clearTimeout(hang);
+      log.firstAckMs = Date.now() - started;
+      killTimer ??= setTimeout(kill, killAfterMs);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(hang);
       if (killTimer) clearTimeout(killTimer);
-      if (signal === 'SIGKILL' && log.firstAckMs > 0) resolve(log);
+      // The log is complete up to its last newline: a line cut by the kill is not one.
+      const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+      const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
+      for (const line of lines) {
+        const [what, opKind, nText] = line.split(' ');
+        if (what !== 'begin' && what !== 'ack') continue;
+        const n = Number(nText);
+        if (opKind === 'hot') (what === 'begin' ? log.hotBegun : log.hotAcked).push(n);
+        else (what === 'begin' ? log.begun : log.acked).push({ kind: opKind as WriteKind, round, n });
+      }
+      log.lines = lines.filter((l) => l.length > 0).slice(-20);
+      if (killed && signal === 'SIGKILL' && (kind === 'early' || log.firstAckMs > 0)) resolve(log);
       else
         reject(
           new Error(
@@ -266,6 +288,13 @@ function sample<T>(items: T[], count: number, random: () => number): T[] {
 describe('crash consistency under SIGKILL', () => {
   it(`keeps every acknowledged write and no partial transaction over ${ROUNDS} kills`, async () => {
     const random = rng(SEED);
+    // ROUNDS rounds killed after their first ack, and after every EARLY_EVERY of them one killed
+    // early: while starting, recovering what the last kill left, or just starting to write.
+    const schedule: Array<'ack' | 'early'> = [];
+    for (let i = 1; i <= ROUNDS; i++) {
+      schedule.push('ack');
+      if (i % EARLY_EVERY === 0) schedule.push('early');
+    }
     await setUp();
     /** Writes that must read back exactly from now on: acknowledged, or found whole after a crash. */
     const mustHave: Write[] = [];
@@ -285,13 +314,17 @@ describe('crash consistency under SIGKILL', () => {
     const started = Date.now();
 
     try {
-      for (let round = 1; round <= ROUNDS; round++) {
-        const killAfter = KILL_DELAY_MIN_MS + Math.floor(random() * (KILL_DELAY_MAX_MS - KILL_DELAY_MIN_MS));
-        const log = await runRound(round, killAfter);
-        const where = `seed ${SEED}, round ${round} (killed ${killAfter} ms after the first ack; ${log.acked.length} acked of ${log.begun.length} begun)`;
+      for (let round = 1; round <= schedule.length; round++) {
+        const kind = schedule[round - 1]!;
+        const killAfter =
+          kind === 'ack'
+            ? KILL_DELAY_MIN_MS + Math.floor(random() * (KILL_DELAY_MAX_MS - KILL_DELAY_MIN_MS))
+            : Math.floor(random() * EARLY_KILL_MAX_MS);
+        const log = await runRound(round, kind, killAfter);
+        const where = `seed ${SEED}, round ${round} (killed ${killAfter} ms after ${kind === 'ack' ? 'the first ack' : 'spawning'}; ${log.acked.length} acked of ${log.begun.length} begun)`;
         const problems: string[] = [];
 
-        stats.firstAckMs += log.firstAckMs;
+        if (kind === 'ack') stats.firstAckMs += log.firstAckMs;
         const tCheck = Date.now();
         const o = await open();
         try {
@@ -326,7 +359,7 @@ describe('crash consistency under SIGKILL', () => {
           });
 
           // What earlier rounds established still holds.
-          const full = round % FULL_CHECK_EVERY === 0 || round === ROUNDS;
+          const full = round % FULL_CHECK_EVERY === 0 || round === schedule.length;
           const oldHave = full ? mustHave : sample(mustHave, OLD_SAMPLE, random);
           const oldLack = full ? mustLack : sample(mustLack, OLD_SAMPLE, random);
           (await observeAll(o, oldHave)).forEach((s, i) => {
@@ -388,7 +421,7 @@ describe('crash consistency under SIGKILL', () => {
       throw err;
     }
     console.log(
-      `crash test: seed ${SEED}, ${ROUNDS} rounds in ${Date.now() - started} ms; ${stats.acked} acknowledged writes (${stats.txAcked} transactions), unacknowledged found whole ${stats.unackedPresent} / absent ${stats.unackedAbsent} (${stats.txUnacked} transactions); ${(ackedBytes / 2 ** 20).toFixed(1)} MiB acknowledged; per round: start to first ack ${Math.round(stats.firstAckMs / ROUNDS)} ms, reopen and check ${Math.round(stats.checkMs / ROUNDS)} ms`,
+      `crash test: seed ${SEED}, ${schedule.length} rounds (${ROUNDS} killed after the first ack) in ${Date.now() - started} ms; ${stats.acked} acknowledged writes (${stats.txAcked} transactions), unacknowledged found whole ${stats.unackedPresent} / absent ${stats.unackedAbsent} (${stats.txUnacked} transactions); ${(ackedBytes / 2 ** 20).toFixed(1)} MiB acknowledged; per round: start to first ack ${Math.round(stats.firstAckMs / ROUNDS)} ms, reopen and check ${Math.round(stats.checkMs / schedule.length)} ms`,
     );
     expect(stats.txAcked).toBeGreaterThan(0);
   });

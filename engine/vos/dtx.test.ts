@@ -189,3 +189,26 @@ describe('recovery', () => {
     expect(u.usage()).toEqual({ fileBytes: 12000, usedBytes: 5000, freeBytes: 7000 });
   });
 });
+
+describe('container ids', () => {
+  it('stay unique across a restart when a container first appears in a multi-op prepare', async () => {
+    const dir = tmp();
+    const oid = { hi: 1n, lo: 1n };
+    const upd2 = (cont: string, dkey: string, v: string) => ({
+      op: 'update' as const,
+      cont,
+      oid,
+      dkey: b(dkey),
+      iods: [{ akey: b('a'), kind: 'single' as const, value: b(v) }],
+    });
+    let t = await openVosTarget(dir);
+    await t.prepareDtx('d1', 5n, [upd2('A', 'x', 'from A'), upd2('A', 'y', 'from A')], COORD);
+    await t.commitDtx('d1', true);
+    await t.close();
+    t = await openVosTarget(dir);
+    await t.apply(6n, [upd2('B', 'x', 'from B')]);
+    const v = t.fetch('A', oid, 9n, b('x'), [{ akey: b('a'), kind: 'single' }])[0] as Uint8Array;
+    expect(Buffer.from(v).toString()).toBe('from A');
+    await t.close();
+  });
+});

@@ -71,7 +71,10 @@ export class IndexStore {
     if (id !== undefined) {
       // Registered in memory by a transaction that may have been aborted since (a failed
       // multi-op call, a dry run): make sure this transaction holds the record too.
-      if (this.conts.get(cont) === undefined) this.conts.put(cont, id);
+      if (this.conts.get(cont) === undefined) {
+        this.conts.put(cont, id);
+        this.state.put('nextContId', this.nextContId);
+      }
       return id;
     }
     assert(this.nextContId <= CONT_ID_MAX, 'container ids exhausted');

@@ -1,10 +1,9 @@
 /**
  * What the crash-test writer (a child process) and its parent agree on: the config file, the
- * stdout line protocol, and how every key, offset and value is derived from (seed, round, n), so
+ * line protocol of its log, and how every key, offset and value is derived from (seed, round, n), so
  * that the parent can recompute exactly what an acknowledged (or begun) write must have stored.
  *
- * Lines the writer prints (one per event, flushed before the next write starts):
- *   ready                        the system is open
+ * Lines the writer appends to its round's log (one per event, written before the next write starts):
  *   begin <kind> <n> [keys...]   about to issue op n (kind kv | arr | tx | hot)
  *   ack <kind> <n> [key]         op n's promise resolved (the write is acknowledged)
  */

@@ -1,13 +1,15 @@
 /**
  * The crash-test writer: a separate Node process running the real library against a folder,
- * writing until its parent kills it with SIGKILL. Usage: node writer.js CONFIG.json ROUND
+ * writing until its parent kills it with SIGKILL. Usage: node writer.js CONFIG.json ROUND LOG
  *
- * It prints `begin <kind> <n>` before issuing op n and `ack <kind> <n>` once the op's promise has
- * resolved (see protocol.ts). stdout is a pipe, which Node writes synchronously on Linux, so an
- * `ack` line is in the pipe before the next write is issued. A failed write prints `fail` to
- * stderr and exits 1 (the parent then fails the test with that message).
+ * It appends `begin <kind> <n>` to LOG before issuing op n and `ack <kind> <n>` once the op's
+ * promise has resolved (see protocol.ts), with a synchronous write(2) each: a line is in the
+ * file (the page cache, which a killed process cannot lose) before the next write is issued.
+ * stdout only carries `first-ack`, the parent's cue to start its kill timer: a pipe is no log,
+ * since Node queues pipe writes in memory whenever the pipe is full, and SIGKILL loses the queue.
+ * A failed write prints `fail` to stderr and exits 1 (the parent then fails with that message).
  */
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, writeSync } from 'node:fs';
 import { DaosError, DaosSystem, oidParse } from '../../index.js';
 import {
   arrayData,
@@ -32,13 +34,22 @@ const TX_RETRIES_MAX = 10;
  */
 const FAULT = process.env.CRASH_WRITER_FAULT ?? '';
 
+let logFd = -1;
+let acked = false;
+
 function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  writeSync(logFd, `${line}\n`);
+  if (!acked && line.startsWith('ack ')) {
+    acked = true;
+    process.stdout.write('first-ack\n');
+  }
 }
 
 async function main(): Promise<void> {
-  const [configPath, roundArg] = process.argv.slice(2);
-  if (!configPath || roundArg === undefined) throw new Error('usage: writer.js CONFIG.json ROUND');
+  const [configPath, roundArg, logPath] = process.argv.slice(2);
+  if (!configPath || roundArg === undefined || !logPath)
+    throw new Error('usage: writer.js CONFIG.json ROUND LOG');
+  logFd = openSync(logPath, 'a');
   const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as CrashConfig;
   const round = Number(roundArg);
   const seed = cfg.seed;
@@ -54,7 +65,7 @@ async function main(): Promise<void> {
   const cont = await pool.openContainer(cfg.cont);
   const kvs = cfg.kv.map((s) => cont.kv(oidParse(s)));
   const arr = await cont.openArray(oidParse(cfg.array));
-  say('ready');
+  say('ready'); // in the log only: the system is open
 
   let next = 0;
   const opLoop = async (): Promise<void> => {
