@@ -18,6 +18,44 @@ const READ_SLAB_BYTES = 1024 * 1024;
 const SLAB_VALUE_BYTES_MAX = 64 * 1024;
 /** Linux's IOV_MAX: the most buffers one writev may take. */
 const IOVECS_PER_WRITE_MAX = 1024;
+/**
+ * Runs at least this long go through libuv's thread pool, so that the copies of several targets
+ * and requests run on several cores; shorter ones cost less done right away on the main thread.
+ */
+const ASYNC_RUN_BYTES_MIN = 256 * 1024;
+
+interface Run<T> {
+  off: number;
+  len: number;
+  items: T[];
+}
+
+/**
+ * Sort by offset and merge exactly contiguous pieces into runs of at most IOVECS_PER_WRITE_MAX.
+ * Writes never overlap (each has its own reserved space); reads may (one value read twice).
+ */
+function contiguousRuns<T extends { off: number }>(
+  items: T[],
+  lenOf: (t: T) => number,
+  mayOverlap: boolean,
+): Array<Run<T>> {
+  items.sort((a, b) => a.off - b.off);
+  const runs: Array<Run<T>> = [];
+  for (const item of items) {
+    const last = runs[runs.length - 1];
+    if (last && item.off === last.off + last.len && last.items.length < IOVECS_PER_WRITE_MAX) {
+      last.items.push(item);
+      last.len += lenOf(item);
+    } else {
+      assert(
+        mayOverlap || !last || item.off >= last.off + last.len,
+        `overlapping data-file writes at ${item.off}`,
+      );
+      runs.push({ off: item.off, len: lenOf(item), items: [item] });
+    }
+  }
+  return runs;
+}
 
 interface PendingWrite {
   off: number;
@@ -31,6 +69,10 @@ interface QueuedRead {
   outOff: number;
 }
 
+function views(reads: QueuedRead[]): Uint8Array[] {
+  return reads.map((r) => r.out.subarray(r.outOff, r.outOff + r.len));
+}
+
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
@@ -42,7 +84,10 @@ export class DataFile {
   private deferring = false;
   private readQueue: QueuedRead[] = [];
   private readsDone: Promise<void> | undefined;
+  /** Reads running on the thread pool. */
+  private readsInFlight = 0;
   private afterReadsQueue: Array<() => void> = [];
+  private readonly writesInFlight = new Set<Promise<void>>();
 
   private constructor(
     readonly path: string,
@@ -70,33 +115,66 @@ export class DataFile {
     return this.pending.length > 0;
   }
 
-  /** Write every queued write, coalescing contiguous ones into one writev. */
+  /** Write every queued write now, one positional writev per contiguous run. */
   flushWrites(): void {
     if (this.pending.length === 0) return;
-    const writes = this.pending;
-    this.pending = [];
-    writes.sort((a, b) => a.off - b.off);
-    let i = 0;
-    while (i < writes.length) {
-      const start = writes[i]!.off;
-      let end = start + writes[i]!.bytes.length;
-      const run: Uint8Array[] = [writes[i]!.bytes];
-      i++;
-      while (i < writes.length && writes[i]!.off === end && run.length < IOVECS_PER_WRITE_MAX) {
-        assert(writes[i]!.off >= end, 'overlapping data-file writes in one batch');
-        run.push(writes[i]!.bytes);
-        end += writes[i]!.bytes.length;
-        i++;
-      }
-      this.writeRun(start, end - start, run);
-    }
-    this.unsynced = true;
+    for (const run of this.takeWriteRuns())
+      this.writeRunSync(
+        run.off,
+        run.len,
+        run.items.map((w) => w.bytes),
+        0,
+      );
   }
 
-  private writeRun(off: number, len: number, run: Uint8Array[]): void {
-    const done =
-      run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
-    if (done === len) return;
+  /**
+   * Start every queued write (long runs on the thread pool, short ones now) and resolve when
+   * every write started so far, by any caller, is done: a commit awaits this before its index
+   * transaction, so the bytes are on file before a record refers to them.
+   */
+  flushWritesAsync(): Promise<void> {
+    for (const run of this.takeWriteRuns()) {
+      const bufs = run.items.map((w) => w.bytes);
+      if (run.len < ASYNC_RUN_BYTES_MIN) {
+        this.writeRunSync(run.off, run.len, bufs, 0);
+        continue;
+      }
+      const done = new Promise<void>((resolve, reject) =>
+        fs.writev(this.fd, bufs, run.off, (err, n) => {
+          if (err) return reject(err);
+          try {
+            if (n < run.len) this.writeRunSync(run.off, run.len, bufs, n);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      );
+      this.writesInFlight.add(done);
+      void done.then(
+        () => this.writesInFlight.delete(done),
+        () => this.writesInFlight.delete(done),
+      );
+    }
+    return this.writesInFlight.size === 0
+      ? Promise.resolve()
+      : Promise.all(this.writesInFlight).then(() => undefined);
+  }
+
+  private takeWriteRuns(): Array<Run<PendingWrite>> {
+    const writes = this.pending;
+    this.pending = [];
+    if (writes.length > 0) this.unsynced = true;
+    return contiguousRuns(writes, (w) => w.bytes.length, false);
+  }
+
+  /** Write a run; `done` bytes of it are already written (after a short write). */
+  private writeRunSync(off: number, len: number, run: Uint8Array[], done: number): void {
+    if (done === 0) {
+      done =
+        run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
+      if (done === len) return;
+    }
     // A short write (rare: signals, a full disk): finish it buffer by buffer.
     let pos = off;
     for (const b of run) {
@@ -108,6 +186,11 @@ export class DataFile {
       }
       pos += b.length;
     }
+  }
+
+  /** Wait for writes running on the thread pool. */
+  async drain(): Promise<void> {
+    await Promise.allSettled(this.writesInFlight);
   }
 
   /** fdatasync when anything was written since the last sync. */
@@ -135,62 +218,66 @@ export class DataFile {
     this.readsDone ??= new Promise<void>((resolve, reject) =>
       queueMicrotask(() => {
         this.readsDone = undefined;
-        try {
-          this.flushReads();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
+        this.flushReads().then(resolve, reject);
       }),
     );
     return this.readsDone.then(() => value);
   }
 
-  /** Whether reads are queued: space they refer to must not be reused until they are done. */
+  /** Whether reads are queued or running: space they refer to must not be reused until they are done. */
   get hasQueuedReads(): boolean {
-    return this.readQueue.length > 0;
+    return this.readQueue.length > 0 || this.readsInFlight > 0;
   }
 
-  /** Run `fn` once the queued reads are done (now, if none are queued). */
+  /** Run `fn` once the queued and running reads are done (now, if there are none). */
   afterReads(fn: () => void): void {
-    if (this.readQueue.length === 0) fn();
+    if (!this.hasQueuedReads) fn();
     else this.afterReadsQueue.push(fn);
   }
 
-  private flushReads(): void {
-    const reads = this.readQueue;
+  private async flushReads(): Promise<void> {
+    const runs = contiguousRuns(this.readQueue, (r) => r.len, true);
     this.readQueue = [];
+    this.readsInFlight++;
     try {
-      reads.sort((a, b) => a.off - b.off);
-      let i = 0;
-      while (i < reads.length) {
-        const start = reads[i]!.off;
-        let end = start + reads[i]!.len;
-        const run = [reads[i]!];
-        i++;
-        while (i < reads.length && reads[i]!.off === end && run.length < IOVECS_PER_WRITE_MAX) {
-          run.push(reads[i]!);
-          end += reads[i]!.len;
-          i++;
-        }
-        if (run.length === 1) this.readNow(start, run[0]!.len, run[0]!.out, run[0]!.outOff);
-        else this.readRun(start, end - start, run);
+      const waits: Array<Promise<void>> = [];
+      for (const run of runs) {
+        if (run.len >= ASYNC_RUN_BYTES_MIN) waits.push(this.readRunAsync(run));
+        else if (run.items.length === 1)
+          this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
+        else this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
       }
+      await Promise.all(waits);
     } finally {
-      const after = this.afterReadsQueue;
-      this.afterReadsQueue = [];
-      for (const fn of after) fn();
+      this.readsInFlight--;
+      if (!this.hasQueuedReads) {
+        const after = this.afterReadsQueue;
+        this.afterReadsQueue = [];
+        for (const fn of after) fn();
+      }
     }
   }
 
-  private readRun(off: number, len: number, run: QueuedRead[]): void {
-    const bufs = run.map((r) => r.out.subarray(r.outOff, r.outOff + r.len));
-    const done = fs.readvSync(this.fd, bufs, off);
-    if (done === len) return;
-    // A short read: finish piece by piece (the ends are checked there).
-    let pos = off;
-    for (const r of run) {
-      const have = Math.min(r.len, Math.max(0, off + done - pos));
+  private readRunAsync(run: Run<QueuedRead>): Promise<void> {
+    return new Promise((resolve, reject) =>
+      fs.readv(this.fd, views(run.items), run.off, (err, n) => {
+        if (err) return reject(err);
+        try {
+          this.finishRun(run, n);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
+  }
+
+  /** After a readv of `done` bytes: read what a short read left, piece by piece (ends checked there). */
+  private finishRun(run: Run<QueuedRead>, done: number): void {
+    if (done === run.len) return;
+    let pos = run.off;
+    for (const r of run.items) {
+      const have = Math.min(r.len, Math.max(0, run.off + done - pos));
       if (have < r.len) this.readNow(pos + have, r.len - have, r.out, r.outOff + have);
       pos += r.len;
     }

@@ -108,8 +108,11 @@ export class Target implements VosTarget {
   private async commit<T>(
     fn: (freed: Extent[]) => T,
     mode: 'plain' | 'child' | 'dry-run' = 'plain',
+    dataWritten = false,
   ): Promise<T> {
     assert(!this.closed, 'target used after close');
+    // Large data-file writes run on the thread pool; the index commit waits for them.
+    if (!dataWritten) await this.data.flushWritesAsync();
     const freed: Extent[] = [];
     const run = () => {
       this.data.flushWrites();
@@ -238,23 +241,36 @@ export class Target implements VosTarget {
   private async prepareInOrder(record: DtxRecord, epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined) {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
     let effects: Effects | undefined;
-    const dryRun = this.commit((freed) => {
-      effects = buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, new Map());
-      return ABORT;
-    }, 'dry-run');
-    const store = this.commit(() => {
-      if (effects === undefined) return; // the dry run failed: its error is reported below
-      // The dry run's container registrations were aborted with it; the effects use their ids.
-      for (const op of ops) this.store.contIdForWrite(op.cont);
-      record.effects = effects;
-      this.store.dtx.put(record.dtxId, encodeDtx(record));
-    });
+    try {
+      // Data first, so that the two commits below are queued back to back with nothing between.
+      await this.data.flushWritesAsync();
+    } catch (err) {
+      for (const r of reserved) this.alloc.release(r.off, r.len);
+      throw err;
+    }
+    const dryRun = this.commit(
+      (freed) => {
+        effects = buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, new Map());
+        return ABORT;
+      },
+      'dry-run',
+      true,
+    );
+    const store = this.commit(
+      () => {
+        if (effects === undefined) return; // the dry run failed: its error is reported below
+        // The dry run's container registrations were aborted with it; the effects use their ids.
+        for (const op of ops) this.store.contIdForWrite(op.cont);
+        record.effects = effects;
+        this.store.dtx.put(record.dtxId, encodeDtx(record));
+      },
+      'plain',
+      true,
+    );
     const [dry, stored] = await Promise.allSettled([dryRun, store]);
     const failure =
       dry.status === 'rejected' ? dry.reason : stored.status === 'rejected' ? stored.reason : undefined;
     if (failure !== undefined || effects === undefined) {
-      if (stored.status === 'fulfilled' && effects !== undefined)
-        await this.commit(() => this.store.dtx.remove(record.dtxId));
       for (const r of reserved) this.alloc.release(r.off, r.len);
       throw failure ?? new Error('invariant violated: dry run produced no effects');
     }
@@ -450,6 +466,7 @@ export class Target implements VosTarget {
     // Persist space released since the last commit, so a clean restart has nothing to reclaim.
     await this.commit(() => undefined);
     this.closed = true;
+    await this.data.drain();
     await this.store.close();
     this.data.close();
   }
