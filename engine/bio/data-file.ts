@@ -2,9 +2,10 @@
  * A target's data file: the bytes of values too large to keep inline in the index, at offsets the
  * ExtentAllocator hands out.
  *
- * Writes are queued at submission and written by `flushWrites`, which the index calls at the start
- * of the transaction that will reference them: always before that commit, and in one positional
- * writev per contiguous run, so a batch of small values becomes a few large writes.
+ * Writes are queued at submission and written before the index transaction that will reference
+ * them is queued (`flushWritesAsync`; `flushWrites` inside the transaction catches stragglers), in
+ * one positional writev per contiguous run, so a batch of small values becomes a few large writes.
+ * Reads planned in one turn are queued, merged the same way and done at the end of the turn.
  */
 import fs from 'node:fs';
 import { assert } from '../../core/common/errors.js';
@@ -19,12 +20,19 @@ const SLAB_VALUE_BYTES_MAX = 64 * 1024;
 /** Linux's IOV_MAX: the most buffers one writev may take. */
 const IOVECS_PER_WRITE_MAX = 1024;
 /**
- * Runs at least this long go through libuv's thread pool, so that the copies of several targets
- * and requests run on several cores; shorter ones cost less done right away on the main thread.
+ * When one turn's flush has several runs at least this long, all but the last go through libuv's
+ * thread pool, so that their copies run on other cores while the main thread copies the last one.
+ * A lone run, or a short one, is copied right away: a thread-pool round trip costs more than it saves.
  */
 const ASYNC_RUN_BYTES_MIN = 256 * 1024;
 
-interface Run<T> {
+/** Which runs of a flush go to the thread pool: the long ones but the last long one. */
+function offloaded<T>(runs: Array<Run<T>>): Set<Run<T>> {
+  const long = runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN);
+  return new Set(long.slice(0, -1));
+}
+
+export interface Run<T> {
   off: number;
   len: number;
   items: T[];
@@ -57,12 +65,12 @@ function contiguousRuns<T extends { off: number }>(
   return runs;
 }
 
-interface PendingWrite {
+export interface PendingWrite {
   off: number;
   bytes: Uint8Array;
 }
 
-interface QueuedRead {
+export interface QueuedRead {
   off: number;
   len: number;
   out: Uint8Array;
@@ -71,6 +79,51 @@ interface QueuedRead {
 
 function views(reads: QueuedRead[]): Uint8Array[] {
   return reads.map((r) => r.out.subarray(r.outOff, r.outOff + r.len));
+}
+
+/**
+ * The data files of this process share one I/O schedule per event-loop turn: the reads queued
+ * and the writes flushed in a turn, over every target, are merged into runs and spread at once —
+ * long runs but the last onto the thread pool, the rest copied by the main thread meanwhile — so
+ * that requests in flight on several targets use several cores.
+ */
+const filesWithReads = new Set<DataFile>();
+let readsFlushed: Promise<void> | undefined;
+const filesWithWrites = new Set<DataFile>();
+const writesInFlight = new Set<Promise<void>>();
+
+async function flushAllReads(): Promise<void> {
+  const files = [...filesWithReads];
+  filesWithReads.clear();
+  const work = files.flatMap((f) => f.takeReadRuns().map((run) => ({ f, run })));
+  const async = offloaded(work.map((w) => w.run));
+  try {
+    const waits = work.filter((w) => async.has(w.run)).map((w) => w.f.readRunAsync(w.run));
+    for (const w of work) if (!async.has(w.run)) w.f.readRunSync(w.run);
+    await Promise.all(waits);
+  } finally {
+    for (const f of files) f.readsSettled();
+  }
+}
+
+function flushAllWrites(): Promise<void> {
+  const files = [...filesWithWrites];
+  filesWithWrites.clear();
+  const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
+  const async = offloaded(work.map((w) => w.run));
+  for (const w of work) {
+    if (!async.has(w.run)) continue;
+    const done = w.f.writeRunAsync(w.run);
+    writesInFlight.add(done);
+    const forget = () => writesInFlight.delete(done);
+    void done.then(forget, forget);
+  }
+  for (const w of work) if (!async.has(w.run)) w.f.writeRunSync(w.run.off, w.run.len, bytesOf(w.run), 0);
+  return writesInFlight.size === 0 ? Promise.resolve() : Promise.all(writesInFlight).then(() => undefined);
+}
+
+function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
+  return run.items.map((w) => w.bytes);
 }
 
 export class DataFile {
@@ -83,11 +136,9 @@ export class DataFile {
   /** While set, `read` queues instead of reading (see deferReads). */
   private deferring = false;
   private readQueue: QueuedRead[] = [];
-  private readsDone: Promise<void> | undefined;
-  /** Reads running on the thread pool. */
+  /** Reads taken for a flush and not yet done. */
   private readsInFlight = 0;
   private afterReadsQueue: Array<() => void> = [];
-  private readonly writesInFlight = new Set<Promise<void>>();
 
   private constructor(
     readonly path: string,
@@ -109,67 +160,55 @@ export class DataFile {
   queueWrite(off: number, bytes: Uint8Array): void {
     assert(bytes.length > 0, 'empty data-file write');
     this.pending.push({ off, bytes });
+    filesWithWrites.add(this);
   }
 
   get hasPendingWrites(): boolean {
     return this.pending.length > 0;
   }
 
-  /** Write every queued write now, one positional writev per contiguous run. */
+  /** Write this file's queued writes now, one positional writev per contiguous run. */
   flushWrites(): void {
     if (this.pending.length === 0) return;
-    for (const run of this.takeWriteRuns())
-      this.writeRunSync(
-        run.off,
-        run.len,
-        run.items.map((w) => w.bytes),
-        0,
-      );
+    filesWithWrites.delete(this);
+    for (const run of this.takeWriteRuns()) this.writeRunSync(run.off, run.len, bytesOf(run), 0);
   }
 
   /**
-   * Start every queued write (long runs on the thread pool, short ones now) and resolve when
-   * every write started so far, by any caller, is done: a commit awaits this before its index
-   * transaction, so the bytes are on file before a record refers to them.
+   * Start the queued writes of every data file (see the schedule above) and resolve when every
+   * write started so far is done: a commit awaits this before its index transaction, so the
+   * bytes are on file before a record refers to them.
    */
   flushWritesAsync(): Promise<void> {
-    for (const run of this.takeWriteRuns()) {
-      const bufs = run.items.map((w) => w.bytes);
-      if (run.len < ASYNC_RUN_BYTES_MIN) {
-        this.writeRunSync(run.off, run.len, bufs, 0);
-        continue;
-      }
-      const done = new Promise<void>((resolve, reject) =>
-        fs.writev(this.fd, bufs, run.off, (err, n) => {
-          if (err) return reject(err);
-          try {
-            if (n < run.len) this.writeRunSync(run.off, run.len, bufs, n);
-            resolve();
-          } catch (e) {
-            reject(e);
-          }
-        }),
-      );
-      this.writesInFlight.add(done);
-      void done.then(
-        () => this.writesInFlight.delete(done),
-        () => this.writesInFlight.delete(done),
-      );
-    }
-    return this.writesInFlight.size === 0
-      ? Promise.resolve()
-      : Promise.all(this.writesInFlight).then(() => undefined);
+    return flushAllWrites();
   }
 
-  private takeWriteRuns(): Array<Run<PendingWrite>> {
+  /** @internal Take the queued writes as contiguous runs. */
+  takeWriteRuns(): Array<Run<PendingWrite>> {
     const writes = this.pending;
     this.pending = [];
     if (writes.length > 0) this.unsynced = true;
     return contiguousRuns(writes, (w) => w.bytes.length, false);
   }
 
-  /** Write a run; `done` bytes of it are already written (after a short write). */
-  private writeRunSync(off: number, len: number, run: Uint8Array[], done: number): void {
+  /** @internal Write a run on the thread pool. */
+  writeRunAsync(run: Run<PendingWrite>): Promise<void> {
+    const bufs = bytesOf(run);
+    return new Promise<void>((resolve, reject) =>
+      fs.writev(this.fd, bufs, run.off, (err, n) => {
+        if (err) return reject(err);
+        try {
+          if (n < run.len) this.writeRunSync(run.off, run.len, bufs, n);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
+  }
+
+  /** @internal Write a run; `done` bytes of it are already written (after a short write). */
+  writeRunSync(off: number, len: number, run: Uint8Array[], done: number): void {
     if (done === 0) {
       done =
         run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
@@ -190,7 +229,7 @@ export class DataFile {
 
   /** Wait for writes running on the thread pool. */
   async drain(): Promise<void> {
-    await Promise.allSettled(this.writesInFlight);
+    await Promise.allSettled(writesInFlight);
   }
 
   /** fdatasync when anything was written since the last sync. */
@@ -215,13 +254,14 @@ export class DataFile {
       this.deferring = false;
     }
     if (this.readQueue.length === 0) return Promise.resolve(value);
-    this.readsDone ??= new Promise<void>((resolve, reject) =>
+    filesWithReads.add(this);
+    readsFlushed ??= new Promise<void>((resolve, reject) =>
       queueMicrotask(() => {
-        this.readsDone = undefined;
-        this.flushReads().then(resolve, reject);
+        readsFlushed = undefined;
+        flushAllReads().then(resolve, reject);
       }),
     );
-    return this.readsDone.then(() => value);
+    return readsFlushed.then(() => value);
   }
 
   /** Whether reads are queued or running: space they refer to must not be reused until they are done. */
@@ -235,30 +275,31 @@ export class DataFile {
     else this.afterReadsQueue.push(fn);
   }
 
-  private async flushReads(): Promise<void> {
+  /** @internal Take the queued reads as contiguous runs; `readsSettled` must follow. */
+  takeReadRuns(): Array<Run<QueuedRead>> {
     const runs = contiguousRuns(this.readQueue, (r) => r.len, true);
     this.readQueue = [];
     this.readsInFlight++;
-    try {
-      const waits: Array<Promise<void>> = [];
-      for (const run of runs) {
-        if (run.len >= ASYNC_RUN_BYTES_MIN) waits.push(this.readRunAsync(run));
-        else if (run.items.length === 1)
-          this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
-        else this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
-      }
-      await Promise.all(waits);
-    } finally {
-      this.readsInFlight--;
-      if (!this.hasQueuedReads) {
-        const after = this.afterReadsQueue;
-        this.afterReadsQueue = [];
-        for (const fn of after) fn();
-      }
-    }
+    return runs;
   }
 
-  private readRunAsync(run: Run<QueuedRead>): Promise<void> {
+  /** @internal The reads taken by takeReadRuns are done (or failed). */
+  readsSettled(): void {
+    this.readsInFlight--;
+    if (this.hasQueuedReads) return;
+    const after = this.afterReadsQueue;
+    this.afterReadsQueue = [];
+    for (const fn of after) fn();
+  }
+
+  /** @internal */
+  readRunSync(run: Run<QueuedRead>): void {
+    if (run.items.length === 1) this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
+    else this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
+  }
+
+  /** @internal Read a run on the thread pool. */
+  readRunAsync(run: Run<QueuedRead>): Promise<void> {
     return new Promise((resolve, reject) =>
       fs.readv(this.fd, views(run.items), run.off, (err, n) => {
         if (err) return reject(err);
