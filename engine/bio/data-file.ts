@@ -20,16 +20,16 @@ const SLAB_VALUE_BYTES_MAX = 64 * 1024;
 /** Linux's IOV_MAX: the most buffers one writev may take. */
 const IOVECS_PER_WRITE_MAX = 1024;
 /**
- * When one turn's flush has several runs at least this long, all but the last go through libuv's
- * thread pool, so that their copies run on other cores while the main thread copies the last one.
- * A lone run, or a short one, is copied right away: a thread-pool round trip costs more than it saves.
+ * When one turn's flush has several runs at least this long, they go through libuv's thread pool,
+ * so that their copies run in parallel while the main thread serves the next requests. A lone
+ * run, or a short one, is copied right away: a thread-pool round trip costs more than it saves.
  */
 const ASYNC_RUN_BYTES_MIN = 256 * 1024;
 
-/** Which runs of a flush go to the thread pool: the long ones but the last long one. */
+/** Which runs of a flush go to the thread pool: every long one, when there are several. */
 function offloaded<T>(runs: Array<Run<T>>): Set<Run<T>> {
   const long = runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN);
-  return new Set(long.slice(0, -1));
+  return new Set(long.length > 1 ? long : []);
 }
 
 export interface Run<T> {
@@ -84,7 +84,7 @@ function views(reads: QueuedRead[]): Uint8Array[] {
 /**
  * The data files of this process share one I/O schedule per event-loop turn: the reads queued
  * and the writes flushed in a turn, over every target, are merged into runs and spread at once —
- * long runs but the last onto the thread pool, the rest copied by the main thread meanwhile — so
+ * long runs onto the thread pool when there are several, the rest copied by the main thread — so
  * that requests in flight on several targets use several cores.
  */
 const filesWithReads = new Set<DataFile>();
