@@ -19,6 +19,9 @@ describe('examples', () => {
         },
       );
       expect(out).toMatch(/sensor-1\/name = "thermometer"/);
+      expect(out).toMatch(
+        /sensor-1\/samples\[0..6\) = \[20.5, 21, 21.5, 22, 0, 0\], written: \[0, 4\) \(the rest are holes\)/,
+      );
       expect(out).toMatch(/dkeys in order: sensor-0, sensor-1/);
       expect(out).toMatch(/2000 puts of 4 KiB at [\d,]+\/s, gets at [\d,]+\/s/);
       expect(out).toMatch(/16 MiB in 1 MiB writes at \d+ MiB\/s, reads at \d+ MiB\/s/);
