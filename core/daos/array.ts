@@ -18,6 +18,8 @@ const MD_AKEY = 'daos_array_md';
 const CHUNK_AKEY = '0';
 const ARRAY_MAGIC = 0xdaca55a9daca55a9n;
 const MD_BYTES = 24;
+/** Times setSize redoes its transaction when concurrent writes make it restart. */
+const SET_SIZE_TRIES_MAX = 8;
 
 export interface ArrayAttrs {
   cellSize: number;
@@ -150,6 +152,18 @@ export class DaosArray {
   /** Grow (the new cells read as zeros) or shrink (cells past `size` are punched) the array, atomically. */
   async setSize(size: Index): Promise<void> {
     const n = toCell(size);
+    // A concurrent write to the array makes the transaction restart: redo it from a fresh size.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.setSizeOnce(n);
+      } catch (err) {
+        if (!(err instanceof DaosError) || err.code !== 'DER_TX_RESTART' || attempt >= SET_SIZE_TRIES_MAX)
+          throw err;
+      }
+    }
+  }
+
+  private async setSizeOnce(n: bigint): Promise<void> {
     const current = await this.getSize();
     if (n === current) return;
     const tx = await this.object.container.openTx();
