@@ -56,8 +56,6 @@ const DATA_FILE_NAME = 'data.bin';
 
 export class Target implements VosTarget {
   private closed = false;
-  /** Commits asked for and not yet done, to tell a lone write from a batch. */
-  private commitsPending = 0;
   private readonly locks = new LockTable();
   private readonly pending = new Map<string, DtxRecord>();
 
@@ -113,19 +111,6 @@ export class Target implements VosTarget {
     dataWritten = false,
   ): Promise<T> {
     assert(!this.closed, 'target used after close');
-    this.commitsPending++;
-    try {
-      return await this.commitNow(fn, mode, dataWritten);
-    } finally {
-      this.commitsPending--;
-    }
-  }
-
-  private async commitNow<T>(
-    fn: (freed: Extent[]) => T,
-    mode: 'plain' | 'child' | 'dry-run',
-    dataWritten: boolean,
-  ): Promise<T> {
     // Large data-file writes run on the thread pool; the index commit waits for them.
     if (!dataWritten) await this.data.flushWritesAsync();
     const freed: Extent[] = [];
@@ -137,11 +122,7 @@ export class Target implements VosTarget {
       return fn(freed);
     };
     let result: T;
-    if (mode === 'plain' && this.commitsPending === 1 && !this.fsync) {
-      // Alone: commit now on this thread. A batch buys nothing without company, and the round
-      // trip to lmdb's write thread would be the whole latency of a lone write.
-      result = this.store.env.transactionSync(run) as T;
-    } else if (mode === 'plain') {
+    if (mode === 'plain') {
       result = (await this.store.env.transaction(run)) as T;
     } else {
       // A child transaction can be aborted after it has written (a failing op of a multi-op call).
