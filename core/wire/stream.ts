@@ -1,0 +1,304 @@
+/**
+ * The socket-stream transport shared by TCP and Unix sockets: frames over a `net` socket, written
+ * with cork/uncork so a bulk goes out as its own piece (a writev), never copied.
+ *
+ * Server: a corrupt stream (FrameDecoder throws), a frame kind a server never receives, a
+ * truncated frame at end of stream or a partial frame stalled for FRAME_STALL_TIMEOUT_MS closes
+ * the connection; a bad body or an unknown opcode gets an error reply. At most
+ * requestsRunningMax requests of one connection run at once; beyond that, and while replies pile
+ * up unwritten, the server stops reading the socket (TCP back-pressure bounds its memory).
+ */
+import net from 'node:net';
+import { DaosError } from '../common/errors.js';
+import { dispatch, errorOutcome, type Outcome, RunGate } from './dispatch.js';
+import {
+  encodeFrame,
+  FRAME_KIND_ERROR,
+  FRAME_KIND_REPLY,
+  FRAME_KIND_REQUEST,
+  type Frame,
+  FrameDecoder,
+  type FrameKind,
+} from './frame.js';
+import { InflightRequests } from './inflight.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  FRAME_STALL_TIMEOUT_MS,
+  REPLY_WRITE_BUFFERED_BYTES_MAX,
+  REQUESTS_IN_FLIGHT_MAX,
+  REQUESTS_WAITING_MAX,
+  RPC_TIMEOUT_MS_DEFAULT,
+  SERVER_REQUESTS_RUNNING_MAX,
+} from './limits.js';
+import { OPCODES_KNOWN } from './opcodes.js';
+import type {
+  Connection,
+  ConnectOptions,
+  Handler,
+  Listener,
+  ListenOptions,
+  Reply,
+  RequestOptions,
+  Transport,
+} from './transport.js';
+
+/** How one socket family names its endpoints. */
+export interface StreamEndpoint {
+  readonly scheme: string;
+  /** The net options of an address of this scheme (DER_INVAL when it is not one). */
+  parse(address: string): { host?: string; port?: number; path?: string };
+  /** The address of a listening server, as clients should dial it. */
+  describe(server: net.Server, asked: string): string;
+}
+
+const SERVER_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REQUEST]);
+const CLIENT_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REPLY, FRAME_KIND_ERROR]);
+
+/** Write a frame's pieces as one gathered write. */
+function writeFrame(socket: net.Socket, pieces: Uint8Array[]): void {
+  socket.cork();
+  for (const piece of pieces) socket.write(piece);
+  socket.uncork();
+}
+
+function netErrorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+/** One accepted connection on the server side. */
+class ServerConnection {
+  private readonly decoder = new FrameDecoder(SERVER_ACCEPTS);
+  private readonly gate: RunGate;
+  private closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly handler: Handler,
+    private readonly opcodes: ReadonlySet<number>,
+    requestsRunningMax: number,
+    onClose: () => void,
+  ) {
+    this.gate = new RunGate(requestsRunningMax, () => this.flowControl());
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => {
+      // A frame cut short by the end of the stream is a truncated frame: nothing to answer.
+      if (this.decoder.bufferedBytes > 0) socket.destroy();
+    });
+    socket.on('timeout', () => socket.destroy());
+    socket.on('drain', () => this.flowControl());
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      onClose();
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => this.gate.run(() => this.serve(frame)));
+    } catch {
+      this.socket.destroy();
+      return;
+    }
+    // Only a partial frame arms the stall timer: an idle connection between frames is fine.
+    this.socket.setTimeout(this.decoder.bufferedBytes > 0 ? FRAME_STALL_TIMEOUT_MS : 0);
+    this.flowControl();
+  }
+
+  private flowControl(): void {
+    if (this.closed) return;
+    const busy = this.gate.waitingCount > 0 || this.socket.writableLength > REPLY_WRITE_BUFFERED_BYTES_MAX;
+    if (busy) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private async serve(frame: Frame): Promise<void> {
+    const outcome: Outcome =
+      frame.headerError !== undefined
+        ? errorOutcome(frame.headerError)
+        : await dispatch(this.handler, this.opcodes, frame.opcode, frame.header, frame.bulk);
+    if (this.closed) return;
+    writeFrame(this.socket, this.encodeOutcome(frame, outcome));
+  }
+
+  private encodeOutcome(frame: Frame, outcome: Outcome): Uint8Array[] {
+    const { requestId, opcode } = frame;
+    let failure: Outcome & { ok: false };
+    if (outcome.ok) {
+      try {
+        return encodeFrame({ kind: FRAME_KIND_REPLY, requestId, opcode }, outcome.header, outcome.bulk);
+      } catch (err) {
+        // A reply that cannot be encoded (oversize, bad types) still answers its request.
+        failure = errorOutcome(err);
+      }
+    } else {
+      failure = outcome;
+    }
+    const body = { code: failure.code, message: failure.message };
+    return encodeFrame({ kind: FRAME_KIND_ERROR, requestId, opcode }, body);
+  }
+}
+
+class StreamListener implements Listener {
+  private readonly connections = new Set<ServerConnection>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly address: string,
+    private readonly server: net.Server,
+    handler: Handler,
+    opcodes: ReadonlySet<number>,
+    requestsRunningMax: number,
+  ) {
+    server.on('connection', (socket) => {
+      const conn = new ServerConnection(socket, handler, opcodes, requestsRunningMax, () =>
+        this.connections.delete(conn),
+      );
+      this.connections.add(conn);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const conn of this.connections) conn.destroy();
+    });
+    return this.closing;
+  }
+}
+
+function isErrorBody(header: unknown): header is { code: string; message: string } {
+  if (typeof header !== 'object' || header === null) return false;
+  const body = header as Record<string, unknown>;
+  return typeof body.code === 'string' && typeof body.message === 'string';
+}
+
+/** One client connection over a socket. */
+class StreamConnection implements Connection {
+  private readonly decoder = new FrameDecoder(CLIENT_ACCEPTS);
+  private readonly requests: InflightRequests;
+  private readonly timeoutMs: number;
+  private lossReason = 'connection closed';
+  private readonly closedPromise: Promise<void>;
+
+  constructor(
+    readonly peer: string,
+    private readonly socket: net.Socket,
+    options: ConnectOptions,
+  ) {
+    this.requests = new InflightRequests(
+      peer,
+      options.requestsInFlightMax ?? REQUESTS_IN_FLIGHT_MAX,
+      options.requestsWaitingMax ?? REQUESTS_WAITING_MAX,
+    );
+    this.timeoutMs = options.timeoutMs ?? RPC_TIMEOUT_MS_DEFAULT;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => {
+      this.lossReason = `socket error ${netErrorCode(err)}`;
+    });
+    this.closedPromise = new Promise<void>((resolve) => {
+      socket.on('close', () => {
+        this.requests.failAll(new DaosError('DER_UNREACH', `connection to ${peer} lost: ${this.lossReason}`));
+        resolve();
+      });
+    });
+  }
+
+  request(opcode: number, header: unknown, bulk?: Uint8Array, options?: RequestOptions): Promise<Reply> {
+    return this.requests.start(opcode, options?.timeoutMs ?? this.timeoutMs, (requestId) => {
+      writeFrame(this.socket, encodeFrame({ kind: FRAME_KIND_REQUEST, requestId, opcode }, header, bulk));
+    });
+  }
+
+  close(): Promise<void> {
+    this.lossReason = 'closed by the client';
+    this.socket.destroy();
+    return this.closedPromise;
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => this.onFrame(frame));
+    } catch (err) {
+      this.lossReason = `protocol error: ${(err as Error).message}`;
+      this.socket.destroy();
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const { requestId } = frame;
+    if (frame.headerError !== undefined) {
+      this.requests.fail(requestId, frame.headerError);
+    } else if (frame.kind === FRAME_KIND_REPLY) {
+      this.requests.complete(requestId, { header: frame.header, bulk: frame.bulk });
+    } else if (isErrorBody(frame.header)) {
+      this.requests.fail(requestId, DaosError.from(frame.header.code, frame.header.message));
+    } else {
+      this.requests.fail(requestId, new DaosError('DER_PROTO', `malformed error reply from ${this.peer}`));
+    }
+  }
+}
+
+/** A transport over `net` sockets of one family. */
+export class StreamTransport implements Transport {
+  constructor(private readonly endpoint: StreamEndpoint) {}
+
+  async listen(address: string, handler: Handler, options: ListenOptions = {}): Promise<Listener> {
+    const target = this.endpoint.parse(address);
+    const requestsRunningMax = options.requestsRunningMax ?? SERVER_REQUESTS_RUNNING_MAX;
+    if (!Number.isInteger(requestsRunningMax) || requestsRunningMax < 1) {
+      throw new DaosError('DER_INVAL', `bad concurrency bound ${requestsRunningMax}`);
+    }
+    const server = net.createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => {
+        const code = netErrorCode(err);
+        reject(
+          new DaosError(
+            code === 'EADDRINUSE' ? 'DER_EXIST' : 'DER_INVAL',
+            `cannot listen at ${address}: ${code}`,
+          ),
+        );
+      });
+      server.listen(target, () => resolve());
+    });
+    server.on('error', () => {});
+    const listening = this.endpoint.describe(server, address);
+    return new StreamListener(
+      listening,
+      server,
+      handler,
+      options.opcodes ?? OPCODES_KNOWN,
+      requestsRunningMax,
+    );
+  }
+
+  async connect(address: string, options: ConnectOptions = {}): Promise<Connection> {
+    const target = this.endpoint.parse(address);
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const sock = net.connect({ ...target, noDelay: true } as net.NetConnectOpts);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(
+          new DaosError('DER_UNREACH', `connect to ${address} timed out after ${CONNECT_TIMEOUT_MS} ms`),
+        );
+      }, CONNECT_TIMEOUT_MS);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.removeAllListeners('error');
+        resolve(sock);
+      });
+      sock.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new DaosError('DER_UNREACH', `cannot connect to ${address}: ${netErrorCode(err)}`));
+      });
+    });
+    return new StreamConnection(address, socket, options);
+  }
+}
