@@ -1,0 +1,386 @@
+/**
+ * The codec of the object and engine-management RPCs: headers and bulk, the one both sides use —
+ * core/daos/remote-engine.ts to call an engine, engine/obj/rpc-service.ts to serve one.
+ *
+ * Bulk data never travels in the header: the data of single values and extents (update, and the
+ * updates of a transaction) and the fetched data (fetch reply) are concatenated, in iod order, in
+ * the frame's bulk, and the header carries their lengths. Every decoder checks the shape of what
+ * it reads (types of every field) and fails with DER_INVAL naming the field.
+ */
+import { DaosError } from '../common/errors.js';
+import type { Oid } from '../common/oid.js';
+import type { TargetRef } from '../placement/pool-map.js';
+import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
+import { OPCODES_KNOWN } from '../wire/opcodes.js';
+import type { ObjApi, ObjTarget, TxOp } from './link.js';
+
+// ---- engine-management opcodes (what the management service tells an engine) ----
+// Above the object (0x01xx) and transaction (0x02xx) ranges of core/wire/opcodes.ts.
+
+/** Register a pool and its per-target quota on an engine. */
+export const OPC_ENGINE_POOL_CREATE = 0x0301;
+/** Forget a pool (and its containers) on an engine. */
+export const OPC_ENGINE_POOL_DESTROY = 0x0302;
+/** Register a container of a pool on an engine. */
+export const OPC_ENGINE_CONT_CREATE = 0x0303;
+/** Destroy a container's data on every target of an engine. */
+export const OPC_ENGINE_CONT_DESTROY = 0x0304;
+
+/** Every opcode an engine's RPC service answers. */
+export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
+  ...OPCODES_KNOWN,
+  OPC_ENGINE_POOL_CREATE,
+  OPC_ENGINE_POOL_DESTROY,
+  OPC_ENGINE_CONT_CREATE,
+  OPC_ENGINE_CONT_DESTROY,
+]);
+
+// ---- shape checks ----
+
+type Obj = Record<string, unknown>;
+
+function inval(field: string, what: string): DaosError {
+  return new DaosError('DER_INVAL', `bad request: ${field} must be ${what}`);
+}
+
+export function expectObject(v: unknown, field: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array)
+    throw inval(field, 'an object');
+  return v as Obj;
+}
+
+export function expectArray(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw inval(field, 'an array');
+  return v;
+}
+
+export function expectString(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw inval(field, 'a string');
+  return v;
+}
+
+export function expectBytes(v: unknown, field: string): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw inval(field, 'bytes');
+  return v;
+}
+
+/** A non-negative bigint (epochs, indexes, counts, oid halves). */
+export function expectBigint(v: unknown, field: string): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw inval(field, 'a bigint in 0..2^64-1');
+  return v;
+}
+
+/** A non-negative safe integer number. */
+export function expectCount(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw inval(field, 'a non-negative integer');
+  return v;
+}
+
+function optional<T>(v: unknown, field: string, check: (v: unknown, field: string) => T): T | undefined {
+  return v === undefined || v === null ? undefined : check(v, field);
+}
+
+function expectBool(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw inval(field, 'a boolean');
+  return v;
+}
+
+function expectOneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v))
+    throw inval(field, `one of ${values.join(', ')}`);
+  return v as T;
+}
+
+function bytesList(v: unknown, field: string): Uint8Array[] {
+  return expectArray(v, field).map((k, i) => expectBytes(k, `${field}[${i}]`));
+}
+
+const UPDATE_CONDS: readonly UpdateCond[] = ['dkey_insert', 'dkey_update', 'akey_insert', 'akey_update'];
+const FETCH_CONDS: readonly FetchCond[] = ['dkey_fetch', 'akey_fetch'];
+const WHICH: readonly ('max' | 'min')[] = ['max', 'min'];
+
+// ---- bulk: pieces out, a cursor in ----
+
+/** Bulk pieces being gathered for one frame. */
+export class BulkOut {
+  readonly pieces: Uint8Array[] = [];
+  private bytes = 0;
+
+  /** Append `data`; returns its length for the header. */
+  add(data: Uint8Array): number {
+    if (data.byteLength > 0) this.pieces.push(data);
+    this.bytes += data.byteLength;
+    return data.byteLength;
+  }
+
+  /** The bulk: undefined when empty, the one piece when alone, else one concatenation. */
+  join(): Uint8Array | undefined {
+    if (this.bytes === 0) return undefined;
+    if (this.pieces.length === 1) return this.pieces[0];
+    return Buffer.concat(this.pieces, this.bytes);
+  }
+}
+
+/** Reads the bulk of one frame in order; every length is checked against what is left. */
+export class BulkIn {
+  private off = 0;
+  private readonly bulk: Uint8Array;
+
+  constructor(bulk: Uint8Array | undefined) {
+    this.bulk = bulk ?? new Uint8Array(0);
+  }
+
+  take(len: number, field: string): Uint8Array {
+    if (len > this.bulk.byteLength - this.off)
+      throw inval(field, `at most the ${this.bulk.byteLength - this.off} bulk bytes left (got ${len})`);
+    const out = this.bulk.subarray(this.off, this.off + len);
+    this.off += len;
+    return out;
+  }
+
+  /** Every bulk byte must have been claimed by the header. */
+  done(): void {
+    if (this.off !== this.bulk.byteLength)
+      throw new DaosError(
+        'DER_INVAL',
+        `bad request: bulk has ${this.bulk.byteLength - this.off} bytes the header does not account for`,
+      );
+  }
+}
+
+// ---- codec: targets, iods, ops, results ----
+
+export function encodeTarget(to: ObjTarget): Obj {
+  return {
+    pool: to.pool,
+    cont: to.cont,
+    oid: { hi: to.oid.hi, lo: to.oid.lo },
+    target: { rank: to.target.rank, target: to.target.target },
+  };
+}
+
+export function decodeTarget(v: unknown, field = 'to'): ObjTarget {
+  const o = expectObject(v, field);
+  const oid = expectObject(o.oid, `${field}.oid`);
+  const target = expectObject(o.target, `${field}.target`);
+  const decodedOid: Oid = {
+    hi: expectBigint(oid.hi, `${field}.oid.hi`),
+    lo: expectBigint(oid.lo, `${field}.oid.lo`),
+  };
+  const ref: TargetRef = {
+    rank: expectCount(target.rank, `${field}.target.rank`),
+    target: expectCount(target.target, `${field}.target.target`),
+  };
+  return {
+    pool: expectString(o.pool, `${field}.pool`),
+    cont: expectString(o.cont, `${field}.cont`),
+    oid: decodedOid,
+    target: ref,
+  };
+}
+
+function encodeRecx(r: Recx): Obj {
+  return { idx: r.idx, nr: r.nr };
+}
+
+function decodeRecx(v: unknown, field: string): Recx {
+  const o = expectObject(v, field);
+  return { idx: expectBigint(o.idx, `${field}.idx`), nr: expectBigint(o.nr, `${field}.nr`) };
+}
+
+/** Update iods: values and extent data go to `bulk`, their lengths to the header. */
+export function encodeUpdateIods(iods: UpdateIod[], bulk: BulkOut): Obj[] {
+  return iods.map((iod) => {
+    if (iod.kind === 'single') return { akey: iod.akey, kind: 'single', len: bulk.add(iod.value) };
+    return {
+      akey: iod.akey,
+      kind: 'array',
+      recordSize: iod.recordSize,
+      extents: iod.extents.map((e) =>
+        e.data === undefined ? encodeRecx(e) : { ...encodeRecx(e), len: bulk.add(e.data) },
+      ),
+    };
+  });
+}
+
+export function decodeUpdateIods(v: unknown, bulk: BulkIn, field = 'iods'): UpdateIod[] {
+  return expectArray(v, field).map((raw, i) => {
+    const f = `${field}[${i}]`;
+    const o = expectObject(raw, f);
+    const akey = expectBytes(o.akey, `${f}.akey`);
+    const kind = expectOneOf(o.kind, `${f}.kind`, ['single', 'array'] as const);
+    if (kind === 'single')
+      return { akey, kind, value: bulk.take(expectCount(o.len, `${f}.len`), `${f}.len`) };
+    const recordSize = expectCount(o.recordSize, `${f}.recordSize`);
+    const extents = expectArray(o.extents, `${f}.extents`).map((rawE, j) => {
+      const fe = `${f}.extents[${j}]`;
+      const e = expectObject(rawE, fe);
+      const recx = decodeRecx(e, fe);
+      const len = optional(e.len, `${fe}.len`, expectCount);
+      return len === undefined ? recx : { ...recx, data: bulk.take(len, `${fe}.len`) };
+    });
+    return { akey, kind, recordSize, extents };
+  });
+}
+
+/** Fetch iods (an `out` buffer stays with the caller). */
+export function encodeFetchIods(iods: FetchIod[]): Obj[] {
+  return iods.map((iod) =>
+    iod.kind === 'single'
+      ? { akey: iod.akey, kind: 'single' }
+      : { akey: iod.akey, kind: 'array', recordSize: iod.recordSize, extents: iod.extents.map(encodeRecx) },
+  );
+}
+
+export function decodeFetchIods(v: unknown, field = 'iods'): FetchIod[] {
+  return expectArray(v, field).map((raw, i) => {
+    const f = `${field}[${i}]`;
+    const o = expectObject(raw, f);
+    const akey = expectBytes(o.akey, `${f}.akey`);
+    const kind = expectOneOf(o.kind, `${f}.kind`, ['single', 'array'] as const);
+    if (kind === 'single') return { akey, kind };
+    return {
+      akey,
+      kind,
+      recordSize: expectCount(o.recordSize, `${f}.recordSize`),
+      extents: expectArray(o.extents, `${f}.extents`).map((e, j) => decodeRecx(e, `${f}.extents[${j}]`)),
+    };
+  });
+}
+
+/** Fetch results: data to `bulk`, kinds, lengths and maps to the header. */
+export function encodeFetchResults(results: FetchResult[], bulk: BulkOut): Obj[] {
+  return results.map((r) => {
+    if (r === undefined) return { kind: 'none' };
+    if (r instanceof Uint8Array) return { kind: 'single', len: bulk.add(r) };
+    return { kind: 'array', len: bulk.add(r.data), map: r.map.map(encodeRecx) };
+  });
+}
+
+/** Fetch results as views of the reply bulk, or copied into the iods' `out` buffers. */
+export function decodeFetchResults(
+  v: unknown,
+  bulk: BulkIn,
+  iods?: FetchIod[],
+  field = 'results',
+): FetchResult[] {
+  return expectArray(v, field).map((raw, i) => {
+    const f = `${field}[${i}]`;
+    const o = expectObject(raw, f);
+    const kind = expectOneOf(o.kind, `${f}.kind`, ['none', 'single', 'array'] as const);
+    if (kind === 'none') return undefined;
+    const data = bulk.take(expectCount(o.len, `${f}.len`), `${f}.len`);
+    if (kind === 'single') return data;
+    const map = expectArray(o.map, `${f}.map`).map((m, j) => decodeRecx(m, `${f}.map[${j}]`));
+    const iod = iods?.[i];
+    if (iod?.kind === 'array' && iod.out !== undefined) {
+      if (iod.out.byteLength < data.byteLength)
+        throw new DaosError(
+          'DER_TRUNC',
+          `fetch buffer of ${iod.out.byteLength} bytes is short of the ${data.byteLength} bytes fetched`,
+        );
+      const view = iod.out.subarray(0, data.byteLength);
+      view.set(data);
+      return { data: view, map };
+    }
+    return { data, map };
+  });
+}
+
+export type PunchOp = Exclude<TxOp, { kind: 'update' }>;
+
+/** One transaction op; an update's data goes to `bulk`. */
+export function encodeOp(op: TxOp, bulk: BulkOut): Obj {
+  const to = encodeTarget(op.to);
+  switch (op.kind) {
+    case 'update':
+      return { kind: op.kind, to, dkey: op.dkey, iods: encodeUpdateIods(op.iods, bulk), cond: op.cond };
+    case 'punch_obj':
+      return { kind: op.kind, to };
+    case 'punch_dkeys':
+      return { kind: op.kind, to, dkeys: op.dkeys, mustExist: op.mustExist };
+    case 'punch_akeys':
+      return { kind: op.kind, to, dkey: op.dkey, akeys: op.akeys, mustExist: op.mustExist };
+  }
+}
+
+export function decodeOp(v: unknown, bulk: BulkIn, field = 'op'): TxOp {
+  const o = expectObject(v, field);
+  const kind = expectOneOf(o.kind, `${field}.kind`, [
+    'update',
+    'punch_obj',
+    'punch_dkeys',
+    'punch_akeys',
+  ] as const);
+  const to = decodeTarget(o.to, `${field}.to`);
+  const mustExist = optional(o.mustExist, `${field}.mustExist`, expectBool);
+  switch (kind) {
+    case 'update':
+      return {
+        kind,
+        to,
+        dkey: expectBytes(o.dkey, `${field}.dkey`),
+        iods: decodeUpdateIods(o.iods, bulk, `${field}.iods`),
+        cond: optional(o.cond, `${field}.cond`, (c, f) => expectOneOf(c, f, UPDATE_CONDS)),
+      };
+    case 'punch_obj':
+      return { kind, to };
+    case 'punch_dkeys':
+      return { kind, to, dkeys: bytesList(o.dkeys, `${field}.dkeys`), mustExist };
+    case 'punch_akeys':
+      return {
+        kind,
+        to,
+        dkey: expectBytes(o.dkey, `${field}.dkey`),
+        akeys: bytesList(o.akeys, `${field}.akeys`),
+        mustExist,
+      };
+  }
+}
+
+export function decodePunchOp(v: unknown, bulk: BulkIn): PunchOp {
+  const op = decodeOp(v, bulk, 'op');
+  if (op.kind === 'update') throw inval('op.kind', 'a punch kind');
+  return op;
+}
+
+export type TxCheck = NonNullable<Parameters<ObjApi['txCommit']>[1]>;
+
+export function encodeTxCheck(check: TxCheck | undefined): Obj | undefined {
+  if (check === undefined) return undefined;
+  return {
+    readEpoch: check.readEpoch,
+    readSet: check.readSet.map((r) => ({ to: encodeTarget(r.to), dkey: r.dkey, akey: r.akey })),
+  };
+}
+
+export function decodeTxCheck(v: unknown, field = 'check'): TxCheck | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = expectObject(v, field);
+  return {
+    readEpoch: expectBigint(o.readEpoch, `${field}.readEpoch`),
+    readSet: expectArray(o.readSet, `${field}.readSet`).map((raw, i) => {
+      const f = `${field}.readSet[${i}]`;
+      const r = expectObject(raw, f);
+      return {
+        to: decodeTarget(r.to, `${f}.to`),
+        dkey: expectBytes(r.dkey, `${f}.dkey`),
+        akey: optional(r.akey, `${f}.akey`, expectBytes),
+      };
+    }),
+  };
+}
+
+export function decodeRecxEpochs(v: unknown, field = 'recx'): Array<Recx & { epoch: bigint }> {
+  return expectArray(v, field).map((raw, i) => {
+    const o = expectObject(raw, `${field}[${i}]`);
+    return { ...decodeRecx(o, `${field}[${i}]`), epoch: expectBigint(o.epoch, `${field}[${i}].epoch`) };
+  });
+}
+
+export function decodeOptionalRecx(v: unknown, field = 'recx'): Recx | undefined {
+  return optional(v, field, decodeRecx);
+}
+
+export { bytesList, bytesList as decodeBytesList, expectOneOf, FETCH_CONDS, optional, UPDATE_CONDS, WHICH };

@@ -1,0 +1,183 @@
+/**
+ * An engine's object service on the wire: serveEngine listens on an address and maps each opcode
+ * to the Engine method of the same name, using the codec of core/daos/remote-engine.ts (the one
+ * the client side, RemoteEngine, uses). Every header is shape-checked before the engine sees it:
+ * a malformed request gets DER_INVAL naming the field, and the engine keeps serving.
+ */
+import { DaosError } from '../../core/common/errors.js';
+import {
+  BulkIn,
+  BulkOut,
+  decodeFetchIods,
+  decodeOp,
+  decodePunchOp,
+  decodeTarget,
+  decodeTxCheck,
+  decodeUpdateIods,
+  ENGINE_OPCODES,
+  encodeFetchResults,
+  expectArray,
+  expectBigint,
+  expectBytes,
+  expectCount,
+  expectObject,
+  expectOneOf,
+  expectString,
+  FETCH_CONDS,
+  OPC_ENGINE_CONT_CREATE,
+  OPC_ENGINE_CONT_DESTROY,
+  OPC_ENGINE_POOL_CREATE,
+  OPC_ENGINE_POOL_DESTROY,
+  optional,
+  UPDATE_CONDS,
+  WHICH,
+} from '../../core/daos/obj-codec.js';
+import {
+  OPC_OBJ_FETCH,
+  OPC_OBJ_LIST_AKEYS,
+  OPC_OBJ_LIST_DKEYS,
+  OPC_OBJ_LIST_RECX,
+  OPC_OBJ_PUNCH,
+  OPC_OBJ_QUERY_DKEY,
+  OPC_OBJ_QUERY_RECX,
+  OPC_OBJ_UPDATE,
+  OPC_PING,
+  OPC_TX_COMMIT,
+  opcodeName,
+} from '../../core/wire/opcodes.js';
+import { type HandlerReply, type Listener, transportFor } from '../../core/wire/transport.js';
+import type { Engine } from './engine.js';
+
+/** Serve `engine`'s object service and its management calls on `address`. */
+export async function serveEngine(engine: Engine, address: string): Promise<Listener> {
+  return transportFor(address).listen(
+    address,
+    (opcode, header, bulk) => handle(engine, opcode, header, bulk),
+    {
+      opcodes: ENGINE_OPCODES,
+    },
+  );
+}
+
+const cond =
+  <T extends string>(values: readonly T[]) =>
+  (v: unknown, f: string) =>
+    expectOneOf(v, f, values);
+
+/** One request: decode (shape-checked), call the engine, encode the reply. */
+export async function handle(
+  engine: Engine,
+  opcode: number,
+  header: unknown,
+  bulk: Uint8Array | undefined,
+): Promise<HandlerReply> {
+  if (opcode === OPC_PING) return { header };
+  const h = expectObject(header, 'header');
+  const input = new BulkIn(bulk);
+  // Bulk is only accepted by the opcodes that carry data; the others must not send any.
+  const noBulk = () => input.done();
+  switch (opcode) {
+    case OPC_OBJ_UPDATE: {
+      const to = decodeTarget(h.to);
+      const dkey = expectBytes(h.dkey, 'dkey');
+      const iods = decodeUpdateIods(h.iods, input);
+      const c = optional(h.cond, 'cond', cond(UPDATE_CONDS));
+      input.done();
+      return { header: { epoch: await engine.update(to, dkey, iods, c) } };
+    }
+    case OPC_OBJ_FETCH: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const dkey = expectBytes(h.dkey, 'dkey');
+      const iods = decodeFetchIods(h.iods);
+      const c = optional(h.cond, 'cond', cond(FETCH_CONDS));
+      noBulk();
+      const results = await engine.fetch(to, epoch, dkey, iods, c);
+      const out = new BulkOut();
+      return { header: { results: encodeFetchResults(results, out) }, bulk: out.join() };
+    }
+    case OPC_OBJ_PUNCH: {
+      const op = decodePunchOp(h.op, input);
+      noBulk();
+      return { header: { epoch: await engine.punch(op) } };
+    }
+    case OPC_OBJ_LIST_DKEYS: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const after = optional(h.after, 'after', expectBytes);
+      const limit = expectCount(h.limit, 'limit');
+      noBulk();
+      return { header: { keys: await engine.listDkeys(to, epoch, after, limit) } };
+    }
+    case OPC_OBJ_LIST_AKEYS: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const dkey = expectBytes(h.dkey, 'dkey');
+      const after = optional(h.after, 'after', expectBytes);
+      const limit = expectCount(h.limit, 'limit');
+      noBulk();
+      return { header: { keys: await engine.listAkeys(to, epoch, dkey, after, limit) } };
+    }
+    case OPC_OBJ_LIST_RECX: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const dkey = expectBytes(h.dkey, 'dkey');
+      const akey = expectBytes(h.akey, 'akey');
+      noBulk();
+      const recx = await engine.listRecx(to, epoch, dkey, akey);
+      return { header: { recx: recx.map((r) => ({ idx: r.idx, nr: r.nr, epoch: r.epoch })) } };
+    }
+    case OPC_OBJ_QUERY_DKEY: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const which = expectOneOf(h.which, 'which', WHICH);
+      noBulk();
+      return { header: { key: await engine.queryDkey(to, epoch, which) } };
+    }
+    case OPC_OBJ_QUERY_RECX: {
+      const to = decodeTarget(h.to);
+      const epoch = expectBigint(h.epoch, 'epoch');
+      const dkey = expectBytes(h.dkey, 'dkey');
+      const akey = expectBytes(h.akey, 'akey');
+      const which = expectOneOf(h.which, 'which', WHICH);
+      noBulk();
+      const r = await engine.queryRecx(to, epoch, dkey, akey, which);
+      return { header: { recx: r === undefined ? undefined : { idx: r.idx, nr: r.nr } } };
+    }
+    case OPC_TX_COMMIT: {
+      const ops = expectArray(h.ops, 'ops').map((op, i) => decodeOp(op, input, `ops[${i}]`));
+      const check = decodeTxCheck(h.check);
+      input.done();
+      return { header: { epoch: await engine.txCommit(ops, check) } };
+    }
+    case OPC_ENGINE_POOL_CREATE: {
+      const pool = expectString(h.pool, 'pool');
+      const bytesPerTarget = expectCount(h.bytesPerTarget, 'bytesPerTarget');
+      noBulk();
+      engine.poolCreate(pool, bytesPerTarget);
+      return { header: {} };
+    }
+    case OPC_ENGINE_POOL_DESTROY: {
+      const pool = expectString(h.pool, 'pool');
+      noBulk();
+      engine.poolDestroy(pool);
+      return { header: {} };
+    }
+    case OPC_ENGINE_CONT_CREATE: {
+      const pool = expectString(h.pool, 'pool');
+      const cont = expectString(h.cont, 'cont');
+      noBulk();
+      engine.contCreate(pool, cont);
+      return { header: {} };
+    }
+    case OPC_ENGINE_CONT_DESTROY: {
+      const pool = expectString(h.pool, 'pool');
+      const cont = expectString(h.cont, 'cont');
+      noBulk();
+      await engine.contDestroy(pool, cont);
+      return { header: {} };
+    }
+    default:
+      throw new DaosError('DER_UNREG', `engine rank ${engine.rank} does not serve ${opcodeName(opcode)}`);
+  }
+}

@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EPOCH_MAX } from '../core/common/hlc.js';
+import type { ObjTarget } from '../core/daos/link.js';
+import { RemoteEngine } from '../core/daos/remote-engine.js';
+import type { ArrayFetchResult } from '../core/wire/obj-types.js';
+import { transportFor } from '../core/wire/transport.js';
+
+/**
+ * daos_engine as a real child process (the compiled dist/bin/daos_engine.js, built by the global
+ * setup): ready line, object I/O over TCP, clean exit on SIGTERM, data kept across a restart.
+ */
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(root, 'dist/bin/daos_engine.js');
+const POOL = 'pool-p';
+const CONT = 'cont-p';
+const b = (s: string) => Buffer.from(s);
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+interface Started {
+  child: ChildProcess;
+  address: string;
+  exited: Promise<number | null>;
+}
+
+async function startEngine(dir: string, listen: string): Promise<Started> {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--dir', dir, '--rank', '0', '--targets', '2', '--listen', listen],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(child);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line in 10 s; stderr: ${stderr}`)), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^daos_engine rank 0 listening (\S+) pid (\d+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        expect(Number(m[2])).toBe(child.pid);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`daos_engine exited ${code} before ready; stderr: ${stderr}`));
+    });
+  });
+  return { child, address, exited };
+}
+
+async function connect(address: string): Promise<RemoteEngine> {
+  const remote = new RemoteEngine(await transportFor(address).connect(address));
+  // Pools and containers are what the management service tells engines (not persisted by them).
+  await remote.poolCreate(POOL, 64 << 20);
+  await remote.contCreate(POOL, CONT);
+  return remote;
+}
+
+const to = (target: number): ObjTarget => ({
+  pool: POOL,
+  cont: CONT,
+  oid: { hi: 0n, lo: 42n },
+  target: { rank: 0, target },
+});
+
+describe('daos_engine process', () => {
+  it('serves object I/O over TCP, stops on SIGTERM with exit 0, keeps data across a restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const big = Buffer.alloc(4 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+
+    const first = await startEngine(dir, 'tcp://127.0.0.1:0');
+    expect(first.address).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    let remote = await connect(first.address);
+    expect(await remote.ping({ hi: 1 })).toEqual({ hi: 1 });
+    await remote.update(to(0), b('d'), [
+      { akey: b('a'), kind: 'single', value: b('alpha') },
+      { akey: b('b'), kind: 'single', value: b('beta') },
+    ]);
+    const e = await remote.update(to(1), b('arr'), [
+      {
+        akey: b('x'),
+        kind: 'array',
+        recordSize: 1,
+        extents: [{ idx: 0n, nr: BigInt(big.length), data: big }],
+      },
+    ]);
+    const read = async (r: RemoteEngine) => {
+      const [a, bb] = await r.fetch(to(0), EPOCH_MAX, b('d'), [
+        { akey: b('a'), kind: 'single' },
+        { akey: b('b'), kind: 'single' },
+      ]);
+      const [x] = await r.fetch(to(1), EPOCH_MAX, b('arr'), [
+        { akey: b('x'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: BigInt(big.length) }] },
+      ]);
+      return { a: Buffer.from(a as Uint8Array).toString(), b: Buffer.from(bb as Uint8Array).toString(), x };
+    };
+    const r1 = await read(remote);
+    expect(r1.a).toBe('alpha');
+    expect(r1.b).toBe('beta');
+    expect(Buffer.from((r1.x as ArrayFetchResult).data).equals(big)).toBe(true);
+    expect((r1.x as ArrayFetchResult).map).toEqual([{ idx: 0n, nr: BigInt(big.length) }]);
+    expect(await remote.listRecx(to(1), EPOCH_MAX, b('arr'), b('x'))).toEqual([
+      { idx: 0n, nr: BigInt(big.length), epoch: e },
+    ]);
+    await remote.close();
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await startEngine(dir, 'tcp://127.0.0.1:0');
+    remote = await connect(second.address);
+    const r2 = await read(remote);
+    expect(r2.a).toBe('alpha');
+    expect(r2.b).toBe('beta');
+    expect(Buffer.from((r2.x as ArrayFetchResult).data).equals(big)).toBe(true);
+    await remote.close();
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('listens on a unix socket too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const started = await startEngine(dir, `unix://${path.join(dir, 'engine.sock')}`);
+    expect(started.address.startsWith('unix://')).toBe(true);
+    const remote = await connect(started.address);
+    expect(await remote.ping({ u: 1 })).toEqual({ u: 1 });
+    await remote.close();
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+  });
+
+  it('exits 1 with a message on bad arguments', async () => {
+    const child = spawn(process.execPath, [BIN, '--rank', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(stderr).toContain('usage: daos_engine');
+  });
+});
