@@ -97,7 +97,7 @@ export class DaosSystem {
     for (const e of engines) await e.resolvePendingDtx();
     const store = LmdbMetadataStore.open(join(dir, 'control'));
     const mgmt = new MgmtService(store, engines, () => hlc.now());
-    mgmt.announceAll();
+    await mgmt.announceAll();
     const sys = new DaosSystem(dir, engines, store, mgmt);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
       sys.aggTimer = setInterval(() => {

@@ -20,7 +20,7 @@ import type {
 } from '../../core/daos/link.js';
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
 import { oclassByName } from '../../core/placement/oclass.js';
-import { makePoolMap, type PoolMap } from '../../core/placement/pool-map.js';
+import { makePoolMap, markRankDown, type PoolMap, targetServes } from '../../core/placement/pool-map.js';
 import type { MetadataStore } from './metadata-store.js';
 
 /**
@@ -33,12 +33,14 @@ import type { MetadataStore } from './metadata-store.js';
 export interface EngineControl {
   readonly rank: number;
   readonly targetCount: number;
-  poolCreate(pool: string, bytesPerTarget: number): void;
-  poolDestroy(pool: string): void;
-  contCreate(pool: string, cont: string): void;
+  poolCreate(pool: string, bytesPerTarget: number, map: PoolMap): void | Promise<void>;
+  /** A newer pool map (target states changed). */
+  poolMapUpdate(pool: string, map: PoolMap): void | Promise<void>;
+  poolDestroy(pool: string): void | Promise<void>;
+  contCreate(pool: string, cont: string): void | Promise<void>;
   contDestroy(pool: string, cont: string): Promise<void>;
   /** Bytes a pool's data takes on this engine. */
-  poolUsedBytes(pool: string): number;
+  poolUsedBytes(pool: string): number | Promise<number>;
   aggregate(
     cont: string,
     upTo: bigint,
@@ -89,19 +91,58 @@ export class MgmtService implements MgmtApi {
   ) {}
 
   /** Tell the engines about every pool and container (at system start). */
-  announceAll(): void {
+  async announceAll(): Promise<void> {
     for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
-      for (const e of this.engines) e.poolCreate(pool.uuid, this.bytesPerTarget(pool));
+      for (const e of this.engines) await e.poolCreate(pool.uuid, this.bytesPerTarget(pool), pool.map);
       for (const [, cont] of this.store.list<ContRecord>(`cont/${pool.uuid}/`)) {
-        for (const e of this.engines) e.contCreate(pool.uuid, cont.uuid);
+        for (const e of this.engines) await e.contCreate(pool.uuid, cont.uuid);
       }
     }
+  }
+
+  /**
+   * Mark every target of `rank` DOWN in every pool map (new map versions), and tell the engines
+   * that still answer. Resolves to the pools whose map changed.
+   */
+  rankDown(rank: number): Promise<Array<{ pool: string; mapVersion: number }>> {
+    return this.serial(async () => {
+      if (!this.engines.some((e) => e.rank === rank))
+        throw new DaosError('DER_NONEXIST', `no engine rank ${rank} in the system`);
+      const changed: PoolRecord[] = [];
+      for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
+        const map = markRankDown(pool.map, rank);
+        if (map !== pool.map) changed.push({ ...pool, map });
+      }
+      if (changed.length > 0) await this.store.commit(changed.map((p) => [poolKey(p.uuid), p]));
+      for (const p of changed) {
+        await Promise.all(
+          this.engines
+            .filter((e) => e.rank !== rank)
+            .map(async (e) => {
+              try {
+                await e.poolMapUpdate(p.uuid, p.map);
+              } catch {
+                // An engine that does not answer learns the map when it rejoins (a later issue).
+              }
+            }),
+        );
+      }
+      return changed.map((p) => ({ pool: p.uuid, mapVersion: p.map.version }));
+    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Engines with a target serving I/O in the pool's map: the ones told about containers. */
+  private liveEngines(poolUuid: string): EngineControl[] {
+    const pool = this.store.get<PoolRecord>(poolKey(poolUuid));
+    if (!pool) return [...this.engines];
+    const up = new Set(pool.map.targets.filter((t, i) => targetServes(pool.map.states[i]!)).map((t) => t.rank));
+    return this.engines.filter((e) => up.has(e.rank));
   }
 
   private bytesPerTarget(pool: PoolRecord): number {
@@ -139,7 +180,7 @@ export class MgmtService implements MgmtApi {
         [poolKey(uuid), rec],
         [poolLabelKey(options.label), uuid],
       ]);
-      for (const e of this.engines) e.poolCreate(uuid, this.bytesPerTarget(rec));
+      for (const e of this.engines) await e.poolCreate(uuid, this.bytesPerTarget(rec), rec.map);
       return this.poolInfo(rec);
     });
   }
@@ -154,9 +195,10 @@ export class MgmtService implements MgmtApi {
           `pool "${pool.label}" still holds ${conts.length} container(s); destroy them or force`,
         );
       }
+      const live = this.liveEngines(pool.uuid);
       for (const [, c] of conts) await this.dropContainer(c);
       await this.store.commit([], [poolKey(pool.uuid), poolLabelKey(pool.label)]);
-      for (const e of this.engines) e.poolDestroy(pool.uuid);
+      for (const e of live) await e.poolDestroy(pool.uuid);
     });
   }
 
@@ -170,7 +212,8 @@ export class MgmtService implements MgmtApi {
 
   async poolQuery(poolUuid: string): Promise<PoolQuery> {
     const pool = this.findPool(poolUuid);
-    const used = this.engines.reduce((sum, e) => sum + e.poolUsedBytes(pool.uuid), 0);
+    let used = 0;
+    for (const e of this.liveEngines(pool.uuid)) used += await e.poolUsedBytes(pool.uuid);
     return {
       uuid: pool.uuid,
       label: pool.label,
@@ -236,7 +279,7 @@ export class MgmtService implements MgmtApi {
         [contKey(pool.uuid, uuid), rec],
         [contLabelKey(pool.uuid, label), uuid],
       ]);
-      for (const e of this.engines) e.contCreate(pool.uuid, uuid);
+      for (const e of this.liveEngines(pool.uuid)) await e.contCreate(pool.uuid, uuid);
       return contInfo(rec);
     });
   }
@@ -257,7 +300,7 @@ export class MgmtService implements MgmtApi {
   private async dropContainer(c: ContRecord): Promise<void> {
     // Forget the record first: a crash in between leaves orphan data, never a record without data.
     await this.store.commit([], [contKey(c.pool, c.uuid), contLabelKey(c.pool, c.label)]);
-    for (const e of this.engines) await e.contDestroy(c.pool, c.uuid);
+    for (const e of this.liveEngines(c.pool)) await e.contDestroy(c.pool, c.uuid);
   }
 
   contSetProps(
@@ -379,7 +422,7 @@ export class MgmtService implements MgmtApi {
     const keep = c.snapshots.map((s) => BigInt(s.epoch));
     const upTo = this.now();
     const total = { recordsRemoved: 0, bytesFreed: 0 };
-    for (const e of this.engines) {
+    for (const e of this.liveEngines(c.pool)) {
       const s = await e.aggregate(c.uuid, upTo, keep);
       total.recordsRemoved += s.recordsRemoved;
       total.bytesFreed += s.bytesFreed;

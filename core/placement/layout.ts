@@ -7,10 +7,12 @@ import type { PoolMap, TargetRef } from './pool-map.js';
  * Placement: which target holds which shard of an object. Client and engine compute the same
  * answer from the same pool map, so no lookup service sits on the I/O path.
  *
- * An object has G redundancy groups of `groupSize` shards. Its first shard lands on the target
- * chosen by jump consistent hashing of the object id over the pool's targets; the following
- * shards take the next targets in map order, so the shards of one object are on distinct targets
- * while G * groupSize ≤ targets. A dkey's hash picks its group.
+ * An object has G redundancy groups of `groupSize` shards. Placement walks the pool's targets in
+ * rank-interleaved order (target 0 of every rank, then target 1 of every rank, ...): its first
+ * shard lands on the position chosen by jump consistent hashing of the object id, the following
+ * shards take the next positions. So the shards of one object are on distinct targets while
+ * G * groupSize ≤ targets, and any groupSize consecutive shards (one redundancy group) are on
+ * distinct ranks, the fault domain, while groupSize ≤ ranks. A dkey's hash picks its group.
  */
 
 export interface ObjectLayout {
@@ -56,11 +58,25 @@ export function jumpConsistentHash(key: bigint, buckets: number): number {
   return b;
 }
 
+/** The map's targets in rank-interleaved order (cached per map object). */
+const interleavedCache = new WeakMap<PoolMap, { targets: TargetRef[]; ranks: number }>();
+
+function interleaved(map: PoolMap): { targets: TargetRef[]; ranks: number } {
+  let c = interleavedCache.get(map);
+  if (!c) {
+    const ranks = new Set(map.targets.map((t) => t.rank)).size;
+    const targets = [...map.targets].sort((a, b) => a.target - b.target || a.rank - b.rank);
+    c = { targets, ranks };
+    interleavedCache.set(map, c);
+  }
+  return c;
+}
+
 /** The layout of an object over a pool map. */
 export function objectLayout(oid: Oid, map: PoolMap): ObjectLayout {
   const info = redunInfo(oidRedun(oid));
   const groups = oidGroups(oid);
-  const targets = map.targets;
+  const { targets, ranks } = interleaved(map);
   const need = groups * info.groupSize;
   if (need > targets.length) {
     throw new DaosError(
@@ -68,10 +84,24 @@ export function objectLayout(oid: Oid, map: PoolMap): ObjectLayout {
       `object needs ${need} targets (${groups} groups of ${info.groupSize}); the pool has ${targets.length}`,
     );
   }
+  if (info.groupSize > ranks) {
+    throw new DaosError(
+      'DER_INVAL',
+      `a redundancy group of this object needs ${info.groupSize} engine ranks (fault domains); the pool has ${ranks}`,
+    );
+  }
   const first = jumpConsistentHash(hashOid(oid), targets.length);
   const shards: TargetRef[] = [];
   for (let s = 0; s < need; s++) shards.push(targets[(first + s) % targets.length]!);
   return { groups, groupSize: info.groupSize, shards };
+}
+
+/** The members of the redundancy group holding shard target `ref`, or undefined when it holds none. */
+export function groupOf(layout: ObjectLayout, ref: TargetRef): TargetRef[] | undefined {
+  const s = layout.shards.findIndex((t) => t.rank === ref.rank && t.target === ref.target);
+  if (s < 0) return undefined;
+  const g = Math.floor(s / layout.groupSize);
+  return layout.shards.slice(g * layout.groupSize, (g + 1) * layout.groupSize);
 }
 
 /** The redundancy group a dkey belongs to. */

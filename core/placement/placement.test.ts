@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeOid } from '../common/oid.js';
-import { dkeyGroup, jumpConsistentHash, objectLayout } from './layout.js';
-import { checkClassForRf, defaultOclass, oclassByName } from './oclass.js';
+import { dkeyGroup, groupOf, jumpConsistentHash, objectLayout } from './layout.js';
+import { checkClassForRf, defaultOclass, oclassByName, REDUN } from './oclass.js';
 import { makePoolMap } from './pool-map.js';
 
 describe('placement', () => {
@@ -31,6 +31,27 @@ describe('placement', () => {
     const groups = new Set<number>();
     for (let i = 0; i < 500; i++) groups.add(dkeyGroup(Buffer.from(`dkey-${i}`), layout));
     expect(groups.size).toBe(8);
+  });
+
+  it('puts the members of every redundancy group on distinct ranks', () => {
+    const wide = makePoolMap([0, 1, 2, 3], 4);
+    for (const [redun, size] of [
+      [REDUN.RP_2, 2],
+      [REDUN.RP_3, 3],
+      [REDUN.EC_2P1, 3],
+    ] as const) {
+      for (let u = 1n; u < 100n; u++) {
+        const groups = Math.floor(16 / size);
+        const layout = objectLayout(makeOid('multi_hashed', redun, groups, u), wide);
+        expect(new Set(layout.shards.map((t) => `${t.rank}:${t.target}`)).size).toBe(groups * size);
+        for (let g = 0; g < groups; g++) {
+          const members = layout.shards.slice(g * size, (g + 1) * size);
+          expect(new Set(members.map((t) => t.rank)).size).toBe(size);
+          expect(groupOf(layout, members[size - 1]!)).toEqual(members);
+        }
+      }
+    }
+    expect(() => objectLayout(makeOid('kv', REDUN.EC_4P2, 1, 1n), wide)).toThrow(/needs 6 engine ranks/);
   });
 
   it('refuses layouts wider than the pool', () => {

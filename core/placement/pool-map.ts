@@ -25,3 +25,42 @@ export function makePoolMap(ranks: number[], targetsPerEngine: number): PoolMap 
   for (const rank of ranks) for (let t = 0; t < targetsPerEngine; t++) targets.push({ rank, target: t });
   return { version: 1, targets, states: targets.map(() => 'UPIN') };
 }
+
+/** States in which a target serves I/O. */
+export function targetServes(state: TargetState): boolean {
+  return state === 'UP' || state === 'UPIN' || state === 'DRAIN';
+}
+
+/** The state of a target in the map (undefined when the map does not list it). */
+export function targetState(map: PoolMap, ref: TargetRef): TargetState | undefined {
+  const i = map.targets.findIndex((t) => t.rank === ref.rank && t.target === ref.target);
+  return i < 0 ? undefined : map.states[i];
+}
+
+/** Whether a target is listed and serving I/O. */
+export function targetUp(map: PoolMap, ref: TargetRef): boolean {
+  const s = targetState(map, ref);
+  return s !== undefined && targetServes(s);
+}
+
+/** A new map (version + 1) with every target of `rank` DOWN; the same map when nothing changes. */
+export function markRankDown(map: PoolMap, rank: number): PoolMap {
+  let changed = false;
+  const states = map.states.map((s, i) => {
+    if (map.targets[i]!.rank !== rank || !targetServes(s)) return s;
+    changed = true;
+    return 'DOWN' as const;
+  });
+  return changed ? { version: map.version + 1, targets: map.targets, states } : map;
+}
+
+/** Ranks with no target serving I/O in the map. */
+export function ranksDown(map: PoolMap): Set<number> {
+  const up = new Set<number>();
+  const all = new Set<number>();
+  map.targets.forEach((t, i) => {
+    all.add(t.rank);
+    if (targetServes(map.states[i]!)) up.add(t.rank);
+  });
+  return new Set([...all].filter((r) => !up.has(r)));
+}

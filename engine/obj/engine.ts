@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import type { ObjApi, ObjTarget, TxOp } from '../../core/daos/link.js';
-import type { TargetRef } from '../../core/placement/pool-map.js';
+import { oidRedun } from '../../core/common/oid.js';
+import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
+import { redunInfo } from '../../core/placement/oclass.js';
+import { type PoolMap, ranksDown, type TargetRef, targetUp } from '../../core/placement/pool-map.js';
 import type {
   FetchCond,
   FetchIod,
@@ -14,7 +17,7 @@ import type {
   UpdateIod,
 } from '../../core/wire/obj-types.js';
 import { openVosTarget } from '../vos/index.js';
-import type { DtxCoordinator, TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
+import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
 
 /**
  * One engine rank: its targets' stores and the object service in front of them. Writes get
@@ -27,24 +30,76 @@ export interface EngineOptions {
   rank: number;
   targets: number;
   vos?: VosOptions;
-  /** How this engine reaches its peers (in-process now; RPC stubs in the distributed system). */
-  peers: (rank: number) => Engine;
+  /** How this engine reaches its peers (itself for its own rank). Can be set later with setPeers. */
+  peers?: (rank: number) => EnginePeer;
+  /** Where errors of background work (transaction resolution) are reported. Default: stderr. */
+  onBackgroundError?: (err: unknown) => void;
 }
 
-type TxCheckIn = Parameters<ObjApi['txCommit']>[1];
+export type TxCheckIn = NonNullable<Parameters<ObjApi['txCommit']>[1]>;
 
-export class Engine implements ObjApi {
+/**
+ * What an engine asks of another engine's targets while it coordinates a write: the Engine itself
+ * when both run in one process, an RPC stub (RemoteEngine) when they do not. Every op of one call
+ * addresses the same target of the peer.
+ */
+export interface EnginePeer {
+  /** Apply writes at once: op i at `epochs[i]`, all or none, after the optional read check. */
+  tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheckIn): Promise<void>;
+  /** First phase of a distributed transaction (durable, locked, invisible). */
+  tgtPrepare(
+    dtxId: string,
+    epoch: bigint,
+    ops: TxOp[],
+    epochs: bigint[],
+    coordinator: TargetRef,
+    check?: TxCheckIn,
+  ): Promise<void>;
+  /** Commit a prepared transaction and record its outcome there (so any participant can tell). */
+  tgtCommit(target: number, dtxId: string): Promise<void>;
+  tgtAbort(target: number, dtxId: string): Promise<void>;
+  /** Drop the outcome record once every participant has committed. */
+  tgtForget(target: number, dtxId: string): Promise<void>;
+  /** DER_TX_RESTART when a key in the read set changed after the read epoch. */
+  tgtCheckReads(check: TxCheckIn): Promise<void>;
+  /** Whether `target` (or, without it, any target of the peer) recorded `dtxId` committed. */
+  dtxCommitted(dtxId: string, target?: number): Promise<boolean>;
+}
+
+/** Layouts kept per engine (objects recently written through it). */
+const LAYOUT_CACHE_ENTRIES = 4096;
+
+interface Part {
+  ref: TargetRef;
+  ops: TxOp[];
+  epochs: bigint[];
+  check?: TxCheckIn;
+}
+
+export class Engine implements ObjApi, EnginePeer {
   readonly rank: number;
   readonly targets: VosTarget[];
-  private readonly peers: (rank: number) => Engine;
+  private peerOf: (rank: number) => EnginePeer;
+  private readonly onBackgroundError: (err: unknown) => void;
   private readonly poolQuota = new Map<string, number>();
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
+  private readonly poolMaps = new Map<string, PoolMap>();
+  private readonly layouts = new Map<string, ObjectLayout>();
+  private resolving: Promise<number> | undefined;
 
   private constructor(options: EngineOptions, targets: VosTarget[]) {
     this.rank = options.rank;
     this.targets = targets;
-    this.peers = options.peers;
+    this.peerOf =
+      options.peers ??
+      ((rank) => {
+        if (rank === this.rank) return this;
+        throw new DaosError('DER_UNREACH', `engine rank ${this.rank} has no route to rank ${rank}`);
+      });
+    this.onBackgroundError =
+      options.onBackgroundError ??
+      ((err) => process.stderr.write(`engine rank ${this.rank}: ${(err as Error)?.message ?? err}\n`));
   }
 
   /** Open (or create) the engine's targets under `dir`, running each store's recovery. */
@@ -61,13 +116,42 @@ export class Engine implements ObjApi {
     return this.targets.length;
   }
 
-  /** Finish transactions a crash left prepared: commit those whose coordinator recorded a commit. */
-  async resolvePendingDtx(): Promise<number> {
+  /** Route to peers (the distributed system learns their addresses after every engine started). */
+  setPeers(peers: (rank: number) => EnginePeer): void {
+    this.peerOf = peers;
+  }
+
+  private peer(rank: number): EnginePeer {
+    return rank === this.rank ? this : this.peerOf(rank);
+  }
+
+  /**
+   * Finish transactions left prepared (by a crash, or by a coordinator that went down): commit
+   * those the coordinator recorded committed; when the coordinator's rank is DOWN, commit if any
+   * other engine recorded it committed and abort if none did. Unreachable answers leave it for
+   * the next call. `coordinatorDown` limits the pass to transactions whose coordinator is DOWN
+   * (while running, others may be between prepare and commit). Resolves to the number resolved.
+   */
+  resolvePendingDtx(options: { coordinatorDown?: boolean } = {}): Promise<number> {
+    // One pass at a time; a call during a pass waits for it and runs again.
+    const run = (this.resolving ?? Promise.resolve(0)).then(() => this.resolveOnce(options.coordinatorDown));
+    this.resolving = run.catch(() => 0);
+    return run;
+  }
+
+  private async resolveOnce(onlyDown = false): Promise<number> {
     let resolved = 0;
+    const down = this.ranksDown();
     for (const target of this.targets) {
       for (const { dtxId, coordinator } of target.pendingDtx()) {
-        const coord = this.peers(coordinator.rank).targets[coordinator.target];
-        if (coord?.dtxCommitted(dtxId)) await target.commitDtx(dtxId);
+        if (onlyDown && !down.has(coordinator.rank)) continue;
+        const outcome = down.has(coordinator.rank)
+          ? await this.askSurvivors(dtxId, down)
+          : await this.peer(coordinator.rank)
+              .dtxCommitted(dtxId, coordinator.target)
+              .catch(() => undefined);
+        if (outcome === undefined) continue;
+        if (outcome) await target.commitDtx(dtxId);
         else await target.abortDtx(dtxId);
         resolved++;
       }
@@ -75,23 +159,63 @@ export class Engine implements ObjApi {
     return resolved;
   }
 
-  /** Forget coordinator records once no participant still holds the transaction prepared. */
-  async forgetResolvedDtx(ids: Iterable<string>): Promise<void> {
-    for (const target of this.targets)
-      for (const id of ids) if (target.dtxCommitted(id)) await target.forgetDtx(id);
+  /** Whether any reachable engine not DOWN recorded `dtxId` committed; undefined if one did not answer. */
+  private async askSurvivors(dtxId: string, down: Set<number>): Promise<boolean | undefined> {
+    let unknown = false;
+    for (const rank of this.knownRanks()) {
+      if (down.has(rank)) continue;
+      const r = await this.peer(rank)
+        .dtxCommitted(dtxId)
+        .catch(() => undefined);
+      if (r === true) return true;
+      if (r === undefined) unknown = true;
+    }
+    return unknown ? undefined : false;
+  }
+
+  private knownRanks(): Set<number> {
+    const ranks = new Set<number>([this.rank]);
+    for (const map of this.poolMaps.values()) for (const t of map.targets) ranks.add(t.rank);
+    return ranks;
+  }
+
+  /** Ranks DOWN in some pool map this engine holds. */
+  private ranksDown(): Set<number> {
+    const down = new Set<number>();
+    for (const map of this.poolMaps.values()) for (const r of ranksDown(map)) down.add(r);
+    return down;
   }
 
   // ---- pools and containers (told by the management service) ----
 
-  poolCreate(pool: string, bytesPerTarget: number): void {
+  poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap): void {
     this.poolQuota.set(pool, bytesPerTarget);
     if (!this.poolConts.has(pool)) this.poolConts.set(pool, new Set());
+    if (map) this.poolMapUpdate(pool, map);
+  }
+
+  /** A newer pool map; transactions whose coordinator went DOWN are resolved in the background. */
+  poolMapUpdate(pool: string, map: PoolMap): void {
+    const old = this.poolMaps.get(pool);
+    if (old && old.version >= map.version) return;
+    const downBefore = this.ranksDown();
+    this.poolMaps.set(pool, map);
+    this.layouts.clear();
+    const newlyDown = [...this.ranksDown()].filter((r) => !downBefore.has(r));
+    if (newlyDown.length > 0)
+      this.resolvePendingDtx({ coordinatorDown: true }).catch(this.onBackgroundError);
+  }
+
+  /** The pool map this engine holds (undefined before the management service told it). */
+  poolMap(pool: string): PoolMap | undefined {
+    return this.poolMaps.get(pool);
   }
 
   poolDestroy(pool: string): void {
     for (const cont of this.poolConts.get(pool) ?? []) this.contPool.delete(cont);
     this.poolQuota.delete(pool);
     this.poolConts.delete(pool);
+    this.poolMaps.delete(pool);
   }
 
   contCreate(pool: string, cont: string): void {
@@ -127,6 +251,7 @@ export class Engine implements ObjApi {
   }
 
   async stop(): Promise<void> {
+    await this.resolving;
     for (const t of this.targets) await t.close();
   }
 
@@ -159,7 +284,45 @@ export class Engine implements ObjApi {
     }
   }
 
+  /**
+   * The targets a write addressed to `to` goes to: the serving members of its redundancy group
+   * for a replicated object, else `to` itself.
+   */
+  private writeTargets(to: ObjTarget): TargetRef[] {
+    const map = this.poolMaps.get(to.pool);
+    if (!map || redunInfo(oidRedun(to.oid)).kind !== 'replica') return [to.target];
+    const key = `${to.pool}/${to.oid.hi}/${to.oid.lo}`;
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      layout = objectLayout(to.oid, map);
+      if (this.layouts.size >= LAYOUT_CACHE_ENTRIES) this.layouts.clear();
+      this.layouts.set(key, layout);
+    }
+    const group = groupOf(layout, to.target);
+    if (!group) {
+      throw new DaosError(
+        'DER_BAD_TARGET',
+        `target ${to.target.rank}:${to.target.target} holds no shard of object ${oidText(to.oid)} in pool map version ${map.version}`,
+      );
+    }
+    const serving = group.filter((t) => targetUp(map, t));
+    if (serving.length === 0) {
+      throw new DaosError(
+        'DER_UNREACH',
+        `every replica of object ${oidText(to.oid)} is on a DOWN target (pool map version ${map.version})`,
+      );
+    }
+    return serving;
+  }
+
+  /** Whether a write to `to` involves targets other than `to` (a replicated object). */
+  private replicated(to: ObjTarget): boolean {
+    const targets = this.writeTargets(to);
+    return targets.length !== 1 || !sameTarget(targets[0]!, to.target);
+  }
+
   async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
+    if (this.replicated(to)) return this.txCommit([{ kind: 'update', to, dkey, iods, cond }]);
     const store = this.store(to);
     this.checkSpace(to, iodBytes(iods));
     const epoch = hlc.now();
@@ -178,6 +341,7 @@ export class Engine implements ObjApi {
   }
 
   async punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
+    if (this.replicated(op.to)) return this.txCommit([op]);
     const store = this.store(op.to);
     const epoch = hlc.now();
     await store.apply(epoch, [toVosOp(op)]);
@@ -226,78 +390,198 @@ export class Engine implements ObjApi {
     return this.store(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which);
   }
 
+  /**
+   * Commit writes atomically, this engine coordinating. Op i gets epoch first + i (DAOS's minor
+   * epochs, so a later write of a key wins over an earlier one); a replicated object's writes go to
+   * every serving member of the group at the same epoch. One target: applied there at once; more:
+   * two-phase DTX — prepare everywhere (in parallel), then the coordinator's commit (with its
+   * outcome record) is the commit point, then the others commit.
+   */
   async txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
     if (ops.length === 0) throw new DaosError('DER_INVAL', 'transaction commit with no writes');
-    // The ops take consecutive epochs in order (DAOS's minor epochs), so that a later write of a
-    // key wins over an earlier one; the clock moves past the last before anything is applied.
+    if (check) hlc.update(check.readEpoch);
     const first = hlc.now();
     const epoch = first + BigInt(ops.length - 1);
     hlc.update(epoch);
-    // Group writes and reads by target; every target is validated before anything is written.
-    const parts = new Map<
-      string,
-      { ref: TargetRef; ops: VosOp[]; check?: TxCheck; bytes: number; to: ObjTarget }
-    >();
-    const part = (to: ObjTarget) => {
-      const key = `${to.target.rank}:${to.target.target}`;
+    const parts = new Map<string, Part>();
+    const part = (ref: TargetRef) => {
+      const key = `${ref.rank}:${ref.target}`;
       let p = parts.get(key);
       if (!p) {
-        p = {
-          ref: to.target,
-          ops: [],
-          bytes: 0,
-          to,
-          check: check ? { readEpoch: check.readEpoch, readSet: [] } : undefined,
-        };
+        p = { ref, ops: [], epochs: [] };
+        if (check) p.check = { readEpoch: check.readEpoch, readSet: [] };
         parts.set(key, p);
       }
       return p;
     };
     ops.forEach((op, i) => {
-      const p = part(op.to);
-      p.ops.push({ ...toVosOp(op), epoch: first + BigInt(i) });
-      if (op.kind === 'update') p.bytes += iodBytes(op.iods);
+      for (const ref of this.writeTargets(op.to)) {
+        const p = part(ref);
+        p.ops.push(sameTarget(ref, op.to.target) ? op : { ...op, to: { ...op.to, target: ref } });
+        p.epochs.push(first + BigInt(i));
+      }
     });
     for (const r of check?.readSet ?? []) {
-      part(r.to).check!.readSet.push({ cont: r.to.cont, oid: r.to.oid, dkey: r.dkey, akey: r.akey });
+      const ref = this.writeTargets(r.to)[0]!;
+      part(ref).check!.readSet.push({ ...r, to: { ...r.to, target: ref } });
     }
     const all = [...parts.values()];
-    for (const p of all) {
-      const engine = this.peers(p.ref.rank);
-      engine.store(p.to);
-      engine.checkSpace(p.to, p.bytes);
-    }
     const writers = all.filter((p) => p.ops.length > 0);
-    const storeOf = (p: (typeof all)[number]) => this.peers(p.ref.rank).store(p.to);
     /** Targets the transaction only read from are checked, not prepared. */
-    const checkReadOnly = () => {
-      for (const p of all) if (p.ops.length === 0 && p.check) storeOf(p).checkReads(p.check);
-    };
+    const checkReadOnly = () =>
+      Promise.all(
+        all
+          .filter((p) => p.ops.length === 0 && p.check)
+          .map((p) => this.peer(p.ref.rank).tgtCheckReads(p.check!)),
+      );
     if (writers.length === 1) {
-      checkReadOnly();
-      await storeOf(writers[0]!).apply(epoch, writers[0]!.ops, writers[0]!.check);
+      const w = writers[0]!;
+      await checkReadOnly();
+      await this.peer(w.ref.rank).tgtApply(epoch, w.ops, w.epochs, w.check);
       return epoch;
     }
     const dtxId = randomUUID();
-    const coordinator: DtxCoordinator = writers[0]!.ref;
-    const stores = writers.map(storeOf);
-    const prepared: VosTarget[] = [];
-    try {
-      for (let i = 0; i < writers.length; i++) {
-        await stores[i]!.prepareDtx(dtxId, epoch, writers[i]!.ops, coordinator, writers[i]!.check);
-        prepared.push(stores[i]!);
-      }
-      checkReadOnly();
-    } catch (err) {
-      for (const s of prepared) await s.abortDtx(dtxId);
-      throw err;
+    const coordinator = writers[0]!.ref;
+    const prepared = await Promise.allSettled(
+      writers.map((w) =>
+        this.peer(w.ref.rank).tgtPrepare(dtxId, epoch, w.ops, w.epochs, coordinator, w.check),
+      ),
+    );
+    let failure = prepared.find((r) => r.status === 'rejected')?.reason as unknown;
+    if (failure === undefined) await checkReadOnly().catch((err: unknown) => (failure = err));
+    if (failure !== undefined) {
+      await Promise.all(
+        writers.map((w, i) =>
+          prepared[i]!.status === 'fulfilled'
+            ? this.peer(w.ref.rank)
+                .tgtAbort(w.ref.target, dtxId)
+                .catch(() => undefined)
+            : undefined,
+        ),
+      );
+      throw failure;
     }
-    // The coordinator's commit (with its outcome record) is the commit point.
-    await stores[0]!.commitDtx(dtxId, true);
-    await Promise.all(stores.slice(1).map((s) => s.commitDtx(dtxId)));
-    await stores[0]!.forgetDtx(dtxId);
+    await this.peer(coordinator.rank).tgtCommit(coordinator.target, dtxId);
+    // Committed. A participant that misses its commit now (down, or the RPC failed) resolves the
+    // transaction later from the outcome records; they are forgotten only when all committed.
+    const rest = writers.slice(1);
+    const commits = await Promise.allSettled(
+      rest.map((w) => this.peer(w.ref.rank).tgtCommit(w.ref.target, dtxId)),
+    );
+    if (commits.every((r) => r.status === 'fulfilled')) {
+      await Promise.all(
+        writers.map((w) =>
+          this.peer(w.ref.rank)
+            .tgtForget(w.ref.target, dtxId)
+            .catch(() => undefined),
+        ),
+      );
+    }
     return epoch;
   }
+
+  // ---- what peers ask of this engine's targets (EnginePeer) ----
+
+  /** The one local target all `ops` address, checked (pool, container, space) before any write. */
+  private partStore(ops: TxOp[]): { store: VosTarget; vosOps: (epochs: bigint[]) => VosOp[] } {
+    const to = ops[0]!.to;
+    const store = this.store(to);
+    let bytes = 0;
+    for (const op of ops) {
+      if (!sameTarget(op.to.target, to.target))
+        throw new DaosError('DER_INVAL', 'the ops of one target call address different targets');
+      this.store(op.to);
+      if (op.kind === 'update') bytes += iodBytes(op.iods);
+    }
+    this.checkSpace(to, bytes);
+    return { store, vosOps: (epochs) => ops.map((op, i) => ({ ...toVosOp(op), epoch: epochs[i] })) };
+  }
+
+  private vosCheck(check: TxCheckIn | undefined): TxCheck | undefined {
+    if (!check) return undefined;
+    hlc.update(check.readEpoch);
+    return {
+      readEpoch: check.readEpoch,
+      readSet: check.readSet.map((r) => {
+        this.store(r.to);
+        return { cont: r.to.cont, oid: r.to.oid, dkey: r.dkey, akey: r.akey };
+      }),
+    };
+  }
+
+  async tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheckIn): Promise<void> {
+    checkPart(ops, epochs, epoch);
+    hlc.update(epoch);
+    const { store, vosOps } = this.partStore(ops);
+    await store.apply(epoch, vosOps(epochs), this.vosCheck(check));
+  }
+
+  async tgtPrepare(
+    dtxId: string,
+    epoch: bigint,
+    ops: TxOp[],
+    epochs: bigint[],
+    coordinator: TargetRef,
+    check?: TxCheckIn,
+  ): Promise<void> {
+    checkPart(ops, epochs, epoch);
+    hlc.update(epoch);
+    const { store, vosOps } = this.partStore(ops);
+    await store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check));
+  }
+
+  private localTarget(target: number): VosTarget {
+    const t = this.targets[target];
+    if (!t) throw new DaosError('DER_BAD_TARGET', `rank ${this.rank} has no target ${target}`);
+    return t;
+  }
+
+  async tgtCommit(target: number, dtxId: string): Promise<void> {
+    await this.localTarget(target).commitDtx(dtxId, true);
+  }
+
+  async tgtAbort(target: number, dtxId: string): Promise<void> {
+    await this.localTarget(target).abortDtx(dtxId);
+  }
+
+  async tgtForget(target: number, dtxId: string): Promise<void> {
+    await this.localTarget(target).forgetDtx(dtxId);
+  }
+
+  async tgtCheckReads(check: TxCheckIn): Promise<void> {
+    const byTarget = new Map<number, TxCheckIn['readSet']>();
+    for (const r of check.readSet) {
+      if (r.to.target.rank !== this.rank)
+        throw new DaosError('DER_BAD_TARGET', `read check for rank ${r.to.target.rank} reached rank ${this.rank}`);
+      const list = byTarget.get(r.to.target.target) ?? [];
+      list.push(r);
+      byTarget.set(r.to.target.target, list);
+    }
+    for (const [, readSet] of byTarget) {
+      const store = this.store(readSet[0]!.to);
+      store.checkReads(this.vosCheck({ readEpoch: check.readEpoch, readSet })!);
+    }
+  }
+
+  async dtxCommitted(dtxId: string, target?: number): Promise<boolean> {
+    if (target !== undefined) return this.localTarget(target).dtxCommitted(dtxId);
+    return this.targets.some((t) => t.dtxCommitted(dtxId));
+  }
+}
+
+function checkPart(ops: TxOp[], epochs: bigint[], epoch: bigint): void {
+  if (ops.length === 0 || epochs.length !== ops.length)
+    throw new DaosError('DER_INVAL', `a target call needs ops and one epoch per op (${ops.length} ops, ${epochs.length} epochs)`);
+  for (const e of epochs)
+    if (e > epoch) throw new DaosError('DER_INVAL', `an op's epoch ${e} is above the call's epoch ${epoch}`);
+}
+
+function sameTarget(a: TargetRef, b: TargetRef): boolean {
+  return a.rank === b.rank && a.target === b.target;
+}
+
+function oidText(oid: { hi: bigint; lo: bigint }): string {
+  return `${oid.hi.toString(16)}.${oid.lo.toString(16)}`;
 }
 
 function iodBytes(iods: UpdateIod[]): number {
