@@ -5,20 +5,25 @@
  *   daos_engine --dir DIR --rank N --targets N --listen tcp://127.0.0.1:0 | unix:///path
  *
  * Prints `daos_engine rank N listening ADDRESS pid P` once ready; on SIGTERM or SIGINT closes the
- * listener, stops the engine and exits 0. Peers other than itself are unreachable in this slice.
+ * listener, stops the engine and exits 0. The system tells it where its peers listen
+ * (OPC_ENGINE_PEERS) and when to resolve transactions a crash left prepared (OPC_ENGINE_RESOLVE_DTX).
  */
 import { DaosError } from '../core/common/errors.js';
 import { Engine } from '../engine/obj/engine.js';
 import { serveEngine } from '../engine/obj/rpc-service.js';
+import { RemoteEngine } from '../core/daos/remote-engine.js';
+import { LazyConnection } from '../core/wire/lazy.js';
 
 interface Args {
   dir: string;
   rank: number;
   targets: number;
   listen: string;
+  durability: 'process' | 'fsync';
 }
 
-const USAGE = 'usage: daos_engine --dir DIR --rank N --targets N --listen tcp://HOST:PORT|unix:///PATH';
+const USAGE =
+  'usage: daos_engine --dir DIR --rank N --targets N --listen tcp://HOST:PORT|unix:///PATH [--durability process|fsync]';
 
 function parseArgs(argv: string[]): Args {
   const seen = new Map<string, string>();
@@ -30,7 +35,7 @@ function parseArgs(argv: string[]): Args {
     }
     const eq = a.indexOf('=');
     const [name, value] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, argv[++i]];
-    if (!['--dir', '--rank', '--targets', '--listen'].includes(name) || value === undefined)
+    if (!['--dir', '--rank', '--targets', '--listen', '--durability'].includes(name) || value === undefined)
       throw new DaosError('DER_INVAL', `bad argument ${JSON.stringify(a)}\n${USAGE}`);
     seen.set(name.slice(2), value);
   }
@@ -45,29 +50,43 @@ function parseArgs(argv: string[]): Args {
   if (!dir) throw new DaosError('DER_INVAL', `--dir is required\n${USAGE}`);
   const targets = int('targets', 1);
   if (targets < 1) throw new DaosError('DER_INVAL', '--targets must be at least 1');
-  return { dir, rank: int('rank', 0), targets, listen: seen.get('listen') ?? 'tcp://127.0.0.1:0' };
+  const durability = seen.get('durability') ?? 'process';
+  if (durability !== 'process' && durability !== 'fsync')
+    throw new DaosError('DER_INVAL', `--durability must be process or fsync, not ${JSON.stringify(durability)}`);
+  return { dir, rank: int('rank', 0), targets, listen: seen.get('listen') ?? 'tcp://127.0.0.1:0', durability };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  let engine: Engine | undefined;
-  engine = await Engine.start({
+  const engine = await Engine.start({
     dir: args.dir,
     rank: args.rank,
     targets: args.targets,
-    peers: (r) => {
-      if (r === args.rank && engine) return engine;
-      throw new DaosError('DER_UNREACH', `engine rank ${args.rank} cannot reach rank ${r} in this release`);
-    },
+    vos: { durability: args.durability },
   });
+  // Peers: one lazily made connection per rank, from the list the system sends (OPC_ENGINE_PEERS).
+  let peers = new Map<number, RemoteEngine>();
+  const setPeers = (list: Array<{ rank: number; address: string }>) => {
+    const old = peers;
+    peers = new Map(list.map((p) => [p.rank, new RemoteEngine(new LazyConnection(p.address), p.rank)]));
+    for (const p of old.values()) void p.close();
+  };
+  engine.setPeers((rank) => {
+    const p = peers.get(rank);
+    if (!p) throw new DaosError('DER_UNREACH', `engine rank ${args.rank} has no address for rank ${rank}`);
+    return p;
+  });
+  // Transactions left prepared whose coordinator is here are resolved now; the others when the
+  // system asks (OPC_ENGINE_RESOLVE_DTX), once the peers are known.
   await engine.resolvePendingDtx();
-  const listener = await serveEngine(engine, args.listen);
+  const listener = await serveEngine(engine, args.listen, { setPeers });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     try {
       await listener.close();
+      for (const p of peers.values()) await p.close();
       await engine.stop();
       process.exit(0);
     } catch (err) {

@@ -9,10 +9,12 @@ import { parseBytes } from '../core/common/units.js';
 import { DaosClient } from '../core/daos/client.js';
 import type { PoolInfo, SystemLink } from '../core/daos/link.js';
 import { Engine } from '../engine/obj/engine.js';
+import { EngineProcess } from './engine-process.js';
 
 /**
- * The embedded system: management service and engines in one process over one folder. This is
- * the one place that imports both core/ and engine/ and control/.
+ * The embedded system: the management service and the engines over one folder, the engines in
+ * this process (transport 'inproc') or as daos_engine child processes on loopback ('tcp'). This
+ * is the one place that imports both core/ and engine/ and control/.
  *
  *   DIR/system.json          engine count and targets per engine (fixed at first start)
  *   DIR/control/             management service metadata (LMDB)
@@ -29,8 +31,11 @@ export interface SystemOptions {
   durability?: 'process' | 'fsync';
   /** Run aggregation on every container this often (0 = only on demand; default 0). */
   aggregationIntervalMs?: number;
-  /** Transport between client and engines; only 'inproc' in this release. */
-  transport?: 'inproc';
+  /**
+   * 'inproc' (default): engines run in this process. 'tcp': each engine is a daos_engine child
+   * process on loopback; the management service and clients stay here and reach them over TCP.
+   */
+  transport?: 'inproc' | 'tcp';
 }
 
 interface SystemFile {
@@ -38,9 +43,13 @@ interface SystemFile {
   targetsPerEngine: number;
 }
 
+/** An engine of the system, in this process or a child process. */
+type SystemEngine = { kind: 'inproc'; engine: Engine } | { kind: 'process'; proc: EngineProcess };
+
 export class DaosSystem {
   readonly dir: string;
-  private readonly engineList: Engine[];
+  readonly transport: 'inproc' | 'tcp';
+  private readonly engineList: SystemEngine[];
   private readonly store: LmdbMetadataStore;
   readonly mgmt: MgmtService;
   private readonly link: SystemLink;
@@ -48,15 +57,17 @@ export class DaosSystem {
   private aggRunning: Promise<unknown> | undefined;
   private stopped = false;
 
-  private constructor(dir: string, engines: Engine[], store: LmdbMetadataStore, mgmt: MgmtService) {
+  private constructor(dir: string, engines: SystemEngine[], store: LmdbMetadataStore, mgmt: MgmtService) {
     this.dir = dir;
+    this.transport = engines[0]?.kind === 'process' ? 'tcp' : 'inproc';
     this.engineList = engines;
     this.store = store;
     this.mgmt = mgmt;
+    const apis = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
     this.link = {
       mgmt,
       engine: (rank: number) => {
-        const e = engines[rank];
+        const e = apis[rank];
         if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
         return e;
       },
@@ -68,36 +79,20 @@ export class DaosSystem {
   static async start(options: SystemOptions): Promise<DaosSystem> {
     if (!options || typeof options.dir !== 'string' || options.dir.length === 0)
       throw new DaosError('DER_INVAL', 'DaosSystem.start needs { dir }');
-    if (options.transport !== undefined && options.transport !== 'inproc') {
-      throw new DaosError(
-        'DER_NOTSUPPORTED',
-        `transport "${options.transport}" is not in this release (engines run in-process)`,
-      );
-    }
+    const transport = options.transport ?? 'inproc';
+    if (transport !== 'inproc' && transport !== 'tcp')
+      throw new DaosError('DER_INVAL', `transport "${transport}" must be inproc or tcp`);
     const dir = resolve(options.dir);
     mkdirSync(dir, { recursive: true });
     const layout = readOrWriteLayout(dir, options);
-    const engines: Engine[] = [];
-    const peers = (rank: number) => {
-      const e = engines[rank];
-      if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
-      return e;
-    };
-    for (let rank = 0; rank < layout.engines; rank++) {
-      engines.push(
-        await Engine.start({
-          dir: join(dir, `engine-${rank}`),
-          rank,
-          targets: layout.targetsPerEngine,
-          vos: { durability: options.durability },
-          peers,
-        }),
-      );
-    }
-    for (const e of engines) await e.resolvePendingDtx();
+    const engines =
+      transport === 'tcp' ? await startProcesses(dir, layout, options) : await startInproc(dir, layout, options);
     const store = LmdbMetadataStore.open(join(dir, 'control'));
-    const mgmt = new MgmtService(store, engines, () => hlc.now());
+    const controls = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
+    const mgmt = new MgmtService(store, controls, () => hlc.now());
     await mgmt.announceAll();
+    // Transactions a crash left prepared, now that every engine knows its peers and pools.
+    for (const c of controls) await c.resolvePendingDtx();
     const sys = new DaosSystem(dir, engines, store, mgmt);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
       sys.aggTimer = setInterval(() => {
@@ -115,13 +110,28 @@ export class DaosSystem {
     return sys;
   }
 
-  /** Engines of this system: rank, process id and state. */
-  get engines(): Array<{ rank: number; pid: number; state: 'joined' | 'stopped' }> {
-    return this.engineList.map((e) => ({
-      rank: e.rank,
-      pid: process.pid,
-      state: this.stopped ? 'stopped' : 'joined',
-    }));
+  /** Engines of this system: rank, process id, address (tcp) and state. */
+  get engines(): Array<{ rank: number; pid: number; address?: string; state: 'joined' | 'stopped' }> {
+    return this.engineList.map((e) =>
+      e.kind === 'inproc'
+        ? { rank: e.engine.rank, pid: process.pid, state: this.stopped ? 'stopped' : 'joined' }
+        : {
+            rank: e.proc.rank,
+            pid: e.proc.pid,
+            address: e.proc.address,
+            state: this.stopped || !e.proc.running ? 'stopped' : 'joined',
+          },
+    );
+  }
+
+  /**
+   * Mark every target of an engine rank DOWN in every pool map (what the control plane does when
+   * it excludes a rank). Redundant objects keep working on their other members; I/O to a
+   * non-redundant object there fails with DER_UNREACH.
+   */
+  async rankDown(rank: number): Promise<Array<{ pool: string; mapVersion: number }>> {
+    this.checkRunning();
+    return this.mgmt.rankDown(rank);
   }
 
   /** Create a pool spanning every target (what `dmg pool create` does). */
@@ -170,13 +180,59 @@ export class DaosSystem {
     this.stopped = true;
     if (this.aggTimer) clearInterval(this.aggTimer);
     await this.aggRunning;
-    for (const e of this.engineList) await e.stop();
+    for (const e of this.engineList) await (e.kind === 'inproc' ? e.engine.stop() : e.proc.stop());
     await this.store.close();
   }
 
   private checkRunning(): void {
     if (this.stopped) throw new DaosError('DER_SHUTDOWN', 'system is stopped');
   }
+}
+
+async function startInproc(dir: string, layout: SystemFile, options: SystemOptions): Promise<SystemEngine[]> {
+  const engines: Engine[] = [];
+  const peers = (rank: number) => {
+    const e = engines[rank];
+    if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
+    return e;
+  };
+  for (let rank = 0; rank < layout.engines; rank++) {
+    engines.push(
+      await Engine.start({
+        dir: join(dir, `engine-${rank}`),
+        rank,
+        targets: layout.targetsPerEngine,
+        vos: { durability: options.durability },
+        peers,
+      }),
+    );
+  }
+  return engines.map((engine) => ({ kind: 'inproc', engine }));
+}
+
+async function startProcesses(dir: string, layout: SystemFile, options: SystemOptions): Promise<SystemEngine[]> {
+  const procs: EngineProcess[] = [];
+  try {
+    const started = await Promise.allSettled(
+      Array.from({ length: layout.engines }, (_, rank) =>
+        EngineProcess.spawn({
+          dir: join(dir, `engine-${rank}`),
+          rank,
+          targets: layout.targetsPerEngine,
+          durability: options.durability ?? 'process',
+        }),
+      ),
+    );
+    for (const r of started) if (r.status === 'fulfilled') procs.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const peers = procs.map((p) => ({ rank: p.rank, address: p.address }));
+    for (const p of procs) await p.remote.setPeers(peers);
+  } catch (err) {
+    for (const p of procs) await p.stop();
+    throw err;
+  }
+  return procs.map((proc) => ({ kind: 'process', proc }));
 }
 
 function readOrWriteLayout(dir: string, options: SystemOptions): SystemFile {

@@ -8,6 +8,7 @@ import {
   oclassByName,
   redunInfo,
 } from '../placement/oclass.js';
+import { objectLayout } from '../placement/layout.js';
 import { type ArrayAttrs, DaosArray } from './array.js';
 import { valueBytes } from './keys.js';
 import { KV } from './kv.js';
@@ -132,20 +133,17 @@ export class Container {
     );
     checkClassForRf(cls, this.info.props.redunFactor);
     const info = redunInfo(cls.redun);
-    if (info.kind !== 'none') {
+    if (info.kind === 'ec') {
       throw new DaosError(
         'DER_NOTSUPPORTED',
-        `object class ${cls.name}: replicated and erasure-coded classes need engines as processes (not in this release)`,
+        `object class ${cls.name}: erasure-coded classes are not in this release (replicated RP_* classes are)`,
       );
     }
-    const targets = this.pool.map.targets.length;
+    const map = this.pool.map;
+    const targets = map.targets.length;
     const groups = cls.groups === GROUPS_X ? Math.max(1, Math.floor(targets / info.groupSize)) : cls.groups;
-    if (groups * info.groupSize > targets) {
-      throw new DaosError(
-        'DER_INVAL',
-        `object class ${cls.name} needs ${groups * info.groupSize} targets; the pool has ${targets}`,
-      );
-    }
+    // The layout must exist on this pool (enough targets, and ranks for a redundancy group).
+    objectLayout(makeOid(type, cls.redun, groups, 0n), map);
     if (this.oidNext === this.oidEnd) {
       this.oidNext = await this.mgmt.contAllocOids(this.pool.uuid, this.uuid, OID_BATCH);
       this.oidEnd = this.oidNext + BigInt(OID_BATCH);

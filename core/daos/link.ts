@@ -150,6 +150,37 @@ export interface ObjApi {
   ): Promise<bigint>;
 }
 
+/** A transaction's read check: nothing read at `readEpoch` may have changed since. */
+export type TxCheckIn = NonNullable<Parameters<ObjApi['txCommit']>[1]>;
+
+/**
+ * What an engine asks of another engine's targets while it coordinates a write: the Engine itself
+ * when both run in one process, an RPC stub (RemoteEngine) when they do not. Every op of one call
+ * addresses the same target of the peer.
+ */
+export interface EnginePeer {
+  /** Apply writes at once: op i at `epochs[i]`, all or none, after the optional read check. */
+  tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheckIn): Promise<void>;
+  /** First phase of a distributed transaction (durable, locked, invisible). */
+  tgtPrepare(
+    dtxId: string,
+    epoch: bigint,
+    ops: TxOp[],
+    epochs: bigint[],
+    coordinator: TargetRef,
+    check?: TxCheckIn,
+  ): Promise<void>;
+  /** Commit a prepared transaction and record its outcome there (so any participant can tell). */
+  tgtCommit(target: number, dtxId: string): Promise<void>;
+  tgtAbort(target: number, dtxId: string): Promise<void>;
+  /** Drop the outcome record once every participant has committed. */
+  tgtForget(target: number, dtxId: string): Promise<void>;
+  /** DER_TX_RESTART when a key in the read set changed after the read epoch. */
+  tgtCheckReads(check: TxCheckIn): Promise<void>;
+  /** Whether `target` (or, without it, any target of the peer) recorded `dtxId` committed. */
+  dtxCommitted(dtxId: string, target?: number): Promise<boolean>;
+}
+
 /** A system as a client sees it. */
 export interface SystemLink {
   readonly mgmt: MgmtApi;
@@ -157,4 +188,6 @@ export interface SystemLink {
   engine(rank: number): ObjApi;
   /** Epochs for reads and snapshots, ordered after every acknowledged write. */
   now(): bigint;
+  /** The newest map of a pool that engines sent back in replies, if any. */
+  latestMap?(pool: string): PoolMap | undefined;
 }

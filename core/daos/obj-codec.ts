@@ -9,7 +9,7 @@
  */
 import { DaosError } from '../common/errors.js';
 import type { Oid } from '../common/oid.js';
-import type { TargetRef } from '../placement/pool-map.js';
+import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import { OPCODES_KNOWN } from '../wire/opcodes.js';
 import type { ObjApi, ObjTarget, TxOp } from './link.js';
@@ -26,6 +26,34 @@ export const OPC_ENGINE_CONT_CREATE = 0x0303;
 /** Destroy a container's data on every target of an engine. */
 export const OPC_ENGINE_CONT_DESTROY = 0x0304;
 
+/** A newer pool map for a pool. */
+export const OPC_ENGINE_POOL_MAP = 0x0305;
+/** Bytes a pool's data takes on the engine. */
+export const OPC_ENGINE_POOL_USED = 0x0306;
+/** Aggregate a container on every target of the engine. */
+export const OPC_ENGINE_AGGREGATE = 0x0307;
+/** The addresses of the other engines (rank -> address). */
+export const OPC_ENGINE_PEERS = 0x0308;
+/** Resolve transactions left prepared (at start, once the peers are known). */
+export const OPC_ENGINE_RESOLVE_DTX = 0x0309;
+
+// ---- engine-to-engine opcodes (a coordinating engine and the targets of its transaction) ----
+
+/** Apply writes on one target at once (op i at epochs[i]). */
+export const OPC_TGT_APPLY = 0x0401;
+/** First phase of a distributed transaction on one target. */
+export const OPC_TGT_PREPARE = 0x0402;
+/** Commit a prepared transaction on one target (recording its outcome there). */
+export const OPC_TGT_COMMIT = 0x0403;
+/** Abort a prepared transaction on one target. */
+export const OPC_TGT_ABORT = 0x0404;
+/** Forget a transaction's outcome record on one target. */
+export const OPC_TGT_FORGET = 0x0405;
+/** Check a transaction's read set on the engine's targets. */
+export const OPC_TGT_CHECK_READS = 0x0406;
+/** Whether a target (or any target) of the engine recorded a transaction committed. */
+export const OPC_DTX_COMMITTED = 0x0407;
+
 /** Every opcode an engine's RPC service answers. */
 export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
   ...OPCODES_KNOWN,
@@ -33,6 +61,18 @@ export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
   OPC_ENGINE_POOL_DESTROY,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
+  OPC_ENGINE_POOL_MAP,
+  OPC_ENGINE_POOL_USED,
+  OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_PEERS,
+  OPC_ENGINE_RESOLVE_DTX,
+  OPC_TGT_APPLY,
+  OPC_TGT_PREPARE,
+  OPC_TGT_COMMIT,
+  OPC_TGT_ABORT,
+  OPC_TGT_FORGET,
+  OPC_TGT_CHECK_READS,
+  OPC_DTX_COMMITTED,
 ]);
 
 // ---- shape checks ----
@@ -383,4 +423,39 @@ export function decodeOptionalRecx(v: unknown, field = 'recx'): Recx | undefined
   return optional(v, field, decodeRecx);
 }
 
-export { bytesList, bytesList as decodeBytesList, expectOneOf, FETCH_CONDS, optional, UPDATE_CONDS, WHICH };
+const TARGET_STATES: readonly TargetState[] = ['NEW', 'UP', 'UPIN', 'DOWN', 'DOWNOUT', 'DRAIN'];
+
+export function encodePoolMap(map: PoolMap): Obj {
+  return {
+    version: map.version,
+    targets: map.targets.map((t) => ({ rank: t.rank, target: t.target })),
+    states: map.states,
+  };
+}
+
+export function decodePoolMap(v: unknown, field = 'map'): PoolMap {
+  const o = expectObject(v, field);
+  const targets = expectArray(o.targets, `${field}.targets`).map((raw, i) => decodeRef(raw, `${field}.targets[${i}]`));
+  const states = expectArray(o.states, `${field}.states`).map((s, i) =>
+    expectOneOf(s, `${field}.states[${i}]`, TARGET_STATES),
+  );
+  if (states.length !== targets.length) throw inval(`${field}.states`, 'as long as targets');
+  return { version: expectCount(o.version, `${field}.version`), targets, states };
+}
+
+export function decodeRef(v: unknown, field: string): TargetRef {
+  const o = expectObject(v, field);
+  return { rank: expectCount(o.rank, `${field}.rank`), target: expectCount(o.target, `${field}.target`) };
+}
+
+/** The ops of one target call with their per-op epochs (engine to engine). */
+export function decodeTargetOps(
+  h: Obj,
+  bulk: BulkIn,
+): { epoch: bigint; ops: TxOp[]; epochs: bigint[]; check: TxCheck | undefined } {
+  const ops = expectArray(h.ops, 'ops').map((op, i) => decodeOp(op, bulk, `ops[${i}]`));
+  const epochs = expectArray(h.epochs, 'epochs').map((e, i) => expectBigint(e, `epochs[${i}]`));
+  return { epoch: expectBigint(h.epoch, 'epoch'), ops, epochs, check: decodeTxCheck(h.check) };
+}
+
+export { bytesList, bytesList as decodeBytesList, expectBool, expectOneOf, FETCH_CONDS, optional, UPDATE_CONDS, WHICH };

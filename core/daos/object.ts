@@ -11,6 +11,7 @@ import {
 } from '../common/limits.js';
 import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
 import { dkeyGroup, type ObjectLayout, objectLayout } from '../placement/layout.js';
+import { type PoolMap, type TargetRef, targetUp } from '../placement/pool-map.js';
 import type {
   ArrayFetchResult,
   FetchCond,
@@ -77,6 +78,8 @@ export class DaosObject {
   private readonly dkeyKind: KeyKind;
   private readonly akeyKind: KeyKind;
   private layoutCache: ObjectLayout | undefined;
+  private layoutMap: PoolMap | undefined;
+  private readTurn = 0;
 
   constructor(container: Container, oid: Oid, tx?: Tx) {
     this.container = container;
@@ -88,15 +91,53 @@ export class DaosObject {
   }
 
   private get layout(): ObjectLayout {
-    this.layoutCache ??= objectLayout(this.oid, this.container.pool.map);
-    return this.layoutCache;
+    const map = this.container.pool.map;
+    if (this.layoutMap !== map) {
+      this.layoutCache = objectLayout(this.oid, map);
+      this.layoutMap = map;
+    }
+    return this.layoutCache!;
   }
 
-  /** Where a dkey's group leader lives. */
-  private targetFor(dkey: Uint8Array): ObjTarget {
+  /** The members of redundancy group `g`. */
+  private members(g: number): TargetRef[] {
     const layout = this.layout;
-    const group = dkeyGroup(dkey, layout);
-    return this.at(layout.shards[group * layout.groupSize]!);
+    return layout.shards.slice(g * layout.groupSize, (g + 1) * layout.groupSize);
+  }
+
+  private groupOfDkey(dkey: Uint8Array): number {
+    return dkeyGroup(dkey, this.layout);
+  }
+
+  /** Serving members of group `g`; DER_UNREACH naming the DOWN targets when none serves. */
+  private serving(g: number): TargetRef[] {
+    const map = this.container.pool.map;
+    const members = this.members(g);
+    const up = members.filter((t) => targetUp(map, t));
+    if (up.length === 0) {
+      const where = members.map((t) => `${t.rank}:${t.target}`).join(', ');
+      throw new DaosError(
+        'DER_UNREACH',
+        `object ${this.oid.hi.toString(16)}.${this.oid.lo.toString(16)}: every shard of group ${g} is on a DOWN target (${where}; pool map version ${map.version})`,
+      );
+    }
+    return up;
+  }
+
+  /** Where a group's writes go: its first serving member (the leader forwards to the others). */
+  private leaderOf(g: number): ObjTarget {
+    return this.at(this.serving(g)[0]!);
+  }
+
+  /** Where a group's reads go: any serving member (in turn). */
+  private readerOf(g: number): ObjTarget {
+    const up = this.serving(g);
+    return this.at(up[this.readTurn++ % up.length]!);
+  }
+
+  /** Where a dkey's writes go. */
+  private targetFor(dkey: Uint8Array): ObjTarget {
+    return this.leaderOf(this.groupOfDkey(dkey));
   }
 
   private at(target: ObjTarget['target']): ObjTarget {
@@ -105,14 +146,28 @@ export class DaosObject {
 
   /** Group leaders, one per redundancy group: where listings and object punches go. */
   private groupTargets(): ObjTarget[] {
-    const layout = this.layout;
     const out: ObjTarget[] = [];
-    for (let g = 0; g < layout.groups; g++) out.push(this.at(layout.shards[g * layout.groupSize]!));
+    for (let g = 0; g < this.layout.groups; g++) out.push(this.leaderOf(g));
     return out;
   }
 
   private engineFor(to: ObjTarget) {
     return this.container.pool.link.engine(to.target.rank);
+  }
+
+  /**
+   * Run an I/O on the target `pick` chooses; when it fails because the target is unreachable or
+   * the map was stale, refresh the pool map and, if it changed, pick again and retry once.
+   */
+  private async io<T>(pick: () => ObjTarget, call: (to: ObjTarget) => Promise<T>): Promise<T> {
+    const to = pick();
+    try {
+      return await call(to);
+    } catch (err) {
+      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
+      if (!(await this.container.pool.refreshMap())) throw err;
+      return call(pick());
+    }
   }
 
   private writeTx(options: { tx?: Tx } | undefined): Tx | undefined {
@@ -131,12 +186,15 @@ export class DaosObject {
     const tx = this.writeTx(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const checked = this.checkUpdateIods(iods);
-    const to = this.targetFor(dk);
     if (tx) {
-      tx.add({ kind: 'update', to, dkey: dk, iods: checked, cond: options?.cond });
+      tx.add({ kind: 'update', to: this.targetFor(dk), dkey: dk, iods: checked, cond: options?.cond });
       return;
     }
-    await this.engineFor(to).update(to, dk, checked, options?.cond);
+    const g = this.groupOfDkey(dk);
+    await this.io(
+      () => this.leaderOf(g),
+      (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
+    );
   }
 
   /** Read akeys under one dkey: one result per iod, in order. */
@@ -144,18 +202,20 @@ export class DaosObject {
     const epoch = this.readEpoch(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const checked = this.checkFetchIods(iods);
-    const to = this.targetFor(dk);
+    const g = this.groupOfDkey(dk);
     const tx = options?.tx ?? this.tx;
-    if (tx) for (const iod of checked) tx.noteRead(to, dk, iod.akey);
-    return this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond);
+    if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
+    return this.io(
+      () => this.readerOf(g),
+      (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond),
+    );
   }
 
   /** Punch the whole object: every dkey, at once. */
   async punch(options?: { tx?: Tx }): Promise<void> {
     const tx = this.writeTx(options);
-    const ops: TxOp[] = [];
-    const layout = this.layout;
-    for (const target of layout.shards) ops.push({ kind: 'punch_obj', to: this.at(target) });
+    // One punch per group, to its leader (which punches the other members).
+    const ops: TxOp[] = this.groupTargets().map((to) => ({ kind: 'punch_obj', to }));
     await this.submitPunches(ops, tx);
   }
 
@@ -202,7 +262,13 @@ export class DaosObject {
     }
     if (ops.length === 1) {
       const op = ops[0] as Exclude<TxOp, { kind: 'update' }>;
-      await this.engineFor(op.to).punch(op);
+      const layout = this.layout;
+      const shard = layout.shards.findIndex((t) => t.rank === op.to.target.rank && t.target === op.to.target.target);
+      const g = Math.floor(shard / layout.groupSize);
+      await this.io(
+        () => this.leaderOf(g),
+        (to) => this.engineFor(to).punch({ ...op, to }),
+      );
       return;
     }
     // Several targets: one transaction so that the punch is all-or-nothing.
@@ -212,9 +278,13 @@ export class DaosObject {
   /** Visible dkeys, in key order for lexical and uint64 objects. */
   async *listDkeys(options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
-    const sources = this.groupTargets().map(
-      (to) => (after: Uint8Array | undefined) =>
-        this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+    const sources = Array.from(
+      { length: this.layout.groups },
+      (_, g) => (after: Uint8Array | undefined) =>
+        this.io(
+          () => this.readerOf(g),
+          (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+        ),
     );
     for await (const k of mergeSorted(sources)) yield decodeKey(k, this.dkeyKind);
   }
@@ -223,9 +293,12 @@ export class DaosObject {
   async *listAkeys(dkey: Key, options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-    const to = this.targetFor(dk);
+    const g = this.groupOfDkey(dk);
     const source = (after: Uint8Array | undefined) =>
-      this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS);
+      this.io(
+        () => this.readerOf(g),
+        (to) => this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS),
+      );
     for await (const k of mergeSorted([source])) yield decodeKey(k, this.akeyKind);
   }
 
@@ -237,16 +310,23 @@ export class DaosObject {
   ): Promise<Array<Recx & { epoch: bigint }>> {
     const epoch = this.readEpoch(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-    const to = this.targetFor(dk);
-    return this.engineFor(to).listRecx(to, epoch, dk, encodeKey(akey, this.akeyKind, 'akey'));
+    const ak = encodeKey(akey, this.akeyKind, 'akey');
+    const g = this.groupOfDkey(dk);
+    return this.io(
+      () => this.readerOf(g),
+      (to) => this.engineFor(to).listRecx(to, epoch, dk, ak),
+    );
   }
 
   /** The largest (or smallest) visible dkey, or undefined for an empty object (DAOS's query_key). */
   async queryDkey(which: 'max' | 'min', options?: { epoch?: bigint }): Promise<ListedKey | undefined> {
     const epoch = this.readEpoch(options);
     let best: Uint8Array | undefined;
-    for (const to of this.groupTargets()) {
-      const k = await this.engineFor(to).queryDkey(to, epoch, which);
+    for (let g = 0; g < this.layout.groups; g++) {
+      const k = await this.io(
+        () => this.readerOf(g),
+        (to) => this.engineFor(to).queryDkey(to, epoch, which),
+      );
       if (k === undefined) continue;
       const c = best === undefined ? 0 : Buffer.compare(k, best);
       if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
@@ -263,8 +343,12 @@ export class DaosObject {
   ): Promise<Recx | undefined> {
     const epoch = this.readEpoch(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-    const to = this.targetFor(dk);
-    return this.engineFor(to).queryRecx(to, epoch, dk, encodeKey(akey, this.akeyKind, 'akey'), which);
+    const ak = encodeKey(akey, this.akeyKind, 'akey');
+    const g = this.groupOfDkey(dk);
+    return this.io(
+      () => this.readerOf(g),
+      (to) => this.engineFor(to).queryRecx(to, epoch, dk, ak, which),
+    );
   }
 
   private checkUpdateIods(iods: UpdateIodIn[]): UpdateIod[] {

@@ -9,7 +9,7 @@ export class Pool {
   readonly uuid: string;
   readonly label: string;
   readonly mode: 'ro' | 'rw';
-  readonly map: PoolMap;
+  private currentMap: PoolMap;
   private closed = false;
 
   constructor(link: SystemLink, info: PoolInfo, mode: 'ro' | 'rw') {
@@ -17,7 +17,23 @@ export class Pool {
     this.uuid = info.uuid;
     this.label = info.label;
     this.mode = mode;
-    this.map = info.map;
+    this.currentMap = info.map;
+  }
+
+  /** The newest pool map this handle knows: its own, or a newer one an engine sent back. */
+  get map(): PoolMap {
+    const seen = this.link.latestMap?.(this.uuid);
+    if (seen && seen.version > this.currentMap.version) this.currentMap = seen;
+    return this.currentMap;
+  }
+
+  /** Ask the management service for the pool map; resolves to whether it was newer. */
+  async refreshMap(): Promise<boolean> {
+    this.checkOpen();
+    const info = await this.link.mgmt.poolConnect(this.uuid);
+    if (info.map.version <= this.map.version) return false;
+    this.currentMap = info.map;
+    return true;
   }
 
   /** @internal */

@@ -1,4 +1,6 @@
 /** An engine's object service over the wire: `RemoteEngine` implements ObjApi over a Connection. */
+import { hlc } from '../common/hlc.js';
+import type { PoolMap, TargetRef } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import {
   OPC_OBJ_FETCH,
@@ -13,7 +15,7 @@ import {
   OPC_TX_COMMIT,
 } from '../wire/opcodes.js';
 import type { Connection } from '../wire/transport.js';
-import type { ObjApi, ObjTarget, TxOp } from './link.js';
+import type { EnginePeer, ObjApi, ObjTarget, TxOp } from './link.js';
 import {
   BulkIn,
   BulkOut,
@@ -31,29 +33,57 @@ import {
   expectObject,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
+  encodePoolMap,
+  expectBool,
+  expectCount,
+  OPC_DTX_COMMITTED,
+  OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
+  OPC_ENGINE_POOL_MAP,
+  OPC_ENGINE_POOL_USED,
+  OPC_ENGINE_RESOLVE_DTX,
+  OPC_TGT_APPLY,
+  OPC_TGT_CHECK_READS,
+  OPC_TGT_COMMIT,
+  OPC_TGT_FORGET,
+  OPC_TGT_PREPARE,
+  OPC_TGT_ABORT,
   optional,
   type PunchOp,
   type TxCheck,
 } from './obj-codec.js';
 
-/** An engine in another process (or behind any transport), as the object service a client calls. */
-export class RemoteEngine implements ObjApi {
-  constructor(readonly conn: Connection) {}
+/**
+ * An engine in another process (or behind any transport): the object service a client calls, the
+ * peer a coordinating engine calls, and the engine control the management service calls.
+ * Writes carry the caller's clock (`hlc`) and replies' epochs move it, so that epochs stay
+ * ordered across processes (a snapshot taken here orders after every write acknowledged here).
+ */
+export class RemoteEngine implements ObjApi, EnginePeer {
+  constructor(
+    readonly conn: Connection,
+    /** Rank of the engine, when known (the management service needs it). */
+    readonly rank = -1,
+    /** Targets of the engine, when known. */
+    readonly targetCount = 0,
+  ) {}
 
-  private async call(opcode: number, header: unknown, bulk?: Uint8Array) {
+  private async call(opcode: number, header: Record<string, unknown>, bulk?: Uint8Array) {
     const reply = await this.conn.request(opcode, header, bulk);
     return { header: expectObject(reply.header, 'reply'), bulk: reply.bulk };
   }
 
-  private async epochCall(opcode: number, header: unknown, bulk?: Uint8Array): Promise<bigint> {
-    const { header: h } = await this.call(opcode, header, bulk);
-    return expectBigint(h.epoch, 'reply.epoch');
+  private async epochCall(opcode: number, header: Record<string, unknown>, bulk?: Uint8Array): Promise<bigint> {
+    const { header: h } = await this.call(opcode, { ...header, hlc: hlc.peek() }, bulk);
+    const epoch = expectBigint(h.epoch, 'reply.epoch');
+    hlc.update(epoch);
+    return epoch;
   }
 
   /** Liveness probe; resolves to the echoed header. */
-  async ping(header: unknown = {}): Promise<unknown> {
+  async ping(header: Record<string, unknown> = {}): Promise<unknown> {
     return (await this.conn.request(OPC_PING, header)).header;
   }
 
@@ -136,8 +166,99 @@ export class RemoteEngine implements ObjApi {
 
   // ---- engine management (what the management service tells an engine) ----
 
-  async poolCreate(pool: string, bytesPerTarget: number): Promise<void> {
-    await this.call(OPC_ENGINE_POOL_CREATE, { pool, bytesPerTarget });
+  async poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap): Promise<void> {
+    const header = { pool, bytesPerTarget, map: map && encodePoolMap(map) };
+    await this.call(OPC_ENGINE_POOL_CREATE, header);
+  }
+
+  async poolMapUpdate(pool: string, map: PoolMap): Promise<void> {
+    await this.call(OPC_ENGINE_POOL_MAP, { pool, map: encodePoolMap(map) });
+  }
+
+  async poolUsedBytes(pool: string): Promise<number> {
+    const { header } = await this.call(OPC_ENGINE_POOL_USED, { pool });
+    return expectCount(header.bytes, 'reply.bytes');
+  }
+
+  async aggregate(
+    cont: string,
+    upTo: bigint,
+    keep: bigint[],
+  ): Promise<{ recordsRemoved: number; bytesFreed: number }> {
+    const { header } = await this.call(OPC_ENGINE_AGGREGATE, { cont, upTo, keep });
+    return {
+      recordsRemoved: expectCount(header.recordsRemoved, 'reply.recordsRemoved'),
+      bytesFreed: expectCount(header.bytesFreed, 'reply.bytesFreed'),
+    };
+  }
+
+  /** Tell the engine where its peers listen. */
+  async setPeers(peers: Array<{ rank: number; address: string }>): Promise<void> {
+    await this.call(OPC_ENGINE_PEERS, { peers });
+  }
+
+  /** Resolve transactions left prepared; resolves to how many were. */
+  async resolvePendingDtx(): Promise<number> {
+    const { header } = await this.call(OPC_ENGINE_RESOLVE_DTX, {});
+    return expectCount(header.resolved, 'reply.resolved');
+  }
+
+  // ---- engine to engine (EnginePeer) ----
+
+  private async targetOps(
+    opcode: number,
+    extra: Record<string, unknown>,
+    epoch: bigint,
+    ops: TxOp[],
+    epochs: bigint[],
+    check?: TxCheck,
+  ): Promise<void> {
+    const bulk = new BulkOut();
+    const header = {
+      ...extra,
+      epoch,
+      ops: ops.map((op) => encodeOp(op, bulk)),
+      epochs,
+      check: encodeTxCheck(check),
+    };
+    await this.call(opcode, header, bulk.join());
+  }
+
+  async tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheck): Promise<void> {
+    await this.targetOps(OPC_TGT_APPLY, {}, epoch, ops, epochs, check);
+  }
+
+  async tgtPrepare(
+    dtxId: string,
+    epoch: bigint,
+    ops: TxOp[],
+    epochs: bigint[],
+    coordinator: TargetRef,
+    check?: TxCheck,
+  ): Promise<void> {
+    const extra = { dtxId, coordinator: { rank: coordinator.rank, target: coordinator.target } };
+    await this.targetOps(OPC_TGT_PREPARE, extra, epoch, ops, epochs, check);
+  }
+
+  async tgtCommit(target: number, dtxId: string): Promise<void> {
+    await this.call(OPC_TGT_COMMIT, { target, dtxId });
+  }
+
+  async tgtAbort(target: number, dtxId: string): Promise<void> {
+    await this.call(OPC_TGT_ABORT, { target, dtxId });
+  }
+
+  async tgtForget(target: number, dtxId: string): Promise<void> {
+    await this.call(OPC_TGT_FORGET, { target, dtxId });
+  }
+
+  async tgtCheckReads(check: TxCheck): Promise<void> {
+    await this.call(OPC_TGT_CHECK_READS, { check: encodeTxCheck(check) });
+  }
+
+  async dtxCommitted(dtxId: string, target?: number): Promise<boolean> {
+    const { header } = await this.call(OPC_DTX_COMMITTED, { dtxId, target });
+    return expectBool(header.committed, 'reply.committed');
   }
 
   async poolDestroy(pool: string): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
-import type { ObjApi, ObjTarget, TxOp } from '../../core/daos/link.js';
+import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { oidRedun } from '../../core/common/oid.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
@@ -34,36 +34,6 @@ export interface EngineOptions {
   peers?: (rank: number) => EnginePeer;
   /** Where errors of background work (transaction resolution) are reported. Default: stderr. */
   onBackgroundError?: (err: unknown) => void;
-}
-
-export type TxCheckIn = NonNullable<Parameters<ObjApi['txCommit']>[1]>;
-
-/**
- * What an engine asks of another engine's targets while it coordinates a write: the Engine itself
- * when both run in one process, an RPC stub (RemoteEngine) when they do not. Every op of one call
- * addresses the same target of the peer.
- */
-export interface EnginePeer {
-  /** Apply writes at once: op i at `epochs[i]`, all or none, after the optional read check. */
-  tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheckIn): Promise<void>;
-  /** First phase of a distributed transaction (durable, locked, invisible). */
-  tgtPrepare(
-    dtxId: string,
-    epoch: bigint,
-    ops: TxOp[],
-    epochs: bigint[],
-    coordinator: TargetRef,
-    check?: TxCheckIn,
-  ): Promise<void>;
-  /** Commit a prepared transaction and record its outcome there (so any participant can tell). */
-  tgtCommit(target: number, dtxId: string): Promise<void>;
-  tgtAbort(target: number, dtxId: string): Promise<void>;
-  /** Drop the outcome record once every participant has committed. */
-  tgtForget(target: number, dtxId: string): Promise<void>;
-  /** DER_TX_RESTART when a key in the read set changed after the read epoch. */
-  tgtCheckReads(check: TxCheckIn): Promise<void>;
-  /** Whether `target` (or, without it, any target of the peer) recorded `dtxId` committed. */
-  dtxCommitted(dtxId: string, target?: number): Promise<boolean>;
 }
 
 /** Layouts kept per engine (objects recently written through it). */
@@ -147,9 +117,7 @@ export class Engine implements ObjApi, EnginePeer {
         if (onlyDown && !down.has(coordinator.rank)) continue;
         const outcome = down.has(coordinator.rank)
           ? await this.askSurvivors(dtxId, down)
-          : await this.peer(coordinator.rank)
-              .dtxCommitted(dtxId, coordinator.target)
-              .catch(() => undefined);
+          : await this.ask(coordinator.rank, dtxId, coordinator.target);
         if (outcome === undefined) continue;
         if (outcome) await target.commitDtx(dtxId);
         else await target.abortDtx(dtxId);
@@ -164,13 +132,20 @@ export class Engine implements ObjApi, EnginePeer {
     let unknown = false;
     for (const rank of this.knownRanks()) {
       if (down.has(rank)) continue;
-      const r = await this.peer(rank)
-        .dtxCommitted(dtxId)
-        .catch(() => undefined);
+      const r = await this.ask(rank, dtxId);
       if (r === true) return true;
       if (r === undefined) unknown = true;
     }
     return unknown ? undefined : false;
+  }
+
+  /** A peer's answer to "did you commit dtxId?", undefined when it cannot be reached. */
+  private async ask(rank: number, dtxId: string, target?: number): Promise<boolean | undefined> {
+    try {
+      return await this.peer(rank).dtxCommitted(dtxId, target);
+    } catch {
+      return undefined;
+    }
   }
 
   private knownRanks(): Set<number> {

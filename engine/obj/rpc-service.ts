@@ -5,6 +5,7 @@
  * a malformed request gets DER_INVAL naming the field, and the engine keeps serving.
  */
 import { DaosError } from '../../core/common/errors.js';
+import { hlc } from '../../core/common/hlc.js';
 import {
   BulkIn,
   BulkOut,
@@ -26,8 +27,23 @@ import {
   FETCH_CONDS,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
+  decodePoolMap,
+  decodeRef,
+  decodeTargetOps,
+  OPC_DTX_COMMITTED,
+  OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
+  OPC_ENGINE_POOL_MAP,
+  OPC_ENGINE_POOL_USED,
+  OPC_ENGINE_RESOLVE_DTX,
+  OPC_TGT_ABORT,
+  OPC_TGT_APPLY,
+  OPC_TGT_CHECK_READS,
+  OPC_TGT_COMMIT,
+  OPC_TGT_FORGET,
+  OPC_TGT_PREPARE,
   optional,
   UPDATE_CONDS,
   WHICH,
@@ -48,11 +64,17 @@ import {
 import { type HandlerReply, type Listener, transportFor } from '../../core/wire/transport.js';
 import type { Engine } from './engine.js';
 
-/** Serve `engine`'s object service and its management calls on `address`. */
-export async function serveEngine(engine: Engine, address: string): Promise<Listener> {
+/** What the service needs beyond the engine. */
+export interface ServeContext {
+  /** Route to the other engines (the process that runs the engine knows how to connect). */
+  setPeers?: (peers: Array<{ rank: number; address: string }>) => void;
+}
+
+/** Serve `engine`'s object service, its peer calls and its management calls on `address`. */
+export async function serveEngine(engine: Engine, address: string, ctx: ServeContext = {}): Promise<Listener> {
   return transportFor(address).listen(
     address,
-    (opcode, header, bulk) => handle(engine, opcode, header, bulk),
+    (opcode, header, bulk) => handle(engine, opcode, header, bulk, ctx),
     {
       opcodes: ENGINE_OPCODES,
     },
@@ -70,9 +92,12 @@ export async function handle(
   opcode: number,
   header: unknown,
   bulk: Uint8Array | undefined,
+  ctx: ServeContext = {},
 ): Promise<HandlerReply> {
   if (opcode === OPC_PING) return { header };
   const h = expectObject(header, 'header');
+  // A caller's clock: epochs given out here order after what the caller has seen.
+  if (h.hlc !== undefined) hlc.update(expectBigint(h.hlc, 'hlc'));
   const input = new BulkIn(bulk);
   // Bulk is only accepted by the opcodes that carry data; the others must not send any.
   const noBulk = () => input.done();
@@ -153,9 +178,81 @@ export async function handle(
     case OPC_ENGINE_POOL_CREATE: {
       const pool = expectString(h.pool, 'pool');
       const bytesPerTarget = expectCount(h.bytesPerTarget, 'bytesPerTarget');
+      const map = optional(h.map, 'map', decodePoolMap);
       noBulk();
-      engine.poolCreate(pool, bytesPerTarget);
+      engine.poolCreate(pool, bytesPerTarget, map);
       return { header: {} };
+    }
+    case OPC_ENGINE_POOL_MAP: {
+      const pool = expectString(h.pool, 'pool');
+      const map = decodePoolMap(h.map);
+      noBulk();
+      engine.poolMapUpdate(pool, map);
+      return { header: {} };
+    }
+    case OPC_ENGINE_POOL_USED: {
+      const pool = expectString(h.pool, 'pool');
+      noBulk();
+      return { header: { bytes: engine.poolUsedBytes(pool) } };
+    }
+    case OPC_ENGINE_AGGREGATE: {
+      const cont = expectString(h.cont, 'cont');
+      const upTo = expectBigint(h.upTo, 'upTo');
+      const keep = expectArray(h.keep, 'keep').map((e, i) => expectBigint(e, `keep[${i}]`));
+      noBulk();
+      return { header: await engine.aggregate(cont, upTo, keep) };
+    }
+    case OPC_ENGINE_PEERS: {
+      const peers = expectArray(h.peers, 'peers').map((raw, i) => {
+        const p = expectObject(raw, `peers[${i}]`);
+        return { rank: expectCount(p.rank, `peers[${i}].rank`), address: expectString(p.address, `peers[${i}].address`) };
+      });
+      noBulk();
+      if (!ctx.setPeers) throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
+      ctx.setPeers(peers);
+      return { header: {} };
+    }
+    case OPC_ENGINE_RESOLVE_DTX: {
+      noBulk();
+      return { header: { resolved: await engine.resolvePendingDtx() } };
+    }
+    case OPC_TGT_APPLY: {
+      const t = decodeTargetOps(h, input);
+      input.done();
+      await engine.tgtApply(t.epoch, t.ops, t.epochs, t.check);
+      return { header: {} };
+    }
+    case OPC_TGT_PREPARE: {
+      const dtxId = expectString(h.dtxId, 'dtxId');
+      const coordinator = decodeRef(h.coordinator, 'coordinator');
+      const t = decodeTargetOps(h, input);
+      input.done();
+      await engine.tgtPrepare(dtxId, t.epoch, t.ops, t.epochs, coordinator, t.check);
+      return { header: {} };
+    }
+    case OPC_TGT_COMMIT:
+    case OPC_TGT_ABORT:
+    case OPC_TGT_FORGET: {
+      const target = expectCount(h.target, 'target');
+      const dtxId = expectString(h.dtxId, 'dtxId');
+      noBulk();
+      if (opcode === OPC_TGT_COMMIT) await engine.tgtCommit(target, dtxId);
+      else if (opcode === OPC_TGT_ABORT) await engine.tgtAbort(target, dtxId);
+      else await engine.tgtForget(target, dtxId);
+      return { header: {} };
+    }
+    case OPC_TGT_CHECK_READS: {
+      const check = decodeTxCheck(h.check);
+      noBulk();
+      if (!check) throw new DaosError('DER_INVAL', 'bad request: check is required');
+      await engine.tgtCheckReads(check);
+      return { header: {} };
+    }
+    case OPC_DTX_COMMITTED: {
+      const dtxId = expectString(h.dtxId, 'dtxId');
+      const target = optional(h.target, 'target', expectCount);
+      noBulk();
+      return { header: { committed: await engine.dtxCommitted(dtxId, target) } };
     }
     case OPC_ENGINE_POOL_DESTROY: {
       const pool = expectString(h.pool, 'pool');
