@@ -37,6 +37,9 @@ interface ReedSolomonLib {
   ): void;
 }
 
+/** Spare encode buffers one codec keeps. */
+const EC_SCRATCH_BUFFERS_MAX = 4;
+
 /** Shard sizes the library takes are multiples of this. */
 const LIB_SHARD_ALIGN_BYTES = 8;
 
@@ -62,6 +65,8 @@ export class EcCodec {
   readonly k: number;
   readonly p: number;
   private readonly context: Buffer;
+  /** Spare data buffers of past encodes, for reuse (at most EC_SCRATCH_BUFFERS_MAX). */
+  private readonly scratch: Buffer[] = [];
 
   constructor(k: number, p: number) {
     check(
@@ -93,10 +98,16 @@ export class EcCodec {
     const bulk = len - (len % LIB_SHARD_ALIGN_BYTES);
     const parity: Uint8Array[] = [];
     if (bulk > 0) {
-      const buf = Buffer.alloc(bulk * k);
+      // The data copy goes to a reused scratch buffer (fresh large buffers cost page faults);
+      // parity is handed out, so it is fresh, and uninitialised: every byte is a target.
+      const buf = this.takeScratch(bulk * k);
       for (let i = 0; i < k; i++) buf.set(data[i]!.subarray(0, bulk), i * bulk);
-      const par = Buffer.alloc(bulk * p);
-      await this.run(maskRange(0, k), maskRange(k, k + p), buf, par, bulk);
+      const par = Buffer.allocUnsafeSlow(bulk * p);
+      try {
+        await this.run(maskRange(0, k), maskRange(k, k + p), buf, par, bulk);
+      } finally {
+        this.giveScratch(buf);
+      }
       for (let j = 0; j < p; j++) {
         if (bulk === len) parity.push(new Uint8Array(par.buffer, par.byteOffset + j * bulk, bulk));
         else {
@@ -176,6 +187,17 @@ export class EcCodec {
       for (const i of missing) out[i]!.set(tails[i]!, bulk);
     }
     return out;
+  }
+
+  private takeScratch(bytes: number): Buffer {
+    const i = this.scratch.findIndex((b) => b.length === bytes);
+    if (i < 0) return Buffer.allocUnsafeSlow(bytes);
+    return this.scratch.splice(i, 1)[0]!;
+  }
+
+  private giveScratch(buf: Buffer): void {
+    if (this.scratch.length >= EC_SCRATCH_BUFFERS_MAX) this.scratch.shift();
+    this.scratch.push(buf);
   }
 
   /** One library call; sizes were checked by the callers (bulk >= 8, a multiple of 8). */
