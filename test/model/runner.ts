@@ -47,8 +47,13 @@ export interface RunOptions {
   ops: number;
   /** Stop and restart the system every this many ops (default 500). */
   restartEvery?: number;
-  /** Engine ranks of the system (default 1), 4 targets each. */
+  /** Engine ranks of the system (default 1), `targetsPerEngine` targets each (default 4). */
   engines?: number;
+  targetsPerEngine?: number;
+  /** 'inproc' (default) or 'tcp' (engines as child processes). */
+  transport?: 'inproc' | 'tcp';
+  /** Object class of every object of the run (default: each object's own, S1 / SX / S2). */
+  oclass?: string;
   /** Background aggregation interval of the system (default 0: only the aggregate op). */
   aggregationIntervalMs?: number;
   /** Called every `progressEvery` ops. */
@@ -190,8 +195,9 @@ class ModelRun {
     const sys = await DaosSystem.start({
       dir: this.dir,
       engines: this.opts.engines ?? 1,
-      targetsPerEngine: 4,
+      targetsPerEngine: this.opts.targetsPerEngine ?? 4,
       aggregationIntervalMs: this.opts.aggregationIntervalMs,
+      transport: this.opts.transport,
     });
     await sys.createPool({ label: POOL, size: '1G' });
     const client = await sys.connect();
@@ -199,9 +205,10 @@ class ModelRun {
     await pool.createContainer({ label: CONT });
     const cont = await pool.openContainer(CONT);
     const objs: Oid[] = [];
-    for (const s of this.specs) objs.push(await cont.newOid({ type: s.type, oclass: s.oclass }));
-    const kv = await cont.newOid({ type: 'kv', oclass: 'SX' });
-    const arr = await cont.createArray({ cellSize: 4, chunkSize: 16, oclass: 'SX' });
+    const oclass = this.opts.oclass;
+    for (const s of this.specs) objs.push(await cont.newOid({ type: s.type, oclass: oclass ?? s.oclass }));
+    const kv = await cont.newOid({ type: 'kv', oclass: oclass ?? 'SX' });
+    const arr = await cont.createArray({ cellSize: 4, chunkSize: 16, oclass: oclass ?? 'SX' });
     this.ids = { objs, kv, arr: arr.oid };
     this.h = { sys, cont, objs: objs.map((o) => cont.object(o)), kv: cont.kv(kv), arr };
   }
@@ -211,6 +218,7 @@ class ModelRun {
     const sys = await DaosSystem.start({
       dir: this.dir,
       aggregationIntervalMs: this.opts.aggregationIntervalMs,
+      transport: this.opts.transport,
     });
     const client = await sys.connect();
     const pool = await client.connectPool(POOL);
