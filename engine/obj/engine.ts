@@ -166,19 +166,22 @@ export class Engine implements ObjApi, EnginePeer {
   poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap): void {
     this.poolQuota.set(pool, bytesPerTarget);
     if (!this.poolConts.has(pool)) this.poolConts.set(pool, new Set());
-    if (map) this.poolMapUpdate(pool, map);
+    if (map && !this.poolMaps.has(pool)) this.poolMaps.set(pool, map);
+    else if (map) void this.poolMapUpdate(pool, map).catch(this.onBackgroundError);
   }
 
-  /** A newer pool map; transactions whose coordinator went DOWN are resolved in the background. */
-  poolMapUpdate(pool: string, map: PoolMap): void {
+  /**
+   * A newer pool map. Transactions whose coordinator went DOWN are resolved (with the surviving
+   * participants) before the returned promise settles.
+   */
+  async poolMapUpdate(pool: string, map: PoolMap): Promise<void> {
     const old = this.poolMaps.get(pool);
     if (old && old.version >= map.version) return;
     const downBefore = this.ranksDown();
     this.poolMaps.set(pool, map);
     this.layouts.clear();
     const newlyDown = [...this.ranksDown()].filter((r) => !downBefore.has(r));
-    if (newlyDown.length > 0)
-      this.resolvePendingDtx({ coordinatorDown: true }).catch(this.onBackgroundError);
+    if (newlyDown.length > 0) await this.resolvePendingDtx({ coordinatorDown: true });
   }
 
   /** The pool map this engine holds (undefined before the management service told it). */

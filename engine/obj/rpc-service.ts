@@ -187,7 +187,7 @@ export async function handle(
       const pool = expectString(h.pool, 'pool');
       const map = decodePoolMap(h.map);
       noBulk();
-      engine.poolMapUpdate(pool, map);
+      await engine.poolMapUpdate(pool, map);
       return { header: {} };
     }
     case OPC_ENGINE_POOL_USED: {

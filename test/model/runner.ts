@@ -52,8 +52,11 @@ export interface RunOptions {
   targetsPerEngine?: number;
   /** 'inproc' (default) or 'tcp' (engines as child processes). */
   transport?: 'inproc' | 'tcp';
-  /** Object class of every object of the run (default: each object's own, S1 / SX / S2). */
-  oclass?: string;
+  /**
+   * Object classes of the run's objects (the three generic ones, the KV, the array), in turn;
+   * default: each object's own (S1 / SX / S2, SX, SX).
+   */
+  oclasses?: string[];
   /** Background aggregation interval of the system (default 0: only the aggregate op). */
   aggregationIntervalMs?: number;
   /** Called every `progressEvery` ops. */
@@ -205,10 +208,12 @@ class ModelRun {
     await pool.createContainer({ label: CONT });
     const cont = await pool.openContainer(CONT);
     const objs: Oid[] = [];
-    const oclass = this.opts.oclass;
-    for (const s of this.specs) objs.push(await cont.newOid({ type: s.type, oclass: oclass ?? s.oclass }));
-    const kv = await cont.newOid({ type: 'kv', oclass: oclass ?? 'SX' });
-    const arr = await cont.createArray({ cellSize: 4, chunkSize: 16, oclass: oclass ?? 'SX' });
+    const classes = this.opts.oclasses;
+    const classOf = (i: number, fallback: string) => (classes?.length ? classes[i % classes.length]! : fallback);
+    for (const [i, s] of this.specs.entries())
+      objs.push(await cont.newOid({ type: s.type, oclass: classOf(i, s.oclass) }));
+    const kv = await cont.newOid({ type: 'kv', oclass: classOf(this.specs.length, 'SX') });
+    const arr = await cont.createArray({ cellSize: 4, chunkSize: 16, oclass: classOf(this.specs.length + 1, 'SX') });
     this.ids = { objs, kv, arr: arr.oid };
     this.h = { sys, cont, objs: objs.map((o) => cont.object(o)), kv: cont.kv(kv), arr };
   }
