@@ -100,7 +100,7 @@ function parseOptions(argv: string[]): BenchOptions {
   return {
     quick,
     bulkBytes: num('mib', 256, 16) * MiB,
-    reps: num('reps', 3, 2),
+    reps: num('reps', 8, 2),
     depths: list('depths', '1,4'),
     smallOps: num('small-ops', 10_000, 1_000),
     smallDepths: list('small-depths', '1,16'),
