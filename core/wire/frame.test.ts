@@ -207,6 +207,49 @@ describe('FrameDecoder', () => {
     });
   });
 
+  it('decodes from a reused read buffer (pushTransient) and reads spanning bulks in place', () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < 20; i++) {
+      const bulk =
+        i % 3 === 0 ? big.subarray(0, 1000 + i * 9000) : i % 3 === 1 ? Buffer.from(`s${i}`) : undefined;
+      pieces.push(...encodeFrame({ kind: FRAME_KIND_REPLY, requestId: i, opcode: 2 }, { i }, bulk));
+    }
+    const stream = concat(pieces);
+    for (const [size, inPlace] of [
+      [1, false],
+      [7, true],
+      [4096, false],
+      [4096, true],
+      [65536, true],
+    ] as const) {
+      const decoder = new FrameDecoder(ALL_KINDS);
+      const frames: Frame[] = [];
+      const scratch = Buffer.alloc(size);
+      let pos = 0;
+      while (pos < stream.length) {
+        const into = inPlace ? decoder.bulkRemainder() : undefined;
+        const target = into ?? scratch;
+        const n = Math.min(target.length, stream.length - pos);
+        stream.copy(target, 0, pos, pos + n);
+        pos += n;
+        if (into !== undefined) decoder.filledInPlace(n, (f) => frames.push(f));
+        else decoder.pushTransient(scratch.subarray(0, n), (f) => frames.push(f));
+        scratch.fill(0xee); // the decoder must have copied whatever it kept
+      }
+      expect(decoder.bufferedBytes).toBe(0);
+      expect(frames).toHaveLength(20);
+      frames.forEach((f, i) => {
+        expect(f.requestId).toBe(i);
+        expect(f.header).toEqual({ i });
+        if (i % 3 === 0) expect(Buffer.from(f.bulk!).equals(big.subarray(0, 1000 + i * 9000))).toBe(true);
+        else if (i % 3 === 1) expect(Buffer.from(f.bulk!).toString()).toBe(`s${i}`);
+        else expect(f.bulk).toBeUndefined();
+      });
+    }
+  });
+
   it('fails a frame whose body is not msgpack, and goes on with the next', () => {
     const bad = rawHeader({ body: 3 });
     const good = encodeFrame({ kind: FRAME_KIND_REQUEST, requestId: 9, opcode: 1 }, { ok: 1 });

@@ -131,17 +131,31 @@ export function encodeFrame(head: FrameHead, header: unknown, bulk?: Uint8Array)
 interface PendingHead extends FrameHead {
   bodyBytes: number;
   bulkBytes: number;
+  /** Set once the body is in: the decoded header (or its error). */
+  bodyDone: boolean;
+  header: unknown;
+  headerError: DaosError | undefined;
+  /** The bulk being assembled, when it spans chunks: allocated once, filled as bytes arrive. */
+  bulk: Uint8Array | undefined;
+  bulkFilled: number;
 }
 
 /**
  * A streaming decoder: push socket chunks, get complete frames in order. It keeps at most one
  * frame's bytes (bounded by the limits) plus the unread tail of the last chunk.
+ *
+ * A bulk that spans chunks is assembled as it arrives, into one buffer allocated when the frame's
+ * body is in, so no chunk is held longer than it takes to copy it; and a reader that can choose
+ * where the socket reads to may read the rest of such a bulk straight into place
+ * (`bulkRemainder` / `filledInPlace`), with no copy at all.
  */
 export class FrameDecoder {
   private readonly chunks: Uint8Array[] = [];
   /** Read position inside chunks[0]. */
   private offset = 0;
   private buffered = 0;
+  /** Bytes of the pending frame already taken out of the chunks. */
+  private partial = 0;
   private head: PendingHead | undefined;
   private failure: DaosError | undefined;
 
@@ -150,19 +164,63 @@ export class FrameDecoder {
 
   /** Bytes received but not yet part of a delivered frame. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + this.partial;
   }
 
   /**
    * Feed one chunk; `onFrame` gets every frame it completes, in order. Throws a DaosError
    * DER_PROTO when the stream is corrupt (after delivering the frames before the corruption);
-   * the connection must then be closed, and the decoder refuses further chunks.
+   * the connection must then be closed, and the decoder refuses further chunks. Delivered bulks
+   * may be views of `chunk`, and its unread tail is kept: the chunk must not be reused.
    */
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    this.feed(chunk, onFrame, false);
+  }
+
+  /**
+   * Like push, for a chunk whose memory the caller reuses once this returns (a socket's read
+   * buffer): whatever outlives the call — bulks, an unread tail — is copied out of it.
+   */
+  pushTransient(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    this.feed(chunk, onFrame, true);
+  }
+
+  /**
+   * The unfilled rest of the bulk being assembled, when nothing else is buffered: the next bytes
+   * of the stream belong there, so a reader may read them straight into it (then call
+   * filledInPlace). Undefined otherwise.
+   */
+  bulkRemainder(): Uint8Array | undefined {
+    const head = this.head;
+    if (this.failure !== undefined || this.buffered > 0 || head?.bulk === undefined) return undefined;
+    return head.bulk.subarray(head.bulkFilled);
+  }
+
+  /** `n` bytes were read straight into bulkRemainder(); delivers the frame once its bulk is whole. */
+  filledInPlace(n: number, onFrame: (frame: Frame) => void): void {
+    const head = this.head;
+    assert(
+      head?.bulk !== undefined && this.buffered === 0 && n <= head.bulkBytes - head.bulkFilled,
+      'filled in place past the bulk being assembled',
+    );
+    head.bulkFilled += n;
+    this.partial += n;
+    if (head.bulkFilled === head.bulkBytes) this.deliver(head, head.bulk, onFrame);
+  }
+
+  private feed(chunk: Uint8Array, onFrame: (frame: Frame) => void, transient: boolean): void {
     if (this.failure !== undefined) throw this.failure;
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    try {
+      this.drain(onFrame, transient);
+    } finally {
+      if (transient) this.keepTail(chunk);
+    }
+  }
+
+  private drain(onFrame: (frame: Frame) => void, transient: boolean): void {
     for (;;) {
       if (this.head === undefined) {
         if (this.buffered < FRAME_FIXED_HEADER_BYTES) return;
@@ -173,23 +231,61 @@ export class FrameDecoder {
           this.failure = err as DaosError;
           this.chunks.length = 0;
           this.buffered = 0;
+          this.partial = 0;
           throw err;
         }
+        this.partial = FRAME_FIXED_HEADER_BYTES;
       }
       const head = this.head;
-      if (this.buffered < head.bodyBytes + head.bulkBytes) return;
-      this.head = undefined;
-      const body = this.take(head.bodyBytes);
-      const bulk = head.bulkBytes > 0 ? this.take(head.bulkBytes) : undefined;
-      let header: unknown;
-      let headerError: DaosError | undefined;
-      try {
-        header = decodeHeaderBody(body);
-      } catch (err) {
-        headerError = err as DaosError;
+      if (!head.bodyDone) {
+        if (this.buffered < head.bodyBytes) return;
+        // Decoded now: the header copies what it keeps, so the body's chunk need not be held.
+        try {
+          head.header = decodeHeaderBody(this.take(head.bodyBytes));
+        } catch (err) {
+          head.headerError = err as DaosError;
+        }
+        head.bodyDone = true;
+        this.partial += head.bodyBytes;
       }
-      onFrame({ kind: head.kind, requestId: head.requestId, opcode: head.opcode, header, headerError, bulk });
+      if (head.bulkBytes === 0) {
+        this.deliver(head, undefined, onFrame);
+        continue;
+      }
+      if (head.bulk === undefined) {
+        if (this.buffered >= head.bulkBytes) {
+          // The whole bulk is here: a view when it lies in one chunk (copied if that chunk is reused).
+          const inOneChunk = this.chunks[0]!.length - this.offset >= head.bulkBytes;
+          const view = this.take(head.bulkBytes);
+          const bulk = transient && inOneChunk ? Buffer.from(view) : view;
+          this.deliver(head, bulk, onFrame);
+          continue;
+        }
+        head.bulk = Buffer.allocUnsafe(head.bulkBytes);
+      }
+      const n = Math.min(this.buffered, head.bulkBytes - head.bulkFilled);
+      this.copyInto(head.bulk, head.bulkFilled, n);
+      head.bulkFilled += n;
+      this.partial += n;
+      if (head.bulkFilled < head.bulkBytes) return;
+      this.deliver(head, head.bulk, onFrame);
     }
+  }
+
+  private deliver(head: PendingHead, bulk: Uint8Array | undefined, onFrame: (frame: Frame) => void): void {
+    this.head = undefined;
+    this.partial = 0;
+    const { kind, requestId, opcode, header, headerError } = head;
+    onFrame({ kind, requestId, opcode, header, headerError, bulk });
+  }
+
+  /** After a transient chunk: copy its unread tail, the only part of it still referenced. */
+  private keepTail(chunk: Uint8Array): void {
+    const i = this.chunks.indexOf(chunk);
+    if (i < 0) return;
+    const from = i === 0 ? this.offset : 0;
+    this.chunks[i] = Buffer.from(chunk.subarray(from));
+    if (i === 0) this.offset = 0;
   }
 
   private parseFixed(fixed: Uint8Array): PendingHead {
@@ -216,30 +312,42 @@ export class FrameDecoder {
       opcode: view.getUint16(OFF_OPCODE, true),
       bodyBytes,
       bulkBytes,
+      bodyDone: false,
+      header: undefined,
+      headerError: undefined,
+      bulk: undefined,
+      bulkFilled: 0,
     };
   }
 
   /** The next n buffered bytes: a view when they lie in one chunk, else a copy. */
   private take(n: number): Uint8Array {
     assert(n <= this.buffered, 'take past buffered bytes');
-    this.buffered -= n;
     if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0]!;
     if (first.length - this.offset >= n) {
+      this.buffered -= n;
       const view = first.subarray(this.offset, this.offset + n);
       this.advance(first, n);
       return view;
     }
     const out = Buffer.allocUnsafe(n);
+    this.copyInto(out, 0, n);
+    return out;
+  }
+
+  /** Move the next n buffered bytes into out[at..]. */
+  private copyInto(out: Uint8Array, at: number, n: number): void {
+    assert(n <= this.buffered, 'copy past buffered bytes');
+    this.buffered -= n;
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0]!;
       const count = Math.min(chunk.length - this.offset, n - filled);
-      out.set(chunk.subarray(this.offset, this.offset + count), filled);
+      out.set(chunk.subarray(this.offset, this.offset + count), at + filled);
       filled += count;
       this.advance(chunk, count);
     }
-    return out;
   }
 
   private advance(chunk: Uint8Array, n: number): void {

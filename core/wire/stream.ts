@@ -70,6 +70,8 @@ class ServerConnection {
   private readonly decoder = new FrameDecoder(SERVER_ACCEPTS);
   private readonly gate: RunGate;
   private closed = false;
+  /** Whether the stall timer is armed (a partial frame is buffered). */
+  private stallArmed = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -105,8 +107,13 @@ class ServerConnection {
       this.socket.destroy();
       return;
     }
-    // Only a partial frame arms the stall timer: an idle connection between frames is fine.
-    this.socket.setTimeout(this.decoder.bufferedBytes > 0 ? FRAME_STALL_TIMEOUT_MS : 0);
+    // Only a partial frame arms the stall timer: an idle connection between frames is fine. The
+    // socket restarts an armed timer on every read, so it is only set when that changes.
+    const partial = this.decoder.bufferedBytes > 0;
+    if (partial !== this.stallArmed) {
+      this.stallArmed = partial;
+      this.socket.setTimeout(partial ? FRAME_STALL_TIMEOUT_MS : 0);
+    }
     this.flowControl();
   }
 
@@ -178,9 +185,38 @@ function isErrorBody(header: unknown): header is { code: string; message: string
   return typeof body.code === 'string' && typeof body.message === 'string';
 }
 
+/** Bytes of the buffer a client connection reads replies into (reused from read to read). */
+const CLIENT_READ_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * How a client socket reads replies (net's `onread`): into one reused buffer, so no read allocates
+ * — except the rest of a bulk that spans reads, which is read straight into the bulk's own buffer
+ * (the decoder's bulkRemainder): the kernel copies reply data into place, and nothing else does.
+ */
+class ReplyReader {
+  readonly decoder = new FrameDecoder(CLIENT_ACCEPTS);
+  private readonly scratch = Buffer.allocUnsafe(CLIENT_READ_BUFFER_BYTES);
+  onFrame: (frame: Frame) => void = () => {};
+  /** A corrupt stream: the socket is closed. */
+  onCorrupt: (err: unknown) => void = () => {};
+
+  readonly options = {
+    buffer: (): Uint8Array => this.decoder.bulkRemainder() ?? this.scratch,
+    callback: (n: number, buf: Uint8Array): boolean => {
+      try {
+        if (buf === this.scratch) this.decoder.pushTransient(buf.subarray(0, n), this.onFrame);
+        else this.decoder.filledInPlace(n, this.onFrame);
+        return true;
+      } catch (err) {
+        this.onCorrupt(err);
+        return false;
+      }
+    },
+  };
+}
+
 /** One client connection over a socket. */
 class StreamConnection implements Connection {
-  private readonly decoder = new FrameDecoder(CLIENT_ACCEPTS);
   private readonly requests: InflightRequests;
   private readonly timeoutMs: number;
   private lossReason = 'connection closed';
@@ -189,6 +225,7 @@ class StreamConnection implements Connection {
   constructor(
     readonly peer: string,
     private readonly socket: net.Socket,
+    reader: ReplyReader,
     options: ConnectOptions,
   ) {
     this.requests = new InflightRequests(
@@ -198,7 +235,11 @@ class StreamConnection implements Connection {
     );
     this.timeoutMs = options.timeoutMs ?? RPC_TIMEOUT_MS_DEFAULT;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    reader.onFrame = (frame) => this.onFrame(frame);
+    reader.onCorrupt = (err) => {
+      this.lossReason = `protocol error: ${(err as Error).message}`;
+      this.socket.destroy();
+    };
     socket.on('error', (err) => {
       this.lossReason = `socket error ${netErrorCode(err)}`;
     });
@@ -220,15 +261,6 @@ class StreamConnection implements Connection {
     this.lossReason = 'closed by the client';
     this.socket.destroy();
     return this.closedPromise;
-  }
-
-  private onData(chunk: Buffer): void {
-    try {
-      this.decoder.push(chunk, (frame) => this.onFrame(frame));
-    } catch (err) {
-      this.lossReason = `protocol error: ${(err as Error).message}`;
-      this.socket.destroy();
-    }
   }
 
   private onFrame(frame: Frame): void {
@@ -281,8 +313,9 @@ export class StreamTransport implements Transport {
 
   async connect(address: string, options: ConnectOptions = {}): Promise<Connection> {
     const target = this.endpoint.parse(address);
+    const reader = new ReplyReader();
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const sock = net.connect({ ...target, noDelay: true } as net.NetConnectOpts);
+      const sock = net.connect({ ...target, noDelay: true, onread: reader.options } as net.NetConnectOpts);
       const timer = setTimeout(() => {
         sock.destroy();
         reject(
@@ -299,6 +332,6 @@ export class StreamTransport implements Transport {
         reject(new DaosError('DER_UNREACH', `cannot connect to ${address}: ${netErrorCode(err)}`));
       });
     });
-    return new StreamConnection(address, socket, options);
+    return new StreamConnection(address, socket, reader, options);
   }
 }

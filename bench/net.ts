@@ -1,0 +1,592 @@
+/**
+ * bench:net — a client process and one engine process over TCP loopback, against raw Node TCP
+ * between two processes (the limit of this path), side by side in one run:
+ *   (a) 1 MiB array updates and fetches (RemoteEngine → daos_engine) at 1 and 4 in flight, against
+ *       1 MiB requests with a small ack and small requests answered with 1 MiB (bench/net-sink.ts);
+ *   (b) 4 KiB single-value update round trips per second at 1 and 16 in flight, against 4 KiB
+ *       requests with a small ack;
+ *   (c) RP_3 and EC_4P2 update bandwidth as fractions of S1 (pending: printed as n/a).
+ *
+ *   npm run bench:net                   real sizes; refreshes the table in bench/RESULTS.md
+ *   npm run bench:net -- --quick        small sizes (smoke run; RESULTS.md untouched)
+ *   BENCH_QUICK=1 npm run bench:net     the same
+ * Options: --mib N (MiB per direction and depth; also BENCH_NET_MIB), --reps N (alternating
+ * segments per side; also BENCH_NET_REPS), --depths 1,4, --small-ops N, --small-depths 1,16,
+ * --targets N, --dir DIR (engine scratch; default /dev/shm when present), --keep,
+ * --results / --no-results.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EPOCH_MAX } from '../core/common/hlc.js';
+import type { ObjTarget } from '../core/daos/link.js';
+import { RemoteEngine } from '../core/daos/remote-engine.js';
+import type { ArrayFetchResult } from '../core/wire/obj-types.js';
+import { transportFor } from '../core/wire/transport.js';
+
+const MiB = 1 << 20;
+const BULK_BYTES = MiB;
+const SMALL_BYTES = 4096;
+const POOL = 'bench-net';
+const CONT = 'c';
+const POOL_BYTES_PER_TARGET = 2 ** 40;
+const WARMUP_OPS = 16;
+const RESULTS_BEGIN = '<!-- bench:net:begin -->';
+const RESULTS_END = '<!-- bench:net:end -->';
+const here = fileURLToPath(new URL('.', import.meta.url));
+const ENGINE_BIN = join(here, '..', 'bin', 'daos_engine.js');
+const SINK_BIN = join(here, 'net-sink.js');
+// The sink's protocol (bench/net-sink.ts).
+const SINK_OP_WRITE = 1;
+const SINK_OP_READ = 2;
+const SINK_PREFIX_BYTES = 8;
+
+interface BenchOptions {
+  quick: boolean;
+  bulkBytes: number;
+  reps: number;
+  depths: number[];
+  smallOps: number;
+  smallDepths: number[];
+  targets: number;
+  dir: string;
+  keep: boolean;
+  writeResults: boolean;
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    const boolean = ['quick', 'keep', 'results', 'no-results'].includes(name);
+    flags.set(name, inline ?? (boolean ? 'true' : (argv[++i] ?? '')));
+  }
+  const known = [
+    'quick',
+    'keep',
+    'results',
+    'no-results',
+    'mib',
+    'reps',
+    'depths',
+    'small-ops',
+    'small-depths',
+    'targets',
+    'dir',
+  ];
+  for (const f of flags.keys()) if (!known.includes(f)) throw new Error(`unknown option --${f}`);
+  const quick = flags.has('quick') || process.env.BENCH_QUICK === '1';
+  const env: Record<string, string | undefined> = {
+    mib: process.env.BENCH_NET_MIB,
+    reps: process.env.BENCH_NET_REPS,
+  };
+  const num = (name: string, real: number, small: number) => {
+    const raw = flags.get(name) ?? env[name];
+    const v = raw !== undefined ? Number(raw) : quick ? small : real;
+    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
+    return v;
+  };
+  const list = (name: string, fallback: string) => {
+    const v = (flags.get(name) ?? fallback).split(',').map(Number);
+    if (v.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new Error(`--${name} takes a list like 1,4`);
+    return v;
+  };
+  return {
+    quick,
+    bulkBytes: num('mib', 256, 16) * MiB,
+    reps: num('reps', 8, 2),
+    depths: list('depths', '1,4'),
+    smallOps: num('small-ops', 10_000, 1_000),
+    smallDepths: list('small-depths', '1,16'),
+    targets: num('targets', 2, 2),
+    dir: flags.get('dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()),
+    keep: flags.has('keep'),
+    writeResults: flags.has('results') || (!quick && !flags.has('no-results')),
+  };
+}
+
+// ---- measuring ----
+
+/** CPU seconds (user + system) of a process, from /proc (Linux); NaN elsewhere. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const selfCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Elapsed and CPU seconds of one side, summed over its segments. */
+class Tally {
+  seconds = 0;
+  clientCpu = 0;
+  serverCpu = 0;
+
+  /** Run op(i, slot) for i in [0, count) with `depth` in flight, timed into this tally. */
+  async pipelined(
+    serverPid: number,
+    count: number,
+    depth: number,
+    op: (i: number, slot: number) => Promise<void>,
+  ): Promise<void> {
+    const c0 = selfCpuSeconds();
+    const s0 = cpuSecondsOf(serverPid);
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(depth, count) }, async (_, slot) => {
+        for (let i = next++; i < count; i = next++) await op(i, slot);
+      }),
+    );
+    this.seconds += (performance.now() - t0) / 1000;
+    this.clientCpu += selfCpuSeconds() - c0;
+    this.serverCpu += cpuSecondsOf(serverPid) - s0;
+  }
+
+  /** CPU use of the two processes while timed, as a share of one core each. */
+  cpu(): string {
+    const pct = (s: number) => (Number.isNaN(s) ? '?' : `${Math.round((100 * s) / this.seconds)}%`);
+    return `${pct(this.clientCpu)} / ${pct(this.serverCpu)}`;
+  }
+}
+
+/** Run the segments of two sides alternately, each starting first in turn. */
+async function alternate(reps: number, a: (rep: number) => Promise<void>, b: (rep: number) => Promise<void>) {
+  for (let rep = 0; rep < reps; rep++) {
+    if (rep % 2 === 0) await a(rep).then(() => b(rep));
+    else await b(rep).then(() => a(rep));
+  }
+}
+
+// ---- child processes ----
+
+interface Child {
+  child: ChildProcess;
+  pid: number;
+  /** What the ready line matched. */
+  match: RegExpExecArray;
+  stop(): Promise<void>;
+}
+
+async function startChild(args: string[], ready: RegExp): Promise<Child> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${args[0]}: no ready line in 10 s; ${stderr}`)), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited before ready: ${stderr}`));
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    match,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A client of bench/net-sink.ts: requests in order, one promise per request, like a Connection. */
+class RawClient {
+  private readonly waiters: Array<() => void> = [];
+  private head = 0;
+  private readonly prefix = Buffer.alloc(SINK_PREFIX_BYTES);
+  private prefixHave = 0;
+  private payloadLeft = 0;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
+  /** Send `payload`; resolves on the server's ack. */
+  write(payload: Uint8Array): Promise<void> {
+    return this.request(SINK_OP_WRITE, payload.byteLength, payload);
+  }
+
+  /** Ask for `n` bytes; resolves once they are all in (counted, not kept: the limit of the path). */
+  read(n: number): Promise<void> {
+    return this.request(SINK_OP_READ, n);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private request(op: number, n: number, payload?: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      const prefix = Buffer.allocUnsafe(SINK_PREFIX_BYTES);
+      prefix.writeUInt32LE(op, 0);
+      prefix.writeUInt32LE(n, 4);
+      this.socket.cork();
+      this.socket.write(prefix);
+      if (payload !== undefined) this.socket.write(payload);
+      this.socket.uncork();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.payloadLeft > 0) {
+        const n = Math.min(this.payloadLeft, chunk.length - off);
+        this.payloadLeft -= n;
+        off += n;
+        if (this.payloadLeft === 0) this.settle();
+        continue;
+      }
+      const n = Math.min(SINK_PREFIX_BYTES - this.prefixHave, chunk.length - off);
+      chunk.copy(this.prefix, this.prefixHave, off, off + n);
+      this.prefixHave += n;
+      off += n;
+      if (this.prefixHave < SINK_PREFIX_BYTES) return;
+      this.prefixHave = 0;
+      this.payloadLeft = this.prefix.readUInt32LE(4);
+      if (this.payloadLeft === 0) this.settle();
+    }
+  }
+
+  private settle(): void {
+    const w = this.waiters[this.head++]!;
+    if (this.head === this.waiters.length) {
+      this.waiters.length = 0;
+      this.head = 0;
+    }
+    w();
+  }
+}
+
+/** The engine side: one daos_engine process and a RemoteEngine connected to it. */
+interface EngineSide {
+  proc: Child;
+  remote: RemoteEngine;
+  targets: number;
+}
+
+async function startEngine(o: BenchOptions, scratch: string): Promise<EngineSide> {
+  const proc = await startChild(
+    [
+      ENGINE_BIN,
+      '--dir',
+      join(scratch, 'engine'),
+      '--rank',
+      '0',
+      '--targets',
+      String(o.targets),
+      '--listen',
+      'tcp://127.0.0.1:0',
+    ],
+    /^daos_engine rank 0 listening (\S+) pid (\d+)$/m,
+  );
+  const address = proc.match[1]!;
+  const remote = new RemoteEngine(await transportFor(address).connect(address));
+  await remote.poolCreate(POOL, POOL_BYTES_PER_TARGET);
+  await remote.contCreate(POOL, CONT);
+  return { proc, remote, targets: o.targets };
+}
+
+// ---- rows ----
+
+interface Row {
+  test: string;
+  ours: string;
+  base: string;
+  ratio: number | undefined;
+  goal: number | undefined;
+  /** CPU of client / server while timed, daos-ts then raw. */
+  cpu: string;
+}
+
+const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;
+const rtps = (ops: number, s: number) => `${Math.round(ops / s).toLocaleString('en-US')} RT/s`;
+
+/** Object `n` of a phase: dkeys spread over every target of the engine by the target field. */
+function target(e: EngineSide, lo: bigint, i: number): ObjTarget {
+  return { pool: POOL, cont: CONT, oid: { hi: 1n, lo }, target: { rank: 0, target: i % e.targets } };
+}
+
+const dkeyOf = (i: number) => {
+  const k = Buffer.allocUnsafe(4);
+  k.writeUInt32BE(i, 0);
+  return k;
+};
+const AKEY = Buffer.from('0');
+
+/** The stamp of bulk i: its first 4 bytes. */
+function stamp(buf: Buffer, i: number): Buffer {
+  buf.writeUInt32LE(i, 0);
+  return buf;
+}
+
+let phaseOid = 100n;
+
+/** (a) 1 MiB update and fetch at `depth` in flight, against raw 1 MiB writes and reads. */
+async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOptions, depth: number) {
+  const count = o.bulkBytes / BULK_BYTES;
+  const perRep = Math.ceil(count / o.reps);
+  const bufs = Array.from({ length: depth }, () => randomFillSync(Buffer.allocUnsafe(BULK_BYTES)));
+  const oid = phaseOid++;
+  const update = (i: number, slot: number) =>
+    e.remote
+      .update(target(e, oid, i), dkeyOf(i), [
+        {
+          akey: AKEY,
+          kind: 'array',
+          recordSize: 1,
+          extents: [{ idx: 0n, nr: BigInt(BULK_BYTES), data: stamp(bufs[slot]!, i) }],
+        },
+      ])
+      .then(() => {});
+  const fetch = async (i: number) => {
+    const [r] = await e.remote.fetch(target(e, oid, i), EPOCH_MAX, dkeyOf(i), [
+      { akey: AKEY, kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: BigInt(BULK_BYTES) }] },
+    ]);
+    const data = (r as ArrayFetchResult).data;
+    if (data.byteLength !== BULK_BYTES || Buffer.from(data.buffer, data.byteOffset, 4).readUInt32LE(0) !== i)
+      throw new Error(`fetch ${i} returned the wrong bytes`);
+  };
+  // Warm both paths (connections, first files, JIT) untimed; dkeys past the timed ones.
+  for (let i = 0; i < WARMUP_OPS; i++) {
+    await update(count + i, 0);
+    await fetch(count + i);
+    await raw.write(bufs[0]!);
+    await raw.read(BULK_BYTES);
+  }
+  const w = { daos: new Tally(), raw: new Tally() };
+  const r = { daos: new Tally(), raw: new Tally() };
+  const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
+  await alternate(
+    o.reps,
+    async (rep) => {
+      const [base, n] = range(rep);
+      await w.daos.pipelined(e.proc.pid, n, depth, (j, slot) => update(base + j, slot));
+    },
+    async (rep) => {
+      const [, n] = range(rep);
+      await w.raw.pipelined(sink.pid, n, depth, (_, slot) => raw.write(bufs[slot]!));
+    },
+  );
+  await alternate(
+    o.reps,
+    async (rep) => {
+      const [base, n] = range(rep);
+      await r.daos.pipelined(e.proc.pid, n, depth, (j) => fetch(base + j));
+    },
+    async (rep) => {
+      const [, n] = range(rep);
+      await r.raw.pipelined(sink.pid, n, depth, () => raw.read(BULK_BYTES));
+    },
+  );
+  const vol = `${o.bulkBytes / MiB} MiB`;
+  const rows: Row[] = [
+    {
+      test: `1 MiB array update, ${depth} in flight (${vol})`,
+      ours: mibps(o.bulkBytes, w.daos.seconds),
+      base: `raw TCP ${mibps(o.bulkBytes, w.raw.seconds)}`,
+      ratio: w.raw.seconds / w.daos.seconds,
+      goal: 0.7,
+      cpu: `${w.daos.cpu()} · raw ${w.raw.cpu()}`,
+    },
+    {
+      test: `1 MiB array fetch, ${depth} in flight (${vol})`,
+      ours: mibps(o.bulkBytes, r.daos.seconds),
+      base: `raw TCP ${mibps(o.bulkBytes, r.raw.seconds)}`,
+      ratio: r.raw.seconds / r.daos.seconds,
+      goal: 0.7,
+      cpu: `${r.daos.cpu()} · raw ${r.raw.cpu()}`,
+    },
+  ];
+  progress(rows);
+  return rows;
+}
+
+/** (b) 4 KiB single-value update round trips at `depth` in flight, against raw 4 KiB writes. */
+async function smallRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOptions, depth: number) {
+  const count = o.smallOps;
+  const perRep = Math.ceil(count / o.reps);
+  const values = Array.from({ length: depth }, () => randomFillSync(Buffer.allocUnsafe(SMALL_BYTES)));
+  const oid = phaseOid++;
+  const update = (i: number, slot: number) =>
+    e.remote
+      .update(target(e, oid, i), dkeyOf(i), [{ akey: AKEY, kind: 'single', value: stamp(values[slot]!, i) }])
+      .then(() => {});
+  for (let i = 0; i < WARMUP_OPS * 4; i++) {
+    await update(count + i, 0);
+    await raw.write(values[0]!);
+  }
+  const t = { daos: new Tally(), raw: new Tally() };
+  const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
+  await alternate(
+    o.reps,
+    async (rep) => {
+      const [base, n] = range(rep);
+      await t.daos.pipelined(e.proc.pid, n, depth, (j, slot) => update(base + j, slot));
+    },
+    async (rep) => {
+      const [, n] = range(rep);
+      await t.raw.pipelined(sink.pid, n, depth, (_, slot) => raw.write(values[slot]!));
+    },
+  );
+  const rows: Row[] = [
+    {
+      test: `4 KiB single-value update, ${depth} in flight (${count.toLocaleString('en-US')} ops)`,
+      ours: rtps(count, t.daos.seconds),
+      base: `raw TCP ${rtps(count, t.raw.seconds)}`,
+      ratio: t.raw.seconds / t.daos.seconds,
+      goal: undefined,
+      cpu: `${t.daos.cpu()} · raw ${t.raw.cpu()}`,
+    },
+  ];
+  progress(rows);
+  return rows;
+}
+
+/**
+ * (c) 1 MiB update bandwidth of a redundant object class as a fraction of S1 (the 1 in flight
+ * update row of (a)). Pending: replication and EC are being built; when they are, this spawns the
+ * engines the class needs (3 for RP_3, 6 for EC_4P2), writes through the client's placement and
+ * returns `{ ours: MiB/s, base: S1 MiB/s, ratio }`.
+ */
+function redundancyRow(oclass: 'RP_3' | 'EC_4P2'): Row {
+  return {
+    test: `1 MiB update, class ${oclass}, as a fraction of S1`,
+    ours: 'n/a (pending)',
+    base: 'S1 (row above)',
+    ratio: undefined,
+    goal: undefined,
+    cpu: '',
+  };
+}
+
+const rp3Row = () => redundancyRow('RP_3');
+const ec4p2Row = () => redundancyRow('EC_4P2');
+
+// ---- reporting ----
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function verdict(r: Row): string {
+  if (r.goal === undefined || r.ratio === undefined) return '';
+  return r.ratio >= r.goal ? `≥ ${r.goal}x: met` : `≥ ${r.goal}x: **missed**`;
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| test | daos-ts | baseline | daos-ts / baseline | goal | CPU client / engine (daos-ts · raw) |',
+    '|---|---:|---:|---:|---|---|',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.test} | ${r.ours} | ${r.base} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${verdict(r)} | ${r.cpu} |`,
+    );
+  return lines.join('\n');
+}
+
+function progress(rows: Row[]): void {
+  for (const r of rows)
+    console.error(
+      `  ${r.test}: ${r.ours}${r.base ? `  vs ${r.base}` : ''}${r.ratio === undefined ? '' : `  (${r.ratio.toFixed(2)}x)`}${r.cpu ? `  cpu ${r.cpu}` : ''}`,
+    );
+}
+
+function updateResults(block: string): string {
+  const file = join(here, '..', '..', 'bench', 'RESULTS.md');
+  const fresh = `${RESULTS_BEGIN}\n${block}\n${RESULTS_END}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# bench results\n\n';
+  const a = text.indexOf(RESULTS_BEGIN);
+  const b = text.indexOf(RESULTS_END);
+  text =
+    a >= 0 && b > a
+      ? text.slice(0, a) + fresh + text.slice(b + RESULTS_END.length)
+      : `${text.trimEnd()}\n\n${fresh}\n`;
+  writeFileSync(file, text);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  mkdirSync(o.dir, { recursive: true });
+  const scratch = mkdtempSync(join(o.dir, 'daos-bench-net-'));
+  const command = `npm run bench:net${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const started = new Date();
+  console.error(`bench:net${o.quick ? ' (quick)' : ''}, engine in ${scratch}\n${machine()}`);
+  const load0 = os.loadavg()[0]!;
+  const sink = await startChild([SINK_BIN], /^net-sink listening (\d+) pid (\d+)$/m);
+  let engine: EngineSide | undefined;
+  let raw: RawClient | undefined;
+  const rows: Row[] = [];
+  try {
+    raw = await RawClient.connect(Number(sink.match[1]));
+    engine = await startEngine(o, scratch);
+    console.error('(a) 1 MiB update / fetch');
+    for (const depth of o.depths) rows.push(...(await bulkRows(engine, sink, raw, o, depth)));
+    console.error('(b) 4 KiB update round trips');
+    for (const depth of o.smallDepths) rows.push(...(await smallRows(engine, sink, raw, o, depth)));
+    rows.push(rp3Row(), ec4p2Row());
+  } finally {
+    raw?.close();
+    await engine?.remote.close();
+    await engine?.proc.stop();
+    await sink.stop();
+    if (!o.keep) rmSync(scratch, { recursive: true, force: true });
+  }
+  const load1 = os.loadavg()[0]!;
+  const block = [
+    `Command: \`${command}\` (node dist/bench/net.js)  `,
+    `Date: ${started.toISOString()}  `,
+    `Machine: ${machine()}  `,
+    `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
+    `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. The two sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
+    '',
+    table(rows),
+  ].join('\n');
+  console.log(`\n${block}\n`);
+  if (o.writeResults) console.error(`updated ${updateResults(block)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
