@@ -88,18 +88,33 @@ export class Engine implements ObjApi {
     if (!this.poolConts.has(pool)) this.poolConts.set(pool, new Set());
   }
 
+  /** DER_NONEXIST for a pool this engine was never told about. */
   poolDestroy(pool: string): void {
+    if (!this.poolConts.has(pool)) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
     for (const cont of this.poolConts.get(pool) ?? []) this.contPool.delete(cont);
     this.poolQuota.delete(pool);
     this.poolConts.delete(pool);
   }
 
+  /**
+   * Register `cont` in `pool` (again: a no-op). The pool must be here, and the container must not
+   * belong to another pool: the targets key data by container alone, so re-binding it would hand
+   * its data to that pool (and cut it off from its own).
+   */
   contCreate(pool: string, cont: string): void {
-    this.poolConts.get(pool)?.add(cont);
+    const conts = this.poolConts.get(pool);
+    if (conts === undefined) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
+    const owner = this.contPool.get(cont);
+    if (owner !== undefined && owner !== pool)
+      throw new DaosError('DER_EXIST', `container ${cont} belongs to pool ${owner}, not ${pool}`);
+    conts.add(cont);
     this.contPool.set(cont, pool);
   }
 
+  /** Destroy `cont`'s data; DER_NONEXIST unless it is a container of `pool` here. */
   async contDestroy(pool: string, cont: string): Promise<void> {
+    if (this.contPool.get(cont) !== pool || !this.poolConts.has(pool))
+      throw new DaosError('DER_NONEXIST', `container ${cont} is not in pool ${pool} on this engine`);
     this.poolConts.get(pool)?.delete(cont);
     this.contPool.delete(cont);
     for (const t of this.targets) await t.destroyContainer(cont);
@@ -239,6 +254,9 @@ export class Engine implements ObjApi {
       { ref: TargetRef; ops: VosOp[]; check?: TxCheck; bytes: number; to: ObjTarget }
     >();
     const part = (to: ObjTarget) => {
+      // Every op and read names its own pool and container: check each, not only the first one
+      // of its target, before anything is written.
+      this.peers(to.target.rank).store(to);
       const key = `${to.target.rank}:${to.target.target}`;
       let p = parts.get(key);
       if (!p) {

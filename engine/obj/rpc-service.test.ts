@@ -284,4 +284,46 @@ describe.each(['inproc', 'tcp'])('engine served over %s', (scheme) => {
       str((await remote.fetch(at(4n), epoch, b('d'), [{ akey: b('s'), kind: 'single' }]))[0] as Uint8Array),
     ).toBe('ok');
   });
+  // Found by test/engine-fuzz.test.ts: management calls naming a pool or container that is not
+  // here succeeded, and contCreate re-bound a container to another pool (cutting it off from its
+  // data), contDestroy with the wrong pool destroyed it.
+  it('refuses container and pool calls that name a pool or container not here, and keeps the data', async () => {
+    const other = 'pool-other';
+    await remote.poolCreate(other, 1 << 30);
+    const to = at(5n);
+    await remote.update(to, b('d'), [{ akey: b('s'), kind: 'single', value: b('kept') }]);
+    const read = async () =>
+      str((await remote.fetch(to, EPOCH_MAX, b('d'), [{ akey: b('s'), kind: 'single' }]))[0] as Uint8Array);
+    await expectCode(remote.contCreate('pool-nowhere', CONT), 'DER_NONEXIST', 'pool-nowhere');
+    await expectCode(remote.contCreate(other, CONT), 'DER_EXIST', `belongs to pool ${POOL}`);
+    await expectCode(remote.contDestroy(other, CONT), 'DER_NONEXIST');
+    await expectCode(remote.contDestroy('pool-nowhere', CONT), 'DER_NONEXIST');
+    await expectCode(remote.contDestroy(POOL, 'cont-nowhere'), 'DER_NONEXIST');
+    await expectCode(remote.poolDestroy('pool-nowhere'), 'DER_NONEXIST');
+    expect(await read()).toBe('kept');
+    // Registering the same container in its own pool again is still a no-op.
+    await remote.contCreate(POOL, CONT);
+    expect(await read()).toBe('kept');
+    await remote.contCreate(other, 'cont-other');
+    await remote.contDestroy(other, 'cont-other');
+    await remote.poolDestroy(other);
+  });
+
+  // Found by test/engine-fuzz.test.ts: an op naming an unregistered container was written when
+  // an earlier op of the same transaction had the same target (only the first was checked).
+  it('checks the pool and container of every op of a transaction before writing any', async () => {
+    const to = at(6n, 0);
+    const op = (cont: string) => ({
+      kind: 'update' as const,
+      to: { ...to, cont },
+      dkey: b('d'),
+      iods: [{ akey: b('s'), kind: 'single' as const, value: b(cont) }],
+    });
+    await expectCode(remote.txCommit([op(CONT), op('cont-nowhere')]), 'DER_NO_HDL', 'cont-nowhere');
+    await expectCode(
+      remote.txCommit([op(CONT)], { readEpoch: 1n, readSet: [{ to: { ...to, pool: 'p-x' }, dkey: b('d') }] }),
+      'DER_NO_HDL',
+    );
+    expect(await remote.listDkeys(to, EPOCH_MAX, undefined, 10)).toEqual([]);
+  });
 });
