@@ -4,8 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
+import { IO_BYTES_MAX, LABEL_BYTES_MAX } from '../../core/common/limits.js';
 import type { ObjTarget } from '../../core/daos/link.js';
-import { OPC_ENGINE_POOL_CREATE } from '../../core/daos/obj-codec.js';
+import { OPC_ENGINE_CONT_CREATE, OPC_ENGINE_POOL_CREATE } from '../../core/daos/obj-codec.js';
 import { RemoteEngine } from '../../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../../core/wire/obj-types.js';
 import { OPC_OBJ_FETCH, OPC_OBJ_UPDATE, OPC_PING } from '../../core/wire/opcodes.js';
@@ -325,5 +326,37 @@ describe.each(['inproc', 'tcp'])('engine served over %s', (scheme) => {
       'DER_NO_HDL',
     );
     expect(await remote.listDkeys(to, EPOCH_MAX, undefined, 10)).toEqual([]);
+  });
+
+  // Found by test/engine-fuzz.test.ts: a container id of thousands of characters reached the
+  // store and failed there as DER_MISC (an LMDB key-size error).
+  it('refuses empty or over-long pool and container ids with DER_INVAL', async () => {
+    const long = 'c'.repeat(LABEL_BYTES_MAX + 1);
+    await expectCode(remote.fetch({ ...at(7n), cont: long }, EPOCH_MAX, b('d'), []), 'DER_INVAL', 'to.cont');
+    await expectCode(
+      remote.listDkeys({ ...at(7n), pool: '' }, EPOCH_MAX, undefined, 1),
+      'DER_INVAL',
+      'to.pool',
+    );
+    await expectCode(remote.poolCreate(long, 1 << 30), 'DER_INVAL', 'pool');
+    await expectCode(conn.request(OPC_ENGINE_CONT_CREATE, { pool: POOL, cont: '' }), 'DER_INVAL', 'cont');
+  });
+
+  // Found by test/engine-fuzz.test.ts: iods each under IO_BYTES_MAX but over it together made
+  // the engine allocate and fill the whole reply (gigabytes) before failing to send it.
+  it('refuses a fetch whose iods together ask for more than IO_BYTES_MAX', async () => {
+    const to = at(8n);
+    await remote.update(to, b('d'), [
+      { akey: b('a'), kind: 'array', recordSize: 4, extents: [{ idx: 0n, nr: 1n, data: b('abcd') }] },
+    ]);
+    const half = { idx: 0n, nr: BigInt(IO_BYTES_MAX / 8 + 1) };
+    await expectCode(
+      remote.fetch(to, EPOCH_MAX, b('d'), [
+        { akey: b('a'), kind: 'array', recordSize: 4, extents: [half] },
+        { akey: b('a'), kind: 'array', recordSize: 4, extents: [half] },
+      ]),
+      'DER_REC2BIG',
+      `limit is ${IO_BYTES_MAX}`,
+    );
   });
 });

@@ -5,6 +5,7 @@
  * a malformed request gets DER_INVAL naming the field, and the engine keeps serving.
  */
 import { DaosError } from '../../core/common/errors.js';
+import { IO_BYTES_MAX } from '../../core/common/limits.js';
 import {
   BulkIn,
   BulkOut,
@@ -20,9 +21,9 @@ import {
   expectBigint,
   expectBytes,
   expectCount,
+  expectId,
   expectObject,
   expectOneOf,
-  expectString,
   FETCH_CONDS,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
@@ -32,6 +33,7 @@ import {
   UPDATE_CONDS,
   WHICH,
 } from '../../core/daos/obj-codec.js';
+import type { FetchIod } from '../../core/wire/obj-types.js';
 import {
   OPC_OBJ_FETCH,
   OPC_OBJ_LIST_AKEYS,
@@ -64,6 +66,21 @@ const cond =
   (v: unknown, f: string) =>
     expectOneOf(v, f, values);
 
+/**
+ * DER_REC2BIG when a fetch's iods together ask for more than IO_BYTES_MAX bytes. The targets
+ * bound each iod, but the reply is built whole: without this, a few iods each under the limit
+ * make the engine allocate and fill gigabytes for a reply the wire could never carry.
+ */
+function checkFetchBytes(iods: FetchIod[]): void {
+  let bytes = 0n;
+  for (const iod of iods) {
+    if (iod.kind !== 'array') continue;
+    for (const e of iod.extents) bytes += e.nr * BigInt(iod.recordSize);
+  }
+  if (bytes > BigInt(IO_BYTES_MAX))
+    throw new DaosError('DER_REC2BIG', `fetch asks for ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
+}
+
 /** One request: decode (shape-checked), call the engine, encode the reply. */
 export async function handle(
   engine: Engine,
@@ -90,6 +107,7 @@ export async function handle(
       const epoch = expectBigint(h.epoch, 'epoch');
       const dkey = expectBytes(h.dkey, 'dkey');
       const iods = decodeFetchIods(h.iods);
+      checkFetchBytes(iods);
       const c = optional(h.cond, 'cond', cond(FETCH_CONDS));
       noBulk();
       const results = await engine.fetch(to, epoch, dkey, iods, c);
@@ -151,28 +169,28 @@ export async function handle(
       return { header: { epoch: await engine.txCommit(ops, check) } };
     }
     case OPC_ENGINE_POOL_CREATE: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       const bytesPerTarget = expectCount(h.bytesPerTarget, 'bytesPerTarget');
       noBulk();
       engine.poolCreate(pool, bytesPerTarget);
       return { header: {} };
     }
     case OPC_ENGINE_POOL_DESTROY: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       noBulk();
       engine.poolDestroy(pool);
       return { header: {} };
     }
     case OPC_ENGINE_CONT_CREATE: {
-      const pool = expectString(h.pool, 'pool');
-      const cont = expectString(h.cont, 'cont');
+      const pool = expectId(h.pool, 'pool');
+      const cont = expectId(h.cont, 'cont');
       noBulk();
       engine.contCreate(pool, cont);
       return { header: {} };
     }
     case OPC_ENGINE_CONT_DESTROY: {
-      const pool = expectString(h.pool, 'pool');
-      const cont = expectString(h.cont, 'cont');
+      const pool = expectId(h.pool, 'pool');
+      const cont = expectId(h.cont, 'cont');
       noBulk();
       await engine.contDestroy(pool, cont);
       return { header: {} };
