@@ -86,7 +86,9 @@ export class DaosSystem {
     mkdirSync(dir, { recursive: true });
     const layout = readOrWriteLayout(dir, options);
     const engines =
-      transport === 'tcp' ? await startProcesses(dir, layout, options) : await startInproc(dir, layout, options);
+      transport === 'tcp'
+        ? await startProcesses(dir, layout, options)
+        : await startInproc(dir, layout, options);
     const store = LmdbMetadataStore.open(join(dir, 'control'));
     const controls = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
     const mgmt = new MgmtService(store, controls, () => hlc.now());
@@ -210,7 +212,11 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
   return engines.map((engine) => ({ kind: 'inproc', engine }));
 }
 
-async function startProcesses(dir: string, layout: SystemFile, options: SystemOptions): Promise<SystemEngine[]> {
+async function startProcesses(
+  dir: string,
+  layout: SystemFile,
+  options: SystemOptions,
+): Promise<SystemEngine[]> {
   const procs: EngineProcess[] = [];
   try {
     const started = await Promise.allSettled(

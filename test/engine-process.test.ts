@@ -1,70 +1,25 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../core/common/hlc.js';
 import type { ObjTarget } from '../core/daos/link.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
 import { transportFor } from '../core/wire/transport.js';
+import { ENGINE_BIN, killEngineChildren, startEngine, trackChild } from './engine-child.js';
 
 /**
  * daos_engine as a real child process (the compiled dist/bin/daos_engine.js, built by the global
  * setup): ready line, object I/O over TCP, clean exit on SIGTERM, data kept across a restart.
  */
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(root, 'dist/bin/daos_engine.js');
 const POOL = 'pool-p';
 const CONT = 'cont-p';
 const b = (s: string) => Buffer.from(s);
-const children: ChildProcess[] = [];
 
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Started {
-  child: ChildProcess;
-  address: string;
-  exited: Promise<number | null>;
-}
-
-async function startEngine(dir: string, listen: string): Promise<Started> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--dir', dir, '--rank', '0', '--targets', '2', '--listen', listen],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line in 10 s; stderr: ${stderr}`)), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^daos_engine rank 0 listening (\S+) pid (\d+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        expect(Number(m[2])).toBe(child.pid);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`daos_engine exited ${code} before ready; stderr: ${stderr}`));
-    });
-  });
-  return { child, address, exited };
-}
+afterEach(killEngineChildren);
 
 async function connect(address: string): Promise<RemoteEngine> {
   const remote = new RemoteEngine(await transportFor(address).connect(address));
@@ -88,6 +43,7 @@ describe('daos_engine process', () => {
     for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
 
     const first = await startEngine(dir, 'tcp://127.0.0.1:0');
+    expect(first.pid).toBe(first.child.pid);
     expect(first.address).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     let remote = await connect(first.address);
     expect(await remote.ping({ hi: 1 })).toEqual({ hi: 1 });
@@ -149,8 +105,9 @@ describe('daos_engine process', () => {
   });
 
   it('exits 1 with a message on bad arguments', async () => {
-    const child = spawn(process.execPath, [BIN, '--rank', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
+    const child = trackChild(
+      spawn(process.execPath, [ENGINE_BIN, '--rank', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();

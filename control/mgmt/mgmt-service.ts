@@ -20,7 +20,7 @@ import type {
 } from '../../core/daos/link.js';
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
 import { oclassByName } from '../../core/placement/oclass.js';
-import { makePoolMap, markRankDown, type PoolMap, targetServes } from '../../core/placement/pool-map.js';
+import { makePoolMap, markRankDown, type PoolMap, ranksDown } from '../../core/placement/pool-map.js';
 import type { MetadataStore } from './metadata-store.js';
 
 /**
@@ -141,8 +141,8 @@ export class MgmtService implements MgmtApi {
   private liveEngines(poolUuid: string): EngineControl[] {
     const pool = this.store.get<PoolRecord>(poolKey(poolUuid));
     if (!pool) return [...this.engines];
-    const up = new Set(pool.map.targets.filter((t, i) => targetServes(pool.map.states[i]!)).map((t) => t.rank));
-    return this.engines.filter((e) => up.has(e.rank));
+    const down = ranksDown(pool.map);
+    return this.engines.filter((e) => !down.has(e.rank));
   }
 
   private bytesPerTarget(pool: PoolRecord): number {

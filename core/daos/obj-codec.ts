@@ -8,6 +8,7 @@
  * it reads (types of every field) and fails with DER_INVAL naming the field.
  */
 import { DaosError } from '../common/errors.js';
+import { LABEL_BYTES_MAX } from '../common/limits.js';
 import type { Oid } from '../common/oid.js';
 import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
@@ -101,6 +102,16 @@ export function expectString(v: unknown, field: string): string {
 
 export function expectBytes(v: unknown, field: string): Uint8Array {
   if (!(v instanceof Uint8Array)) throw inval(field, 'bytes');
+  return v;
+}
+
+/**
+ * A pool or container id (a UUID or a label): 1..LABEL_BYTES_MAX characters. Engines key
+ * container data by it, so an unbounded one would reach the store (and its key-size limits).
+ */
+export function expectId(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > LABEL_BYTES_MAX)
+    throw inval(field, `a string of 1..${LABEL_BYTES_MAX} characters`);
   return v;
 }
 
@@ -213,8 +224,8 @@ export function decodeTarget(v: unknown, field = 'to'): ObjTarget {
     target: expectCount(target.target, `${field}.target.target`),
   };
   return {
-    pool: expectString(o.pool, `${field}.pool`),
-    cont: expectString(o.cont, `${field}.cont`),
+    pool: expectId(o.pool, `${field}.pool`),
+    cont: expectId(o.cont, `${field}.cont`),
     oid: decodedOid,
     target: ref,
   };
@@ -435,7 +446,9 @@ export function encodePoolMap(map: PoolMap): Obj {
 
 export function decodePoolMap(v: unknown, field = 'map'): PoolMap {
   const o = expectObject(v, field);
-  const targets = expectArray(o.targets, `${field}.targets`).map((raw, i) => decodeRef(raw, `${field}.targets[${i}]`));
+  const targets = expectArray(o.targets, `${field}.targets`).map((raw, i) =>
+    decodeRef(raw, `${field}.targets[${i}]`),
+  );
   const states = expectArray(o.states, `${field}.states`).map((s, i) =>
     expectOneOf(s, `${field}.states[${i}]`, TARGET_STATES),
   );
@@ -458,4 +471,13 @@ export function decodeTargetOps(
   return { epoch: expectBigint(h.epoch, 'epoch'), ops, epochs, check: decodeTxCheck(h.check) };
 }
 
-export { bytesList, bytesList as decodeBytesList, expectBool, expectOneOf, FETCH_CONDS, optional, UPDATE_CONDS, WHICH };
+export {
+  bytesList,
+  bytesList as decodeBytesList,
+  expectBool,
+  expectOneOf,
+  FETCH_CONDS,
+  optional,
+  UPDATE_CONDS,
+  WHICH,
+};

@@ -263,7 +263,9 @@ export class DaosObject {
     if (ops.length === 1) {
       const op = ops[0] as Exclude<TxOp, { kind: 'update' }>;
       const layout = this.layout;
-      const shard = layout.shards.findIndex((t) => t.rank === op.to.target.rank && t.target === op.to.target.target);
+      const shard = layout.shards.findIndex(
+        (t) => t.rank === op.to.target.rank && t.target === op.to.target.target,
+      );
       const g = Math.floor(shard / layout.groupSize);
       await this.io(
         () => this.leaderOf(g),

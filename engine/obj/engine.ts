@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
-import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { oidRedun } from '../../core/common/oid.js';
+import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
 import { type PoolMap, ranksDown, type TargetRef, targetUp } from '../../core/placement/pool-map.js';
@@ -189,19 +189,34 @@ export class Engine implements ObjApi, EnginePeer {
     return this.poolMaps.get(pool);
   }
 
+  /** DER_NONEXIST for a pool this engine was never told about. */
   poolDestroy(pool: string): void {
+    if (!this.poolConts.has(pool)) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
     for (const cont of this.poolConts.get(pool) ?? []) this.contPool.delete(cont);
     this.poolQuota.delete(pool);
     this.poolConts.delete(pool);
     this.poolMaps.delete(pool);
   }
 
+  /**
+   * Register `cont` in `pool` (again: a no-op). The pool must be here, and the container must not
+   * belong to another pool: the targets key data by container alone, so re-binding it would hand
+   * its data to that pool (and cut it off from its own).
+   */
   contCreate(pool: string, cont: string): void {
-    this.poolConts.get(pool)?.add(cont);
+    const conts = this.poolConts.get(pool);
+    if (conts === undefined) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
+    const owner = this.contPool.get(cont);
+    if (owner !== undefined && owner !== pool)
+      throw new DaosError('DER_EXIST', `container ${cont} belongs to pool ${owner}, not ${pool}`);
+    conts.add(cont);
     this.contPool.set(cont, pool);
   }
 
+  /** Destroy `cont`'s data; DER_NONEXIST unless it is a container of `pool` here. */
   async contDestroy(pool: string, cont: string): Promise<void> {
+    if (this.contPool.get(cont) !== pool || !this.poolConts.has(pool))
+      throw new DaosError('DER_NONEXIST', `container ${cont} is not in pool ${pool} on this engine`);
     this.poolConts.get(pool)?.delete(cont);
     this.contPool.delete(cont);
     for (const t of this.targets) await t.destroyContainer(cont);
@@ -404,26 +419,25 @@ export class Engine implements ObjApi, EnginePeer {
       part(ref).check!.readSet.push({ ...r, to: { ...r.to, target: ref } });
     }
     const all = [...parts.values()];
+    // Every participant's route first: an unknown rank fails the commit before anything starts.
+    const peerOf = new Map<Part, EnginePeer>(all.map((p) => [p, this.peer(p.ref.rank)]));
+    const peer = (p: Part) => peerOf.get(p)!;
     const writers = all.filter((p) => p.ops.length > 0);
     /** Targets the transaction only read from are checked, not prepared. */
     const checkReadOnly = () =>
       Promise.all(
-        all
-          .filter((p) => p.ops.length === 0 && p.check)
-          .map((p) => this.peer(p.ref.rank).tgtCheckReads(p.check!)),
+        all.filter((p) => p.ops.length === 0 && p.check).map((p) => peer(p).tgtCheckReads(p.check!)),
       );
     if (writers.length === 1) {
       const w = writers[0]!;
       await checkReadOnly();
-      await this.peer(w.ref.rank).tgtApply(epoch, w.ops, w.epochs, w.check);
+      await peer(w).tgtApply(epoch, w.ops, w.epochs, w.check);
       return epoch;
     }
     const dtxId = randomUUID();
     const coordinator = writers[0]!.ref;
     const prepared = await Promise.allSettled(
-      writers.map((w) =>
-        this.peer(w.ref.rank).tgtPrepare(dtxId, epoch, w.ops, w.epochs, coordinator, w.check),
-      ),
+      writers.map((w) => peer(w).tgtPrepare(dtxId, epoch, w.ops, w.epochs, coordinator, w.check)),
     );
     let failure = prepared.find((r) => r.status === 'rejected')?.reason as unknown;
     if (failure === undefined) await checkReadOnly().catch((err: unknown) => (failure = err));
@@ -431,7 +445,7 @@ export class Engine implements ObjApi, EnginePeer {
       await Promise.all(
         writers.map((w, i) =>
           prepared[i]!.status === 'fulfilled'
-            ? this.peer(w.ref.rank)
+            ? peer(w)
                 .tgtAbort(w.ref.target, dtxId)
                 .catch(() => undefined)
             : undefined,
@@ -439,17 +453,15 @@ export class Engine implements ObjApi, EnginePeer {
       );
       throw failure;
     }
-    await this.peer(coordinator.rank).tgtCommit(coordinator.target, dtxId);
+    await peer(writers[0]!).tgtCommit(coordinator.target, dtxId);
     // Committed. A participant that misses its commit now (down, or the RPC failed) resolves the
     // transaction later from the outcome records; they are forgotten only when all committed.
     const rest = writers.slice(1);
-    const commits = await Promise.allSettled(
-      rest.map((w) => this.peer(w.ref.rank).tgtCommit(w.ref.target, dtxId)),
-    );
+    const commits = await Promise.allSettled(rest.map((w) => peer(w).tgtCommit(w.ref.target, dtxId)));
     if (commits.every((r) => r.status === 'fulfilled')) {
       await Promise.all(
         writers.map((w) =>
-          this.peer(w.ref.rank)
+          peer(w)
             .tgtForget(w.ref.target, dtxId)
             .catch(() => undefined),
         ),
@@ -530,7 +542,10 @@ export class Engine implements ObjApi, EnginePeer {
     const byTarget = new Map<number, TxCheckIn['readSet']>();
     for (const r of check.readSet) {
       if (r.to.target.rank !== this.rank)
-        throw new DaosError('DER_BAD_TARGET', `read check for rank ${r.to.target.rank} reached rank ${this.rank}`);
+        throw new DaosError(
+          'DER_BAD_TARGET',
+          `read check for rank ${r.to.target.rank} reached rank ${this.rank}`,
+        );
       const list = byTarget.get(r.to.target.target) ?? [];
       list.push(r);
       byTarget.set(r.to.target.target, list);
@@ -549,7 +564,10 @@ export class Engine implements ObjApi, EnginePeer {
 
 function checkPart(ops: TxOp[], epochs: bigint[], epoch: bigint): void {
   if (ops.length === 0 || epochs.length !== ops.length)
-    throw new DaosError('DER_INVAL', `a target call needs ops and one epoch per op (${ops.length} ops, ${epochs.length} epochs)`);
+    throw new DaosError(
+      'DER_INVAL',
+      `a target call needs ops and one epoch per op (${ops.length} ops, ${epochs.length} epochs)`,
+    );
   for (const e of epochs)
     if (e > epoch) throw new DaosError('DER_INVAL', `an op's epoch ${e} is above the call's epoch ${epoch}`);
 }

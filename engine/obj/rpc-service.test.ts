@@ -4,8 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
+import { IO_BYTES_MAX, LABEL_BYTES_MAX } from '../../core/common/limits.js';
 import type { ObjTarget } from '../../core/daos/link.js';
-import { OPC_ENGINE_POOL_CREATE } from '../../core/daos/obj-codec.js';
+import { OPC_ENGINE_CONT_CREATE, OPC_ENGINE_POOL_CREATE } from '../../core/daos/obj-codec.js';
 import { RemoteEngine } from '../../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../../core/wire/obj-types.js';
 import { OPC_OBJ_FETCH, OPC_OBJ_UPDATE, OPC_PING } from '../../core/wire/opcodes.js';
@@ -283,5 +284,79 @@ describe.each(['inproc', 'tcp'])('engine served over %s', (scheme) => {
     expect(
       str((await remote.fetch(at(4n), epoch, b('d'), [{ akey: b('s'), kind: 'single' }]))[0] as Uint8Array),
     ).toBe('ok');
+  });
+  // Found by test/engine-fuzz.test.ts: management calls naming a pool or container that is not
+  // here succeeded, and contCreate re-bound a container to another pool (cutting it off from its
+  // data), contDestroy with the wrong pool destroyed it.
+  it('refuses container and pool calls that name a pool or container not here, and keeps the data', async () => {
+    const other = 'pool-other';
+    await remote.poolCreate(other, 1 << 30);
+    const to = at(5n);
+    await remote.update(to, b('d'), [{ akey: b('s'), kind: 'single', value: b('kept') }]);
+    const read = async () =>
+      str((await remote.fetch(to, EPOCH_MAX, b('d'), [{ akey: b('s'), kind: 'single' }]))[0] as Uint8Array);
+    await expectCode(remote.contCreate('pool-nowhere', CONT), 'DER_NONEXIST', 'pool-nowhere');
+    await expectCode(remote.contCreate(other, CONT), 'DER_EXIST', `belongs to pool ${POOL}`);
+    await expectCode(remote.contDestroy(other, CONT), 'DER_NONEXIST');
+    await expectCode(remote.contDestroy('pool-nowhere', CONT), 'DER_NONEXIST');
+    await expectCode(remote.contDestroy(POOL, 'cont-nowhere'), 'DER_NONEXIST');
+    await expectCode(remote.poolDestroy('pool-nowhere'), 'DER_NONEXIST');
+    expect(await read()).toBe('kept');
+    // Registering the same container in its own pool again is still a no-op.
+    await remote.contCreate(POOL, CONT);
+    expect(await read()).toBe('kept');
+    await remote.contCreate(other, 'cont-other');
+    await remote.contDestroy(other, 'cont-other');
+    await remote.poolDestroy(other);
+  });
+
+  // Found by test/engine-fuzz.test.ts: an op naming an unregistered container was written when
+  // an earlier op of the same transaction had the same target (only the first was checked).
+  it('checks the pool and container of every op of a transaction before writing any', async () => {
+    const to = at(6n, 0);
+    const op = (cont: string) => ({
+      kind: 'update' as const,
+      to: { ...to, cont },
+      dkey: b('d'),
+      iods: [{ akey: b('s'), kind: 'single' as const, value: b(cont) }],
+    });
+    await expectCode(remote.txCommit([op(CONT), op('cont-nowhere')]), 'DER_NO_HDL', 'cont-nowhere');
+    await expectCode(
+      remote.txCommit([op(CONT)], { readEpoch: 1n, readSet: [{ to: { ...to, pool: 'p-x' }, dkey: b('d') }] }),
+      'DER_NO_HDL',
+    );
+    expect(await remote.listDkeys(to, EPOCH_MAX, undefined, 10)).toEqual([]);
+  });
+
+  // Found by test/engine-fuzz.test.ts: a container id of thousands of characters reached the
+  // store and failed there as DER_MISC (an LMDB key-size error).
+  it('refuses empty or over-long pool and container ids with DER_INVAL', async () => {
+    const long = 'c'.repeat(LABEL_BYTES_MAX + 1);
+    await expectCode(remote.fetch({ ...at(7n), cont: long }, EPOCH_MAX, b('d'), []), 'DER_INVAL', 'to.cont');
+    await expectCode(
+      remote.listDkeys({ ...at(7n), pool: '' }, EPOCH_MAX, undefined, 1),
+      'DER_INVAL',
+      'to.pool',
+    );
+    await expectCode(remote.poolCreate(long, 1 << 30), 'DER_INVAL', 'pool');
+    await expectCode(conn.request(OPC_ENGINE_CONT_CREATE, { pool: POOL, cont: '' }), 'DER_INVAL', 'cont');
+  });
+
+  // Found by test/engine-fuzz.test.ts: iods each under IO_BYTES_MAX but over it together made
+  // the engine allocate and fill the whole reply (gigabytes) before failing to send it.
+  it('refuses a fetch whose iods together ask for more than IO_BYTES_MAX', async () => {
+    const to = at(8n);
+    await remote.update(to, b('d'), [
+      { akey: b('a'), kind: 'array', recordSize: 4, extents: [{ idx: 0n, nr: 1n, data: b('abcd') }] },
+    ]);
+    const half = { idx: 0n, nr: BigInt(IO_BYTES_MAX / 8 + 1) };
+    await expectCode(
+      remote.fetch(to, EPOCH_MAX, b('d'), [
+        { akey: b('a'), kind: 'array', recordSize: 4, extents: [half] },
+        { akey: b('a'), kind: 'array', recordSize: 4, extents: [half] },
+      ]),
+      'DER_REC2BIG',
+      `limit is ${IO_BYTES_MAX}`,
+    );
   });
 });

@@ -6,13 +6,17 @@
  */
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
+import { IO_BYTES_MAX } from '../../core/common/limits.js';
 import {
   BulkIn,
   BulkOut,
   decodeFetchIods,
   decodeOp,
+  decodePoolMap,
   decodePunchOp,
+  decodeRef,
   decodeTarget,
+  decodeTargetOps,
   decodeTxCheck,
   decodeUpdateIods,
   ENGINE_OPCODES,
@@ -21,17 +25,15 @@ import {
   expectBigint,
   expectBytes,
   expectCount,
+  expectId,
   expectObject,
   expectOneOf,
   expectString,
   FETCH_CONDS,
-  OPC_ENGINE_CONT_CREATE,
-  OPC_ENGINE_CONT_DESTROY,
-  decodePoolMap,
-  decodeRef,
-  decodeTargetOps,
   OPC_DTX_COMMITTED,
   OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_CONT_CREATE,
+  OPC_ENGINE_CONT_DESTROY,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
@@ -48,6 +50,7 @@ import {
   UPDATE_CONDS,
   WHICH,
 } from '../../core/daos/obj-codec.js';
+import type { FetchIod } from '../../core/wire/obj-types.js';
 import {
   OPC_OBJ_FETCH,
   OPC_OBJ_LIST_AKEYS,
@@ -71,7 +74,11 @@ export interface ServeContext {
 }
 
 /** Serve `engine`'s object service, its peer calls and its management calls on `address`. */
-export async function serveEngine(engine: Engine, address: string, ctx: ServeContext = {}): Promise<Listener> {
+export async function serveEngine(
+  engine: Engine,
+  address: string,
+  ctx: ServeContext = {},
+): Promise<Listener> {
   return transportFor(address).listen(
     address,
     (opcode, header, bulk) => handle(engine, opcode, header, bulk, ctx),
@@ -85,6 +92,21 @@ const cond =
   <T extends string>(values: readonly T[]) =>
   (v: unknown, f: string) =>
     expectOneOf(v, f, values);
+
+/**
+ * DER_REC2BIG when a fetch's iods together ask for more than IO_BYTES_MAX bytes. The targets
+ * bound each iod, but the reply is built whole: without this, a few iods each under the limit
+ * make the engine allocate and fill gigabytes for a reply the wire could never carry.
+ */
+function checkFetchBytes(iods: FetchIod[]): void {
+  let bytes = 0n;
+  for (const iod of iods) {
+    if (iod.kind !== 'array') continue;
+    for (const e of iod.extents) bytes += e.nr * BigInt(iod.recordSize);
+  }
+  if (bytes > BigInt(IO_BYTES_MAX))
+    throw new DaosError('DER_REC2BIG', `fetch asks for ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
+}
 
 /** One request: decode (shape-checked), call the engine, encode the reply. */
 export async function handle(
@@ -115,6 +137,7 @@ export async function handle(
       const epoch = expectBigint(h.epoch, 'epoch');
       const dkey = expectBytes(h.dkey, 'dkey');
       const iods = decodeFetchIods(h.iods);
+      checkFetchBytes(iods);
       const c = optional(h.cond, 'cond', cond(FETCH_CONDS));
       noBulk();
       const results = await engine.fetch(to, epoch, dkey, iods, c);
@@ -176,7 +199,7 @@ export async function handle(
       return { header: { epoch: await engine.txCommit(ops, check) } };
     }
     case OPC_ENGINE_POOL_CREATE: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       const bytesPerTarget = expectCount(h.bytesPerTarget, 'bytesPerTarget');
       const map = optional(h.map, 'map', decodePoolMap);
       noBulk();
@@ -184,19 +207,19 @@ export async function handle(
       return { header: {} };
     }
     case OPC_ENGINE_POOL_MAP: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       const map = decodePoolMap(h.map);
       noBulk();
       await engine.poolMapUpdate(pool, map);
       return { header: {} };
     }
     case OPC_ENGINE_POOL_USED: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       noBulk();
       return { header: { bytes: engine.poolUsedBytes(pool) } };
     }
     case OPC_ENGINE_AGGREGATE: {
-      const cont = expectString(h.cont, 'cont');
+      const cont = expectId(h.cont, 'cont');
       const upTo = expectBigint(h.upTo, 'upTo');
       const keep = expectArray(h.keep, 'keep').map((e, i) => expectBigint(e, `keep[${i}]`));
       noBulk();
@@ -205,10 +228,14 @@ export async function handle(
     case OPC_ENGINE_PEERS: {
       const peers = expectArray(h.peers, 'peers').map((raw, i) => {
         const p = expectObject(raw, `peers[${i}]`);
-        return { rank: expectCount(p.rank, `peers[${i}].rank`), address: expectString(p.address, `peers[${i}].address`) };
+        return {
+          rank: expectCount(p.rank, `peers[${i}].rank`),
+          address: expectString(p.address, `peers[${i}].address`),
+        };
       });
       noBulk();
-      if (!ctx.setPeers) throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
+      if (!ctx.setPeers)
+        throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
       ctx.setPeers(peers);
       return { header: {} };
     }
@@ -223,7 +250,7 @@ export async function handle(
       return { header: {} };
     }
     case OPC_TGT_PREPARE: {
-      const dtxId = expectString(h.dtxId, 'dtxId');
+      const dtxId = expectId(h.dtxId, 'dtxId');
       const coordinator = decodeRef(h.coordinator, 'coordinator');
       const t = decodeTargetOps(h, input);
       input.done();
@@ -234,7 +261,7 @@ export async function handle(
     case OPC_TGT_ABORT:
     case OPC_TGT_FORGET: {
       const target = expectCount(h.target, 'target');
-      const dtxId = expectString(h.dtxId, 'dtxId');
+      const dtxId = expectId(h.dtxId, 'dtxId');
       noBulk();
       if (opcode === OPC_TGT_COMMIT) await engine.tgtCommit(target, dtxId);
       else if (opcode === OPC_TGT_ABORT) await engine.tgtAbort(target, dtxId);
@@ -249,27 +276,27 @@ export async function handle(
       return { header: {} };
     }
     case OPC_DTX_COMMITTED: {
-      const dtxId = expectString(h.dtxId, 'dtxId');
+      const dtxId = expectId(h.dtxId, 'dtxId');
       const target = optional(h.target, 'target', expectCount);
       noBulk();
       return { header: { committed: await engine.dtxCommitted(dtxId, target) } };
     }
     case OPC_ENGINE_POOL_DESTROY: {
-      const pool = expectString(h.pool, 'pool');
+      const pool = expectId(h.pool, 'pool');
       noBulk();
       engine.poolDestroy(pool);
       return { header: {} };
     }
     case OPC_ENGINE_CONT_CREATE: {
-      const pool = expectString(h.pool, 'pool');
-      const cont = expectString(h.cont, 'cont');
+      const pool = expectId(h.pool, 'pool');
+      const cont = expectId(h.cont, 'cont');
       noBulk();
       engine.contCreate(pool, cont);
       return { header: {} };
     }
     case OPC_ENGINE_CONT_DESTROY: {
-      const pool = expectString(h.pool, 'pool');
-      const cont = expectString(h.cont, 'cont');
+      const pool = expectId(h.pool, 'pool');
+      const cont = expectId(h.cont, 'cont');
       noBulk();
       await engine.contDestroy(pool, cont);
       return { header: {} };

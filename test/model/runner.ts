@@ -209,11 +209,16 @@ class ModelRun {
     const cont = await pool.openContainer(CONT);
     const objs: Oid[] = [];
     const classes = this.opts.oclasses;
-    const classOf = (i: number, fallback: string) => (classes?.length ? classes[i % classes.length]! : fallback);
+    const classOf = (i: number, fallback: string) =>
+      classes?.length ? classes[i % classes.length]! : fallback;
     for (const [i, s] of this.specs.entries())
       objs.push(await cont.newOid({ type: s.type, oclass: classOf(i, s.oclass) }));
     const kv = await cont.newOid({ type: 'kv', oclass: classOf(this.specs.length, 'SX') });
-    const arr = await cont.createArray({ cellSize: 4, chunkSize: 16, oclass: classOf(this.specs.length + 1, 'SX') });
+    const arr = await cont.createArray({
+      cellSize: 4,
+      chunkSize: 16,
+      oclass: classOf(this.specs.length + 1, 'SX'),
+    });
     this.ids = { objs, kv, arr: arr.oid };
     this.h = { sys, cont, objs: objs.map((o) => cont.object(o)), kv: cont.kv(kv), arr };
   }
