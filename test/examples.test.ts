@@ -36,4 +36,17 @@ describe('examples', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('replicas: a replicated KV on three engine processes survives a SIGKILLed engine', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/replicas.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const pids = [...out.matchAll(/engine rank \d: pid (\d+), tcp:\/\/127\.0\.0\.1:\d+/g)].map((m) => Number(m[1]));
+    expect(new Set(pids).size).toBe(3);
+    expect(pids).not.toContain(process.pid);
+    expect(out).toMatch(/killed engine rank 1; pool map version is now 2/);
+    expect(out).toMatch(/read back 100\/100 keys; 2 of 6 targets disabled/);
+    expect(out).toMatch(/sensor-0 = "written after the loss"/);
+  });
 });
