@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DaosError } from '../core/common/errors.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
+import type { PoolMap } from '../core/placement/pool-map.js';
 import { LazyConnection } from '../core/wire/lazy.js';
 
 /** How long an engine may take to print its ready line. */
@@ -30,6 +31,8 @@ export interface EngineProcessOptions {
   rank: number;
   targets: number;
   durability: 'process' | 'fsync';
+  /** Told of newer pool maps that come back in the engine's replies. */
+  onPoolMap?: (pool: string, map: PoolMap) => void;
 }
 
 /** One engine child process and the connection to it. */
@@ -50,7 +53,12 @@ export class EngineProcess {
     this.rank = options.rank;
     this.targetCount = options.targets;
     this.address = address;
-    this.remote = new RemoteEngine(new LazyConnection(address), options.rank, options.targets);
+    this.remote = new RemoteEngine(
+      new LazyConnection(address),
+      options.rank,
+      options.targets,
+      options.onPoolMap,
+    );
     this.exited = exited;
   }
 

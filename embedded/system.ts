@@ -8,6 +8,7 @@ import { ENGINES_MAX, TARGETS_PER_ENGINE_DEFAULT, TARGETS_PER_ENGINE_MAX } from 
 import { parseBytes } from '../core/common/units.js';
 import { DaosClient } from '../core/daos/client.js';
 import type { PoolInfo, SystemLink } from '../core/daos/link.js';
+import type { PoolMap } from '../core/placement/pool-map.js';
 import { Engine } from '../engine/obj/engine.js';
 import { EngineProcess } from './engine-process.js';
 
@@ -57,7 +58,13 @@ export class DaosSystem {
   private aggRunning: Promise<unknown> | undefined;
   private stopped = false;
 
-  private constructor(dir: string, engines: SystemEngine[], store: LmdbMetadataStore, mgmt: MgmtService) {
+  private constructor(
+    dir: string,
+    engines: SystemEngine[],
+    store: LmdbMetadataStore,
+    mgmt: MgmtService,
+    seenMaps: Map<string, PoolMap>,
+  ) {
     this.dir = dir;
     this.transport = engines[0]?.kind === 'process' ? 'tcp' : 'inproc';
     this.engineList = engines;
@@ -72,6 +79,7 @@ export class DaosSystem {
         return e;
       },
       now: () => hlc.now(),
+      latestMap: (pool: string) => seenMaps.get(pool),
     };
   }
 
@@ -85,9 +93,14 @@ export class DaosSystem {
     const dir = resolve(options.dir);
     mkdirSync(dir, { recursive: true });
     const layout = readOrWriteLayout(dir, options);
+    // Pool maps newer than a client's, as engines send them back in replies (tcp).
+    const seenMaps = new Map<string, PoolMap>();
+    const onPoolMap = (pool: string, map: PoolMap) => {
+      if (map.version > (seenMaps.get(pool)?.version ?? 0)) seenMaps.set(pool, map);
+    };
     const engines =
       transport === 'tcp'
-        ? await startProcesses(dir, layout, options)
+        ? await startProcesses(dir, layout, options, onPoolMap)
         : await startInproc(dir, layout, options);
     const store = LmdbMetadataStore.open(join(dir, 'control'));
     const controls = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
@@ -95,7 +108,7 @@ export class DaosSystem {
     await mgmt.announceAll();
     // Transactions a crash left prepared, now that every engine knows its peers and pools.
     for (const c of controls) await c.resolvePendingDtx();
-    const sys = new DaosSystem(dir, engines, store, mgmt);
+    const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
       sys.aggTimer = setInterval(() => {
         // One pass at a time; stop() waits for the one in flight before closing the stores.
@@ -216,6 +229,7 @@ async function startProcesses(
   dir: string,
   layout: SystemFile,
   options: SystemOptions,
+  onPoolMap: (pool: string, map: PoolMap) => void,
 ): Promise<SystemEngine[]> {
   const procs: EngineProcess[] = [];
   try {
@@ -226,6 +240,7 @@ async function startProcesses(
           rank,
           targets: layout.targetsPerEngine,
           durability: options.durability ?? 'process',
+          onPoolMap,
         }),
       ),
     );

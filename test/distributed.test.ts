@@ -78,11 +78,17 @@ describe('engine processes', () => {
     const pool = await (await sys.connect()).connectPool('p');
     await pool.createContainer({ label: 'c' });
     const cont = await pool.openContainer('c');
-    // Groups need distinct ranks: RP_3 fits 3 engines, EC_4P2 (6 shards) does not.
-    await expect(cont.newOid({ oclass: 'RP_3G1' })).resolves.toBeDefined();
     const plain = cont.object(await cont.newOid({ oclass: 'S1' }));
     await plain.update('d', [{ akey: 'a', kind: 'single', value: 'x' }]);
     const rank = objectLayout(plain.oid, pool.map).shards[0]!.rank;
+    // Groups need distinct ranks: RP_3 fits 3 engines. Pick one whose first member survives.
+    let replicated: DaosObject;
+    do replicated = cont.object(await cont.newOid({ oclass: 'RP_3G1' }));
+    while (objectLayout(replicated.oid, pool.map).shards[0]!.rank === rank);
+    await replicated.update('d', [{ akey: 'a', kind: 'single', value: 'r' }]);
+    // A second handle keeps the pool map it connected with until a reply brings a newer one.
+    const pool2 = await (await sys.connect()).connectPool('p');
+    const replicated2 = (await pool2.openContainer('c')).object(replicated.oid);
 
     process.kill(engines[rank]!.pid, 'SIGKILL');
     await waitFor(() => sys.engines[rank]!.state === 'stopped');
@@ -97,6 +103,11 @@ describe('engine processes', () => {
     const q = await pool.query();
     expect(q.mapVersion).toBe(2);
     expect(q.disabledTargets).toBe(1);
+    // Every request carries the sender's map version; an engine with a newer map sends it back.
+    expect(pool2.map.version).toBe(1);
+    const [r] = await replicated2.fetch('d', [{ akey: 'a', kind: 'single' }]);
+    expect(Buffer.from(r as Uint8Array).toString()).toBe('r');
+    expect(pool2.map.version).toBe(2);
   });
 
   it('keeps every acknowledged write of replicated objects when an engine is SIGKILLed mid-workload', async () => {

@@ -42,7 +42,9 @@ describe('examples', () => {
       encoding: 'utf8',
       timeout: 120_000,
     });
-    const pids = [...out.matchAll(/engine rank \d: pid (\d+), tcp:\/\/127\.0\.0\.1:\d+/g)].map((m) => Number(m[1]));
+    const pids = [...out.matchAll(/engine rank \d: pid (\d+), tcp:\/\/127\.0\.0\.1:\d+/g)].map((m) =>
+      Number(m[1]),
+    );
     expect(new Set(pids).size).toBe(3);
     expect(pids).not.toContain(process.pid);
     expect(out).toMatch(/killed engine rank 1; pool map version is now 2/);

@@ -93,6 +93,8 @@ export interface ObjTarget {
   cont: string;
   oid: Oid;
   target: TargetRef;
+  /** The pool map version the sender placed the request with (DAOS's map version on every RPC). */
+  mapVersion?: number;
 }
 
 /** A write buffered by a transaction, already placed on its target. */

@@ -208,6 +208,7 @@ export function encodeTarget(to: ObjTarget): Obj {
     cont: to.cont,
     oid: { hi: to.oid.hi, lo: to.oid.lo },
     target: { rank: to.target.rank, target: to.target.target },
+    mv: to.mapVersion,
   };
 }
 

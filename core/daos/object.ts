@@ -141,7 +141,14 @@ export class DaosObject {
   }
 
   private at(target: ObjTarget['target']): ObjTarget {
-    return { pool: this.container.pool.uuid, cont: this.container.uuid, oid: this.oid, target };
+    const pool = this.container.pool;
+    return {
+      pool: pool.uuid,
+      cont: this.container.uuid,
+      oid: this.oid,
+      target,
+      mapVersion: pool.map.version,
+    };
   }
 
   /** Group leaders, one per redundancy group: where listings and object punches go. */

@@ -22,6 +22,7 @@ import {
   bytesList,
   decodeFetchResults,
   decodeOptionalRecx,
+  decodePoolMap,
   decodeRecxEpochs,
   encodeFetchIods,
   encodeOp,
@@ -34,6 +35,7 @@ import {
   expectBytes,
   expectCount,
   expectObject,
+  expectString,
   OPC_DTX_COMMITTED,
   OPC_ENGINE_AGGREGATE,
   OPC_ENGINE_CONT_CREATE,
@@ -68,11 +70,18 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     readonly rank = -1,
     /** Targets of the engine, when known. */
     readonly targetCount = 0,
+    /** Told of a newer pool map that came back in a reply. */
+    private readonly onPoolMap?: (pool: string, map: PoolMap) => void,
   ) {}
 
   private async call(opcode: number, header: Record<string, unknown>, bulk?: Uint8Array) {
     const reply = await this.conn.request(opcode, header, bulk);
-    return { header: expectObject(reply.header, 'reply'), bulk: reply.bulk };
+    const h = expectObject(reply.header, 'reply');
+    if (h.poolMap !== undefined && this.onPoolMap) {
+      const m = expectObject(h.poolMap, 'reply.poolMap');
+      this.onPoolMap(expectString(m.pool, 'reply.poolMap.pool'), decodePoolMap(m.map, 'reply.poolMap.map'));
+    }
+    return { header: h, bulk: reply.bulk };
   }
 
   private async epochCall(

@@ -7,7 +7,13 @@ import { oidRedun } from '../../core/common/oid.js';
 import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
-import { type PoolMap, ranksDown, type TargetRef, targetUp } from '../../core/placement/pool-map.js';
+import {
+  type PoolMap,
+  ranksDown,
+  type TargetRef,
+  targetState,
+  targetUp,
+} from '../../core/placement/pool-map.js';
 import type {
   FetchCond,
   FetchIod,
@@ -258,6 +264,13 @@ export class Engine implements ObjApi, EnginePeer {
     const pool = this.contPool.get(to.cont);
     if (pool === undefined || pool !== to.pool)
       throw new DaosError('DER_NO_HDL', `container ${to.cont} is not open in pool ${to.pool} here`);
+    const map = to.mapVersion === undefined ? undefined : this.poolMaps.get(to.pool);
+    if (map && map.version > to.mapVersion! && !targetUp(map, to.target)) {
+      throw new DaosError(
+        'DER_STALE',
+        `target ${to.target.rank}:${to.target.target} is ${targetState(map, to.target)} in pool map version ${map.version}; the request used version ${to.mapVersion}`,
+      );
+    }
     return t;
   }
 

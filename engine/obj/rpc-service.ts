@@ -21,6 +21,7 @@ import {
   decodeUpdateIods,
   ENGINE_OPCODES,
   encodeFetchResults,
+  encodePoolMap,
   expectArray,
   expectBigint,
   expectBytes,
@@ -115,6 +116,32 @@ export async function handle(
   header: unknown,
   bulk: Uint8Array | undefined,
   ctx: ServeContext = {},
+): Promise<HandlerReply> {
+  const reply = await dispatch(engine, opcode, header, bulk, ctx);
+  const newer = newerMap(engine, header);
+  return newer ? { ...reply, header: { ...(reply.header as object), poolMap: newer } } : reply;
+}
+
+/**
+ * The engine's pool map when it is newer than the one the request was placed with (the `mv` of
+ * its target): it goes back in the reply, so the client places its next requests right.
+ */
+function newerMap(engine: Engine, header: unknown): { pool: string; map: unknown } | undefined {
+  const h = header as { to?: unknown; op?: { to?: unknown }; ops?: Array<{ to?: unknown }> };
+  const to = (h.to ?? h.op?.to ?? (Array.isArray(h.ops) ? h.ops[0]?.to : undefined)) as
+    | { pool?: unknown; mv?: unknown }
+    | undefined;
+  if (typeof to?.pool !== 'string' || typeof to.mv !== 'number') return undefined;
+  const map = engine.poolMap(to.pool);
+  return map && map.version > to.mv ? { pool: to.pool, map: encodePoolMap(map) } : undefined;
+}
+
+async function dispatch(
+  engine: Engine,
+  opcode: number,
+  header: unknown,
+  bulk: Uint8Array | undefined,
+  ctx: ServeContext,
 ): Promise<HandlerReply> {
   if (opcode === OPC_PING) return { header };
   const h = expectObject(header, 'header');
