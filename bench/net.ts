@@ -5,7 +5,8 @@
  *       1 MiB requests with a small ack and small requests answered with 1 MiB (bench/net-sink.ts);
  *   (b) 4 KiB single-value update round trips per second at 1 and 16 in flight, against 4 KiB
  *       requests with a small ack;
- *   (c) RP_3 and EC_4P2 update bandwidth as fractions of S1 (pending: printed as n/a).
+ *   (c) RP_3 and EC_4P2 update bandwidth through the client API on six engine processes, as
+ *       fractions of S1's.
  *
  *   npm run bench:net                   real sizes; refreshes the table in bench/RESULTS.md
  *   npm run bench:net -- --quick        small sizes (smoke run; RESULTS.md untouched)
@@ -27,6 +28,7 @@ import type { ObjTarget } from '../core/daos/link.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
 import { transportFor } from '../core/wire/transport.js';
+import { DaosSystem } from '../index.js';
 
 const MiB = 1 << 20;
 const BULK_BYTES = MiB;
@@ -480,25 +482,95 @@ async function smallRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpt
   return rows;
 }
 
-/**
- * (c) 1 MiB update bandwidth of a redundant object class as a fraction of S1 (the 1 in flight
- * update row of (a)). Pending: replication and EC are being built; when they are, this spawns the
- * engines the class needs (3 for RP_3, 6 for EC_4P2), writes through the client's placement and
- * returns `{ ours: MiB/s, base: S1 MiB/s, ratio }`.
- */
-function redundancyRow(oclass: 'RP_3' | 'EC_4P2'): Row {
-  return {
-    test: `1 MiB update, class ${oclass}, as a fraction of S1`,
-    ours: 'n/a (pending)',
-    base: 'S1 (row above)',
-    ratio: undefined,
-    goal: undefined,
-    cpu: '',
-  };
-}
+/** Engines of the redundancy rows: EC_4P2 needs 6 ranks (fault domains). */
+const REDUNDANCY_ENGINES = 6;
+const REDUNDANCY_DEPTH = 4;
 
-const rp3Row = () => redundancyRow('RP_3');
-const ec4p2Row = () => redundancyRow('EC_4P2');
+/**
+ * (c) 1 MiB array updates through the client API to objects of class S1, RP_3G1 and EC_4P2G1 on
+ * a DaosSystem of REDUNDANCY_ENGINES engine processes (one target each), alternating segments;
+ * each class's bandwidth as a fraction of S1's. A class this build cannot create prints n/a.
+ */
+async function redundancyRows(o: BenchOptions, scratch: string): Promise<Row[]> {
+  const sys = await DaosSystem.start({
+    dir: join(scratch, 'system'),
+    engines: REDUNDANCY_ENGINES,
+    targetsPerEngine: 1,
+    transport: 'tcp',
+  });
+  try {
+    await sys.createPool({ label: POOL, size: POOL_BYTES_PER_TARGET * REDUNDANCY_ENGINES });
+    const pool = await (await sys.connect()).connectPool(POOL);
+    await pool.createContainer({ label: CONT });
+    const cont = await pool.openContainer(CONT);
+    const objectOf = async (oclass: string) => {
+      try {
+        return cont.object(await cont.newOid({ oclass }));
+      } catch (err) {
+        return `n/a (${(err as Error).message.replace(/^DER_\w+\(-?\d+\): /, '')})`;
+      }
+    };
+    const bytes = Math.max(REDUNDANCY_DEPTH * BULK_BYTES, o.bulkBytes / 4);
+    const count = bytes / BULK_BYTES;
+    const perRep = Math.ceil(count / o.reps);
+    const bufs = Array.from({ length: REDUNDANCY_DEPTH }, () =>
+      randomFillSync(Buffer.allocUnsafe(BULK_BYTES)),
+    );
+    const classes = ['S1', 'RP_3G1', 'EC_4P2G1'] as const;
+    const objs = await Promise.all(classes.map(objectOf));
+    const secs = classes.map(() => 0);
+    const run = async (c: number, first: number, n: number) => {
+      const obj = objs[c]!;
+      if (typeof obj === 'string') return;
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: Math.min(REDUNDANCY_DEPTH, n) }, async (_, slot) => {
+          for (let i = next++; i < n; i = next++) {
+            const data = stamp(bufs[slot]!, first + i);
+            await obj.update(dkeyOf(first + i), [
+              { akey: AKEY, kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: BULK_BYTES, data }] },
+            ]);
+          }
+        }),
+      );
+      secs[c]! += (performance.now() - t0) / 1000;
+    };
+    for (let c = 0; c < classes.length; c++) await run(c, count, WARMUP_OPS);
+    for (let rep = 0; rep < o.reps; rep++) {
+      const first = rep * perRep;
+      const n = Math.min(perRep, count - first);
+      // Rotate which class goes first in each segment.
+      for (let k = 0; k < classes.length; k++) await run((rep + k) % classes.length, first, n);
+    }
+    const vol = `${bytes / MiB} MiB, ${REDUNDANCY_DEPTH} in flight, ${REDUNDANCY_ENGINES} engine processes`;
+    const rows: Row[] = classes.slice(1).map((name, i) => {
+      const obj = objs[i + 1]!;
+      const s1 = objs[0]!;
+      if (typeof obj === 'string' || typeof s1 === 'string')
+        return {
+          test: `1 MiB update, class ${name} (${vol})`,
+          ours: typeof obj === 'string' ? obj : '',
+          base: '',
+          ratio: undefined,
+          goal: undefined,
+          cpu: '',
+        };
+      return {
+        test: `1 MiB update, class ${name} (${vol})`,
+        ours: mibps(bytes, secs[i + 1]!),
+        base: `S1 ${mibps(bytes, secs[0]!)}`,
+        ratio: secs[0]! / secs[i + 1]!,
+        goal: undefined,
+        cpu: '',
+      };
+    });
+    progress(rows);
+    return rows;
+  } finally {
+    await sys.stop();
+  }
+}
 
 // ---- reporting ----
 
@@ -564,7 +636,8 @@ async function main(): Promise<void> {
     for (const depth of o.depths) rows.push(...(await bulkRows(engine, sink, raw, o, depth)));
     console.error('(b) 4 KiB update round trips');
     for (const depth of o.smallDepths) rows.push(...(await smallRows(engine, sink, raw, o, depth)));
-    rows.push(rp3Row(), ec4p2Row());
+    console.error('(c) 1 MiB updates by object class');
+    rows.push(...(await redundancyRows(o, scratch)));
   } finally {
     raw?.close();
     await engine?.remote.close();
