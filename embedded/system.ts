@@ -86,7 +86,9 @@ export class DaosSystem {
     mkdirSync(dir, { recursive: true });
     const layout = readOrWriteLayout(dir, options);
     const engines =
-      transport === 'tcp' ? await startProcesses(dir, layout, options) : await startInproc(dir, layout, options);
+      transport === 'tcp'
+        ? await startProcesses(dir, layout, options)
+        : await startInproc(dir, layout, options);
     const store = LmdbMetadataStore.open(join(dir, 'control'));
     const controls = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
     const mgmt = new MgmtService(store, controls, () => hlc.now());
@@ -135,12 +137,20 @@ export class DaosSystem {
   }
 
   /** Create a pool spanning every target (what `dmg pool create` does). */
-  async createPool(options: { label: string; size: string | number; uuid?: string }): Promise<PoolInfo> {
+  async createPool(options: {
+    label: string;
+    size: string | number;
+    uuid?: string;
+    /** Cell size of the pool's erasure-coded arrays (DAOS's ec_cell_sz); default 128 KiB. */
+    ecCellSize?: string | number;
+  }): Promise<PoolInfo> {
     this.checkRunning();
     return this.mgmt.poolCreate({
       label: options.label,
       totalBytes: parseBytes(options.size, 'pool size'),
       uuid: options.uuid,
+      ecCellBytes:
+        options.ecCellSize === undefined ? undefined : parseBytes(options.ecCellSize, 'EC cell size'),
     });
   }
 
@@ -210,7 +220,11 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
   return engines.map((engine) => ({ kind: 'inproc', engine }));
 }
 
-async function startProcesses(dir: string, layout: SystemFile, options: SystemOptions): Promise<SystemEngine[]> {
+async function startProcesses(
+  dir: string,
+  layout: SystemFile,
+  options: SystemOptions,
+): Promise<SystemEngine[]> {
   const procs: EngineProcess[] = [];
   try {
     const started = await Promise.allSettled(

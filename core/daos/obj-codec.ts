@@ -430,17 +430,26 @@ export function encodePoolMap(map: PoolMap): Obj {
     version: map.version,
     targets: map.targets.map((t) => ({ rank: t.rank, target: t.target })),
     states: map.states,
+    ecCellBytes: map.ecCellBytes,
   };
 }
 
 export function decodePoolMap(v: unknown, field = 'map'): PoolMap {
   const o = expectObject(v, field);
-  const targets = expectArray(o.targets, `${field}.targets`).map((raw, i) => decodeRef(raw, `${field}.targets[${i}]`));
+  const targets = expectArray(o.targets, `${field}.targets`).map((raw, i) =>
+    decodeRef(raw, `${field}.targets[${i}]`),
+  );
   const states = expectArray(o.states, `${field}.states`).map((s, i) =>
     expectOneOf(s, `${field}.states[${i}]`, TARGET_STATES),
   );
   if (states.length !== targets.length) throw inval(`${field}.states`, 'as long as targets');
-  return { version: expectCount(o.version, `${field}.version`), targets, states };
+  const map: PoolMap = { version: expectCount(o.version, `${field}.version`), targets, states };
+  const ecCellBytes = optional(o.ecCellBytes, `${field}.ecCellBytes`, expectCount);
+  if (ecCellBytes !== undefined) {
+    if (ecCellBytes < 1) throw inval(`${field}.ecCellBytes`, 'at least 1');
+    map.ecCellBytes = ecCellBytes;
+  }
+  return map;
 }
 
 export function decodeRef(v: unknown, field: string): TargetRef {
@@ -458,4 +467,13 @@ export function decodeTargetOps(
   return { epoch: expectBigint(h.epoch, 'epoch'), ops, epochs, check: decodeTxCheck(h.check) };
 }
 
-export { bytesList, bytesList as decodeBytesList, expectBool, expectOneOf, FETCH_CONDS, optional, UPDATE_CONDS, WHICH };
+export {
+  bytesList,
+  bytesList as decodeBytesList,
+  expectBool,
+  expectOneOf,
+  FETCH_CONDS,
+  optional,
+  UPDATE_CONDS,
+  WHICH,
+};
