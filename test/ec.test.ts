@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { objectLayout, dkeyGroup } from '../core/placement/layout.js';
+import { describe, expect, it } from 'vitest';
+import { dkeyGroup, objectLayout } from '../core/placement/layout.js';
 import { type ArrayFetchResult, type Container, type DaosObject, DaosSystem, type Recx } from '../index.js';
 import { Prng } from './model/prng.js';
 import { runModel } from './model/runner.js';
@@ -199,5 +199,35 @@ describe('erasure-coded objects on an in-process system', () => {
   });
   it('EC_4P2GX on 6 engines, 1000-byte cells of 3-byte records: two data ranks down', async () => {
     await ecScenario({ engines: 6, oclass: 'EC_4P2GX', k: 4, p: 2, rs: 3, ecCellSize: 1000, seed: 2 });
+  });
+});
+
+describe('model-based test with erasure-coded objects on tcp engines', () => {
+  const ops = Number(process.env.EC_MODEL_OPS ?? 300);
+  it(`EC_2P1GX, 3 engines x 2 targets, ${ops} ops`, async () => {
+    const stats = await runModel({
+      seed: Number(process.env.EC_MODEL_SEED ?? 0xec21),
+      ops,
+      engines: 3,
+      targetsPerEngine: 2,
+      transport: 'tcp',
+      oclass: 'EC_2P1GX',
+      ecCellSize: 24,
+      restartEvery: 150,
+    });
+    expect(stats.ops).toBe(ops);
+  });
+  it(`EC_4P2GX, 6 engines x 1 target, ${ops} ops`, async () => {
+    const stats = await runModel({
+      seed: Number(process.env.EC_MODEL_SEED ?? 0xec42),
+      ops,
+      engines: 6,
+      targetsPerEngine: 1,
+      transport: 'tcp',
+      oclass: 'EC_4P2GX',
+      ecCellSize: 20,
+      restartEvery: 150,
+    });
+    expect(stats.ops).toBe(ops);
   });
 });
