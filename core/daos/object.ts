@@ -10,6 +10,7 @@ import {
   SINGLE_VALUE_BYTES_MAX,
 } from '../common/limits.js';
 import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
+import { cellExtent, cellRecordsFor, splitExtent } from '../ec/stripe.js';
 import {
   type CellRead,
   ecCellBytes,
@@ -18,7 +19,6 @@ import {
   readStripeCells,
   shardUnavailable,
 } from '../ec/stripe-io.js';
-import { cellExtent, cellRecordsFor, splitExtent } from '../ec/stripe.js';
 import { dkeyGroup, type ObjectLayout, objectLayout } from '../placement/layout.js';
 import { type PoolMap, type TargetRef, targetUp } from '../placement/pool-map.js';
 import type {
@@ -458,7 +458,11 @@ export class DaosObject {
               dk,
               singles.map((i) => iods[i]!),
             ),
-        ).then((r) => singles.forEach((i, n) => (results[i] = r[n]))),
+        ).then((r) => {
+          singles.forEach((i, n) => {
+            results[i] = r[n];
+          });
+        }),
       );
     }
     // Array pieces per data shard: where each goes in its iod's output.

@@ -22,20 +22,20 @@ import { EPOCH_MAX } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
 import type { TxOp } from '../../core/daos/link.js';
 import {
-  type CellRead,
-  codecFor,
-  type Ranges,
-  addRange,
-  readStripeCells,
-  subtractRange,
-} from '../../core/ec/stripe-io.js';
-import {
   cellRecordsFor,
   parityIndex,
   splitExtent,
   stripeExtent,
   stripesTouched,
 } from '../../core/ec/stripe.js';
+import {
+  addRange,
+  type CellRead,
+  codecFor,
+  type Ranges,
+  readStripeCells,
+  subtractRange,
+} from '../../core/ec/stripe-io.js';
 import type { TargetRef } from '../../core/placement/pool-map.js';
 import type { ArrayFetchResult, Recx, UpdateIod } from '../../core/wire/obj-types.js';
 
