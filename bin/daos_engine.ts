@@ -9,10 +9,10 @@
  * (OPC_ENGINE_PEERS) and when to resolve transactions a crash left prepared (OPC_ENGINE_RESOLVE_DTX).
  */
 import { DaosError } from '../core/common/errors.js';
-import { Engine } from '../engine/obj/engine.js';
-import { serveEngine } from '../engine/obj/rpc-service.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import { LazyConnection } from '../core/wire/lazy.js';
+import { Engine } from '../engine/obj/engine.js';
+import { serveEngine } from '../engine/obj/rpc-service.js';
 
 interface Args {
   dir: string;
@@ -52,8 +52,17 @@ function parseArgs(argv: string[]): Args {
   if (targets < 1) throw new DaosError('DER_INVAL', '--targets must be at least 1');
   const durability = seen.get('durability') ?? 'process';
   if (durability !== 'process' && durability !== 'fsync')
-    throw new DaosError('DER_INVAL', `--durability must be process or fsync, not ${JSON.stringify(durability)}`);
-  return { dir, rank: int('rank', 0), targets, listen: seen.get('listen') ?? 'tcp://127.0.0.1:0', durability };
+    throw new DaosError(
+      'DER_INVAL',
+      `--durability must be process or fsync, not ${JSON.stringify(durability)}`,
+    );
+  return {
+    dir,
+    rank: int('rank', 0),
+    targets,
+    listen: seen.get('listen') ?? 'tcp://127.0.0.1:0',
+    durability,
+  };
 }
 
 async function main(): Promise<void> {

@@ -80,10 +80,19 @@ export class EngineProcess {
       const fail = (why: string) => {
         clearTimeout(timer);
         child.kill('SIGKILL');
-        reject(new DaosError('DER_MISC', `engine rank ${options.rank} did not start: ${why}; stderr: ${stderr.text.trim()}`));
+        reject(
+          new DaosError(
+            'DER_MISC',
+            `engine rank ${options.rank} did not start: ${why}; stderr: ${stderr.text.trim()}`,
+          ),
+        );
       };
-      const timer = setTimeout(() => fail(`no ready line in ${ENGINE_START_TIMEOUT_MS} ms`), ENGINE_START_TIMEOUT_MS);
-      const onExit = (code: number | null, signal: string | null) => fail(`exited with ${signal ?? `code ${code}`}`);
+      const timer = setTimeout(
+        () => fail(`no ready line in ${ENGINE_START_TIMEOUT_MS} ms`),
+        ENGINE_START_TIMEOUT_MS,
+      );
+      const onExit = (code: number | null, signal: string | null) =>
+        fail(`exited with ${signal ?? `code ${code}`}`);
       const onError = (err: Error) => fail(err.message);
       child.once('exit', onExit);
       child.once('error', onError);

@@ -19,8 +19,8 @@ import type {
   PoolQuery,
 } from '../../core/daos/link.js';
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
-import { oclassByName } from '../../core/placement/oclass.js';
 import { EC_CODEC_CELL_BYTES_MAX } from '../../core/ec/limits.js';
+import { oclassByName } from '../../core/placement/oclass.js';
 import { makePoolMap, markRankDown, type PoolMap, targetServes } from '../../core/placement/pool-map.js';
 import type { MetadataStore } from './metadata-store.js';
 

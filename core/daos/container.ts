@@ -1,5 +1,6 @@
 import { DaosError } from '../common/errors.js';
 import { makeOid, OBJ_TYPES, type ObjType, type Oid } from '../common/oid.js';
+import { objectLayout } from '../placement/layout.js';
 import {
   checkClassForRf,
   type DefaultFor,
@@ -8,7 +9,6 @@ import {
   oclassByName,
   redunInfo,
 } from '../placement/oclass.js';
-import { objectLayout } from '../placement/layout.js';
 import { type ArrayAttrs, DaosArray } from './array.js';
 import { valueBytes } from './keys.js';
 import { KV } from './kv.js';

@@ -25,31 +25,31 @@ import {
   decodeRecxEpochs,
   encodeFetchIods,
   encodeOp,
+  encodePoolMap,
   encodeTarget,
   encodeTxCheck,
   encodeUpdateIods,
   expectBigint,
-  expectBytes,
-  expectObject,
-  OPC_ENGINE_CONT_CREATE,
-  OPC_ENGINE_CONT_DESTROY,
-  encodePoolMap,
   expectBool,
+  expectBytes,
   expectCount,
+  expectObject,
   OPC_DTX_COMMITTED,
   OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_CONT_CREATE,
+  OPC_ENGINE_CONT_DESTROY,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
   OPC_ENGINE_POOL_MAP,
   OPC_ENGINE_POOL_USED,
   OPC_ENGINE_RESOLVE_DTX,
+  OPC_TGT_ABORT,
   OPC_TGT_APPLY,
   OPC_TGT_CHECK_READS,
   OPC_TGT_COMMIT,
   OPC_TGT_FORGET,
   OPC_TGT_PREPARE,
-  OPC_TGT_ABORT,
   optional,
   type PunchOp,
   type TxCheck,
@@ -75,7 +75,11 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     return { header: expectObject(reply.header, 'reply'), bulk: reply.bulk };
   }
 
-  private async epochCall(opcode: number, header: Record<string, unknown>, bulk?: Uint8Array): Promise<bigint> {
+  private async epochCall(
+    opcode: number,
+    header: Record<string, unknown>,
+    bulk?: Uint8Array,
+  ): Promise<bigint> {
     const { header: h } = await this.call(opcode, { ...header, hlc: hlc.peek() }, bulk);
     const epoch = expectBigint(h.epoch, 'reply.epoch');
     hlc.update(epoch);

@@ -4,7 +4,13 @@
  * up yet) costs a failed request, not a dead route.
  */
 import { DaosError } from '../common/errors.js';
-import { type ConnectOptions, type Connection, type Reply, type RequestOptions, transportFor } from './transport.js';
+import {
+  type Connection,
+  type ConnectOptions,
+  type Reply,
+  type RequestOptions,
+  transportFor,
+} from './transport.js';
 
 export class LazyConnection implements Connection {
   private conn: Promise<Connection> | undefined;
@@ -15,7 +21,12 @@ export class LazyConnection implements Connection {
     private readonly options: ConnectOptions = {},
   ) {}
 
-  async request(opcode: number, header: unknown, bulk?: Uint8Array, options?: RequestOptions): Promise<Reply> {
+  async request(
+    opcode: number,
+    header: unknown,
+    bulk?: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<Reply> {
     if (this.closed) throw new DaosError('DER_UNREACH', `connection to ${this.peer} is closed`);
     this.conn ??= transportFor(this.peer).connect(this.peer, this.options);
     const current = this.conn;

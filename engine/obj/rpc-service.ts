@@ -11,8 +11,11 @@ import {
   BulkOut,
   decodeFetchIods,
   decodeOp,
+  decodePoolMap,
   decodePunchOp,
+  decodeRef,
   decodeTarget,
+  decodeTargetOps,
   decodeTxCheck,
   decodeUpdateIods,
   ENGINE_OPCODES,
@@ -25,13 +28,10 @@ import {
   expectOneOf,
   expectString,
   FETCH_CONDS,
-  OPC_ENGINE_CONT_CREATE,
-  OPC_ENGINE_CONT_DESTROY,
-  decodePoolMap,
-  decodeRef,
-  decodeTargetOps,
   OPC_DTX_COMMITTED,
   OPC_ENGINE_AGGREGATE,
+  OPC_ENGINE_CONT_CREATE,
+  OPC_ENGINE_CONT_DESTROY,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
@@ -71,7 +71,11 @@ export interface ServeContext {
 }
 
 /** Serve `engine`'s object service, its peer calls and its management calls on `address`. */
-export async function serveEngine(engine: Engine, address: string, ctx: ServeContext = {}): Promise<Listener> {
+export async function serveEngine(
+  engine: Engine,
+  address: string,
+  ctx: ServeContext = {},
+): Promise<Listener> {
   return transportFor(address).listen(
     address,
     (opcode, header, bulk) => handle(engine, opcode, header, bulk, ctx),
@@ -205,10 +209,14 @@ export async function handle(
     case OPC_ENGINE_PEERS: {
       const peers = expectArray(h.peers, 'peers').map((raw, i) => {
         const p = expectObject(raw, `peers[${i}]`);
-        return { rank: expectCount(p.rank, `peers[${i}].rank`), address: expectString(p.address, `peers[${i}].address`) };
+        return {
+          rank: expectCount(p.rank, `peers[${i}].rank`),
+          address: expectString(p.address, `peers[${i}].address`),
+        };
       });
       noBulk();
-      if (!ctx.setPeers) throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
+      if (!ctx.setPeers)
+        throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
       ctx.setPeers(peers);
       return { header: {} };
     }
