@@ -138,6 +138,11 @@ async function ecScenario(opts: {
       { akey: 'b', kind: 'array', recordSize: opts.rs, extents: [{ idx: 7, nr: 3, data: bData }] },
     ]);
     c1.ref.write(7, bData);
+    // Concurrent partial-stripe writes to every cell of one stripe: the leader serialises the
+    // read-modify-writes, so parity ends up with all of them (checked by the degraded reads below).
+    await Promise.all(
+      Array.from({ length: opts.k }, (_, i) => write(c3, stripe * 2 + i * cr + 1, Math.min(2, cr), rng)),
+    );
     for (const c of cases) await verify(c, true);
     for (const c of cases) await verify(c, true, cr - 3, cr + 7);
     expect(

@@ -15,7 +15,12 @@ import { cellExtent, degradedReadPlan, parityIndex } from './stripe.js';
 
 /** k data and p parity shards of an erasure-coded object; undefined for other classes. */
 export function ecShape(oid: Oid): { k: number; p: number } | undefined {
-  const info = redunInfo(oidRedun(oid));
+  let info: ReturnType<typeof redunInfo>;
+  try {
+    info = redunInfo(oidRedun(oid));
+  } catch {
+    return undefined; // an id of no known class: placement refuses it where it matters
+  }
   if (info.kind !== 'ec') return undefined;
   const k = info.dataCells!;
   return { k, p: info.groupSize - k };

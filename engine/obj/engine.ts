@@ -302,7 +302,7 @@ export class Engine implements ObjApi, EnginePeer {
 
   /** Whether writes to `to` are erasure-coded here (an EC object in a pool whose map this engine has). */
   private erasureCoded(to: ObjTarget): boolean {
-    return ecShape(to.oid) !== undefined && this.poolMaps.has(to.pool);
+    return this.poolMaps.has(to.pool) && ecShape(to.oid) !== undefined;
   }
 
   /** Whether a write to `to` involves targets other than `to` (a replicated or EC object). */
@@ -318,8 +318,8 @@ export class Engine implements ObjApi, EnginePeer {
    */
   private checkTarget(to: ObjTarget): TargetRef {
     const serving = this.writeTargets(to);
-    const shape = ecShape(to.oid);
     const map = this.poolMaps.get(to.pool);
+    const shape = map && ecShape(to.oid);
     if (!shape || !map) return serving[0]!;
     const group = this.groupFor(to, map);
     return group.slice(shape.k).find((t) => targetUp(map, t)) ?? serving[0]!;
