@@ -150,12 +150,20 @@ export class DaosSystem {
   }
 
   /** Create a pool spanning every target (what `dmg pool create` does). */
-  async createPool(options: { label: string; size: string | number; uuid?: string }): Promise<PoolInfo> {
+  async createPool(options: {
+    label: string;
+    size: string | number;
+    uuid?: string;
+    /** Cell size of the pool's erasure-coded arrays (DAOS's ec_cell_sz); default 128 KiB. */
+    ecCellSize?: string | number;
+  }): Promise<PoolInfo> {
     this.checkRunning();
     return this.mgmt.poolCreate({
       label: options.label,
       totalBytes: parseBytes(options.size, 'pool size'),
       uuid: options.uuid,
+      ecCellBytes:
+        options.ecCellSize === undefined ? undefined : parseBytes(options.ecCellSize, 'EC cell size'),
     });
   }
 

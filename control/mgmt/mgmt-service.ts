@@ -19,6 +19,7 @@ import type {
   PoolQuery,
 } from '../../core/daos/link.js';
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
+import { EC_CODEC_CELL_BYTES_MAX } from '../../core/ec/limits.js';
 import { oclassByName } from '../../core/placement/oclass.js';
 import { makePoolMap, markRankDown, type PoolMap, ranksDown } from '../../core/placement/pool-map.js';
 import type { MetadataStore } from './metadata-store.js';
@@ -78,6 +79,8 @@ export interface PoolCreateOptions {
   label: string;
   totalBytes: number;
   uuid?: string;
+  /** Cell size of erasure-coded arrays (DAOS's ec_cell_sz); default EC_CELL_BYTES_DEFAULT. */
+  ecCellBytes?: number;
 }
 
 export class MgmtService implements MgmtApi {
@@ -162,6 +165,17 @@ export class MgmtService implements MgmtApi {
       }
       if (this.store.get(poolLabelKey(options.label)))
         throw new DaosError('DER_EXIST', `pool label "${options.label}" is taken`);
+      if (
+        options.ecCellBytes !== undefined &&
+        (!Number.isSafeInteger(options.ecCellBytes) ||
+          options.ecCellBytes < 1 ||
+          options.ecCellBytes > EC_CODEC_CELL_BYTES_MAX)
+      ) {
+        throw new DaosError(
+          'DER_INVAL',
+          `EC cell size ${options.ecCellBytes} must be an integer 1..${EC_CODEC_CELL_BYTES_MAX} bytes`,
+        );
+      }
       const uuid = options.uuid ?? newUuid();
       if (!isUuid(uuid)) throw new DaosError('DER_INVAL', `"${uuid}" is not a UUID`);
       if (this.store.get(poolKey(uuid))) throw new DaosError('DER_EXIST', `pool ${uuid} exists`);
@@ -174,6 +188,7 @@ export class MgmtService implements MgmtApi {
         map: makePoolMap(
           this.engines.map((e) => e.rank),
           targetsPerEngine,
+          options.ecCellBytes,
         ),
       };
       await this.store.commit([

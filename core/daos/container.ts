@@ -133,12 +133,6 @@ export class Container {
     );
     checkClassForRf(cls, this.info.props.redunFactor);
     const info = redunInfo(cls.redun);
-    if (info.kind === 'ec') {
-      throw new DaosError(
-        'DER_NOTSUPPORTED',
-        `object class ${cls.name}: erasure-coded classes are not in this release (replicated RP_* classes are)`,
-      );
-    }
     const map = this.pool.map;
     const targets = map.targets.length;
     const groups = cls.groups === GROUPS_X ? Math.max(1, Math.floor(targets / info.groupSize)) : cls.groups;

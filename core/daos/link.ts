@@ -161,6 +161,11 @@ export type TxCheckIn = NonNullable<Parameters<ObjApi['txCommit']>[1]>;
  * addresses the same target of the peer.
  */
 export interface EnginePeer {
+  /**
+   * Read a target's records as they are (no redirection): what a coordinator reads back of an
+   * erasure-coded stripe before re-encoding its parity. The same call as ObjApi.fetch.
+   */
+  fetch: ObjApi['fetch'];
   /** Apply writes at once: op i at `epochs[i]`, all or none, after the optional read check. */
   tgtApply(epoch: bigint, ops: TxOp[], epochs: bigint[], check?: TxCheckIn): Promise<void>;
   /** First phase of a distributed transaction (durable, locked, invisible). */

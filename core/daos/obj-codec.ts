@@ -442,6 +442,7 @@ export function encodePoolMap(map: PoolMap): Obj {
     version: map.version,
     targets: map.targets.map((t) => ({ rank: t.rank, target: t.target })),
     states: map.states,
+    ecCellBytes: map.ecCellBytes,
   };
 }
 
@@ -454,7 +455,13 @@ export function decodePoolMap(v: unknown, field = 'map'): PoolMap {
     expectOneOf(s, `${field}.states[${i}]`, TARGET_STATES),
   );
   if (states.length !== targets.length) throw inval(`${field}.states`, 'as long as targets');
-  return { version: expectCount(o.version, `${field}.version`), targets, states };
+  const map: PoolMap = { version: expectCount(o.version, `${field}.version`), targets, states };
+  const ecCellBytes = optional(o.ecCellBytes, `${field}.ecCellBytes`, expectCount);
+  if (ecCellBytes !== undefined) {
+    if (ecCellBytes < 1) throw inval(`${field}.ecCellBytes`, 'at least 1');
+    map.ecCellBytes = ecCellBytes;
+  }
+  return map;
 }
 
 export function decodeRef(v: unknown, field: string): TargetRef {

@@ -10,12 +10,22 @@ import {
   SINGLE_VALUE_BYTES_MAX,
 } from '../common/limits.js';
 import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
+import { cellExtent, cellRecordsFor, splitExtent } from '../ec/stripe.js';
+import {
+  type CellRead,
+  ecCellBytes,
+  ecShape,
+  mergeRecx,
+  readStripeCells,
+  shardUnavailable,
+} from '../ec/stripe-io.js';
 import { dkeyGroup, type ObjectLayout, objectLayout } from '../placement/layout.js';
 import { type PoolMap, type TargetRef, targetUp } from '../placement/pool-map.js';
 import type {
   ArrayFetchResult,
   FetchCond,
   FetchIod,
+  FetchResult,
   Recx,
   UpdateCond,
   UpdateIod,
@@ -80,6 +90,8 @@ export class DaosObject {
   private layoutCache: ObjectLayout | undefined;
   private layoutMap: PoolMap | undefined;
   private readTurn = 0;
+  /** k data + p parity shards per group for an erasure-coded object. */
+  private readonly ec: { k: number; p: number } | undefined;
 
   constructor(container: Container, oid: Oid, tx?: Tx) {
     this.container = container;
@@ -88,6 +100,7 @@ export class DaosObject {
     const type = oidType(oid);
     this.dkeyKind = dkeyKind(type);
     this.akeyKind = akeyKind(type);
+    this.ec = ecShape(oid);
   }
 
   private get layout(): ObjectLayout {
@@ -133,6 +146,35 @@ export class DaosObject {
   private readerOf(g: number): ObjTarget {
     const up = this.serving(g);
     return this.at(up[this.readTurn++ % up.length]!);
+  }
+
+  /**
+   * Where a group's listings and key queries go: one serving member for a replicated object. For
+   * EC, a serving parity shard (it holds every key of the group: see engine/obj/ec-write.ts), or
+   * every data shard when no parity shard serves (their union is every key).
+   */
+  private listersOf(g: number): ObjTarget[] {
+    if (!this.ec) return [this.readerOf(g)];
+    const map = this.container.pool.map;
+    const members = this.members(g);
+    const parity = members.slice(this.ec.k).filter((t) => targetUp(map, t));
+    if (parity.length > 0) return [this.at(parity[this.readTurn++ % parity.length]!)];
+    this.serving(g);
+    return members
+      .slice(0, this.ec.k)
+      .filter((t) => targetUp(map, t))
+      .map((t) => this.at(t));
+  }
+
+  /** Run `fn`; when a target was unreachable or the map stale, refresh the map and, if it changed, once more. */
+  private async retried<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
+      if (!(await this.container.pool.refreshMap())) throw err;
+      return fn();
+    }
   }
 
   /** Where a dkey's writes go. */
@@ -212,6 +254,7 @@ export class DaosObject {
     const g = this.groupOfDkey(dk);
     const tx = options?.tx ?? this.tx;
     if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
+    if (this.ec) return this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
     return this.io(
       () => this.readerOf(g),
       (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond),
@@ -287,15 +330,20 @@ export class DaosObject {
   /** Visible dkeys, in key order for lexical and uint64 objects. */
   async *listDkeys(options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
-    const sources = Array.from(
-      { length: this.layout.groups },
-      (_, g) => (after: Uint8Array | undefined) =>
-        this.io(
-          () => this.readerOf(g),
-          (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
-        ),
-    );
-    for await (const k of mergeSorted(sources)) yield decodeKey(k, this.dkeyKind);
+    const sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>> = [];
+    for (let g = 0; g < this.layout.groups; g++) {
+      const listers = this.listersOf(g);
+      for (const first of listers) {
+        sources.push((after) =>
+          this.io(
+            () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+            (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+          ),
+        );
+      }
+    }
+    const dedupe = sources.length > this.layout.groups;
+    for await (const k of mergeSorted(sources, dedupe)) yield decodeKey(k, this.dkeyKind);
   }
 
   /** Visible akeys under a dkey. */
@@ -303,12 +351,15 @@ export class DaosObject {
     const epoch = this.readEpoch(options);
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const g = this.groupOfDkey(dk);
-    const source = (after: Uint8Array | undefined) =>
-      this.io(
-        () => this.readerOf(g),
-        (to) => this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS),
-      );
-    for await (const k of mergeSorted([source])) yield decodeKey(k, this.akeyKind);
+    const listers = this.listersOf(g);
+    const sources = listers.map(
+      (first) => (after: Uint8Array | undefined) =>
+        this.io(
+          () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+          (to) => this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS),
+        ),
+    );
+    for await (const k of mergeSorted(sources, sources.length > 1)) yield decodeKey(k, this.akeyKind);
   }
 
   /** Visible data ranges of an array akey, each with the epoch that wrote it. */
@@ -321,6 +372,7 @@ export class DaosObject {
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const ak = encodeKey(akey, this.akeyKind, 'akey');
     const g = this.groupOfDkey(dk);
+    if (this.ec) return this.retried(() => this.ecListRecx(g, epoch, dk, ak));
     return this.io(
       () => this.readerOf(g),
       (to) => this.engineFor(to).listRecx(to, epoch, dk, ak),
@@ -332,13 +384,16 @@ export class DaosObject {
     const epoch = this.readEpoch(options);
     let best: Uint8Array | undefined;
     for (let g = 0; g < this.layout.groups; g++) {
-      const k = await this.io(
-        () => this.readerOf(g),
-        (to) => this.engineFor(to).queryDkey(to, epoch, which),
-      );
-      if (k === undefined) continue;
-      const c = best === undefined ? 0 : Buffer.compare(k, best);
-      if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
+      const listers = this.listersOf(g);
+      for (const first of listers) {
+        const k = await this.io(
+          () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+          (to) => this.engineFor(to).queryDkey(to, epoch, which),
+        );
+        if (k === undefined) continue;
+        const c = best === undefined ? 0 : Buffer.compare(k, best);
+        if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
+      }
     }
     return best === undefined ? undefined : decodeKey(best, this.dkeyKind);
   }
@@ -354,10 +409,280 @@ export class DaosObject {
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const ak = encodeKey(akey, this.akeyKind, 'akey');
     const g = this.groupOfDkey(dk);
+    if (this.ec) {
+      // The data shards' ranges, merged (a range may continue from one cell into the next).
+      const merged = mergeRecx(await this.retried(() => this.ecListRecx(g, epoch, dk, ak)));
+      return which === 'max' ? merged[merged.length - 1] : merged[0];
+    }
     return this.io(
       () => this.readerOf(g),
       (to) => this.engineFor(to).queryRecx(to, epoch, dk, ak, which),
     );
+  }
+
+  // ---- erasure-coded reads ----
+
+  /**
+   * Fetch of an EC object: single values from any serving member; each array extent cut per data
+   * shard, one fetch per data shard in parallel, the pieces put back in request order and the
+   * shards' maps merged. A data shard DOWN in the map or unreachable: its pieces are rebuilt per
+   * stripe from k surviving cells (degraded read; rebuilt records count as data in the map,
+   * unless the stripe's parity is a hole). A condition is checked on a parity shard (which holds
+   * every key), or on the first serving member when none serves.
+   */
+  private async ecFetch(
+    g: number,
+    epoch: bigint,
+    dk: Uint8Array,
+    iods: FetchIod[],
+    cond: FetchCond | undefined,
+  ): Promise<FetchResult[]> {
+    const { k, p } = this.ec!;
+    const map = this.container.pool.map;
+    const members = this.members(g);
+    const up = members.map((t) => targetUp(map, t));
+    const cellBytes = ecCellBytes(map);
+    if (cond) {
+      const judge = members.slice(k).find((t) => targetUp(map, t)) ?? this.serving(g)[0]!;
+      const probe: FetchIod[] = iods.map((iod) =>
+        iod.kind === 'single'
+          ? iod
+          : { akey: iod.akey, kind: 'array', recordSize: iod.recordSize, extents: [{ idx: 0n, nr: 1n }] },
+      );
+      await this.engineFor(this.at(judge)).fetch(this.at(judge), epoch, dk, probe, cond);
+    }
+    const results: FetchResult[] = new Array(iods.length).fill(undefined);
+    const tasks: Array<Promise<void>> = [];
+    const singles = iods.flatMap((iod, i) => (iod.kind === 'single' ? [i] : []));
+    if (singles.length > 0) {
+      tasks.push(
+        this.io(
+          () => this.readerOf(g),
+          (to) =>
+            this.engineFor(to).fetch(
+              to,
+              epoch,
+              dk,
+              singles.map((i) => iods[i]!),
+            ),
+        ).then((r) => {
+          singles.forEach((i, n) => {
+            results[i] = r[n];
+          });
+        }),
+      );
+    }
+    // Array pieces per data shard: where each goes in its iod's output.
+    interface Piece {
+      iod: number;
+      idx: bigint;
+      nr: bigint;
+      stripe: bigint;
+      at: number;
+    }
+    const perShard: Piece[][] = Array.from({ length: k }, () => []);
+    const maps: Recx[][] = iods.map(() => []);
+    const outs: Uint8Array[] = [];
+    iods.forEach((iod, i) => {
+      if (iod.kind !== 'array') return;
+      const rs = iod.recordSize;
+      const cr = cellRecordsFor(rs, cellBytes);
+      let base = 0;
+      for (const e of iod.extents) {
+        for (const piece of splitExtent(e.idx, e.nr, k, cr)) {
+          perShard[piece.shard]!.push({
+            iod: i,
+            idx: piece.idx,
+            nr: piece.nr,
+            stripe: piece.stripe,
+            at: base + Number(piece.offsetInExtent) * rs,
+          });
+        }
+        base += Number(e.nr) * rs;
+      }
+      const out = iod.out ? iod.out.subarray(0, base) : new Uint8Array(base);
+      if (iod.out) out.fill(0);
+      outs[i] = out;
+      results[i] = { data: out, map: maps[i]! };
+    });
+    const unavailable = new Set<number>();
+    up.forEach((u, s) => {
+      if (!u) unavailable.add(s);
+    });
+    const cellOf = (iod: FetchIod & { kind: 'array' }) => (shard: number, recx: Recx) =>
+      this.ecCell(members[shard]!, epoch, dk, iod, recx);
+    const degraded = async (shard: number) => {
+      // Per stripe of the shard's pieces: rebuild its cell, copy the pieces out of it.
+      const byStripe = new Map<string, Piece[]>();
+      for (const piece of perShard[shard]!) {
+        const key = `${piece.iod}/${piece.stripe}`;
+        const list = byStripe.get(key) ?? [];
+        list.push(piece);
+        byStripe.set(key, list);
+      }
+      await Promise.all(
+        [...byStripe.values()].map(async (pieces) => {
+          const iod = iods[pieces[0]!.iod]! as FetchIod & { kind: 'array' };
+          const rs = iod.recordSize;
+          const cr = cellRecordsFor(rs, cellBytes);
+          const stripe = pieces[0]!.stripe;
+          const r = await readStripeCells({
+            k,
+            p,
+            cellRecords: cr,
+            stripe,
+            want: [shard],
+            unavailable,
+            fetch: cellOf(iod),
+          });
+          const cell = r.cells[shard]!;
+          const cellStart = cellExtent(stripe, shard, k, cr).idx;
+          for (const piece of pieces) {
+            const from = Number(piece.idx - cellStart) * rs;
+            outs[piece.iod]!.set(cell.subarray(from, from + Number(piece.nr) * rs), piece.at);
+            for (const m of r.maps[shard] ?? []) clip(maps[piece.iod]!, m, piece);
+          }
+        }),
+      );
+    };
+    for (let shard = 0; shard < k; shard++) {
+      const pieces = perShard[shard]!;
+      if (pieces.length === 0) continue;
+      if (!up[shard]) {
+        tasks.push(degraded(shard));
+        continue;
+      }
+      const list = [...new Set(pieces.map((x) => x.iod))];
+      const shardIods: FetchIod[] = list.map((i) => {
+        const iod = iods[i]! as FetchIod & { kind: 'array' };
+        const extents = pieces.filter((x) => x.iod === i).map((x) => ({ idx: x.idx, nr: x.nr }));
+        return { akey: iod.akey, kind: 'array', recordSize: iod.recordSize, extents };
+      });
+      const to = this.at(members[shard]!);
+      tasks.push(
+        this.engineFor(to)
+          .fetch(to, epoch, dk, shardIods)
+          .then(
+            (res) => {
+              list.forEach((i, n) => {
+                const r = res[n] as ArrayFetchResult;
+                const rs = (iods[i] as FetchIod & { kind: 'array' }).recordSize;
+                let off = 0;
+                for (const piece of pieces) {
+                  if (piece.iod !== i) continue;
+                  const len = Number(piece.nr) * rs;
+                  outs[i]!.set(r.data.subarray(off, off + len), piece.at);
+                  off += len;
+                }
+                maps[i]!.push(...r.map);
+              });
+            },
+            (err: unknown) => {
+              if (!shardUnavailable(err)) throw err;
+              unavailable.add(shard);
+              return degraded(shard);
+            },
+          ),
+      );
+    }
+    await Promise.all(tasks);
+    iods.forEach((iod, i) => {
+      if (iod.kind === 'array') results[i] = { data: outs[i]!, map: mergeRecx(maps[i]!) };
+    });
+    return results;
+  }
+
+  /** One extent of an array akey from one shard target. */
+  private async ecCell(
+    ref: TargetRef,
+    epoch: bigint,
+    dk: Uint8Array,
+    iod: FetchIod & { kind: 'array' },
+    recx: Recx,
+  ): Promise<CellRead> {
+    const to = this.at(ref);
+    const [r] = await this.engineFor(to).fetch(to, epoch, dk, [
+      { akey: iod.akey, kind: 'array', recordSize: iod.recordSize, extents: [recx] },
+    ]);
+    return r as ArrayFetchResult;
+  }
+
+  /**
+   * Data ranges of an EC array akey: every data shard's, in index order, adjacent ranges of one
+   * epoch joined (as one target reports them). A data shard out: its cell of every stripe whose
+   * parity holds data counts as data, with the parity's epoch.
+   */
+  private async ecListRecx(
+    g: number,
+    epoch: bigint,
+    dk: Uint8Array,
+    ak: Uint8Array,
+  ): Promise<Array<Recx & { epoch: bigint }>> {
+    const { k } = this.ec!;
+    const map = this.container.pool.map;
+    const members = this.members(g);
+    const down: number[] = [];
+    const all = await Promise.all(
+      members.slice(0, k).map(async (ref, s) => {
+        if (!targetUp(map, ref)) {
+          down.push(s);
+          return [];
+        }
+        const to = this.at(ref);
+        try {
+          return await this.engineFor(to).listRecx(to, epoch, dk, ak);
+        } catch (err) {
+          if (!shardUnavailable(err)) throw err;
+          down.push(s);
+          return [];
+        }
+      }),
+    );
+    const out = all.flat();
+    if (down.length > 0) {
+      const parity = members.slice(k).find((t) => targetUp(map, t));
+      if (!parity)
+        throw new DaosError(
+          'DER_DATA_LOSS',
+          `EC group ${g}: data shards ${down.join(',')} and every parity shard are out`,
+        );
+      const to = this.at(parity);
+      const parityRecx = await this.engineFor(to).listRecx(to, epoch, dk, ak);
+      // The record size is not known here: the cell size in records comes from the parity
+      // records themselves (a parity shard holds cellRecords records per stripe).
+      const rsize = await this.ecRecordSize(to, epoch, dk, ak);
+      const cr = BigInt(cellRecordsFor(rsize, ecCellBytes(map)));
+      for (const r of parityRecx) {
+        for (let s = r.idx / cr; s <= (r.idx + r.nr - 1n) / cr; s++) {
+          for (const shard of down) out.push({ ...cellExtent(s, shard, k, Number(cr)), epoch: r.epoch });
+        }
+      }
+    }
+    out.sort((a, b) => (a.idx < b.idx ? -1 : a.idx > b.idx ? 1 : 0));
+    const joined: Array<Recx & { epoch: bigint }> = [];
+    for (const r of out) {
+      const last = joined[joined.length - 1];
+      if (last && last.epoch === r.epoch && last.idx + last.nr === r.idx) last.nr += r.nr;
+      else joined.push({ ...r });
+    }
+    return joined;
+  }
+
+  /** The record size of an array akey, learnt from the store's answer to a 1-record fetch. */
+  private async ecRecordSize(to: ObjTarget, epoch: bigint, dk: Uint8Array, ak: Uint8Array): Promise<number> {
+    try {
+      await this.engineFor(to).fetch(to, epoch, dk, [
+        { akey: ak, kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: 1n }] },
+      ]);
+      return 1;
+    } catch (err) {
+      const m =
+        err instanceof DaosError && err.code === 'DER_REC_SIZE'
+          ? /record size (\d+)/.exec(err.message)
+          : null;
+      if (!m) throw err;
+      return Number(m[1]);
+    }
   }
 
   private checkUpdateIods(iods: UpdateIodIn[]): UpdateIod[] {
@@ -503,7 +828,9 @@ function toIndex(v: Index, what: string): bigint {
 /** Merge sorted, paged key streams (one per group) into one sorted stream. */
 async function* mergeSorted(
   sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>>,
+  dedupe = false,
 ): AsyncGenerator<Uint8Array> {
+  const seen = dedupe ? new Set<string>() : undefined;
   const state = sources.map((fetchPage) => ({
     fetchPage,
     page: [] as Uint8Array[],
@@ -528,7 +855,18 @@ async function* mergeSorted(
     if (!best) return;
     const key = best.page[best.pos++]!;
     best.last = key;
-    yield key;
+    const id = seen ? Buffer.from(key).toString('hex') : '';
+    if (!seen?.has(id)) {
+      seen?.add(id);
+      yield key;
+    }
     await refill(best);
   }
+}
+
+/** Add to `map` the part of data range `m` inside `piece`. */
+function clip(map: Recx[], m: Recx, piece: { idx: bigint; nr: bigint }): void {
+  const from = m.idx > piece.idx ? m.idx : piece.idx;
+  const end = m.idx + m.nr < piece.idx + piece.nr ? m.idx + m.nr : piece.idx + piece.nr;
+  if (end > from) map.push({ idx: from, nr: end - from });
 }

@@ -17,13 +17,20 @@ export interface PoolMap {
   /** Targets in map order (rank-major). Placement indexes into this list. */
   targets: TargetRef[];
   states: TargetState[];
+  /**
+   * Bytes per cell of the pool's erasure-coded arrays (DAOS's pool property ec_cell_sz); absent:
+   * EC_CELL_BYTES_DEFAULT. Fixed at pool creation: client and engines cut stripes the same way.
+   */
+  ecCellBytes?: number;
 }
 
 /** A fresh map over `ranks` engines with `targetsPerEngine` targets each, all UPIN. */
-export function makePoolMap(ranks: number[], targetsPerEngine: number): PoolMap {
+export function makePoolMap(ranks: number[], targetsPerEngine: number, ecCellBytes?: number): PoolMap {
   const targets: TargetRef[] = [];
   for (const rank of ranks) for (let t = 0; t < targetsPerEngine; t++) targets.push({ rank, target: t });
-  return { version: 1, targets, states: targets.map(() => 'UPIN') };
+  const map: PoolMap = { version: 1, targets, states: targets.map(() => 'UPIN') };
+  if (ecCellBytes !== undefined) map.ecCellBytes = ecCellBytes;
+  return map;
 }
 
 /** States in which a target serves I/O. */
@@ -51,7 +58,7 @@ export function markRankDown(map: PoolMap, rank: number): PoolMap {
     changed = true;
     return 'DOWN' as const;
   });
-  return changed ? { version: map.version + 1, targets: map.targets, states } : map;
+  return changed ? { ...map, version: map.version + 1, states } : map;
 }
 
 /** Ranks with no target serving I/O in the map. */

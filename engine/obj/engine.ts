@@ -5,6 +5,7 @@ import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
 import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
+import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
 import {
@@ -24,6 +25,8 @@ import type {
 } from '../../core/wire/obj-types.js';
 import { openVosTarget } from '../vos/index.js';
 import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
+import { asCellRead, ecExpand, ecLockNames, NEWEST, StripeCache } from './ec-write.js';
+import { NameLocks } from './name-locks.js';
 
 /**
  * One engine rank: its targets' stores and the object service in front of them. Writes get
@@ -63,6 +66,8 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly poolMaps = new Map<string, PoolMap>();
   private readonly layouts = new Map<string, ObjectLayout>();
   private resolving: Promise<number> | undefined;
+  /** Read-modify-write of EC stripes: one commit at a time per (object, dkey, akey) here. */
+  private readonly ecLocks = new NameLocks();
 
   private constructor(options: EngineOptions, targets: VosTarget[]) {
     this.rank = options.rank;
@@ -296,7 +301,20 @@ export class Engine implements ObjApi, EnginePeer {
    */
   private writeTargets(to: ObjTarget): TargetRef[] {
     const map = this.poolMaps.get(to.pool);
-    if (!map || redunInfo(oidRedun(to.oid)).kind !== 'replica') return [to.target];
+    if (!map || redunInfo(oidRedun(to.oid)).kind === 'none') return [to.target];
+    const group = this.groupFor(to, map);
+    const serving = group.filter((t) => targetUp(map, t));
+    if (serving.length === 0) {
+      throw new DaosError(
+        'DER_UNREACH',
+        `every replica of object ${oidText(to.oid)} is on a DOWN target (pool map version ${map.version})`,
+      );
+    }
+    return serving;
+  }
+
+  /** The members of the redundancy group of `to` (DER_BAD_TARGET when it holds no shard). */
+  private groupFor(to: ObjTarget, map: PoolMap): TargetRef[] {
     const key = `${to.pool}/${to.oid.hi}/${to.oid.lo}`;
     let layout = this.layouts.get(key);
     if (!layout) {
@@ -311,20 +329,56 @@ export class Engine implements ObjApi, EnginePeer {
         `target ${to.target.rank}:${to.target.target} holds no shard of object ${oidText(to.oid)} in pool map version ${map.version}`,
       );
     }
-    const serving = group.filter((t) => targetUp(map, t));
-    if (serving.length === 0) {
-      throw new DaosError(
-        'DER_UNREACH',
-        `every replica of object ${oidText(to.oid)} is on a DOWN target (pool map version ${map.version})`,
-      );
-    }
-    return serving;
+    return group;
   }
 
-  /** Whether a write to `to` involves targets other than `to` (a replicated object). */
+  /** Whether writes to `to` are erasure-coded here (an EC object in a pool whose map this engine has). */
+  private erasureCoded(to: ObjTarget): boolean {
+    return this.poolMaps.has(to.pool) && ecShape(to.oid) !== undefined;
+  }
+
+  /** Whether a write to `to` involves targets other than `to` (a replicated or EC object). */
   private replicated(to: ObjTarget): boolean {
+    if (this.erasureCoded(to)) return true;
     const targets = this.writeTargets(to);
     return targets.length !== 1 || !sameTarget(targets[0]!, to.target);
+  }
+
+  /**
+   * Where a transaction's read check of `to` goes: a member that holds every key of the group
+   * (any serving replica; for EC, a serving parity shard, or a data shard when none serves).
+   */
+  private checkTarget(to: ObjTarget): TargetRef {
+    const serving = this.writeTargets(to);
+    const map = this.poolMaps.get(to.pool);
+    const shape = map && ecShape(to.oid);
+    if (!shape || !map) return serving[0]!;
+    const group = this.groupFor(to, map);
+    return group.slice(shape.k).find((t) => targetUp(map, t)) ?? serving[0]!;
+  }
+
+  /** An EC op as per-member ops (data pieces, parity, conditions placed), see ec-write.ts. */
+  private async ecPlace(op: TxOp, cache: StripeCache): Promise<Array<{ ref: TargetRef; op: TxOp }>> {
+    const map = this.poolMaps.get(op.to.pool)!;
+    const { k, p } = ecShape(op.to.oid)!;
+    const members = this.groupFor(op.to, map);
+    return ecExpand(
+      op,
+      {
+        k,
+        p,
+        members,
+        up: members.map((t) => targetUp(map, t)),
+        cellBytes: ecCellBytes(map),
+        fetch: async (ref, dkey, akey, recordSize, recx) =>
+          asCellRead(
+            await this.peer(ref.rank).fetch({ ...op.to, target: ref }, NEWEST, dkey, [
+              { akey, kind: 'array', recordSize, extents: [recx] },
+            ]),
+          ),
+      },
+      cache,
+    );
   }
 
   async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
@@ -405,6 +459,33 @@ export class Engine implements ObjApi, EnginePeer {
    */
   async txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
     if (ops.length === 0) throw new DaosError('DER_INVAL', 'transaction commit with no writes');
+    const ec = ops.map((op) => this.erasureCoded(op.to));
+    if (!ec.some(Boolean)) return this.txCommitPlaced(ops, ec, check);
+    // EC stripes are read, merged and re-encoded here: no other commit through this engine may
+    // change them in between (the client sends a group's writes to its leader).
+    const names = ops.flatMap((op, i) => (ec[i] ? ecLockNames(op) : []));
+    const release = await this.ecLocks.acquire(names);
+    try {
+      return await this.txCommitPlaced(ops, ec, check);
+    } finally {
+      release();
+    }
+  }
+
+  private async txCommitPlaced(ops: TxOp[], ec: boolean[], check?: TxCheckIn): Promise<bigint> {
+    // Where each op goes: every serving replica; an EC op's pieces and parity per member.
+    const cache = new StripeCache();
+    const placed: Array<Array<{ ref: TargetRef; op: TxOp }>> = [];
+    for (const [i, op] of ops.entries()) {
+      placed.push(
+        ec[i]
+          ? await this.ecPlace(op, cache)
+          : this.writeTargets(op.to).map((ref) => ({
+              ref,
+              op: sameTarget(ref, op.to.target) ? op : { ...op, to: { ...op.to, target: ref } },
+            })),
+      );
+    }
     if (check) hlc.update(check.readEpoch);
     const first = hlc.now();
     const epoch = first + BigInt(ops.length - 1);
@@ -420,15 +501,15 @@ export class Engine implements ObjApi, EnginePeer {
       }
       return p;
     };
-    ops.forEach((op, i) => {
-      for (const ref of this.writeTargets(op.to)) {
+    placed.forEach((list, i) => {
+      for (const { ref, op } of list) {
         const p = part(ref);
-        p.ops.push(sameTarget(ref, op.to.target) ? op : { ...op, to: { ...op.to, target: ref } });
+        p.ops.push(op);
         p.epochs.push(first + BigInt(i));
       }
     });
     for (const r of check?.readSet ?? []) {
-      const ref = this.writeTargets(r.to)[0]!;
+      const ref = this.checkTarget(r.to);
       part(ref).check!.readSet.push({ ...r, to: { ...r.to, target: ref } });
     }
     const all = [...parts.values()];

@@ -57,6 +57,8 @@ export interface RunOptions {
    * default: each object's own (S1 / SX / S2, SX, SX).
    */
   oclasses?: string[];
+  /** Cell size in bytes of the pool's erasure-coded arrays (default 128 KiB). */
+  ecCellSize?: number;
   /** Background aggregation interval of the system (default 0: only the aggregate op). */
   aggregationIntervalMs?: number;
   /** Called every `progressEvery` ops. */
@@ -202,7 +204,7 @@ class ModelRun {
       aggregationIntervalMs: this.opts.aggregationIntervalMs,
       transport: this.opts.transport,
     });
-    await sys.createPool({ label: POOL, size: '1G' });
+    await sys.createPool({ label: POOL, size: '1G', ecCellSize: this.opts.ecCellSize });
     const client = await sys.connect();
     const pool = await client.connectPool(POOL);
     await pool.createContainer({ label: CONT });
