@@ -1,3 +1,4 @@
+import { bigMax, bigMin } from '../common/bigint.js';
 import { DaosError } from '../common/errors.js';
 import { EPOCH_MAX } from '../common/hlc.js';
 import {
@@ -866,7 +867,7 @@ async function* mergeSorted(
 
 /** Add to `map` the part of data range `m` inside `piece`. */
 function clip(map: Recx[], m: Recx, piece: { idx: bigint; nr: bigint }): void {
-  const from = m.idx > piece.idx ? m.idx : piece.idx;
-  const end = m.idx + m.nr < piece.idx + piece.nr ? m.idx + m.nr : piece.idx + piece.nr;
+  const from = bigMax(m.idx, piece.idx);
+  const end = bigMin(m.idx + m.nr, piece.idx + piece.nr);
   if (end > from) map.push({ idx: from, nr: end - from });
 }

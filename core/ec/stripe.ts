@@ -5,6 +5,8 @@
  * holds cell i of every stripe at its original record indexes; parity shard k+j holds parity cell j
  * of stripe s at records [s*cr, (s+1)*cr). Record indexes are bigints, as `Recx` on the wire.
  */
+
+import { bigMax, bigMin } from '../common/bigint.js';
 import { check, DaosError } from '../common/errors.js';
 import { RECORD_INDEX_LIMIT } from '../common/limits.js';
 import type { Recx } from '../wire/obj-types.js';
@@ -91,14 +93,6 @@ function checkRecx(idx: bigint, nr: bigint, what: string): void {
   );
   check(idx >= 0n && nr >= 1n, 'DER_INVAL', () => `${what}: idx ${idx} must be >= 0 and nr ${nr} >= 1`);
   check(idx + nr <= RECORD_INDEX_LIMIT, 'DER_INVAL', () => `${what}: idx ${idx} + nr ${nr} passes 2^64`);
-}
-
-function bigMin(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-function bigMax(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
 }
 
 function checkCount(count: bigint, what: string): void {

@@ -17,6 +17,8 @@
  * A StripeCache lives for one transaction commit: later ops of the same transaction see the
  * stripes as earlier ops left them (and punches of the same transaction as zeros).
  */
+
+import { bigMax, bigMin } from '../../core/common/bigint.js';
 import { DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
@@ -252,8 +254,8 @@ function applyExtents(st: StripeState, iod: ArrayIod, stripe: bigint, k: number,
   const hi = lo + nr;
   const crb = BigInt(cr);
   for (const e of iod.extents) {
-    const from = e.idx > lo ? e.idx : lo;
-    const to = e.idx + e.nr < hi ? e.idx + e.nr : hi;
+    const from = bigMax(e.idx, lo);
+    const to = bigMin(e.idx + e.nr, hi);
     if (to <= from) continue;
     for (const piece of splitExtent(from, to - from, k, cr)) {
       const cell = st.cells[piece.shard]!;

@@ -2,6 +2,8 @@
  * Resolution of overlapping array extents by interval arithmetic: each record index takes the
  * newest extent covering it. Never per record: records can be one byte and reads a mebibyte.
  */
+
+import { bigMax, bigMin } from '../../core/common/bigint.js';
 import { assert } from '../../core/common/errors.js';
 import type { Recx } from './types.js';
 
@@ -87,12 +89,4 @@ export function mergeRanges(ranges: Array<{ start: bigint; end: bigint }>): Recx
   }
   if (curStart >= 0n) out.push({ idx: curStart, nr: curEnd - curStart });
   return out;
-}
-
-// Math.min/max do not take bigints.
-function bigMax(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
-function bigMin(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }
