@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../core/common/hlc.js';
 import type { ObjTarget } from '../core/daos/link.js';
+import { EcCodec } from '../core/ec/codec.js';
+import { cellRecordsFor } from '../core/ec/stripe.js';
+import { ecShape } from '../core/ec/stripe-io.js';
 import { objectLayout } from '../core/placement/layout.js';
 import { targetUp } from '../core/placement/pool-map.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
@@ -110,101 +113,146 @@ describe('engine processes', () => {
     expect(pool2.map.version).toBe(2);
   });
 
-  it('keeps every acknowledged write of replicated objects when an engine is SIGKILLed mid-workload', async () => {
-    const sys = await DaosSystem.start({ dir: tempDir(), engines: 4, targetsPerEngine: 2, transport: 'tcp' });
-    systems.push(sys);
-    await sys.createPool({ label: 'p', size: '1G' });
-    const pool = await (await sys.connect()).connectPool('p');
-    await pool.createContainer({ label: 'c' });
-    const cont = await pool.openContainer('c');
-    const objs = [
-      cont.object(await cont.newOid({ oclass: 'RP_2GX' })),
-      cont.object(await cont.newOid({ oclass: 'RP_3GX' })),
-      cont.object(await cont.newOid({ oclass: 'RP_3G1' })),
-    ];
-    const rng = new Prng(0xdead01);
-    const victim = 1 + rng.int(3);
-    const WRITERS = 6;
-    const KEYS_PER_WRITER = 8;
-    // Per key: the last acknowledged value and the values attempted after it (a write whose
-    // reply was lost may still have committed).
-    const keys = new Map<string, { acked?: string; after: string[] }>();
-    let acked = 0;
-    let failed = 0;
-    let phase: 'before' | 'killed' | 'down' = 'before';
-    let failedWhenDown = 0;
+  const killRuns: KillRun[] = [
+    { engines: 4, classes: ['RP_2GX', 'RP_3GX', 'RP_3G1'], kills: 1, seed: 0xdead01 },
+    { engines: 4, classes: ['EC_2P1GX', 'EC_2P1G1', 'RP_2G1'], kills: 1, seed: 0xdead02 },
+    { engines: 6, classes: ['EC_4P2GX', 'EC_4P2G1'], kills: 2, seed: 0xdead03 },
+  ];
+  for (const run of killRuns) {
+    it(`keeps every acknowledged write (${run.classes.join(' ')}) when ${run.kills} of ${run.engines} engines are SIGKILLed mid-workload`, async () => {
+      await killWorkload(run);
+    });
+  }
+});
 
-    const writer = async (w: number, until: () => boolean) => {
-      let seq = 0;
-      while (!until()) {
-        const obj = objs[(w + seq) % objs.length]!;
-        const dkey = `w${w}-k${seq % KEYS_PER_WRITER}`;
-        const id = `${objs.indexOf(obj)}/${dkey}`;
-        const value = `${id}#${seq}`;
-        const entry = keys.get(id) ?? { after: [] };
-        keys.set(id, entry);
-        entry.after.push(value);
-        seq++;
-        const startedWhenDown = phase === 'down';
-        try {
-          await obj.update(dkey, [
-            { akey: 'v', kind: 'single', value },
-            { akey: 'arr', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: 4096, data: fill(value) }] },
-          ]);
-          entry.acked = value;
-          entry.after = [];
-          acked++;
-        } catch (err) {
-          failed++;
-          if (startedWhenDown) {
-            failedWhenDown++;
-            console.log(`write started after rankDown failed: ${(err as Error).message}`);
-          }
+interface KillRun {
+  engines: number;
+  classes: string[];
+  kills: number;
+  seed: number;
+}
+
+/** Small EC cells, so that the 4 KiB extents of the workload span whole stripes. */
+const KILL_EC_CELL_BYTES = 1024;
+const KILL_WRITERS = 6;
+const KILL_KEYS_PER_WRITER = 8;
+const KILL_WRITES_PER_PHASE = 120;
+
+/**
+ * Writers update single values and 4 KiB extents of objects of `classes`; engines are SIGKILLed
+ * one at a time mid-workload, each then marked DOWN; writers go on. Every acknowledged write must
+ * read back byte-exact, and the surviving shards must agree.
+ */
+async function killWorkload(run: KillRun): Promise<void> {
+  const sys = await DaosSystem.start({
+    dir: tempDir(),
+    engines: run.engines,
+    targetsPerEngine: 2,
+    transport: 'tcp',
+  });
+  systems.push(sys);
+  await sys.createPool({ label: 'p', size: '1G', ecCellSize: KILL_EC_CELL_BYTES });
+  const pool = await (await sys.connect()).connectPool('p');
+  await pool.createContainer({ label: 'c' });
+  const cont = await pool.openContainer('c');
+  const objs: DaosObject[] = [];
+  for (const oclass of run.classes) objs.push(cont.object(await cont.newOid({ oclass })));
+  const rng = new Prng(run.seed);
+  const victims = rng.sample(
+    Array.from({ length: run.engines }, (_, r) => r),
+    run.kills,
+  );
+  // Per key: the last acknowledged value and the values attempted after it (a write whose
+  // reply was lost may still have committed).
+  const keys = new Map<string, { acked?: string; after: string[] }>();
+  let acked = 0;
+  let failed = 0;
+  let phase: 'up' | 'killed' | 'down' = 'up';
+  let kills = 0;
+  let failedWhenDown = 0;
+
+  const writer = async (w: number, until: () => boolean) => {
+    let seq = 0;
+    while (!until()) {
+      const o = (w + seq) % objs.length;
+      const dkey = `w${w}-k${seq % KILL_KEYS_PER_WRITER}`;
+      const id = `${o}/${dkey}`;
+      const value = `${id}#${seq}`;
+      const entry = keys.get(id) ?? { after: [] };
+      keys.set(id, entry);
+      entry.after.push(value);
+      seq++;
+      const startedWhenDown = phase === 'down';
+      const killsAtStart = kills;
+      try {
+        await objs[o]!.update(dkey, [
+          { akey: 'v', kind: 'single', value },
+          { akey: 'arr', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: 4096, data: fill(value) }] },
+        ]);
+        entry.acked = value;
+        entry.after = [];
+        acked++;
+      } catch (err) {
+        failed++;
+        // A write in flight while an engine dies may fail; one that started with every dead
+        // rank already DOWN, and saw no new death, must not.
+        if (startedWhenDown && kills === killsAtStart) {
+          failedWhenDown++;
+          console.log(`write started after rankDown failed: ${(err as Error).message}`);
         }
       }
-    };
+    }
+  };
 
-    const before = Date.now();
-    let stop = false;
-    const running = Array.from({ length: WRITERS }, (_, w) => writer(w, () => stop));
-    await waitFor(() => acked >= 150);
-    process.kill(sys.engines[victim]!.pid, 'SIGKILL');
+  const t0 = Date.now();
+  let stop = false;
+  const running = Array.from({ length: KILL_WRITERS }, (_, w) => writer(w, () => stop));
+  for (const victim of victims) {
+    const before = acked;
+    await waitFor(() => acked >= before + KILL_WRITES_PER_PHASE);
     phase = 'killed';
+    kills++;
+    process.kill(sys.engines[victim]!.pid, 'SIGKILL');
     await waitFor(() => sys.engines[victim]!.state === 'stopped');
     await sys.rankDown(victim);
     phase = 'down';
-    const ackedAtDown = acked;
-    await waitFor(() => acked >= ackedAtDown + 150);
-    stop = true;
-    await Promise.all(running);
-    console.log(
-      `kill test: rank ${victim} killed; ${acked} writes acknowledged, ${failed} failed (${failedWhenDown} of those started after the rank was marked DOWN) in ${Date.now() - before} ms`,
-    );
-    // Once the map says DOWN, writes go to the surviving members and succeed.
-    expect(failedWhenDown).toBe(0);
+  }
+  const before = acked;
+  await waitFor(() => acked >= before + KILL_WRITES_PER_PHASE);
+  stop = true;
+  await Promise.all(running);
+  console.log(
+    `kill test ${run.classes.join(' ')}: ranks ${victims.join(', ')} killed; ${acked} writes acknowledged, ${failed} failed (${failedWhenDown} of those started after the rank was marked DOWN) in ${Date.now() - t0} ms`,
+  );
+  // Once the map says DOWN, writes go to the surviving members and succeed.
+  expect(failedWhenDown).toBe(0);
 
-    // Every acknowledged write reads back (or a later attempt that committed without a reply).
-    for (const [id, entry] of keys) {
-      const [o, dkey] = id.split('/') as [string, string];
-      const obj = objs[Number(o)]!;
-      const [single, arr] = await obj.fetch(dkey, [
-        { akey: 'v', kind: 'single' },
-        { akey: 'arr', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: 4096 }] },
-      ]);
-      const allowed = [...(entry.acked ? [entry.acked] : []), ...entry.after];
-      if (single === undefined) {
-        expect(entry.acked, `${id} lost its acknowledged value`).toBeUndefined();
-        continue;
-      }
-      const got = Buffer.from(single as Uint8Array).toString();
-      expect(allowed, `${id} reads ${got}`).toContain(got);
-      expect(Buffer.from((arr as ArrayFetchResult).data).equals(fill(got))).toBe(true);
+  // Every acknowledged write reads back (or a later attempt that committed without a reply).
+  for (const [id, entry] of keys) {
+    const [o, dkey] = id.split('/') as [string, string];
+    const [single, arr] = await objs[Number(o)]!.fetch(dkey, [
+      { akey: 'v', kind: 'single' },
+      { akey: 'arr', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: 4096 }] },
+    ]);
+    const allowed = [...(entry.acked ? [entry.acked] : []), ...entry.after];
+    if (single === undefined) {
+      expect(entry.acked, `${id} lost its acknowledged value`).toBeUndefined();
+      continue;
     }
+    const got = Buffer.from(single as Uint8Array).toString();
+    expect(allowed, `${id} reads ${got}`).toContain(got);
+    expect(Buffer.from((arr as ArrayFetchResult).data).equals(fill(got)), `${id} extent`).toBe(true);
+  }
 
-    // The surviving replicas of every group agree, shard by shard.
-    for (const obj of objs) await expectReplicasAgree(pool, obj);
-  });
-});
+  // The surviving shards agree: replicas hold the same keys and values; EC parity is the
+  // encoding of the data cells wherever every data shard survived.
+  let parityCells = 0;
+  for (const obj of objs) parityCells += await expectShardsAgree(pool, obj);
+  // With one engine lost, some EC group kept all its data shards: its parity was checked cell
+  // by cell. (With two lost out of six, every EC_4P2 group spans all ranks and lost data.)
+  console.log(`kill test ${run.classes.join(' ')}: ${parityCells} parity cells checked against their data`);
+  if (run.kills === 1 && run.classes.some((c) => c.startsWith('EC_'))) expect(parityCells).toBeGreaterThan(0);
+}
 
 /** 4 KiB derived from a value, so that single value and extent can be checked together. */
 function fill(value: string): Buffer {
@@ -213,35 +261,83 @@ function fill(value: string): Buffer {
   return b;
 }
 
-/** Read every serving member of every group directly and compare keys and values. */
-async function expectReplicasAgree(pool: Pool, obj: DaosObject): Promise<void> {
+/**
+ * Read every serving shard of every group of `obj` directly (engine by engine): replicas must hold
+ * the same dkeys and values; for EC, every serving shard the same dkeys and single values, and
+ * where all k data shards serve, each parity shard's cells must be the encoding of the data.
+ */
+async function expectShardsAgree(pool: Pool, obj: DaosObject): Promise<number> {
+  let parityCells = 0;
   const layout = objectLayout(obj.oid, pool.map);
+  const ec = ecShape(obj.oid as Oid);
+  const cr = cellRecordsFor(1, KILL_EC_CELL_BYTES);
   for (let g = 0; g < layout.groups; g++) {
-    const members = layout.shards
-      .slice(g * layout.groupSize, (g + 1) * layout.groupSize)
-      .filter((t) => targetUp(pool.map, t));
-    expect(members.length).toBeGreaterThanOrEqual(1);
-    const seen: string[] = [];
-    for (const target of members) {
-      const to: ObjTarget = { pool: pool.uuid, cont: obj.container.uuid, oid: obj.oid as Oid, target };
+    const members = layout.shards.slice(g * layout.groupSize, (g + 1) * layout.groupSize);
+    const at = (target: (typeof members)[number]): ObjTarget => ({
+      pool: pool.uuid,
+      cont: obj.container.uuid,
+      oid: obj.oid as Oid,
+      target,
+    });
+    const serving = members.map((t) => targetUp(pool.map, t));
+    // An EC group keeps at least k shards, a replicated one at least one.
+    expect(serving.filter(Boolean).length).toBeGreaterThanOrEqual(ec ? ec.k : 1);
+    const views: string[] = [];
+    const arrays: Array<Map<string, Uint8Array> | undefined> = [];
+    for (const [i, target] of members.entries()) {
+      if (!serving[i]) {
+        arrays.push(undefined);
+        continue;
+      }
       const engine = pool.link.engine(target.rank);
-      const dkeys = await engine.listDkeys(to, EPOCH_MAX, undefined, 10_000);
+      const dkeys = (await engine.listDkeys(at(target), EPOCH_MAX, undefined, 10_000))
+        .map((k) => Buffer.from(k))
+        .sort(Buffer.compare);
       const parts: string[] = [];
-      for (const dkey of dkeys.map((k) => Buffer.from(k)).sort(Buffer.compare)) {
-        const [v, a] = await engine.fetch(to, EPOCH_MAX, dkey, [
+      const cells = new Map<string, Uint8Array>();
+      for (const dkey of dkeys) {
+        // Replicas and EC data shards hold the extent at its own indexes; parity shards hold
+        // stripe s's parity at [s * cr, (s + 1) * cr).
+        const [v, a] = await engine.fetch(at(target), EPOCH_MAX, dkey, [
           { akey: Buffer.from('v'), kind: 'single' },
           { akey: Buffer.from('arr'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: 4096n }] },
         ]);
-        const arr = a as ArrayFetchResult;
-        parts.push(
-          `${dkey}=${Buffer.from(v as Uint8Array).toString()}:${Buffer.from(arr.data).toString('base64').length}:${hash(arr.data)}`,
-        );
+        const data = (a as ArrayFetchResult).data;
+        cells.set(dkey.toString(), data);
+        parts.push(`${dkey}=${Buffer.from(v as Uint8Array).toString()}${ec ? '' : `:${hash(data)}`}`);
       }
-      seen.push(parts.join('\n'));
+      views.push(parts.join('\n'));
+      arrays.push(cells);
     }
-    for (let i = 1; i < seen.length; i++)
-      expect(seen[i], `group ${g}: member ${i} differs from member 0`).toBe(seen[0]);
+    for (let i = 1; i < views.length; i++)
+      expect(views[i], `object ${obj.oid.lo} group ${g}: a serving shard differs from the first`).toBe(
+        views[0],
+      );
+    if (!ec || serving.slice(0, ec.k).some((up) => !up)) continue;
+    // Every data shard serves: recompute each stripe's parity and compare with the parity shards.
+    const codec = new EcCodec(ec.k, ec.p);
+    const stripes = 4096 / (ec.k * cr);
+    for (const dkey of arrays[0]!.keys()) {
+      for (let st = 0; st < stripes; st++) {
+        const dataCells = Array.from({ length: ec.k }, (_, i) => {
+          const off = (st * ec.k + i) * cr;
+          return arrays[i]!.get(dkey)!.subarray(off, off + cr);
+        });
+        const parity = await codec.encode(dataCells);
+        for (let j = 0; j < ec.p; j++) {
+          const cells = arrays[ec.k + j];
+          if (!cells) continue;
+          const stored = cells.get(dkey)!.subarray(st * cr, (st + 1) * cr);
+          expect(
+            Buffer.from(stored).equals(Buffer.from(parity[j]!)),
+            `${dkey} stripe ${st} parity ${j}`,
+          ).toBe(true);
+          parityCells++;
+        }
+      }
+    }
   }
+  return parityCells;
 }
 
 function hash(b: Uint8Array): number {
