@@ -18,7 +18,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -29,16 +29,14 @@ import { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
 import { transportFor } from '../core/wire/transport.js';
 import { DaosSystem } from '../index.js';
+import { benchFlags, MiB, machine, mibps, progress, type Row, table, updateResults } from './common.js';
 
-const MiB = 1 << 20;
 const BULK_BYTES = MiB;
 const SMALL_BYTES = 4096;
 const POOL = 'bench-net';
 const CONT = 'c';
 const POOL_BYTES_PER_TARGET = 2 ** 40;
 const WARMUP_OPS = 16;
-const RESULTS_BEGIN = '<!-- bench:net:begin -->';
-const RESULTS_END = '<!-- bench:net:end -->';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ENGINE_BIN = join(here, '..', 'bin', 'daos_engine.js');
 const SINK_BIN = join(here, 'net-sink.js');
@@ -61,55 +59,27 @@ interface BenchOptions {
 }
 
 function parseOptions(argv: string[]): BenchOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
-    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['quick', 'keep', 'results', 'no-results'].includes(name);
-    flags.set(name, inline ?? (boolean ? 'true' : (argv[++i] ?? '')));
-  }
-  const known = [
-    'quick',
-    'keep',
-    'results',
-    'no-results',
-    'mib',
-    'reps',
-    'depths',
-    'small-ops',
-    'small-depths',
-    'targets',
-    'dir',
-  ];
-  for (const f of flags.keys()) if (!known.includes(f)) throw new Error(`unknown option --${f}`);
-  const quick = flags.has('quick') || process.env.BENCH_QUICK === '1';
-  const env: Record<string, string | undefined> = {
-    mib: process.env.BENCH_NET_MIB,
-    reps: process.env.BENCH_NET_REPS,
-  };
-  const num = (name: string, real: number, small: number) => {
-    const raw = flags.get(name) ?? env[name];
-    const v = raw !== undefined ? Number(raw) : quick ? small : real;
-    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-    return v;
-  };
-  const list = (name: string, fallback: string) => {
-    const v = (flags.get(name) ?? fallback).split(',').map(Number);
-    if (v.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new Error(`--${name} takes a list like 1,4`);
-    return v;
-  };
+  const f = benchFlags(argv, {
+    numbers: {
+      mib: [256, 16, 'BENCH_NET_MIB'],
+      reps: [8, 2, 'BENCH_NET_REPS'],
+      'small-ops': [10_000, 1_000],
+      targets: [2, 2],
+    },
+    lists: { depths: '1,4', 'small-depths': '1,16' },
+    strings: ['dir'],
+  });
   return {
-    quick,
-    bulkBytes: num('mib', 256, 16) * MiB,
-    reps: num('reps', 8, 2),
-    depths: list('depths', '1,4'),
-    smallOps: num('small-ops', 10_000, 1_000),
-    smallDepths: list('small-depths', '1,16'),
-    targets: num('targets', 2, 2),
-    dir: flags.get('dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()),
-    keep: flags.has('keep'),
-    writeResults: flags.has('results') || (!quick && !flags.has('no-results')),
+    quick: f.quick,
+    bulkBytes: f.num('mib') * MiB,
+    reps: f.num('reps'),
+    depths: f.list('depths'),
+    smallOps: f.num('small-ops'),
+    smallDepths: f.list('small-depths'),
+    targets: f.num('targets'),
+    dir: f.str('dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()),
+    keep: f.keep,
+    writeResults: f.writeResults,
   };
 }
 
@@ -328,17 +298,6 @@ async function startEngine(o: BenchOptions, scratch: string): Promise<EngineSide
 
 // ---- rows ----
 
-interface Row {
-  test: string;
-  ours: string;
-  base: string;
-  ratio: number | undefined;
-  goal: number | undefined;
-  /** CPU of client / server while timed, daos-ts then raw. */
-  cpu: string;
-}
-
-const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;
 const rtps = (ops: number, s: number) => `${Math.round(ops / s).toLocaleString('en-US')} RT/s`;
 
 /** Object `n` of a phase: dkeys spread over every target of the engine by the target field. */
@@ -574,49 +533,6 @@ async function redundancyRows(o: BenchOptions, scratch: string): Promise<Row[]> 
 
 // ---- reporting ----
 
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
-}
-
-function verdict(r: Row): string {
-  if (r.goal === undefined || r.ratio === undefined) return '';
-  return r.ratio >= r.goal ? `≥ ${r.goal}x: met` : `≥ ${r.goal}x: **missed**`;
-}
-
-function table(rows: Row[]): string {
-  const lines = [
-    '| test | daos-ts | baseline | daos-ts / baseline | goal | CPU client / engine (daos-ts · raw) |',
-    '|---|---:|---:|---:|---|---|',
-  ];
-  for (const r of rows)
-    lines.push(
-      `| ${r.test} | ${r.ours} | ${r.base} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${verdict(r)} | ${r.cpu} |`,
-    );
-  return lines.join('\n');
-}
-
-function progress(rows: Row[]): void {
-  for (const r of rows)
-    console.error(
-      `  ${r.test}: ${r.ours}${r.base ? `  vs ${r.base}` : ''}${r.ratio === undefined ? '' : `  (${r.ratio.toFixed(2)}x)`}${r.cpu ? `  cpu ${r.cpu}` : ''}`,
-    );
-}
-
-function updateResults(block: string): string {
-  const file = join(here, '..', '..', 'bench', 'RESULTS.md');
-  const fresh = `${RESULTS_BEGIN}\n${block}\n${RESULTS_END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# bench results\n\n';
-  const a = text.indexOf(RESULTS_BEGIN);
-  const b = text.indexOf(RESULTS_END);
-  text =
-    a >= 0 && b > a
-      ? text.slice(0, a) + fresh + text.slice(b + RESULTS_END.length)
-      : `${text.trimEnd()}\n\n${fresh}\n`;
-  writeFileSync(file, text);
-  return file;
-}
-
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   mkdirSync(o.dir, { recursive: true });
@@ -653,10 +569,10 @@ async function main(): Promise<void> {
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
     `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. The two sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
     '',
-    table(rows),
+    table(rows, 'CPU client / engine (daos-ts · raw)'),
   ].join('\n');
   console.log(`\n${block}\n`);
-  if (o.writeResults) console.error(`updated ${updateResults(block)}`);
+  if (o.writeResults) console.error(`updated ${updateResults('net', block)}`);
 }
 
 main().catch((err: unknown) => {

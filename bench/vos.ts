@@ -13,22 +13,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { open as openLmdb } from 'lmdb';
 import { type Container, type DaosArray, DaosSystem, type KV } from '../index.js';
+import { benchFlags, MiB, machine, mibps, progress, type Row, table, updateResults } from './common.js';
 
-const MiB = 1 << 20;
 const ARRAY_WRITE_BYTES = MiB;
 const KV_VALUE_BYTES = 4096;
 /** Growth of resident memory that still counts as flat. */
 const RSS_GROWTH_BYTES_MAX = 200 * MiB;
 const RSS_SAMPLE_EVERY_WRITES = 32;
-const RESULTS_BEGIN = '<!-- bench:vos:begin -->';
-const RESULTS_END = '<!-- bench:vos:end -->';
 
 interface BenchOptions {
   quick: boolean;
@@ -45,50 +42,30 @@ interface BenchOptions {
 }
 
 function parseOptions(argv: string[]): BenchOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"`);
-    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['quick', 'keep', 'results', 'no-results'].includes(name);
-    flags.set(name, inline ?? (boolean ? 'true' : (argv[++i] ?? '')));
-  }
-  const known = [
-    'quick',
-    'keep',
-    'results',
-    'no-results',
-    'dir',
-    'array-mib',
-    'depths',
-    'kv-ops',
-    'kv-window',
-    'seq-ops',
-    'mem-mib',
-    'reps',
-  ];
-  for (const f of flags.keys()) if (!known.includes(f)) throw new Error(`unknown option --${f}`);
-  const quick = flags.has('quick') || process.env.BENCH_QUICK === '1';
-  const num = (name: string, real: number, small: number) => {
-    const v = flags.has(name) ? Number(flags.get(name)) : quick ? small : real;
-    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-    return v;
-  };
-  const depths = (flags.get('depths') ?? '1,8').split(',').map(Number);
-  if (depths.some((d) => !Number.isSafeInteger(d) || d < 1))
-    throw new Error('--depths takes a list like 1,8');
+  const f = benchFlags(argv, {
+    numbers: {
+      'array-mib': [1024, 64],
+      'kv-ops': [100_000, 5_000],
+      'kv-window': [1000, 1000],
+      'seq-ops': [2_000, 200],
+      'mem-mib': [2048, 256],
+      reps: [4, 2],
+    },
+    lists: { depths: '1,8' },
+    strings: ['dir'],
+  });
   return {
-    quick,
-    dir: flags.get('dir') ?? os.tmpdir(),
-    keep: flags.has('keep'),
-    arrayBytes: num('array-mib', 1024, 64) * MiB,
-    depths,
-    kvOps: num('kv-ops', 100_000, 5_000),
-    kvWindow: num('kv-window', 1000, 1000),
-    seqOps: num('seq-ops', 2_000, 200),
-    memBytes: num('mem-mib', 2048, 256) * MiB,
-    reps: num('reps', 4, 2),
-    writeResults: flags.has('results') || (!quick && !flags.has('no-results')),
+    quick: f.quick,
+    dir: f.str('dir') ?? os.tmpdir(),
+    keep: f.keep,
+    arrayBytes: f.num('array-mib') * MiB,
+    depths: f.list('depths'),
+    kvOps: f.num('kv-ops'),
+    kvWindow: f.num('kv-window'),
+    seqOps: f.num('seq-ops'),
+    memBytes: f.num('mem-mib') * MiB,
+    reps: f.num('reps'),
+    writeResults: f.writeResults,
   };
 }
 
@@ -124,15 +101,6 @@ function checkStamp(what: string, got: Uint8Array, i: number): void {
     throw new Error(`${what}: read ${i} returned the wrong bytes (length ${b.byteLength})`);
 }
 
-interface Row {
-  test: string;
-  ours: string;
-  base: string;
-  ratio: number | undefined;
-  goal: number | undefined;
-}
-
-const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;
 const opsps = (ops: number, s: number) => `${Math.round(ops / s).toLocaleString('en-US')} ops/s`;
 
 // ---- (a) 1 MiB array I/O against a FileHandle ----
@@ -494,46 +462,6 @@ async function memoryFlat(cont: Container, o: BenchOptions): Promise<MemResult> 
 
 // ---- reporting ----
 
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
-}
-
-function verdict(r: Row): string {
-  if (r.goal === undefined || r.ratio === undefined) return '';
-  return r.ratio >= r.goal ? `≥ ${r.goal}x: met` : `≥ ${r.goal}x: **missed**`;
-}
-
-function table(rows: Row[]): string {
-  const lines = ['| test | daos-ts | baseline | daos-ts / baseline | goal |', '|---|---:|---:|---:|---|'];
-  for (const r of rows)
-    lines.push(
-      `| ${r.test} | ${r.ours} | ${r.base} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`} | ${verdict(r)} |`,
-    );
-  return lines.join('\n');
-}
-
-function progress(rows: Row[]): void {
-  for (const r of rows)
-    console.error(
-      `  ${r.test}: ${r.ours}${r.base ? `  vs ${r.base}` : ''}${r.ratio === undefined ? '' : `  (${r.ratio.toFixed(2)}x)`}`,
-    );
-}
-
-function updateResults(block: string): string {
-  const file = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'RESULTS.md');
-  const fresh = `${RESULTS_BEGIN}\n${block}\n${RESULTS_END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# bench results\n\n';
-  const a = text.indexOf(RESULTS_BEGIN);
-  const b = text.indexOf(RESULTS_END);
-  text =
-    a >= 0 && b > a
-      ? text.slice(0, a) + fresh + text.slice(b + RESULTS_END.length)
-      : `${text.trimEnd()}\n\n${fresh}\n`;
-  writeFileSync(file, text);
-  return file;
-}
-
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if ((globalThis as { gc?: unknown }).gc === undefined)
@@ -593,7 +521,7 @@ async function main(): Promise<void> {
     `Memory: ${flat ? 'flat' : '**not flat**'} — RSS grew ${(growth / MiB).toFixed(0)} MiB over ${(o.memBytes / 2 ** 30).toFixed(2)} GiB written (limit ${RSS_GROWTH_BYTES_MAX / MiB} MiB).`,
   ].join('\n');
   console.log(`\n${block}\n`);
-  if (o.writeResults) console.error(`updated ${updateResults(block)}`);
+  if (o.writeResults) console.error(`updated ${updateResults('vos', block)}`);
 }
 
 main().catch((err: unknown) => {

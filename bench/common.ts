@@ -1,0 +1,132 @@
+/**
+ * What the benchmarks share: their command-line flags, the results table, and the block of
+ * bench/RESULTS.md each one rewrites between its markers.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const MiB = 1 << 20;
+
+/** One line of a results table: daos-ts beside its baseline. */
+export interface Row {
+  test: string;
+  ours: string;
+  base: string;
+  ratio: number | undefined;
+  goal: number | undefined;
+  /** CPU of client / server while timed (bench:net). */
+  cpu?: string;
+}
+
+export const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;
+
+export interface FlagSpec {
+  /** Positive integers: [value of a real run, value of a --quick run, environment variable]. */
+  numbers: Record<string, [number, number, string?]>;
+  /** Lists of positive integers, with their default. */
+  lists?: Record<string, string>;
+  /** Free strings. */
+  strings?: string[];
+}
+
+export interface Flags {
+  quick: boolean;
+  keep: boolean;
+  /** Rewrite the bench's block of bench/RESULTS.md (real runs, unless --no-results). */
+  writeResults: boolean;
+  num(name: string): number;
+  list(name: string): number[];
+  str(name: string): string | undefined;
+}
+
+/** --quick, --keep, --results / --no-results and the bench's own flags (BENCH_QUICK=1 = --quick). */
+export function benchFlags(argv: string[], spec: FlagSpec): Flags {
+  const valued = [...Object.keys(spec.numbers), ...Object.keys(spec.lists ?? {}), ...(spec.strings ?? [])];
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean' },
+      keep: { type: 'boolean' },
+      results: { type: 'boolean' },
+      'no-results': { type: 'boolean' },
+      ...Object.fromEntries(valued.map((n) => [n, { type: 'string' as const }])),
+    },
+  });
+  const v = values as Record<string, string | boolean | undefined>;
+  const quick = v.quick === true || process.env.BENCH_QUICK === '1';
+  return {
+    quick,
+    keep: v.keep === true,
+    writeResults: v.results === true || (!quick && v['no-results'] !== true),
+    num(name) {
+      const [real, small, envName] = spec.numbers[name]!;
+      const raw = (v[name] as string | undefined) ?? (envName ? process.env[envName] : undefined);
+      const n = raw !== undefined ? Number(raw) : quick ? small : real;
+      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} needs a positive integer`);
+      return n;
+    },
+    list(name) {
+      const out = ((v[name] as string | undefined) ?? spec.lists![name]!).split(',').map(Number);
+      if (out.some((d) => !Number.isSafeInteger(d) || d < 1))
+        throw new Error(`--${name} takes a list like 1,4`);
+      return out;
+    },
+    str: (name) => v[name] as string | undefined,
+  };
+}
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function verdict(r: Row): string {
+  if (r.goal === undefined || r.ratio === undefined) return '';
+  return r.ratio >= r.goal ? `≥ ${r.goal}x: met` : `≥ ${r.goal}x: **missed**`;
+}
+
+const ratioText = (r: Row) => (r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`);
+
+/** A markdown table of rows; with a CPU column when `cpuHeading` is given. */
+export function table(rows: Row[], cpuHeading?: string): string {
+  const head = `| test | daos-ts | baseline | daos-ts / baseline | goal |${cpuHeading ? ` ${cpuHeading} |` : ''}`;
+  const rule = `|---|---:|---:|---:|---|${cpuHeading ? '---|' : ''}`;
+  const lines = rows.map(
+    (r) =>
+      `| ${r.test} | ${r.ours} | ${r.base} | ${ratioText(r)} | ${verdict(r)} |${cpuHeading ? ` ${r.cpu ?? ''} |` : ''}`,
+  );
+  return [head, rule, ...lines].join('\n');
+}
+
+/** Rows as they are measured, on stderr. */
+export function progress(rows: Row[]): void {
+  for (const r of rows) {
+    const ratio = r.ratio === undefined ? '' : `  (${ratioText(r)})`;
+    console.error(
+      `  ${r.test}: ${r.ours}${r.base ? `  vs ${r.base}` : ''}${ratio}${r.cpu ? `  cpu ${r.cpu}` : ''}`,
+    );
+  }
+}
+
+/** Replace the block between `<!-- bench:NAME:begin -->` and its end marker in bench/RESULTS.md. */
+export function updateResults(name: string, block: string): string {
+  const begin = `<!-- bench:${name}:begin -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  // Compiled to dist/bench/: the results file is in the source tree's bench/.
+  const file = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'RESULTS.md');
+  const fresh = `${begin}\n${block}\n${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# bench results\n\n';
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  text =
+    a >= 0 && b > a
+      ? text.slice(0, a) + fresh + text.slice(b + end.length)
+      : `${text.trimEnd()}\n\n${fresh}\n`;
+  writeFileSync(file, text);
+  return file;
+}
