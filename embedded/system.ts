@@ -175,6 +175,17 @@ export class DaosSystem {
     return new DaosClient(this.link);
   }
 
+  /**
+   * Counters of engine `rank`: csumErrors, the reads its targets found corrupt (checksummed
+   * containers), in total and per target.
+   */
+  async engineCounters(rank: number): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
+    this.checkRunning();
+    const e = this.engineList[rank];
+    if (!e) throw new DaosError('DER_NONEXIST', `no engine rank ${rank}`);
+    return e.kind === 'inproc' ? e.engine.counters() : e.proc.remote.counters();
+  }
+
   /** Aggregate every container of every pool now. */
   async aggregateAll(): Promise<{ recordsRemoved: number; bytesFreed: number }> {
     const total = { recordsRemoved: 0, bytesFreed: 0 };
