@@ -63,16 +63,16 @@ const arrayIod = (akey: string, idx: bigint, data: Buffer, csums = chunkCsums(da
   recordSize: 1,
   extents: [{ idx, nr: BigInt(data.length), data, csums }],
 });
-const fetchRange = (t: VosTarget, akey: string, idx: number, nr: number, async = false) => {
-  const iods = [
-    { akey: b(akey), kind: 'array' as const, recordSize: 1, extents: [{ idx: BigInt(idx), nr: BigInt(nr) }] },
-  ];
-  return async
-    ? t
-        .fetchAsync(CONT, OID, EPOCH_MAX, b('d'), iods)
-        .then((r) => Buffer.from((r[0] as ArrayFetchResult).data))
-    : Buffer.from((t.fetch(CONT, OID, EPOCH_MAX, b('d'), iods)[0] as ArrayFetchResult).data);
-};
+const rangeIods = (akey: string, idx: number, nr: number) => [
+  { akey: b(akey), kind: 'array' as const, recordSize: 1, extents: [{ idx: BigInt(idx), nr: BigInt(nr) }] },
+];
+const fetchRange = (t: VosTarget, akey: string, idx: number, nr: number): Buffer =>
+  Buffer.from((t.fetch(CONT, OID, EPOCH_MAX, b('d'), rangeIods(akey, idx, nr))[0] as ArrayFetchResult).data);
+const fetchRangeAsync = async (t: VosTarget, akey: string, idx: number, nr: number): Promise<Buffer> =>
+  Buffer.from(
+    ((await t.fetchAsync(CONT, OID, EPOCH_MAX, b('d'), rangeIods(akey, idx, nr)))[0] as ArrayFetchResult)
+      .data,
+  );
 
 describe('checksummed records', () => {
   it('a flipped data-file byte fails the fetches that read its chunk (counted), not the others', async () => {
@@ -85,7 +85,7 @@ describe('checksummed records', () => {
     ]);
     // Whole, aligned and unaligned reads verify and return the right bytes, sync and async.
     expect(fetchRange(t, 'a', 0, len).equals(data)).toBe(true);
-    expect((await fetchRange(t, 'a', 100, 70_000, true)).equals(data.subarray(100, 70_100))).toBe(true);
+    expect((await fetchRangeAsync(t, 'a', 100, 70_000)).equals(data.subarray(100, 70_100))).toBe(true);
     expect(
       fetchRange(t, 'a', CSUM_CHUNK_BYTES, CSUM_CHUNK_BYTES).equals(
         data.subarray(CSUM_CHUNK_BYTES, 2 * CSUM_CHUNK_BYTES),
@@ -98,12 +98,12 @@ describe('checksummed records', () => {
     expect(() => fetchRange(t, 'a', 0, len)).toThrow(/DER_CSUM.*akey "a" under dkey "d".*chunk 1/);
     expect(t.counters().csumErrors).toBe(1);
     // A read of one byte of the bad chunk reads (and checks) the whole chunk.
-    await expect(fetchRange(t, 'a', CSUM_CHUNK_BYTES + 5000, 1, true)).rejects.toThrow(/DER_CSUM/);
+    await expect(fetchRangeAsync(t, 'a', CSUM_CHUNK_BYTES + 5000, 1)).rejects.toThrow(/DER_CSUM/);
     expect(t.counters().csumErrors).toBe(2);
     // Chunks 0, 2 and 3 still read.
     expect(fetchRange(t, 'a', 10, 100).equals(data.subarray(10, 110))).toBe(true);
     expect(
-      (await fetchRange(t, 'a', 2 * CSUM_CHUNK_BYTES + 7, len - 2 * CSUM_CHUNK_BYTES - 7, true)).equals(
+      (await fetchRangeAsync(t, 'a', 2 * CSUM_CHUNK_BYTES + 7, len - 2 * CSUM_CHUNK_BYTES - 7)).equals(
         data.subarray(2 * CSUM_CHUNK_BYTES + 7),
       ),
     ).toBe(true);
@@ -113,7 +113,7 @@ describe('checksummed records', () => {
     await close(t);
     const again = await open(dir);
     expect(again.counters().csumErrors).toBe(0);
-    await expect(fetchRange(again, 'a', 0, len, true)).rejects.toThrow(/DER_CSUM/);
+    await expect(fetchRangeAsync(again, 'a', 0, len)).rejects.toThrow(/DER_CSUM/);
     expect(again.counters().csumErrors).toBe(1);
   });
 
@@ -214,7 +214,7 @@ describe('checksummed records', () => {
     const s = await t.aggregate(CONT, 10n, []);
     expect(s.recordsRemoved).toBe(0); // every record still wins some index
     expect(fetchRange(t, 'a', 0, want.length).equals(want)).toBe(true);
-    expect((await fetchRange(t, 'a', 49_990, 20_020, true)).equals(want.subarray(49_990, 70_010))).toBe(true);
+    expect((await fetchRangeAsync(t, 'a', 49_990, 20_020)).equals(want.subarray(49_990, 70_010))).toBe(true);
     // A full overwrite makes the older records garbage; the survivor still verifies.
     const full = pattern('FULL', 4 * CSUM_CHUNK_BYTES);
     await t.apply(11n, [
