@@ -179,7 +179,9 @@ export class DaosSystem {
    * Counters of engine `rank`: csumErrors, the reads its targets found corrupt (checksummed
    * containers), in total and per target.
    */
-  async engineCounters(rank: number): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
+  async engineCounters(
+    rank: number,
+  ): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
     this.checkRunning();
     const e = this.engineList[rank];
     if (!e) throw new DaosError('DER_NONEXIST', `no engine rank ${rank}`);

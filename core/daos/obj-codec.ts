@@ -9,8 +9,8 @@
  */
 import { DaosError } from '../common/errors.js';
 import { LABEL_BYTES_MAX } from '../common/limits.js';
-import { csumsFromBytes, csumsToBytes } from '../csum/index.js';
 import type { Oid } from '../common/oid.js';
+import { csumsFromBytes, csumsToBytes } from '../csum/index.js';
 import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import { OPCODES_KNOWN } from '../wire/opcodes.js';

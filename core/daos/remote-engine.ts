@@ -213,7 +213,10 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     return {
       csumErrors: expectCount(header.csumErrors, 'reply.csumErrors'),
       targets: expectArray(header.targets, 'reply.targets').map((t, i) => ({
-        csumErrors: expectCount(expectObject(t, `reply.targets[${i}]`).csumErrors, `reply.targets[${i}].csumErrors`),
+        csumErrors: expectCount(
+          expectObject(t, `reply.targets[${i}]`).csumErrors,
+          `reply.targets[${i}].csumErrors`,
+        ),
       })),
     };
   }

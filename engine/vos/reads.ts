@@ -60,7 +60,9 @@ export function fetch(
         const bytes = vis.singleBytes(v.payload);
         const csums = v.payload.where === WHERE_HOLE ? undefined : v.payload.csums;
         if (csums !== undefined)
-          checks.push(() => verifyChunks(bytes, csums, 0, () => `${what()}: single value at epoch ${v.epoch}`));
+          checks.push(() =>
+            verifyChunks(bytes, csums, 0, () => `${what()}: single value at epoch ${v.epoch}`),
+          );
         out.push(bytes);
         continue;
       }
@@ -134,7 +136,8 @@ function fetchArray(
       else {
         const src = piece.src;
         readVerified(vis, rec.payload, rec.payload.csums, from, len, data, at, checks, () => {
-          const where = rec.payload.where === WHERE_FILE ? `, data-file offset ${rec.payload.off}` : ' (inline)';
+          const where =
+            rec.payload.where === WHERE_FILE ? `, data-file offset ${rec.payload.off}` : ' (inline)';
           return `${what()}: extent idx ${src.start} nr ${src.end - src.start} at epoch ${src.epoch}${where}`;
         });
       }
@@ -181,7 +184,12 @@ function readVerified(
 }
 
 /** DER_CSUM naming the record and chunk when `data` (whole chunks from `firstChunk`) fails its checksums. */
-function verifyChunks(data: Uint8Array, csums: Uint32Array, firstChunk: number, describe: () => string): void {
+function verifyChunks(
+  data: Uint8Array,
+  csums: Uint32Array,
+  firstChunk: number,
+  describe: () => string,
+): void {
   const bad = firstBadChunk(data, csums, firstChunk);
   if (bad >= 0)
     throw new DaosError(

@@ -96,7 +96,8 @@ function checkCsums(data: Uint8Array, csums: Uint32Array | undefined, what: () =
   check(
     bad < 0,
     'DER_CSUM',
-    () => `${what()}: checksum of chunk ${bad} (bytes ${bad * CSUM_CHUNK_BYTES}..) does not match the data sent`,
+    () =>
+      `${what()}: checksum of chunk ${bad} (bytes ${bad * CSUM_CHUNK_BYTES}..) does not match the data sent`,
   );
 }
 
