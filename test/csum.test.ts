@@ -108,6 +108,11 @@ function corruptRank(dir: string, rank: number, tag: string): number {
   return flipped;
 }
 
+async function plainObjFetch(cont: Container, oid: DaosObject['oid']): Promise<Uint8Array | undefined> {
+  const [v] = await cont.object(oid).fetch('t1', [{ akey: 'v', kind: 'single' }]);
+  return v as Uint8Array | undefined;
+}
+
 function engineStderr(sys: DaosSystem, rank: number): string {
   const list = (sys as unknown as { engineList: Array<{ proc?: { lastStderr: string } }> }).engineList;
   return list[rank]?.proc?.lastStderr ?? '';
@@ -228,6 +233,33 @@ describe('checksums over engine processes', () => {
         .fetch('d', [{ akey: 'x', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: 70_000 }] }]);
       expect(Buffer.from((got as ArrayFetchResult).data).equals(data)).toBe(true);
     }
+    // Transactions (their buffered updates carry checksums through OPC_TX_COMMIT and the DTX)
+    // and arrays (extents cut per chunk) read back in a checksummed container.
+    const tx = await cont.openTx();
+    const txObj = cont.object(await cont.newOid({ oclass: 'RP_3G1' }));
+    const big = payload('TX', 0, 100_000);
+    await txObj.update('t1', [{ akey: 'v', kind: 'single', value: big.subarray(0, 9000) }], { tx });
+    await txObj.update(
+      't2',
+      [{ akey: 'x', kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: big.length, data: big }] }],
+      { tx },
+    );
+    // Buffered, not yet visible.
+    expect(await plainObjFetch(cont, txObj.oid)).toBeUndefined();
+    await tx.commit();
+    const plainObj = cont.object(txObj.oid);
+    const [v] = await plainObj.fetch('t1', [{ akey: 'v', kind: 'single' }]);
+    expect(Buffer.from(v as Uint8Array).equals(big.subarray(0, 9000))).toBe(true);
+    const [x] = await plainObj.fetch('t2', [
+      { akey: 'x', kind: 'array', recordSize: 1, extents: [{ idx: 40_000, nr: 50_000 }] },
+    ]);
+    expect(Buffer.from((x as ArrayFetchResult).data).equals(big.subarray(40_000, 90_000))).toBe(true);
+    const arr = await cont.createArray({ oclass: 'RP_2GX', cellSize: 1, chunkSize: 256 * 1024 });
+    const bytes = payload('ARR', 0, 600_000);
+    await arr.write(1000, bytes);
+    expect(Buffer.from(await arr.read(1000, bytes.length)).equals(bytes)).toBe(true);
+    expect(Buffer.from(await arr.read(300_000, 1234)).equals(bytes.subarray(299_000, 300_234))).toBe(true);
+    for (const e of sys.engines) expect((await sys.engineCounters(e.rank)).csumErrors).toBe(0);
     for (const r of remotes) r.conn.close();
   });
 });
