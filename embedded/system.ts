@@ -183,6 +183,25 @@ export class DaosSystem {
     return new DaosClient(this.link);
   }
 
+  /**
+   * Counters of engine `rank`: csumErrors, the reads its targets found corrupt (checksummed
+   * containers), in total and per target.
+   */
+  /** What engine `rank`'s process wrote to stderr lately (its log; '' for in-process engines). */
+  engineStderr(rank: number): string {
+    const e = this.engineList[rank];
+    return e?.kind === 'process' ? e.proc.lastStderr : '';
+  }
+
+  async engineCounters(
+    rank: number,
+  ): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
+    this.checkRunning();
+    const e = this.engineList[rank];
+    if (!e) throw new DaosError('DER_NONEXIST', `no engine rank ${rank}`);
+    return e.kind === 'inproc' ? e.engine.counters() : e.proc.remote.counters();
+  }
+
   /** Aggregate every container of every pool now. */
   async aggregateAll(): Promise<{ recordsRemoved: number; bytesFreed: number }> {
     const total = { recordsRemoved: 0, bytesFreed: 0 };

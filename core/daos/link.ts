@@ -16,7 +16,7 @@ export interface ContProps {
   redunFactor: number;
   /** Default object class; when absent, chosen from the redundancy factor. */
   oclass?: string;
-  /** Recorded only in this release: 'off' | 'crc32c'. */
+  /** 'crc32c': the client checksums every value and extent it writes; engines verify and store them (core/README.md). */
   checksum: 'off' | 'crc32c';
   /** Default array/file chunk size in bytes. */
   chunkSize: number;

@@ -10,6 +10,7 @@
 import { DaosError } from '../common/errors.js';
 import { LABEL_BYTES_MAX } from '../common/limits.js';
 import type { Oid } from '../common/oid.js';
+import { csumsFromBytes, csumsToBytes } from '../csum/index.js';
 import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import { OPCODES_KNOWN } from '../wire/opcodes.js';
@@ -37,6 +38,8 @@ export const OPC_ENGINE_AGGREGATE = 0x0307;
 export const OPC_ENGINE_PEERS = 0x0308;
 /** Resolve transactions left prepared (at start, once the peers are known). */
 export const OPC_ENGINE_RESOLVE_DTX = 0x0309;
+/** The engine's counters (checksum errors found by its targets). */
+export const OPC_ENGINE_COUNTERS = 0x030a;
 
 // ---- engine-to-engine opcodes (a coordinating engine and the targets of its transaction) ----
 
@@ -67,6 +70,7 @@ export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
   OPC_ENGINE_AGGREGATE,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_RESOLVE_DTX,
+  OPC_ENGINE_COUNTERS,
   OPC_TGT_APPLY,
   OPC_TGT_PREPARE,
   OPC_TGT_COMMIT,
@@ -113,6 +117,11 @@ export function expectId(v: unknown, field: string): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > LABEL_BYTES_MAX)
     throw inval(field, `a string of 1..${LABEL_BYTES_MAX} characters`);
   return v;
+}
+
+/** A checksum list: bytes, each CRC a little-endian uint32 (core/csum). */
+export function expectCsums(v: unknown, field: string): Uint32Array {
+  return csumsFromBytes(expectBytes(v, field), field);
 }
 
 /** A non-negative bigint (epochs, indexes, counts, oid halves). */
@@ -244,14 +253,21 @@ function decodeRecx(v: unknown, field: string): Recx {
 /** Update iods: values and extent data go to `bulk`, their lengths to the header. */
 export function encodeUpdateIods(iods: UpdateIod[], bulk: BulkOut): Obj[] {
   return iods.map((iod) => {
-    if (iod.kind === 'single') return { akey: iod.akey, kind: 'single', len: bulk.add(iod.value) };
+    if (iod.kind === 'single') {
+      const single: Obj = { akey: iod.akey, kind: 'single', len: bulk.add(iod.value) };
+      if (iod.csums !== undefined) single.cs = csumsToBytes(iod.csums);
+      return single;
+    }
     return {
       akey: iod.akey,
       kind: 'array',
       recordSize: iod.recordSize,
-      extents: iod.extents.map((e) =>
-        e.data === undefined ? encodeRecx(e) : { ...encodeRecx(e), len: bulk.add(e.data) },
-      ),
+      extents: iod.extents.map((e) => {
+        if (e.data === undefined) return encodeRecx(e);
+        const x: Obj = { ...encodeRecx(e), len: bulk.add(e.data) };
+        if (e.csums !== undefined) x.cs = csumsToBytes(e.csums);
+        return x;
+      }),
     };
   });
 }
@@ -262,15 +278,21 @@ export function decodeUpdateIods(v: unknown, bulk: BulkIn, field = 'iods'): Upda
     const o = expectObject(raw, f);
     const akey = expectBytes(o.akey, `${f}.akey`);
     const kind = expectOneOf(o.kind, `${f}.kind`, ['single', 'array'] as const);
-    if (kind === 'single')
-      return { akey, kind, value: bulk.take(expectCount(o.len, `${f}.len`), `${f}.len`) };
+    if (kind === 'single') {
+      const value = bulk.take(expectCount(o.len, `${f}.len`), `${f}.len`);
+      const csums = optional(o.cs, `${f}.cs`, expectCsums);
+      return csums === undefined ? { akey, kind, value } : { akey, kind, value, csums };
+    }
     const recordSize = expectCount(o.recordSize, `${f}.recordSize`);
     const extents = expectArray(o.extents, `${f}.extents`).map((rawE, j) => {
       const fe = `${f}.extents[${j}]`;
       const e = expectObject(rawE, fe);
       const recx = decodeRecx(e, fe);
       const len = optional(e.len, `${fe}.len`, expectCount);
-      return len === undefined ? recx : { ...recx, data: bulk.take(len, `${fe}.len`) };
+      if (len === undefined) return recx;
+      const data = bulk.take(len, `${fe}.len`);
+      const csums = optional(e.cs, `${fe}.cs`, expectCsums);
+      return csums === undefined ? { ...recx, data } : { ...recx, data, csums };
     });
     return { akey, kind, recordSize, extents };
   });

@@ -11,6 +11,7 @@ import {
   SINGLE_VALUE_BYTES_MAX,
 } from '../common/limits.js';
 import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
+import { chunkCsums } from '../csum/index.js';
 import { cellExtent, cellRecordsFor, splitExtent } from '../ec/stripe.js';
 import {
   type CellRead,
@@ -209,15 +210,8 @@ export class DaosObject {
    * Run an I/O on the target `pick` chooses; when it fails because the target is unreachable or
    * the map was stale, refresh the pool map and, if it changed, pick again and retry once.
    */
-  private async io<T>(pick: () => ObjTarget, call: (to: ObjTarget) => Promise<T>): Promise<T> {
-    const to = pick();
-    try {
-      return await call(to);
-    } catch (err) {
-      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
-      if (!(await this.container.pool.refreshMap())) throw err;
-      return call(pick());
-    }
+  private io<T>(pick: () => ObjTarget, call: (to: ObjTarget) => Promise<T>): Promise<T> {
+    return this.retried(() => call(pick()));
   }
 
   private writeTx(options: { tx?: Tx } | undefined): Tx | undefined {
@@ -256,10 +250,33 @@ export class DaosObject {
     const tx = options?.tx ?? this.tx;
     if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
     if (this.ec) return this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
-    return this.io(
-      () => this.readerOf(g),
-      (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond),
-    );
+    return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond));
+  }
+
+  /**
+   * A read of group `g` (through `io`): on DER_CSUM (the replica's copy is corrupt; the engine
+   * counted and logged it) the same read goes to another serving member; DER_CSUM only when
+   * every serving member failed it.
+   */
+  private async readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T> {
+    const tried = new Set<string>();
+    const id = (t: TargetRef) => `${t.rank}:${t.target}`;
+    const pick = () => {
+      if (tried.size === 0) return this.readerOf(g);
+      const up = this.serving(g);
+      return this.at(up.find((t) => !tried.has(id(t))) ?? up[0]!);
+    };
+    for (;;) {
+      try {
+        return await this.io(pick, (to) => {
+          tried.add(id(to.target));
+          return call(to);
+        });
+      } catch (err) {
+        if (!(err instanceof DaosError) || err.code !== 'DER_CSUM') throw err;
+        if (this.serving(g).every((t) => tried.has(id(t)))) throw err;
+      }
+    }
   }
 
   /** Punch the whole object: every dkey, at once. */
@@ -457,15 +474,13 @@ export class DaosObject {
     const singles = iods.flatMap((iod, i) => (iod.kind === 'single' ? [i] : []));
     if (singles.length > 0) {
       tasks.push(
-        this.io(
-          () => this.readerOf(g),
-          (to) =>
-            this.engineFor(to).fetch(
-              to,
-              epoch,
-              dk,
-              singles.map((i) => iods[i]!),
-            ),
+        this.readIo(g, (to) =>
+          this.engineFor(to).fetch(
+            to,
+            epoch,
+            dk,
+            singles.map((i) => iods[i]!),
+          ),
         ).then((r) => {
           singles.forEach((i, n) => {
             results[i] = r[n];
@@ -688,6 +703,8 @@ export class DaosObject {
 
   private checkUpdateIods(iods: UpdateIodIn[]): UpdateIod[] {
     checkIodCount(iods);
+    // A checksummed container: every value and extent carries its chunk checksums.
+    const csum = this.container.props.checksum === 'crc32c';
     let bytes = 0;
     const seen = iods.length > 1 ? new Set<string>() : undefined;
     const out = iods.map((iod): UpdateIod => {
@@ -701,7 +718,9 @@ export class DaosObject {
           );
         }
         bytes += value.byteLength;
-        return { akey, kind: 'single', value };
+        return csum && value.byteLength > 0
+          ? { akey, kind: 'single', value, csums: chunkCsums(value) }
+          : { akey, kind: 'single', value };
       }
       if (iod.kind !== 'array')
         throw new DaosError(
@@ -723,7 +742,8 @@ export class DaosObject {
           }
           bytes += data.byteLength;
         }
-        return data === undefined ? e : { ...e, data };
+        if (data === undefined) return e;
+        return csum ? { ...e, data, csums: chunkCsums(data) } : { ...e, data };
       });
       return { akey, kind: 'array', recordSize: iod.recordSize, extents };
     });

@@ -30,6 +30,7 @@ import {
   encodeTarget,
   encodeTxCheck,
   encodeUpdateIods,
+  expectArray,
   expectBigint,
   expectBool,
   expectBytes,
@@ -40,6 +41,7 @@ import {
   OPC_ENGINE_AGGREGATE,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
+  OPC_ENGINE_COUNTERS,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
@@ -202,6 +204,20 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     return {
       recordsRemoved: expectCount(header.recordsRemoved, 'reply.recordsRemoved'),
       bytesFreed: expectCount(header.bytesFreed, 'reply.bytesFreed'),
+    };
+  }
+
+  /** The engine's counters: checksum errors its targets found, in total and per target. */
+  async counters(): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
+    const { header } = await this.call(OPC_ENGINE_COUNTERS, {});
+    return {
+      csumErrors: expectCount(header.csumErrors, 'reply.csumErrors'),
+      targets: expectArray(header.targets, 'reply.targets').map((t, i) => ({
+        csumErrors: expectCount(
+          expectObject(t, `reply.targets[${i}]`).csumErrors,
+          `reply.targets[${i}].csumErrors`,
+        ),
+      })),
     };
   }
 

@@ -48,7 +48,11 @@ export function codecFor(k: number, p: number): EcCodec {
 export function shardUnavailable(err: unknown): boolean {
   return (
     err instanceof DaosError &&
-    (err.code === 'DER_UNREACH' || err.code === 'DER_TIMEDOUT' || err.code === 'DER_HG')
+    (err.code === 'DER_UNREACH' ||
+      err.code === 'DER_TIMEDOUT' ||
+      err.code === 'DER_HG' ||
+      // A corrupt copy (checksummed container): rebuilt from the other cells like a lost one.
+      err.code === 'DER_CSUM')
   );
 }
 

@@ -13,10 +13,19 @@ export interface Recx {
 export type UpdateCond = 'dkey_insert' | 'dkey_update' | 'akey_insert' | 'akey_update';
 export type FetchCond = 'dkey_fetch' | 'akey_fetch';
 
-/** One akey of an update. Array extents with `data` absent punch those records (they read as holes). */
+/**
+ * One akey of an update. Array extents with `data` absent punch those records (they read as holes).
+ * `csums` (a checksummed container): the CRC32C of each 32 KiB chunk of the value or extent data
+ * (core/csum `chunkCsums`); the engine checks them (DER_CSUM) and stores them with the data.
+ */
 export type UpdateIod =
-  | { akey: Uint8Array; kind: 'single'; value: Uint8Array }
-  | { akey: Uint8Array; kind: 'array'; recordSize: number; extents: Array<Recx & { data?: Uint8Array }> };
+  | { akey: Uint8Array; kind: 'single'; value: Uint8Array; csums?: Uint32Array }
+  | {
+      akey: Uint8Array;
+      kind: 'array';
+      recordSize: number;
+      extents: Array<Recx & { data?: Uint8Array; csums?: Uint32Array }>;
+    };
 
 /**
  * One akey of a fetch. An array fetch may name `out`, the caller's buffer for the data (as DAOS

@@ -22,6 +22,7 @@ import { bigMax, bigMin } from '../../core/common/bigint.js';
 import { DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
+import { chunkCsums, csumChunkCount, firstBadChunk } from '../../core/csum/index.js';
 import type { TxOp } from '../../core/daos/link.js';
 import {
   cellRecordsFor,
@@ -42,7 +43,7 @@ import type { TargetRef } from '../../core/placement/pool-map.js';
 import type { ArrayFetchResult, Recx, UpdateIod } from '../../core/wire/obj-types.js';
 
 type ArrayIod = Extract<UpdateIod, { kind: 'array' }>;
-type Extent = Recx & { data?: Uint8Array };
+type Extent = Recx & { data?: Uint8Array; csums?: Uint32Array };
 
 /** What the expansion needs to know about the op's redundancy group. */
 export interface EcGroup {
@@ -154,15 +155,31 @@ export async function ecExpand(
     if (iod.kind !== 'array') continue;
     const rs = iod.recordSize;
     const cr = cellRecordsFor(rs, group.cellBytes);
+    // A checksummed write (the client sent csums): verified here, where the extents are cut, and
+    // every piece and parity cell carries checksums of its own bytes.
+    const csummed = iod.extents.some((e) => e.csums !== undefined);
+    for (const e of iod.extents) {
+      if (!e.data || !e.csums) continue;
+      const bad = firstBadChunk(e.data, e.csums);
+      if (bad >= 0 || e.csums.length !== csumChunkCount(e.data.byteLength)) {
+        throw new DaosError(
+          'DER_CSUM',
+          `extent {idx ${e.idx}, nr ${e.nr}} of akey ${Buffer.from(iod.akey).toString('hex')}: checksums do not match the data`,
+        );
+      }
+    }
+    const withCsums = (x: Extent): Extent => (csummed && x.data ? { ...x, csums: chunkCsums(x.data) } : x);
     // Data: each extent cut at cell boundaries, each piece to its data shard.
     const pieces: Extent[][] = Array.from({ length: k }, () => []);
     for (const e of iod.extents) {
       for (const piece of splitExtent(e.idx, e.nr, k, cr)) {
         const from = Number(piece.offsetInExtent) * rs;
         pieces[piece.shard]!.push(
-          e.data
-            ? { idx: piece.idx, nr: piece.nr, data: e.data.subarray(from, from + Number(piece.nr) * rs) }
-            : { idx: piece.idx, nr: piece.nr },
+          withCsums(
+            e.data
+              ? { idx: piece.idx, nr: piece.nr, data: e.data.subarray(from, from + Number(piece.nr) * rs) }
+              : { idx: piece.idx, nr: piece.nr },
+          ),
         );
       }
     }
@@ -188,7 +205,8 @@ export async function ecExpand(
         for (let j = 0; j < p; j++) parity[j]!.push({ idx: where.idx, nr: where.nr });
       } else {
         const cells = await codecFor(k, p).encode(st.cells);
-        for (let j = 0; j < p; j++) parity[j]!.push({ idx: where.idx, nr: where.nr, data: cells[j]! });
+        for (let j = 0; j < p; j++)
+          parity[j]!.push(withCsums({ idx: where.idx, nr: where.nr, data: cells[j]! }));
       }
     }
     parity.forEach((extents, j) => {

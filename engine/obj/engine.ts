@@ -43,6 +43,8 @@ export interface EngineOptions {
   peers?: (rank: number) => EnginePeer;
   /** Where errors of background work (transaction resolution) are reported. Default: stderr. */
   onBackgroundError?: (err: unknown) => void;
+  /** Where data corruption found by a read (DER_CSUM) is logged, one line each. Default: stderr. */
+  log?: (line: string) => void;
 }
 
 /** Layouts kept per engine (objects recently written through it). */
@@ -60,6 +62,7 @@ export class Engine implements ObjApi, EnginePeer {
   readonly targets: VosTarget[];
   private peerOf: (rank: number) => EnginePeer;
   private readonly onBackgroundError: (err: unknown) => void;
+  private readonly log: (line: string) => void;
   private readonly poolQuota = new Map<string, number>();
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
@@ -81,6 +84,7 @@ export class Engine implements ObjApi, EnginePeer {
     this.onBackgroundError =
       options.onBackgroundError ??
       ((err) => process.stderr.write(`engine rank ${this.rank}: ${(err as Error)?.message ?? err}\n`));
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   /** Open (or create) the engine's targets under `dir`, running each store's recovery. */
@@ -397,7 +401,23 @@ export class Engine implements ObjApi, EnginePeer {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
-    return this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
+    const store = this.store(to);
+    try {
+      return await store.fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
+    } catch (err) {
+      // Corrupt data on this target: counted there; logged here, with where it was found.
+      if (err instanceof DaosError && err.code === 'DER_CSUM')
+        this.log(
+          `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
+        );
+      throw err;
+    }
+  }
+
+  /** Counters over the engine's targets: csumErrors (see VosTarget.counters), in total and per target. */
+  counters(): { csumErrors: number; targets: Array<{ csumErrors: number }> } {
+    const targets = this.targets.map((t) => t.counters());
+    return { csumErrors: targets.reduce((n, t) => n + t.csumErrors, 0), targets };
   }
 
   async punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {

@@ -35,6 +35,7 @@ import {
   OPC_ENGINE_AGGREGATE,
   OPC_ENGINE_CONT_CREATE,
   OPC_ENGINE_CONT_DESTROY,
+  OPC_ENGINE_COUNTERS,
   OPC_ENGINE_PEERS,
   OPC_ENGINE_POOL_CREATE,
   OPC_ENGINE_POOL_DESTROY,
@@ -265,6 +266,10 @@ async function dispatch(
         throw new DaosError('DER_NOTSUPPORTED', `engine rank ${engine.rank} takes no peer list`);
       ctx.setPeers(peers);
       return { header: {} };
+    }
+    case OPC_ENGINE_COUNTERS: {
+      noBulk();
+      return { header: engine.counters() };
     }
     case OPC_ENGINE_RESOLVE_DTX: {
       noBulk();

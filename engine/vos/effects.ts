@@ -86,19 +86,26 @@ export interface Effects {
 /** Reserve data-file space for payloads of `inlineBytesMax` bytes or more and queue their bytes. */
 export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, inlineBytesMax: number) {
   const reserved: Extent[] = [];
-  const place = (bytes: Uint8Array): Payload => {
-    if (bytes.length < inlineBytesMax)
-      return { where: WHERE_INLINE, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) };
+  // Checksums (already checked against the bytes by checkOps) are stored with the record.
+  const place = (bytes: Uint8Array, csums: Uint32Array | undefined): Payload => {
+    if (bytes.length < inlineBytesMax) {
+      const inline = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      return csums === undefined
+        ? { where: WHERE_INLINE, bytes: inline }
+        : { where: WHERE_INLINE, bytes: inline, csums };
+    }
     const off = alloc.reserve(bytes.length);
     reserved.push({ off, len: bytes.length });
     data.queueWrite(off, bytes);
-    return { where: WHERE_FILE, off, len: bytes.length };
+    return csums === undefined
+      ? { where: WHERE_FILE, off, len: bytes.length }
+      : { where: WHERE_FILE, off, len: bytes.length, csums };
   };
   const staged: StagedOp[] = ops.map((op) => {
     if (op.op !== 'update') return op;
     const iods: StagedIod[] = op.iods.map((iod) =>
       iod.kind === 'single'
-        ? { akey: iod.akey, kind: 'single', payload: place(iod.value) }
+        ? { akey: iod.akey, kind: 'single', payload: place(iod.value, iod.csums) }
         : {
             akey: iod.akey,
             kind: 'array',
@@ -106,7 +113,7 @@ export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, i
             extents: iod.extents.map((x) => ({
               idx: x.idx,
               nr: x.nr,
-              payload: x.data === undefined ? { where: WHERE_HOLE } : place(x.data),
+              payload: x.data === undefined ? { where: WHERE_HOLE } : place(x.data, x.csums),
             })),
           },
     );

@@ -3,14 +3,28 @@
  * All run synchronously against LMDB's last committed snapshot; data-file bytes are read with
  * positional reads straight into the output buffer.
  */
-import { check } from '../../core/common/errors.js';
+import { check, DaosError } from '../../core/common/errors.js';
 import type { Oid } from '../../core/common/oid.js';
+import { CSUM_CHUNK_BYTES, firstBadChunk } from '../../core/csum/index.js';
 import { mergeRanges, type Piece, resolveExtents } from './extents.js';
 import { akeyPrefix, contPrefix, keyOid, OBJ_PREFIX_BYTES, objPrefix, prefixEnd } from './keys.js';
-import { type ExtentRecord, KIND_ARRAY, KIND_SINGLE, WHERE_HOLE } from './records.js';
+import {
+  type ExtentRecord,
+  KIND_ARRAY,
+  KIND_SINGLE,
+  type Payload,
+  WHERE_FILE,
+  WHERE_HOLE,
+} from './records.js';
 import type { FetchCond, FetchIod, FetchResult, Recx } from './types.js';
 import { showKey } from './validate.js';
 import type { Visibility } from './visibility.js';
+
+/**
+ * Checksum checks a fetch planned: each verifies bytes once the data-file reads are done (at once
+ * for a plain fetch, after the turn's merged reads for fetchAsync), throwing DER_CSUM on a mismatch.
+ */
+export type CsumChecks = Array<() => void>;
 
 export function fetch(
   vis: Visibility,
@@ -20,6 +34,7 @@ export function fetch(
   dkey: Uint8Array,
   iods: FetchIod[],
   cond: FetchCond | undefined,
+  checks: CsumChecks,
 ): FetchResult[] {
   if (cond === 'dkey_fetch') {
     const exists = cid !== undefined && vis.dkeyExists(cid, oid, dkey, e, vis.floor(cid, oid, e, dkey));
@@ -42,7 +57,13 @@ export function fetch(
       // The common path: one seek finds the version; the meta is read only to report a wrong kind.
       const v = vis.single(pfx, e, p);
       if (v !== undefined) {
-        out.push(vis.singleBytes(v.payload));
+        const bytes = vis.singleBytes(v.payload);
+        const csums = v.payload.where === WHERE_HOLE ? undefined : v.payload.csums;
+        if (csums !== undefined)
+          checks.push(() =>
+            verifyChunks(bytes, csums, 0, () => `${what()}: single value at epoch ${v.epoch}`),
+          );
+        out.push(bytes);
         continue;
       }
       const m = vis.meta(pfx);
@@ -65,7 +86,7 @@ export function fetch(
       'DER_REC_SIZE',
       `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
     );
-    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out));
+    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out, checks, what));
   }
   return out;
 }
@@ -91,6 +112,8 @@ function fetchArray(
   rs: number,
   extents: Recx[],
   into: Uint8Array | undefined,
+  checks: CsumChecks,
+  what: () => string,
 ) {
   const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
   // Unzeroed: every byte is either copied from a data piece or zeroed as a hole below.
@@ -109,7 +132,15 @@ function fetchArray(
       const len = Number(piece.end - piece.start) * rs;
       const at = outOff + Number(piece.start - lo) * rs;
       if (at > filled) data.fill(0, filled, at);
-      vis.copyPayload(rec.payload, from, len, data, at);
+      if (rec.payload.csums === undefined) vis.copyPayload(rec.payload, from, len, data, at);
+      else {
+        const src = piece.src;
+        readVerified(vis, rec.payload, rec.payload.csums, from, len, data, at, checks, () => {
+          const where =
+            rec.payload.where === WHERE_FILE ? `, data-file offset ${rec.payload.off}` : ' (inline)';
+          return `${what()}: extent idx ${src.start} nr ${src.end - src.start} at epoch ${src.epoch}${where}`;
+        });
+      }
       filled = at + len;
       visible.push({ start: piece.start, end: piece.end });
     }
@@ -117,6 +148,54 @@ function fetchArray(
     if (outOff > filled) data.fill(0, filled, outOff);
   }
   return { data, map: mergeRanges(visible) };
+}
+
+/**
+ * Copy bytes [from, from + len) of a checksummed record into out at `at`, planning their check:
+ * the whole chunks around the range are read (into `out` itself when the range is whole chunks,
+ * else into a scratch buffer copied out once verified) and verified when the reads are done.
+ */
+function readVerified(
+  vis: Visibility,
+  payload: Exclude<Payload, { where: typeof WHERE_HOLE }>,
+  csums: Uint32Array,
+  from: number,
+  len: number,
+  out: Uint8Array,
+  at: number,
+  checks: CsumChecks,
+  describe: () => string,
+): void {
+  const recordLen = payload.where === WHERE_FILE ? payload.len : payload.bytes.length;
+  const firstChunk = Math.floor(from / CSUM_CHUNK_BYTES);
+  const start = firstChunk * CSUM_CHUNK_BYTES;
+  const end = Math.min(Math.ceil((from + len) / CSUM_CHUNK_BYTES) * CSUM_CHUNK_BYTES, recordLen);
+  if (start === from && end === from + len) {
+    vis.copyPayload(payload, from, len, out, at);
+    checks.push(() => verifyChunks(out.subarray(at, at + len), csums, firstChunk, describe));
+    return;
+  }
+  const scratch = Buffer.allocUnsafe(end - start);
+  vis.copyPayload(payload, start, end - start, scratch, 0);
+  checks.push(() => {
+    verifyChunks(scratch, csums, firstChunk, describe);
+    out.set(scratch.subarray(from - start, from - start + len), at);
+  });
+}
+
+/** DER_CSUM naming the record and chunk when `data` (whole chunks from `firstChunk`) fails its checksums. */
+function verifyChunks(
+  data: Uint8Array,
+  csums: Uint32Array,
+  firstChunk: number,
+  describe: () => string,
+): void {
+  const bad = firstBadChunk(data, csums, firstChunk);
+  if (bad >= 0)
+    throw new DaosError(
+      'DER_CSUM',
+      `${describe()}: chunk ${bad} (record bytes ${bad * CSUM_CHUNK_BYTES}..) does not match its checksum`,
+    );
 }
 
 /** Data pieces of an array akey at e (holes dropped), or [] for a missing or single-value akey. */

@@ -7,6 +7,10 @@
  *
  *   payload by where:  INLINE -> the bytes | FILE -> offset(8 BE) length(4 BE) | HOLE -> nothing
  *
+ *   where | CSUM_FLAG (0x80): the record has checksums, stored between the header and the payload
+ *   as count(4 BE) | count x crc32c(4 BE) — the CRC32C of each CSUM_CHUNK_BYTES chunk of the
+ *   record's bytes from its first byte (core/csum). Stored bytes never change, so they stay valid.
+ *
  * Binary rather than msgpack: these are decoded on every read, and the inline bytes of a value can
  * be handed out as a view of the record without a copy.
  */
@@ -16,6 +20,8 @@ import { TAG_EXTENT, TAG_SINGLE } from './keys.js';
 export const WHERE_INLINE = 0;
 export const WHERE_FILE = 1;
 export const WHERE_HOLE = 2;
+/** Set in the where byte of a record that carries checksums. */
+const CSUM_FLAG = 0x80;
 
 export const KIND_SINGLE = 1;
 export const KIND_ARRAY = 2;
@@ -26,10 +32,10 @@ const META_BYTES = 1 + 4 + 8;
 /** Data-file offsets are JS numbers: 2^53 bytes is far past any data file. */
 const OFFSET_SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
-/** Where the bytes of a version or extent are. */
+/** Where the bytes of a version or extent are, and their chunk checksums if they have any. */
 export type Payload =
-  | { where: typeof WHERE_INLINE; bytes: Buffer }
-  | { where: typeof WHERE_FILE; off: number; len: number }
+  | { where: typeof WHERE_INLINE; bytes: Buffer; csums?: Uint32Array }
+  | { where: typeof WHERE_FILE; off: number; len: number; csums?: Uint32Array }
   | { where: typeof WHERE_HOLE };
 
 export interface ExtentRecord {
@@ -45,11 +51,27 @@ export interface AkeyMeta {
   maxNr: bigint;
 }
 
+function csumsOf(p: Payload): Uint32Array | undefined {
+  return p.where === WHERE_HOLE ? undefined : p.csums;
+}
+
 function payloadBytes(p: Payload): number {
-  return p.where === WHERE_INLINE ? p.bytes.length : p.where === WHERE_FILE ? FILE_REF_BYTES : 0;
+  const c = csumsOf(p);
+  const cs = c === undefined ? 0 : 4 + 4 * c.length;
+  return cs + (p.where === WHERE_INLINE ? p.bytes.length : p.where === WHERE_FILE ? FILE_REF_BYTES : 0);
+}
+
+function whereByte(p: Payload): number {
+  return csumsOf(p) === undefined ? p.where : p.where | CSUM_FLAG;
 }
 
 function writePayload(out: Buffer, pos: number, p: Payload): void {
+  const c = csumsOf(p);
+  if (c !== undefined) {
+    out.writeUInt32BE(c.length, pos);
+    pos += 4;
+    for (let i = 0; i < c.length; i++, pos += 4) out.writeUInt32BE(c[i]!, pos);
+  }
   if (p.where === WHERE_INLINE) {
     out.set(p.bytes, pos);
   } else if (p.where === WHERE_FILE) {
@@ -60,11 +82,23 @@ function writePayload(out: Buffer, pos: number, p: Payload): void {
   }
 }
 
-function readPayload(where: number, buf: Buffer, pos: number): Payload {
-  if (where === WHERE_INLINE) return { where, bytes: buf.subarray(pos) };
+function readPayload(whereByte: number, buf: Buffer, pos: number): Payload {
+  const where = whereByte & ~CSUM_FLAG;
+  let csums: Uint32Array | undefined;
+  if (whereByte & CSUM_FLAG) {
+    const n = buf.readUInt32BE(pos);
+    pos += 4;
+    csums = new Uint32Array(n);
+    for (let i = 0; i < n; i++, pos += 4) csums[i] = buf.readUInt32BE(pos);
+  }
+  if (where === WHERE_INLINE) {
+    const bytes = buf.subarray(pos);
+    return csums === undefined ? { where, bytes } : { where, bytes, csums };
+  }
   if (where === WHERE_FILE) {
     const off = buf.readUInt32BE(pos) * 2 ** 32 + buf.readUInt32BE(pos + 4);
-    return { where, off, len: buf.readUInt32BE(pos + 8) };
+    const len = buf.readUInt32BE(pos + 8);
+    return csums === undefined ? { where, off, len } : { where, off, len, csums };
   }
   assert(where === WHERE_HOLE, `unknown payload kind ${where}`);
   return { where };
@@ -73,7 +107,7 @@ function readPayload(where: number, buf: Buffer, pos: number): Payload {
 export function encodeSingle(p: Payload): Buffer {
   assert(p.where !== WHERE_HOLE, 'a single value is never a hole');
   const b = Buffer.allocUnsafe(1 + payloadBytes(p));
-  b[0] = p.where;
+  b[0] = whereByte(p);
   writePayload(b, 1, p);
   return b;
 }
@@ -84,7 +118,7 @@ export function decodeSingle(buf: Buffer): Payload {
 
 export function encodeExtent(r: ExtentRecord): Buffer {
   const b = Buffer.allocUnsafe(EXTENT_HEADER_BYTES + payloadBytes(r.payload));
-  b[0] = r.payload.where;
+  b[0] = whereByte(r.payload);
   b.writeBigUInt64BE(r.nr, 1);
   b.writeUInt32BE(r.recordSize, 9);
   writePayload(b, EXTENT_HEADER_BYTES, r.payload);

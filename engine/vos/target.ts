@@ -56,6 +56,8 @@ const DATA_FILE_NAME = 'data.bin';
 
 export class Target implements VosTarget {
   private closed = false;
+  /** Fetched chunks that failed their checksum (since the store was opened). */
+  private csumErrors = 0;
   private readonly locks = new LockTable();
   private readonly pending = new Map<string, DtxRecord>();
 
@@ -340,6 +342,37 @@ export class Target implements VosTarget {
       .map((r) => ({ dtxId: r.dtxId, coordinator: r.coordinator }));
   }
 
+  /** Validate and plan a fetch: its data-file reads are issued (or queued) and its checksum checks collected. */
+  private planFetch(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond: FetchCond | undefined,
+    checks: reads.CsumChecks,
+  ): FetchResult[] {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    checkFetchIods(iods);
+    return reads.fetch(this.vis, this.store.contId(cont), oid, epoch, dkey, iods, cond, checks);
+  }
+
+  /** Run a fetch's checksum checks once its bytes are in place; each failure is counted. */
+  private runChecks(checks: reads.CsumChecks): void {
+    let first: unknown;
+    for (const c of checks) {
+      try {
+        c();
+      } catch (err) {
+        if (err instanceof DaosError && err.code === 'DER_CSUM') this.csumErrors++;
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
   fetch(
     cont: string,
     oid: Oid,
@@ -348,11 +381,10 @@ export class Target implements VosTarget {
     iods: FetchIod[],
     cond?: FetchCond,
   ): FetchResult[] {
-    checkTarget(cont, oid);
-    checkEpoch(epoch, 'read');
-    checkKey(dkey, 'dkey');
-    checkFetchIods(iods);
-    return reads.fetch(this.vis, this.store.contId(cont), oid, epoch, dkey, iods, cond);
+    const checks: reads.CsumChecks = [];
+    const out = this.planFetch(cont, oid, epoch, dkey, iods, cond, checks);
+    if (checks.length > 0) this.runChecks(checks);
+    return out;
   }
 
   fetchAsync(
@@ -363,7 +395,17 @@ export class Target implements VosTarget {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
-    return this.data.deferReads(() => this.fetch(cont, oid, epoch, dkey, iods, cond));
+    const checks: reads.CsumChecks = [];
+    const planned = this.data.deferReads(() => this.planFetch(cont, oid, epoch, dkey, iods, cond, checks));
+    if (checks.length === 0) return planned;
+    return planned.then((out) => {
+      this.runChecks(checks);
+      return out;
+    });
+  }
+
+  counters(): { csumErrors: number } {
+    return { csumErrors: this.csumErrors };
   }
 
   listDkeys(

@@ -181,6 +181,11 @@ export interface VosTarget {
   destroyContainer(cont: string): Promise<void>;
   /** Bytes held by a container (inline values and data-file extents). */
   containerBytes(cont: string): number;
+  /**
+   * Counters since the store was opened. csumErrors: reads of checksummed records (one per record
+   * piece of a fetch) whose bytes failed their checksum; each failed its fetch with DER_CSUM.
+   */
+  counters(): { csumErrors: number };
   /** Data-file size and bytes in use, for metrics and tests. */
   usage(): { fileBytes: number; usedBytes: number; freeBytes: number };
   /** Flush and close. The store must not be used afterwards. */

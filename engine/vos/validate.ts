@@ -15,6 +15,7 @@ import {
   TX_OPS_MAX,
 } from '../../core/common/limits.js';
 import { checkOid, type Oid } from '../../core/common/oid.js';
+import { CSUM_CHUNK_BYTES, csumChunkCount, firstBadChunk } from '../../core/csum/index.js';
 import type { FetchIod, Recx, TxCheck, UpdateIod, VosOp } from './types.js';
 
 /** How a key shows in an error: printable ASCII as is, anything else as hex. */
@@ -79,7 +80,28 @@ export function checkRecx(r: Recx, akey: Uint8Array): void {
   );
 }
 
-function checkUpdateIod(iod: UpdateIod): void {
+/**
+ * A value's or extent's checksums, when given: one per CSUM_CHUNK_BYTES chunk (DER_INVAL) and each
+ * the CRC32C of its chunk (DER_CSUM: the data or its checksums were damaged on the way).
+ */
+function checkCsums(data: Uint8Array, csums: Uint32Array | undefined, what: () => string): void {
+  if (csums === undefined) return;
+  check(
+    csums instanceof Uint32Array && csums.length === csumChunkCount(data.length),
+    'DER_INVAL',
+    () =>
+      `${what()}: ${csums instanceof Uint32Array ? csums.length : 'no'} checksums for ${data.length} bytes (one per ${CSUM_CHUNK_BYTES} bytes)`,
+  );
+  const bad = firstBadChunk(data, csums);
+  check(
+    bad < 0,
+    'DER_CSUM',
+    () =>
+      `${what()}: checksum of chunk ${bad} (bytes ${bad * CSUM_CHUNK_BYTES}..) does not match the data sent`,
+  );
+}
+
+function checkUpdateIod(iod: UpdateIod, dkey: Uint8Array): void {
   checkKey(iod.akey, 'akey');
   if (iod.kind === 'single') {
     check(
@@ -93,6 +115,7 @@ function checkUpdateIod(iod: UpdateIod): void {
       () =>
         `akey ${showKey(iod.akey)}: single value of ${iod.value.length} bytes, over ${SINGLE_VALUE_BYTES_MAX}`,
     );
+    checkCsums(iod.value, iod.csums, () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`);
     return;
   }
   check(iod.kind === 'array', 'DER_INVAL', () => `akey ${showKey(iod.akey)}: kind must be single or array`);
@@ -111,6 +134,11 @@ function checkUpdateIod(iod: UpdateIod): void {
       'DER_INVAL',
       () =>
         `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${want} bytes, got ${x.data?.length}`,
+    );
+    checkCsums(
+      x.data,
+      x.csums,
+      () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}, extent idx ${x.idx} nr ${x.nr}`,
     );
   }
 }
@@ -135,7 +163,7 @@ export function checkOps(ops: VosOp[]): void {
           'DER_INVAL',
           () => `dkey ${showKey(op.dkey)}: an update needs 1..${IODS_PER_IO_MAX} iods`,
         );
-        for (const iod of op.iods) checkUpdateIod(iod);
+        for (const iod of op.iods) checkUpdateIod(iod, op.dkey);
         break;
       case 'punch_obj':
         break;
