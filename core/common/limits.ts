@@ -44,3 +44,5 @@ export const TARGET_MAP_BYTES = 64 * 1024 * 1024 * 1024;
 export const ARRAY_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 /** Smallest pool (DAOS's minimum SCM per target is far larger; ours is a sanity bound). */
 export const POOL_BYTES_MIN = 16 * 1024 * 1024;
+/** DAOS system names (DAOS: DAOS_SYS_NAME_MAX). */
+export const SYSTEM_NAME_BYTES_MAX = 15;
