@@ -44,3 +44,7 @@ export const TARGET_MAP_BYTES = 64 * 1024 * 1024 * 1024;
 export const ARRAY_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 /** Smallest pool (DAOS's minimum SCM per target is far larger; ours is a sanity bound). */
 export const POOL_BYTES_MIN = 16 * 1024 * 1024;
+/** ACE list of one ACL, counted as DAOS documents it (256 bytes per entry + the name, 64-aligned). */
+export const ACL_BYTES_MAX = 64 * 1024;
+/** ACL principal names, `name@domain` (DAOS: DAOS_ACL_MAX_PRINCIPAL_LEN). */
+export const PRINCIPAL_BYTES_MAX = 255;
