@@ -46,3 +46,7 @@ export const ARRAY_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 export const POOL_BYTES_MIN = 16 * 1024 * 1024;
 /** DAOS system names (DAOS: DAOS_SYS_NAME_MAX). */
 export const SYSTEM_NAME_BYTES_MAX = 15;
+/** ACE list of one ACL, counted as DAOS documents it (256 bytes per entry + the name, 64-aligned). */
+export const ACL_BYTES_MAX = 64 * 1024;
+/** ACL principal names, `name@domain` (DAOS: DAOS_ACL_MAX_PRINCIPAL_LEN). */
+export const PRINCIPAL_BYTES_MAX = 255;
