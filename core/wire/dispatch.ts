@@ -10,7 +10,7 @@ import type { Handler } from './transport.js';
 export const ERROR_MESSAGE_CHARS_MAX = 4096;
 
 export type Outcome =
-  | { ok: true; header: unknown; bulk: Uint8Array | undefined }
+  | { ok: true; header: unknown; bulk: Uint8Array | undefined; sent?: () => void }
   | { ok: false; code: DerName; message: string };
 
 /** The error outcome of anything thrown. */
@@ -35,7 +35,7 @@ export async function dispatch(
       return { ok: false, code: 'DER_MISC', message: `handler of ${opcodeName(opcode)} returned no reply` };
     }
     const replyBulk = reply.bulk !== undefined && reply.bulk.length > 0 ? reply.bulk : undefined;
-    return { ok: true, header: reply.header, bulk: replyBulk };
+    return { ok: true, header: reply.header, bulk: replyBulk, sent: reply.sent };
   } catch (err) {
     return errorOutcome(err);
   }

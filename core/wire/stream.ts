@@ -55,9 +55,13 @@ const SERVER_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REQUEST]);
 const CLIENT_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REPLY, FRAME_KIND_ERROR]);
 
 /** Write a frame's pieces as one gathered write. */
-function writeFrame(socket: net.Socket, pieces: Uint8Array[]): void {
+/** Write a frame's pieces as one; `written` runs once they are with the kernel (or failed). */
+function writeFrame(socket: net.Socket, pieces: Uint8Array[], written?: () => void): void {
   socket.cork();
-  for (const piece of pieces) socket.write(piece);
+  pieces.forEach((piece, i) => {
+    if (written && i === pieces.length - 1) socket.write(piece, () => written());
+    else socket.write(piece);
+  });
   socket.uncork();
 }
 
@@ -129,8 +133,12 @@ class ServerConnection {
       frame.headerError !== undefined
         ? errorOutcome(frame.headerError)
         : await dispatch(this.handler, this.opcodes, frame.opcode, frame.header, frame.bulk);
-    if (this.closed) return;
-    writeFrame(this.socket, this.encodeOutcome(frame, outcome));
+    const sent = outcome.ok ? outcome.sent : undefined;
+    if (this.closed) {
+      sent?.();
+      return;
+    }
+    writeFrame(this.socket, this.encodeOutcome(frame, outcome), sent);
   }
 
   private encodeOutcome(frame: Frame, outcome: Outcome): Uint8Array[] {

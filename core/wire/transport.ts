@@ -11,6 +11,12 @@ import { unixTransport } from './unix.js';
 export interface HandlerReply {
   header: unknown;
   bulk?: Uint8Array;
+  /**
+   * Called once the reply's bytes are with the kernel (or the reply was dropped): the handler may
+   * reuse the bulk's memory from then on. Transports that hand the bulk to the caller by
+   * reference (in-process) never call it, so memory is only reused where that is safe.
+   */
+  sent?: () => void;
 }
 
 /**

@@ -52,6 +52,7 @@ import {
   UPDATE_CONDS,
   WHICH,
 } from '../../core/daos/obj-codec.js';
+import { BufferPool } from '../../core/wire/buffer-pool.js';
 import type { FetchIod } from '../../core/wire/obj-types.js';
 import {
   OPC_OBJ_FETCH,
@@ -68,6 +69,9 @@ import {
 } from '../../core/wire/opcodes.js';
 import { type HandlerReply, type Listener, transportFor } from '../../core/wire/transport.js';
 import type { Engine } from './engine.js';
+
+/** Buffers of large fetch replies, reused once a reply has been written. */
+const fetchBuffers = new BufferPool();
 
 /** What the service needs beyond the engine. */
 export interface ServeContext {
@@ -168,9 +172,28 @@ async function dispatch(
       checkFetchBytes(iods);
       const c = optional(h.cond, 'cond', cond(FETCH_CONDS));
       noBulk();
-      const results = await engine.fetch(to, epoch, dkey, iods, c);
-      const out = new BulkOut();
-      return { header: { results: encodeFetchResults(results, out) }, bulk: out.join() };
+      // Large array reads land in pooled buffers, given back once the reply is with the kernel.
+      const taken: Buffer[] = [];
+      const withOut = iods.map((iod) => {
+        if (iod.kind !== 'array') return iod;
+        const bytes = Number(iod.extents.reduce((n, e) => n + e.nr, 0n) * BigInt(iod.recordSize));
+        const buf = fetchBuffers.take(bytes);
+        if (!buf) return iod;
+        taken.push(buf);
+        return { ...iod, out: buf.subarray(0, bytes) };
+      });
+      const release = () => {
+        for (const b of taken.splice(0)) fetchBuffers.give(b);
+      };
+      try {
+        const results = await engine.fetch(to, epoch, dkey, withOut, c);
+        const out = new BulkOut();
+        const header = { results: encodeFetchResults(results, out) };
+        return { header, bulk: out.join(), sent: release };
+      } catch (err) {
+        release();
+        throw err;
+      }
     }
     case OPC_OBJ_PUNCH: {
       const op = decodePunchOp(h.op, input);
