@@ -93,6 +93,38 @@ describe('daos_engine process', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('answers many large fetches in flight with the right bytes (reply buffers are reused)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const started = await startEngine(dir, 'tcp://127.0.0.1:0');
+    const remote = await connect(started.address);
+    const MIB = 1 << 20;
+    const KEYS = 12;
+    const data = (i: number) => Buffer.alloc(MIB, i + 1).fill(`key-${i}:`, 0, 16);
+    for (let i = 0; i < KEYS; i++) {
+      await remote.update(to(i % 2), b(`big${i}`), [
+        {
+          akey: b('a'),
+          kind: 'array',
+          recordSize: 1,
+          extents: [{ idx: 0n, nr: BigInt(MIB), data: data(i) }],
+        },
+      ]);
+    }
+    const reads = Array.from({ length: 96 }, async (_, n) => {
+      const i = n % KEYS;
+      const [r] = await remote.fetch(to(i % 2), EPOCH_MAX, b(`big${i}`), [
+        { akey: b('a'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: BigInt(MIB) }] },
+      ]);
+      // Hold the reply a while: a later reply must not land in this one's memory.
+      await new Promise((resolve) => setTimeout(resolve, n % 5));
+      expect(Buffer.from((r as ArrayFetchResult).data).equals(data(i)), `read ${n} of key ${i}`).toBe(true);
+    });
+    await Promise.all(reads);
+    await remote.close();
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+  });
+
   it('listens on a unix socket too', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
     const started = await startEngine(dir, `unix://${path.join(dir, 'engine.sock')}`);

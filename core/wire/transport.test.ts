@@ -191,3 +191,40 @@ describe('addresses', () => {
     await expectDaosError(transportFor('inproc://').connect('inproc://nobody'), 'DER_UNREACH');
   });
 });
+
+describe('reply memory reuse (HandlerReply.sent)', () => {
+  it('calls sent only once a large reply is written, not while the peer is not reading', async () => {
+    const { default: net } = await import('node:net');
+    const { encodeFrame, FRAME_KIND_REQUEST } = await import('./frame.js');
+    const BULK = 32 << 20;
+    let sentAt: number | undefined;
+    const listener = await transportFor('tcp://127.0.0.1:0').listen('tcp://127.0.0.1:0', async () => ({
+      header: {},
+      bulk: Buffer.alloc(BULK, 7),
+      sent: () => {
+        sentAt = Date.now();
+      },
+    }));
+    try {
+      const port = Number(listener.address.split(':').at(-1));
+      const socket = net.connect({ host: '127.0.0.1', port });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.pause(); // read nothing: the reply cannot all leave the server
+      for (const piece of encodeFrame({ kind: FRAME_KIND_REQUEST, requestId: 1, opcode: OPC_PING }, {}))
+        socket.write(piece);
+      await sleep(300);
+      expect(sentAt).toBeUndefined();
+      let got = 0;
+      socket.on('data', (d: Buffer) => {
+        got += d.length;
+      });
+      socket.resume();
+      while (got < BULK) await sleep(10);
+      await sleep(20);
+      expect(sentAt).toBeDefined();
+      socket.destroy();
+    } finally {
+      await listener.close();
+    }
+  });
+});
