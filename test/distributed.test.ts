@@ -198,7 +198,10 @@ async function killWorkload(run: KillRun): Promise<void> {
         // rank already DOWN, and saw no new death, must not.
         if (startedWhenDown && kills === killsAtStart) {
           failedWhenDown++;
-          console.log(`write started after rankDown failed: ${(err as Error).message}`);
+          if (failedWhenDown <= 3)
+            console.log(
+              `write started after rankDown failed (client map v${pool.map.version}, ${objs[o]!.oid.lo}): ${(err as Error).message}`,
+            );
         }
       }
     }
@@ -207,20 +210,24 @@ async function killWorkload(run: KillRun): Promise<void> {
   const t0 = Date.now();
   let stop = false;
   const running = Array.from({ length: KILL_WRITERS }, (_, w) => writer(w, () => stop));
-  for (const victim of victims) {
+  try {
+    for (const victim of victims) {
+      const before = acked;
+      await waitFor(() => acked >= before + KILL_WRITES_PER_PHASE);
+      phase = 'killed';
+      kills++;
+      process.kill(sys.engines[victim]!.pid, 'SIGKILL');
+      await waitFor(() => sys.engines[victim]!.state === 'stopped');
+      await sys.rankDown(victim);
+      phase = 'down';
+    }
     const before = acked;
     await waitFor(() => acked >= before + KILL_WRITES_PER_PHASE);
-    phase = 'killed';
-    kills++;
-    process.kill(sys.engines[victim]!.pid, 'SIGKILL');
-    await waitFor(() => sys.engines[victim]!.state === 'stopped');
-    await sys.rankDown(victim);
-    phase = 'down';
+  } finally {
+    // Writers stop whatever happened (a timeout must not leave them spinning on a stopped system).
+    stop = true;
+    await Promise.all(running);
   }
-  const before = acked;
-  await waitFor(() => acked >= before + KILL_WRITES_PER_PHASE);
-  stop = true;
-  await Promise.all(running);
   console.log(
     `kill test ${run.classes.join(' ')}: ranks ${victims.join(', ')} killed; ${acked} writes acknowledged, ${failed} failed (${failedWhenDown} of those started after the rank was marked DOWN) in ${Date.now() - t0} ms`,
   );

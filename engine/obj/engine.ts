@@ -630,8 +630,18 @@ export class Engine implements ObjApi, EnginePeer {
   ): Promise<void> {
     checkPart(ops, epochs, epoch);
     hlc.update(epoch);
+    const refuse = () =>
+      new DaosError('DER_STALE', `transaction ${dtxId}: its coordinator, rank ${coordinator.rank}, is DOWN`);
+    // A prepare from a coordinator already DOWN (sent before it died, read after): refused.
+    if (this.ranksDown().has(coordinator.rank)) throw refuse();
     const { store, vosOps } = this.partStore(ops);
     await store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check));
+    // The coordinator went DOWN while this prepare ran: the resolution pass of that map change may
+    // have missed it, so resolve again (with the survivors) before answering.
+    if (this.ranksDown().has(coordinator.rank)) {
+      await this.resolvePendingDtx({ coordinatorDown: true });
+      throw refuse();
+    }
   }
 
   private localTarget(target: number): VosTarget {

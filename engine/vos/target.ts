@@ -2,10 +2,12 @@
  * One target's versioned object store: the LMDB index, the data file and its allocator, the
  * dtx locks, tied together behind the VosTarget contract.
  *
- * Every write goes through `commit`: an lmdb-js async transaction, batched with every other
- * transaction of the event turn into one LMDB commit (group commit). Its callback first writes
- * the batch's queued data-file bytes and persists the allocator, so the space a record references
- * is on file, and accounted, no later than the commit that makes the record visible.
+ * Every write goes through `commit`, batched with every other commit of the event turn into one
+ * LMDB commit (group commit): with durability 'process', one synchronous LMDB transaction run at
+ * the end of the turn (`inBatch`); with 'fsync', lmdb-js's asynchronous transactions (its write
+ * thread overlaps the fsyncs). Each commit first writes the queued data-file bytes and persists
+ * the allocator, so the space a record references is on file, and accounted, no later than the
+ * commit that makes the record visible.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,6 +58,10 @@ const DATA_FILE_NAME = 'data.bin';
 
 export class Target implements VosTarget {
   private closed = false;
+  /** Commits queued this turn (durability 'process'); run by `runBatch`. */
+  private batch:
+    | Array<{ work: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }>
+    | undefined;
   /** Fetched chunks that failed their checksum (since the store was opened). */
   private csumErrors = 0;
   private readonly locks = new LockTable();
@@ -124,17 +130,22 @@ export class Target implements VosTarget {
       return fn(freed);
     };
     let result: T;
-    if (mode === 'plain') {
-      result = (await this.store.env.transaction(run)) as T;
-    } else {
-      // A child transaction can be aborted after it has written (a failing op of a multi-op call).
-      try {
-        result = (await this.store.env.childTransaction(run)) as T;
-      } catch (err) {
-        // The aborted child took the allocator's persisted changes with it: persist them again.
-        if (mode === 'child') this.alloc.markAllDirty();
-        throw err;
+    try {
+      if (this.fsync) {
+        // Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread.
+        result = (await (mode === 'plain'
+          ? this.store.env.transaction(run)
+          : this.store.env.childTransaction(run))) as T;
+      } else {
+        // Child transactions run synchronously inside the batch's transaction.
+        result = await this.inBatch(() =>
+          mode === 'plain' ? run() : (this.store.env.childTransaction(run) as T),
+        );
       }
+    } catch (err) {
+      // An aborted child took the allocator's persisted changes with it: persist them again.
+      if (mode === 'child') this.alloc.markAllDirty();
+      throw err;
     }
     // Reads planned before this commit may still be queued for the space it freed.
     if (freed.length > 0)
@@ -143,6 +154,49 @@ export class Target implements VosTarget {
       });
     if (this.fsync) await this.store.env.flushed;
     return result;
+  }
+
+  /**
+   * Run `work` in this turn's batch: every commit a target queues in one event-loop turn runs, in
+   * queue order, inside one synchronous LMDB transaction (durability 'process': no fsync, so the
+   * commit itself is a few memory copies). One path for every commit of the target keeps them in
+   * program order; a failing item (a child transaction) is rolled back alone.
+   */
+  private inBatch<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.batch) {
+        this.batch = [];
+        setImmediate(() => this.runBatch());
+      }
+      this.batch.push({ work, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private runBatch(): void {
+    const items = this.batch ?? [];
+    this.batch = undefined;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    try {
+      this.store.env.transactionSync(() => {
+        for (const item of items) {
+          try {
+            outcomes.push({ ok: true, value: item.work() });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      // The commit itself failed: nothing of the batch is on file, the allocator's state included.
+      this.alloc.markAllDirty();
+      for (const item of items) item.reject(err);
+      return;
+    }
+    items.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.err);
+    });
   }
 
   /** Stage ops, commit `fn` with them, and give the reserved space back if it fails. */
