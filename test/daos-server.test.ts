@@ -4,12 +4,19 @@
  * restarted by supervision with its data intact, system stop and start, and a whole-server
  * restart on the same folders.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseServerConfig } from '../control/server/config.js';
-import { DaosServer } from '../control/server/server.js';
+import { DaosServer, type DaosServerOptions } from '../control/server/server.js';
+import {
+  engineStorage,
+  formatTiers,
+  readSuperblocks,
+  SUPERBLOCK_FILE,
+  scanTier,
+} from '../control/server/storage.js';
 import { DaosClient } from '../core/daos/client.js';
 import type { Container } from '../core/daos/container.js';
 
@@ -21,7 +28,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function yamlFor(dir: string): string {
+function yamlFor(dir: string, engines = 2): string {
   return `name: test_sys
 port: 10001
 transport_config:
@@ -33,18 +40,22 @@ engines:
       - class: ram
         scm_mount: ${dir}/ram0
         scm_size: 64MiB
-  - targets: 2
+${
+  engines > 1
+    ? `  - targets: 2
     storage:
       - class: ram
         scm_mount: ${dir}/ram1
         scm_size: 64MiB
-`;
+`
+    : ''
+}`;
 }
 
-async function start(dir: string): Promise<DaosServer> {
-  const config = parseServerConfig(yamlFor(dir), 'daos_server.yml');
+async function start(dir: string, options: DaosServerOptions = {}, engines = 2): Promise<DaosServer> {
+  const config = parseServerConfig(yamlFor(dir, engines), 'daos_server.yml');
   const log: string[] = [];
-  const server = await DaosServer.start(config, { log: (l) => log.push(l) });
+  const server = await DaosServer.start(config, { log: (l) => log.push(l), ...options });
   servers.push(server);
   return server;
 }
@@ -159,5 +170,94 @@ describe('daos_server', () => {
     await expect(server.storageFormat()).rejects.toMatchObject({ code: 'DER_BUSY' });
     cont = await openCont(server);
     expect(await readAll(cont)).toEqual(expected);
+  });
+});
+
+describe('daos_server storage', () => {
+  it('scans, formats once (unless force), keeps ranks in superblocks; class file capacity', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsto-'));
+    dirs.push(dir);
+    const config = parseServerConfig(
+      `transport_config:\n  allow_insecure: true\nengines:\n` +
+        `  - targets: 1\n    storage:\n      - class: file\n        scm_mount: ${dir}/f0\n` +
+        `  - targets: 1\n    storage:\n      - class: file\n        scm_mount: ${dir}/f1\n        scm_size: 32MiB\n`,
+      'daos_server.yml',
+    );
+    const tiers = engineStorage(config);
+    const before = await Promise.all(tiers.map(scanTier));
+    expect(before.map((t) => t.formatted)).toEqual([false, false]);
+    expect(before[0]!.totalBytes).toBeGreaterThan(0); // the file system's free space
+    expect(before[1]!.totalBytes).toBe(32 * 1024 * 1024);
+    expect(readSuperblocks(config.name, tiers)).toBeUndefined();
+    const sbs = formatTiers(config.name, tiers, false);
+    expect(sbs.map((sb) => sb.rank)).toEqual([0, 1]);
+    expect(readSuperblocks(config.name, tiers)!.map((sb) => sb.uuid)).toEqual(sbs.map((sb) => sb.uuid));
+    expect(() => formatTiers(config.name, tiers, false)).toThrow(/already formatted/);
+    expect(() => readSuperblocks('other', tiers)).toThrow(/formatted for system/);
+    writeFileSync(join(dir, 'f0', 'target-0'), 'old data');
+    writeFileSync(join(dir, 'f0', 'keep.txt'), 'not ours');
+    const again = formatTiers(config.name, tiers, true);
+    expect(again[0]!.uuid).not.toBe(sbs[0]!.uuid);
+    expect(existsSync(join(dir, 'f0', 'target-0'))).toBe(false);
+    expect(existsSync(join(dir, 'f0', 'keep.txt'))).toBe(true);
+    rmSync(join(dir, 'f1', SUPERBLOCK_FILE));
+    expect(() => readSuperblocks(config.name, tiers)).toThrow(/partly formatted/);
+  });
+});
+
+describe('daos_server supervision', () => {
+  it('a stopped (SIGSTOP) engine misses heartbeats: Unresponsive, killed, restarted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsrv-'));
+    dirs.push(dir);
+    const server = await start(dir, { heartbeatTimeoutMs: 1500 }, 1);
+    await server.storageFormat();
+    const pid = (await server.systemQuery()).members[0]!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    const seen = await waitFor('rank 0 unresponsive', async () => {
+      const m = (await server.systemQuery()).members[0]!;
+      return m.state === 'Unresponsive' ? m : undefined;
+    });
+    expect(seen.info).toMatch(/no heartbeat/);
+    const back = await waitFor('rank 0 rejoined', async () => {
+      const m = (await server.systemQuery()).members[0]!;
+      return m.state === 'Joined' && m.pid !== pid ? m : undefined;
+    });
+    expect(back.restarts).toBe(1);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('a rank that keeps dying stays Errored after restartsMax; systemStart revives it; exclude', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsrv-'));
+    dirs.push(dir);
+    const server = await start(dir, { restartsMax: 1, restartBackoffMsMin: 50 });
+    await server.storageFormat();
+    await server.poolCreate({ label: 'p', size: '64M' });
+    let pid = (await server.systemQuery({ ranks: [1] })).members[0]!.pid!;
+    process.kill(pid, 'SIGKILL');
+    const back = await waitFor('rank 1 restarted', async () => {
+      const m = (await server.systemQuery({ ranks: [1] })).members[0]!;
+      return m.state === 'Joined' && m.pid !== pid ? m : undefined;
+    });
+    pid = back.pid!;
+    process.kill(pid, 'SIGKILL');
+    const dead = await waitFor('rank 1 given up', async () => {
+      const m = (await server.systemQuery({ ranks: [1] })).members[0]!;
+      return m.info?.includes('not restarting') ? m : undefined;
+    });
+    expect(dead.state).toBe('Errored');
+    expect(dead.restarts).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await server.systemQuery({ ranks: [1] })).members[0]!.state).toBe('Errored');
+    expect((await server.attachInfo()).engines.map((e) => e.rank)).toEqual([0]);
+
+    const q = await server.systemStart();
+    expect(q.members.map((m) => m.state)).toEqual(['Joined', 'Joined']);
+
+    const ex = await server.systemExclude([1]);
+    expect(ex.members[0]!.state).toBe('AdminExcluded');
+    expect(ex.members[0]!.pid).toBeUndefined();
+    expect((await server.poolQuery('p')).disabledTargets).toBe(2);
+    // Not restarted by supervision, and not by a system start that does not name it.
+    expect((await server.systemStart()).members.map((m) => m.state)).toEqual(['Joined', 'AdminExcluded']);
   });
 });
