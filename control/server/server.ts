@@ -270,7 +270,6 @@ export class DaosServer implements ControlPlane {
     if (m.child) throw new DaosError('DER_BUSY', `engine rank ${m.rank} is running (pid ${m.pid})`);
     m.state = 'Starting';
     m.stopRequested = false;
-    m.info = undefined;
     let logFd: number | undefined;
     if (m.config.log_file) logFd = openSync(m.config.log_file, 'a');
     const child = spawn(process.execPath, this.engineArgs(m), {
@@ -398,6 +397,7 @@ export class DaosServer implements ControlPlane {
       if (this.shuttingDown || m.stopRequested || m.running) return;
       m.restartTimes.push(Date.now());
       m.restarts++;
+      m.info = `restart ${m.restarts} after: ${m.info}`;
       this.startRanks([m]).catch((err: unknown) =>
         this.log(`daos_server: restart of engine rank ${m.rank} failed: ${(err as Error).message}`),
       );
@@ -528,6 +528,7 @@ export class DaosServer implements ControlPlane {
       if (m.restartTimer) clearTimeout(m.restartTimer);
       m.restartTimer = undefined;
       m.restartTimes = [];
+      m.info = undefined;
     }
     await this.startRanks(ms);
     options.onProgress?.({ done: ms.length, total: ms.length, what: 'ranks started' });
@@ -580,6 +581,7 @@ export class DaosServer implements ControlPlane {
     for (const m of this.members) {
       m.restartTimes = [];
       m.restarts = 0;
+      m.info = undefined;
     }
     await this.startRanks(this.members);
     options.onProgress?.({ done: 2, total: 2, what: 'engines joined' });
