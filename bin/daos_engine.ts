@@ -3,11 +3,18 @@
  * daos_engine: one engine rank in its own process, serving its object service on the wire.
  *
  *   daos_engine --dir DIR --rank N --targets N --listen tcp://127.0.0.1:0 | unix:///path
+ *               [--drpc unix:///SOCKET_DIR/daos_server.sock]
  *
  * Prints `daos_engine rank N listening ADDRESS pid P` once ready; on SIGTERM or SIGINT closes the
  * listener, stops the engine and exits 0. The system tells it where its peers listen
  * (OPC_ENGINE_PEERS) and when to resolve transactions a crash left prepared (OPC_ENGINE_RESOLVE_DTX).
+ *
+ * With --drpc (started by daos_server): once listening, it sends DRPC_ENGINE_READY to the server's
+ * socket, a heartbeat every ENGINE_HEARTBEAT_MS, and stops cleanly (exit 0) on DRPC_ENGINE_STOP;
+ * it stops on its own (exit ENGINE_EXIT_ORPHANED) when the server stops answering. See
+ * control/server/drpc.ts.
  */
+import { EngineDrpc } from '../control/server/drpc.js';
 import { DaosError } from '../core/common/errors.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import { LazyConnection } from '../core/wire/lazy.js';
@@ -20,10 +27,11 @@ interface Args {
   targets: number;
   listen: string;
   durability: 'process' | 'fsync';
+  drpc?: string;
 }
 
 const USAGE =
-  'usage: daos_engine --dir DIR --rank N --targets N --listen tcp://HOST:PORT|unix:///PATH [--durability process|fsync]';
+  'usage: daos_engine --dir DIR --rank N --targets N --listen tcp://HOST:PORT|unix:///PATH [--durability process|fsync] [--drpc unix:///SOCKET_DIR/daos_server.sock]';
 
 function parseArgs(argv: string[]): Args {
   const seen = new Map<string, string>();
@@ -35,7 +43,10 @@ function parseArgs(argv: string[]): Args {
     }
     const eq = a.indexOf('=');
     const [name, value] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, argv[++i]];
-    if (!['--dir', '--rank', '--targets', '--listen', '--durability'].includes(name) || value === undefined)
+    if (
+      !['--dir', '--rank', '--targets', '--listen', '--durability', '--drpc'].includes(name) ||
+      value === undefined
+    )
       throw new DaosError('DER_INVAL', `bad argument ${JSON.stringify(a)}\n${USAGE}`);
     seen.set(name.slice(2), value);
   }
@@ -62,6 +73,7 @@ function parseArgs(argv: string[]): Args {
     targets,
     listen: seen.get('listen') ?? 'tcp://127.0.0.1:0',
     durability,
+    drpc: seen.get('drpc'),
   };
 }
 
@@ -90,14 +102,16 @@ async function main(): Promise<void> {
   await engine.resolvePendingDtx();
   const listener = await serveEngine(engine, args.listen, { setPeers });
   let stopping = false;
-  const stop = async (): Promise<void> => {
+  let drpc: EngineDrpc | undefined;
+  const stop = async (exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     try {
+      await drpc?.close();
       await listener.close();
       for (const p of peers.values()) await p.close();
       await engine.stop();
-      process.exit(0);
+      process.exit(exitCode);
     } catch (err) {
       process.stderr.write(`daos_engine: stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
@@ -105,6 +119,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
+  if (args.drpc !== undefined) {
+    drpc = await EngineDrpc.start({
+      server: args.drpc,
+      rank: args.rank,
+      address: listener.address,
+      onStop: (code) => void stop(code),
+    });
+  }
   process.stdout.write(`daos_engine rank ${args.rank} listening ${listener.address} pid ${process.pid}\n`);
 }
 

@@ -93,12 +93,16 @@ export class MgmtService implements MgmtApi {
     private readonly now: () => bigint,
   ) {}
 
-  /** Tell the engines about every pool and container (at system start). */
-  async announceAll(): Promise<void> {
+  /**
+   * Tell the engines about every pool and container (at system start), or only the engines of
+   * `ranks` (an engine that restarted).
+   */
+  async announceAll(ranks?: readonly number[]): Promise<void> {
+    const engines = ranks ? this.engines.filter((e) => ranks.includes(e.rank)) : this.engines;
     for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
-      for (const e of this.engines) await e.poolCreate(pool.uuid, this.bytesPerTarget(pool), pool.map);
+      for (const e of engines) await e.poolCreate(pool.uuid, this.bytesPerTarget(pool), pool.map);
       for (const [, cont] of this.store.list<ContRecord>(`cont/${pool.uuid}/`)) {
-        for (const e of this.engines) await e.contCreate(pool.uuid, cont.uuid);
+        for (const e of engines) await e.contCreate(pool.uuid, cont.uuid);
       }
     }
   }

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * daos_server: reads daos_server.yml, formats storage (on `storage format`, or at once with
+ * --auto-format), starts and supervises one daos_engine per `engines[]` entry, and hosts the
+ * management service. See control/README.md "daos_server".
+ *
+ *   daos_server start -o /etc/daos/daos_server.yml [--auto-format]
+ *
+ * Logs to control_log_file (appended) or stderr. On SIGTERM or SIGINT stops every engine
+ * cleanly (dRPC stop, SIGTERM, SIGKILL after ENGINE_STOP_TIMEOUT_MS) and exits 0.
+ */
+import { appendFileSync } from 'node:fs';
+import { loadServerConfig } from '../control/server/config.js';
+import { DaosServer } from '../control/server/server.js';
+import { DaosError } from '../core/common/errors.js';
+
+const USAGE = 'usage: daos_server start -o|--config PATH [--auto-format]';
+
+interface Args {
+  config: string;
+  autoFormat: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (argv[0] !== 'start')
+    throw new DaosError('DER_INVAL', `unknown command ${JSON.stringify(argv[0] ?? '')}\n${USAGE}`);
+  let config: string | undefined;
+  let autoFormat = false;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-o' || a === '--config') config = argv[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a === '--auto-format') autoFormat = true;
+    else throw new DaosError('DER_INVAL', `bad argument ${JSON.stringify(a)}\n${USAGE}`);
+  }
+  if (!config) throw new DaosError('DER_INVAL', `-o PATH (the daos_server.yml) is required\n${USAGE}`);
+  return { config, autoFormat };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const config = await loadServerConfig(args.config);
+  const logFile = config.control_log_file;
+  const log = (line: string) => {
+    const text = `${new Date().toISOString()} ${line}\n`;
+    if (logFile) appendFileSync(logFile, text);
+    else process.stderr.write(text);
+  };
+  const server = await DaosServer.start(config, { log });
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`daos_server: ${signal}; stopping`);
+    try {
+      // gRPC: close the control API here too, once it is served (see below).
+      await server.shutdown();
+      process.exit(0);
+    } catch (err) {
+      log(`daos_server: stop failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  // ==== gRPC control API (control/grpc/, another slice) ====
+  // Serve this server's ControlPlane to dmg and agents on config.port, e.g.
+  //   const grpc = await serveControl(server, { port: config.port, transport: config.transport_config, log });
+  // and close it in stop() before server.shutdown().
+  // ==========================================================
+
+  if (args.autoFormat && !(await server.storageScan()).every((t) => t.formatted)) {
+    await server.storageFormat();
+  }
+  const q = await server.systemQuery();
+  log(
+    `daos_server: system "${q.name}" pid ${process.pid}: ${q.members.map((m) => `rank ${m.rank} ${m.state}`).join(', ')}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`daos_server: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
