@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { check } from '../../core/common/errors.js';
+import { check, DaosError } from '../../core/common/errors.js';
 import type { ContInfo, PoolInfo, PoolQuery } from '../../core/daos/link.js';
 import type {
   AttachInfo,
@@ -148,9 +148,22 @@ export class ManagementClient implements ControlPlane {
         { deadline: Date.now() + CONTROL_STREAM_TIMEOUT_MS },
       );
       let result: T | undefined;
+      let failed: DaosError | undefined;
       stream.on('data', (item: { progress?: WireProgress; result?: T }) => {
-        if (item.progress !== undefined) onProgress?.(progressFromWire(item.progress));
-        else if (item.result !== undefined) result = item.result;
+        if (item.result !== undefined) result = item.result;
+        else if (item.progress !== undefined && onProgress !== undefined && failed === undefined) {
+          try {
+            onProgress(progressFromWire(item.progress));
+          } catch (err) {
+            // The caller's progress callback failed: the call fails with it, the server sees CANCELLED.
+            failed =
+              err instanceof DaosError
+                ? err
+                : new DaosError('DER_MISC', `${name} onProgress: ${String(err)}`, { cause: err });
+            reject(failed);
+            stream.cancel();
+          }
+        }
       });
       stream.on('error', (err: grpc.ServiceError) => reject(errorOfStatus(err, name)));
       stream.on('status', (status: grpc.StatusObject) => {

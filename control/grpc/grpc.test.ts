@@ -89,6 +89,7 @@ const ATTACH: AttachInfo = {
 const PROGRESS: Progress[] = [
   { done: 0, total: 2, what: 'rank 0' },
   { done: 2, total: 2, what: 'rank 1' },
+  { done: 0.5, total: 2 ** 53 - 1, what: 'bytes' },
 ];
 const RESULTS: Record<keyof ControlPlane, unknown> = {
   systemQuery: SYSTEM,
@@ -194,6 +195,16 @@ describe('gRPC control plane, insecure transport', () => {
     await roundTrip('storageFormat', [{ force: false, onProgress }], [{ force: false, onProgress: 'fn' }]);
     expect(seen).toStrictEqual([...PROGRESS, ...PROGRESS, ...PROGRESS]);
     await roundTrip('storageScan', [], []);
+  });
+
+  it('a progress callback that throws fails the call, not the process', async () => {
+    const onProgress = () => {
+      throw new RangeError('bar full');
+    };
+    await expect(client.storageFormat({ onProgress })).rejects.toMatchObject({
+      code: 'DER_MISC',
+      message: expect.stringContaining('StorageSvc.Format onProgress: RangeError: bar full'),
+    });
   });
 
   it('pool create: numeric and text sizes, every optional field present or absent', async () => {

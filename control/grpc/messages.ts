@@ -76,8 +76,8 @@ export interface WireStringMap {
   entries: Record<string, string>;
 }
 export interface WireProgress {
-  done: U64;
-  total: U64;
+  done: number;
+  total: number;
   what: string;
 }
 
@@ -111,19 +111,11 @@ export function listFromWire<T>(list: { values: T[] } | null | undefined): T[] |
 }
 
 export function progressToWire(p: Progress): WireProgress {
-  return {
-    done: u64ToWire(p.done, 'progress.done'),
-    total: u64ToWire(p.total, 'progress.total'),
-    what: p.what,
-  };
+  return { done: p.done, total: p.total, what: p.what };
 }
 
 export function progressFromWire(p: WireProgress): Progress {
-  return {
-    done: u64FromWire(p.done, 'progress.done'),
-    total: u64FromWire(p.total, 'progress.total'),
-    what: p.what,
-  };
+  return { done: p.done, total: p.total, what: p.what };
 }
 
 // ---- system ----

@@ -213,6 +213,7 @@ function implementation(service: ServiceName, r: Routes): grpc.UntypedServiceImp
           .then(() => {
             authorize(call, name);
             return streaming(call.request, (p) => {
+              // Progress is best effort: a client gone or slow must not fail the plane's operation.
               if (!call.cancelled) call.write({ progress: progressToWire(p) });
             });
           })
