@@ -37,7 +37,7 @@ import {
   type WireStorageTier,
   type WireSystemQuery,
 } from './messages.js';
-import { type ServiceName, serviceDefinitions } from './proto-files.js';
+import { CONTROL_MESSAGE_BYTES_MAX, type ServiceName, serviceDefinitions } from './proto-files.js';
 import { errorOfStatus } from './status.js';
 
 /** Deadline of one control-plane call. */
@@ -100,7 +100,10 @@ export class ManagementClient implements ControlPlane {
     );
     this.address = options.address;
     this.timeoutMs = timeoutMs;
-    this.channel = new grpc.Client(options.address, channelCredentials(options.transport));
+    this.channel = new grpc.Client(options.address, channelCredentials(options.transport), {
+      'grpc.max_receive_message_length': CONTROL_MESSAGE_BYTES_MAX,
+      'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
+    });
   }
 
   /** Close the channel; calls in flight fail with CANCELLED. */

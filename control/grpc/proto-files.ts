@@ -56,6 +56,12 @@ export const SERVICES = {
   MgmtSvc: ['GetAttachInfo'],
 } as const;
 
+/**
+ * Largest control-plane message either side sends or accepts (gRPC's default, made explicit): a
+ * pool list of a few thousand pools with their maps fits.
+ */
+export const CONTROL_MESSAGE_BYTES_MAX = 4 * 1024 * 1024;
+
 export type ServiceName = keyof typeof SERVICES;
 export const PROTO_PACKAGE = 'daos.ctl';
 

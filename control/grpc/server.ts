@@ -26,7 +26,7 @@ import {
   type WireStringList,
   type WireUint32List,
 } from './messages.js';
-import { SERVICES, type ServiceName, serviceDefinitions } from './proto-files.js';
+import { CONTROL_MESSAGE_BYTES_MAX, SERVICES, type ServiceName, serviceDefinitions } from './proto-files.js';
 import { statusOfError } from './status.js';
 
 /** How long close() waits for calls in flight before cutting them off. */
@@ -80,7 +80,7 @@ const id = (r: Request): string => r.id as string;
 const u32List = (r: Request, field: string): number[] | undefined =>
   listFromWire(r[field] as WireUint32List | null | undefined);
 
-/** Set the optional fields of `r` that are present on `into`. */
+/** Copy onto `into` those of `fields` that the request carries (proto3 `optional`: absent when unset). */
 function options<T extends object>(r: Request, fields: readonly string[], into: T): T {
   for (const f of fields) if (r[f] !== undefined) (into as Record<string, unknown>)[f] = r[f];
   return into;
@@ -235,7 +235,10 @@ function implementation(service: ServiceName, r: Routes): grpc.UntypedServiceImp
 /** Serve `plane` on `address`; resolves once bound. */
 export async function serveControl(plane: ControlPlane, opts: ServeOptions): Promise<ControlServer> {
   const credentials = serverCredentials(opts.transport);
-  const server = new grpc.Server();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': CONTROL_MESSAGE_BYTES_MAX,
+    'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
+  });
   const definitions = serviceDefinitions();
   const all = routes(plane);
   for (const service of Object.keys(SERVICES) as ServiceName[]) {
