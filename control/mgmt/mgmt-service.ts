@@ -21,8 +21,28 @@ import type {
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
 import { EC_CODEC_CELL_BYTES_MAX } from '../../core/ec/limits.js';
 import { oclassByName } from '../../core/placement/oclass.js';
-import { makePoolMap, markRankDown, type PoolMap, ranksDown } from '../../core/placement/pool-map.js';
+import {
+  makePoolMap,
+  type PoolMap,
+  ranksDown,
+  setTargetsState,
+  type TargetRef,
+  type TargetState,
+} from '../../core/placement/pool-map.js';
+import {
+  type Acl,
+  type AclKind,
+  defaultAcl,
+  deleteAcl,
+  formatAce,
+  isPrincipalName,
+  parseAcl,
+  principalOf,
+  updateAcl,
+} from '../security/acl.js';
+import { callerPrincipals } from './caller.js';
 import type { MetadataStore } from './metadata-store.js';
+import { checkPoolPropNames, checkPoolProps, POOL_PROP_NAMES, POOL_PROPS } from './pool-props.js';
 
 /**
  * The management service: pools, containers, their properties, attributes, snapshots and object
@@ -55,6 +75,13 @@ interface PoolRecord {
   totalBytes: number;
   createdMs: number;
   map: PoolMap;
+  /** Owner user and group as principals (`alice@`); absent in records of older releases. */
+  owner?: string;
+  group?: string;
+  /** ACL entries as DAOS prints them; absent: defaultAcl('pool'). */
+  acl?: string[];
+  /** Properties other than label and ec_cell_sz (pool-props.ts), normalised. */
+  props?: Record<string, string>;
 }
 
 interface ContRecord {
@@ -68,12 +95,40 @@ interface ContRecord {
   snapshots: Array<{ epoch: string; name: string }>;
   attrs: Record<string, string>;
   nextOid: string;
+  owner?: string;
+  group?: string;
+  /** ACL entries as DAOS prints them; absent: defaultAcl('container'). */
+  acl?: string[];
 }
 
 const poolKey = (uuid: string) => `pool/${uuid}`;
 const poolLabelKey = (label: string) => `pool-label/${label}`;
 const contKey = (pool: string, uuid: string) => `cont/${pool}/${uuid}`;
 const contLabelKey = (pool: string, label: string) => `cont-label/${pool}/${label}`;
+const rankExcludedKey = (rank: number) => `rank-excluded/${rank}`;
+
+/** Who owns a pool or container, and its ACL as DAOS prints it. */
+export interface AclInfo {
+  owner: string;
+  group: string;
+  entries: string[];
+}
+
+function aclOf(entries: string[] | undefined, kind: AclKind): Acl {
+  return entries === undefined ? defaultAcl(kind) : parseAcl(entries, kind);
+}
+
+function aclEntries(acl: Acl): string[] {
+  return acl.entries.map(formatAce);
+}
+
+/** `alice` or `alice@` → `alice@`, refusing what is not a principal name. */
+function checkPrincipal(name: string, what: string): string {
+  const p = typeof name === 'string' ? principalOf(name) : '';
+  if (!isPrincipalName(p))
+    throw new DaosError('DER_INVAL', `${what} "${name}" is not a user or group name (name@)`);
+  return p;
+}
 
 export interface PoolCreateOptions {
   label: string;
@@ -81,6 +136,13 @@ export interface PoolCreateOptions {
   uuid?: string;
   /** Cell size of erasure-coded arrays (DAOS's ec_cell_sz); default EC_CELL_BYTES_DEFAULT. */
   ecCellBytes?: number;
+  /** Owner user and group (`name@`); default the calling OS user and its primary group. */
+  owner?: string;
+  group?: string;
+  /** Initial ACL entries; default defaultAcl('pool'). */
+  acl?: string[];
+  /** Initial properties by DAOS name (pool-props.ts); `label` must match, `ec_cell_sz` sets ecCellBytes. */
+  props?: Record<string, string>;
 }
 
 export class MgmtService implements MgmtApi {
@@ -91,6 +153,8 @@ export class MgmtService implements MgmtApi {
     private readonly store: MetadataStore,
     private readonly engines: readonly EngineControl[],
     private readonly now: () => bigint,
+    /** Who asks when a request names no owner (default: this process's OS user and group). */
+    private readonly caller: () => { user: string; group: string } = callerPrincipals,
   ) {}
 
   /**
@@ -113,29 +177,120 @@ export class MgmtService implements MgmtApi {
    */
   rankDown(rank: number): Promise<Array<{ pool: string; mapVersion: number }>> {
     return this.serial(async () => {
-      if (!this.engines.some((e) => e.rank === rank))
-        throw new DaosError('DER_NONEXIST', `no engine rank ${rank} in the system`);
-      const changed: PoolRecord[] = [];
-      for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
-        const map = markRankDown(pool.map, rank);
-        if (map !== pool.map) changed.push({ ...pool, map });
-      }
-      if (changed.length > 0) await this.store.commit(changed.map((p) => [poolKey(p.uuid), p]));
-      for (const p of changed) {
-        await Promise.all(
-          this.engines
-            .filter((e) => e.rank !== rank)
-            .map(async (e) => {
-              try {
-                await e.poolMapUpdate(p.uuid, p.map);
-              } catch {
-                // An engine that does not answer learns the map when it rejoins (a later issue).
-              }
-            }),
-        );
-      }
-      return changed.map((p) => ({ pool: p.uuid, mapVersion: p.map.version }));
+      this.checkRank(rank);
+      const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => p);
+      return this.setTargets(pools, rank, undefined, 'DOWN');
     });
+  }
+
+  /**
+   * Administratively exclude ranks (DAOS AdminExcluded): remembered in the store, and every
+   * target of each goes DOWN in every pool map.
+   */
+  systemExclude(ranks: readonly number[]): Promise<void> {
+    return this.serial(async () => {
+      for (const r of ranks) this.checkRank(r);
+      await this.store.commit(ranks.map((r) => [rankExcludedKey(r), true]));
+      const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => p);
+      for (const r of ranks) {
+        const latest = pools.map((p) => this.store.get<PoolRecord>(poolKey(p.uuid)) ?? p);
+        await this.setTargets(latest, r, undefined, 'DOWN');
+      }
+    });
+  }
+
+  /** Ranks excluded with systemExclude, ascending. */
+  excludedRanks(): number[] {
+    return this.store
+      .list<boolean>('rank-excluded/')
+      .map(([k]) => Number(k.slice('rank-excluded/'.length)))
+      .sort((a, b) => a - b);
+  }
+
+  /** Targets (default all) of `rank` go DOWN in the pool's map (dmg pool exclude). */
+  poolExclude(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
+    return this.poolTargets(poolId, rank, targets, 'DOWN');
+  }
+
+  /** Targets (default all) of `rank` go DRAIN: they still serve, but are on their way out (dmg pool drain). */
+  poolDrain(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
+    return this.poolTargets(poolId, rank, targets, 'DRAIN');
+  }
+
+  /**
+   * Targets (default all) of `rank` come back UPIN (dmg pool reintegrate). There is no rebuild
+   * yet: what was written while they were out is not copied back to them.
+   */
+  poolReintegrate(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
+    return this.poolTargets(poolId, rank, targets, 'UPIN');
+  }
+
+  private poolTargets(
+    poolId: string,
+    rank: number,
+    targets: number[] | undefined,
+    state: TargetState,
+  ): Promise<{ mapVersion: number }> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolId);
+      this.checkRank(rank);
+      const changed = await this.setTargets([pool], rank, targets, state);
+      return { mapVersion: changed[0]?.mapVersion ?? pool.map.version };
+    });
+  }
+
+  private checkRank(rank: number): void {
+    if (!Number.isInteger(rank) || !this.engines.some((e) => e.rank === rank))
+      throw new DaosError('DER_NONEXIST', `no engine rank ${rank} in the system`);
+  }
+
+  /**
+   * The one way target states change: move `targets` (default all) of `rank` towards `state` in
+   * each pool's map, persist the maps that changed (version + 1), then push them to the engines
+   * (not to `rank` when it goes DOWN as a whole: it may be gone). An engine that does not answer
+   * learns the map later. Targets the rank does not have are DER_NONEXIST, nothing changed.
+   */
+  private async setTargets(
+    pools: readonly PoolRecord[],
+    rank: number,
+    targets: readonly number[] | undefined,
+    state: TargetState,
+  ): Promise<Array<{ pool: string; mapVersion: number }>> {
+    const changed: PoolRecord[] = [];
+    for (const pool of pools) {
+      const ofRank = pool.map.targets.filter((t) => t.rank === rank);
+      let refs: TargetRef[] = ofRank;
+      if (targets !== undefined && targets.length > 0) {
+        for (const t of targets) {
+          if (!ofRank.some((r) => r.target === t))
+            throw new DaosError('DER_NONEXIST', `pool "${pool.label}" has no target ${t} on rank ${rank}`);
+        }
+        refs = targets.map((target) => ({ rank, target }));
+      }
+      const map = setTargetsState(pool.map, refs, state);
+      if (map !== pool.map) changed.push({ ...pool, map });
+    }
+    if (changed.length > 0) await this.store.commit(changed.map((p) => [poolKey(p.uuid), p]));
+    const wholeRankDown = state === 'DOWN' && (targets === undefined || targets.length === 0);
+    for (const p of changed) {
+      await Promise.all(
+        this.engines
+          .filter((e) => !(wholeRankDown && e.rank === rank))
+          .map(async (e) => {
+            try {
+              await e.poolMapUpdate(p.uuid, p.map);
+              // A rank coming back learns the containers created while it was out.
+              if (state === 'UPIN' && e.rank === rank) {
+                for (const [, c] of this.store.list<ContRecord>(`cont/${p.uuid}/`))
+                  await e.contCreate(p.uuid, c.uuid);
+              }
+            } catch {
+              // An engine that does not answer learns the map when it rejoins (a later issue).
+            }
+          }),
+      );
+    }
+    return changed.map((p) => ({ pool: p.uuid, mapVersion: p.map.version }));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -169,21 +324,31 @@ export class MgmtService implements MgmtApi {
       }
       if (this.store.get(poolLabelKey(options.label)))
         throw new DaosError('DER_EXIST', `pool label "${options.label}" is taken`);
+      const {
+        label: propLabel,
+        ec_cell_sz: propCell,
+        ...props
+      } = checkPoolProps(options.props ?? {}, 'create');
+      if (propLabel !== undefined && propLabel !== options.label)
+        throw new DaosError(
+          'DER_INVAL',
+          `property label "${propLabel}" differs from the pool label "${options.label}"`,
+        );
+      const ecCellBytes = options.ecCellBytes ?? (propCell === undefined ? undefined : Number(propCell));
       if (
-        options.ecCellBytes !== undefined &&
-        (!Number.isSafeInteger(options.ecCellBytes) ||
-          options.ecCellBytes < 1 ||
-          options.ecCellBytes > EC_CODEC_CELL_BYTES_MAX)
+        ecCellBytes !== undefined &&
+        (!Number.isSafeInteger(ecCellBytes) || ecCellBytes < 1 || ecCellBytes > EC_CODEC_CELL_BYTES_MAX)
       ) {
         throw new DaosError(
           'DER_INVAL',
-          `EC cell size ${options.ecCellBytes} must be an integer 1..${EC_CODEC_CELL_BYTES_MAX} bytes`,
+          `EC cell size ${ecCellBytes} must be an integer 1..${EC_CODEC_CELL_BYTES_MAX} bytes`,
         );
       }
       const uuid = options.uuid ?? newUuid();
       if (!isUuid(uuid)) throw new DaosError('DER_INVAL', `"${uuid}" is not a UUID`);
       if (this.store.get(poolKey(uuid))) throw new DaosError('DER_EXIST', `pool ${uuid} exists`);
       const targetsPerEngine = this.engines[0]?.targetCount ?? 0;
+      const caller = this.caller();
       const rec: PoolRecord = {
         uuid,
         label: options.label,
@@ -192,8 +357,12 @@ export class MgmtService implements MgmtApi {
         map: makePoolMap(
           this.engines.map((e) => e.rank),
           targetsPerEngine,
-          options.ecCellBytes,
+          ecCellBytes,
         ),
+        owner: checkPrincipal(options.owner ?? caller.user, 'owner'),
+        group: checkPrincipal(options.group ?? caller.group, 'group'),
+        acl: aclEntries(options.acl === undefined ? defaultAcl('pool') : parseAcl(options.acl, 'pool')),
+        props,
       };
       await this.store.commit([
         [poolKey(uuid), rec],
@@ -255,7 +424,91 @@ export class MgmtService implements MgmtApi {
   }
 
   private poolInfo(p: PoolRecord): PoolInfo {
-    return { uuid: p.uuid, label: p.label, totalBytes: p.totalBytes, map: p.map, createdMs: p.createdMs };
+    const info: PoolInfo = {
+      uuid: p.uuid,
+      label: p.label,
+      totalBytes: p.totalBytes,
+      map: p.map,
+      createdMs: p.createdMs,
+    };
+    if (p.owner !== undefined) info.owner = p.owner;
+    if (p.group !== undefined) info.group = p.group;
+    return info;
+  }
+
+  // ---- pool ACLs and properties ----
+
+  /** The pool's owner, group and ACL. */
+  async poolGetAcl(poolId: string): Promise<AclInfo> {
+    const pool = this.findPool(poolId);
+    const owners = this.ownersOf(pool);
+    return { ...owners, entries: aclEntries(aclOf(pool.acl, 'pool')) };
+  }
+
+  /** Replace the pool's ACL; DER_INVAL (nothing changed) on a bad entry. Resolves to the new ACL. */
+  poolOverwriteAcl(poolId: string, entries: string | readonly string[]): Promise<string[]> {
+    return this.editPoolAcl(poolId, () => parseAcl(entries, 'pool'));
+  }
+
+  /** Add entries, replacing those of the same principals (dmg pool update-acl). */
+  poolUpdateAcl(poolId: string, entries: string | readonly string[]): Promise<string[]> {
+    return this.editPoolAcl(poolId, (acl) => updateAcl(acl, entries));
+  }
+
+  /** Remove a principal's entry (OWNER@, GROUP@, EVERYONE@, u:name@, g:name@); DER_NONEXIST without one. */
+  poolDeleteAcl(poolId: string, principal: string): Promise<string[]> {
+    return this.editPoolAcl(poolId, (acl) => deleteAcl(acl, principal));
+  }
+
+  private editPoolAcl(poolId: string, edit: (acl: Acl) => Acl): Promise<string[]> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolId);
+      const acl = aclEntries(edit(aclOf(pool.acl, 'pool')));
+      await this.store.commit([[poolKey(pool.uuid), { ...pool, acl }]]);
+      return acl;
+    });
+  }
+
+  private ownersOf(rec: { owner?: string; group?: string }): { owner: string; group: string } {
+    // Records from before ownership was kept belong to whoever runs the service.
+    const caller = this.caller();
+    return { owner: rec.owner ?? caller.user, group: rec.group ?? caller.group };
+  }
+
+  /** Pool properties by DAOS name (all when `names` is empty or absent); unknown names DER_INVAL. */
+  async poolGetProps(poolId: string, names?: readonly string[]): Promise<Record<string, string>> {
+    const pool = this.findPool(poolId);
+    const wanted = names && names.length > 0 ? names : POOL_PROP_NAMES;
+    checkPoolPropNames(wanted);
+    const out: Record<string, string> = {};
+    for (const name of wanted) {
+      if (name === 'label') out[name] = pool.label;
+      else if (name === 'ec_cell_sz')
+        out[name] = String(pool.map.ecCellBytes ?? POOL_PROPS[name]!.defaultValue);
+      else out[name] = pool.props?.[name] ?? POOL_PROPS[name]!.defaultValue;
+    }
+    return out;
+  }
+
+  /** Change pool properties (`label` renames the pool); all validated first, nothing changed on failure. */
+  poolSetProps(poolId: string, props: Record<string, string>): Promise<void> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolId);
+      const { label, ...rest } = checkPoolProps(props, 'set');
+      const next: PoolRecord = { ...pool, props: { ...pool.props, ...rest } };
+      const puts: Array<[string, unknown]> = [];
+      const deletes: string[] = [];
+      if (label !== undefined && label !== pool.label) {
+        checkLabel(label, 'pool');
+        if (this.store.get(poolLabelKey(label)))
+          throw new DaosError('DER_EXIST', `pool label "${label}" is taken`);
+        deletes.push(poolLabelKey(pool.label));
+        puts.push([poolLabelKey(label), pool.uuid]);
+        next.label = label;
+      }
+      puts.push([poolKey(pool.uuid), next]);
+      await this.store.commit(puts, deletes);
+    });
   }
 
   // ---- containers ----
@@ -293,6 +546,9 @@ export class MgmtService implements MgmtApi {
         snapshots: [],
         attrs: {},
         nextOid: '1',
+        owner: this.caller().user,
+        group: this.caller().group,
+        acl: aclEntries(defaultAcl('container')),
       };
       await this.store.commit([
         [contKey(pool.uuid, uuid), rec],
@@ -346,6 +602,40 @@ export class MgmtService implements MgmtApi {
       }
       puts.push([contKey(c.pool, c.uuid), next]);
       await this.store.commit(puts, deletes);
+      return contInfo(next);
+    });
+  }
+
+  /** The container's owner, group and ACL. */
+  async contGetAcl(poolUuid: string, contId: string): Promise<AclInfo> {
+    const c = this.findCont(poolUuid, contId);
+    return { ...this.ownersOf(c), entries: aclEntries(aclOf(c.acl, 'container')) };
+  }
+
+  /** Add entries to the container's ACL, replacing those of the same principals; DER_INVAL on a bad entry. */
+  contUpdateAcl(poolUuid: string, contId: string, entries: string | readonly string[]): Promise<string[]> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contId);
+      const acl = aclEntries(updateAcl(aclOf(c.acl, 'container'), entries));
+      await this.store.commit([[contKey(c.pool, c.uuid), { ...c, acl }]]);
+      return acl;
+    });
+  }
+
+  /** Change a container's owner user and/or group (dmg cont set-owner). */
+  contSetOwner(
+    poolUuid: string,
+    contId: string,
+    owner: { user?: string; group?: string },
+  ): Promise<ContInfo> {
+    return this.serial(async () => {
+      const c = this.findCont(poolUuid, contId);
+      if (owner.user === undefined && owner.group === undefined)
+        throw new DaosError('DER_INVAL', 'set-owner needs a user or a group');
+      const next: ContRecord = { ...c, ...this.ownersOf(c) };
+      if (owner.user !== undefined) next.owner = checkPrincipal(owner.user, 'user');
+      if (owner.group !== undefined) next.group = checkPrincipal(owner.group, 'group');
+      await this.store.commit([[contKey(c.pool, c.uuid), next]]);
       return contInfo(next);
     });
   }
@@ -469,6 +759,8 @@ function contInfo(c: ContRecord): ContInfo {
     props: c.props,
     createdMs: c.createdMs,
     snapshots: c.snapshots.map((s) => ({ epoch: BigInt(s.epoch), name: s.name })),
+    ...(c.owner === undefined ? {} : { owner: c.owner }),
+    ...(c.group === undefined ? {} : { group: c.group }),
   };
 }
 

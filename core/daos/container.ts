@@ -92,6 +92,22 @@ export class Container {
     this.info = await this.mgmt.contSetProps(this.pool.uuid, this.uuid, props);
   }
 
+  /** The container's owner, group and ACL entries (DAOS `daos container get-acl`). */
+  async getAcl(): Promise<{ owner: string; group: string; entries: string[] }> {
+    this.checkOpen();
+    if (!this.mgmt.contGetAcl)
+      throw new DaosError('DER_NOTSUPPORTED', 'this system does not keep container ACLs');
+    return this.mgmt.contGetAcl(this.pool.uuid, this.uuid);
+  }
+
+  /** Add or replace ACL entries (`A::bob@:rw`); resolves to the new ACL. */
+  async updateAcl(entries: string | readonly string[]): Promise<string[]> {
+    this.checkWritable();
+    if (!this.mgmt.contUpdateAcl)
+      throw new DaosError('DER_NOTSUPPORTED', 'this system does not keep container ACLs');
+    return this.mgmt.contUpdateAcl(this.pool.uuid, this.uuid, entries);
+  }
+
   async setAttrs(attrs: Record<string, Uint8Array | string>): Promise<void> {
     this.checkWritable();
     const bytes = Object.fromEntries(

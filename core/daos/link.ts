@@ -28,6 +28,9 @@ export interface PoolInfo {
   totalBytes: number;
   map: PoolMap;
   createdMs: number;
+  /** Owner user and group as principals (`alice@`), when the service keeps them. */
+  owner?: string;
+  group?: string;
 }
 
 export interface PoolQuery {
@@ -54,6 +57,9 @@ export interface ContInfo {
   props: ContProps;
   createdMs: number;
   snapshots: SnapshotInfo[];
+  /** Owner user and group as principals (`alice@`), when the service keeps them. */
+  owner?: string;
+  group?: string;
 }
 
 export interface ContCreateOptions {
@@ -83,6 +89,10 @@ export interface MgmtApi {
   contAllocOids(poolUuid: string, contUuid: string, count: number): Promise<bigint>;
   snapCreate(poolUuid: string, contUuid: string, name?: string): Promise<bigint>;
   snapDestroy(poolUuid: string, contUuid: string, epoch: bigint): Promise<void>;
+  /** The container's owner, group and ACL entries (optional: not every service keeps ACLs yet). */
+  contGetAcl?(poolUuid: string, contId: string): Promise<{ owner: string; group: string; entries: string[] }>;
+  /** Add or replace ACL entries; resolves to the new ACL. */
+  contUpdateAcl?(poolUuid: string, contId: string, entries: string | readonly string[]): Promise<string[]>;
   /** Merge history no snapshot needs, now, on every target (DAOS runs it in the background too). */
   contAggregate(poolUuid: string, contUuid: string): Promise<{ recordsRemoved: number; bytesFreed: number }>;
 }

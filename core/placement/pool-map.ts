@@ -50,15 +50,45 @@ export function targetUp(map: PoolMap, ref: TargetRef): boolean {
   return s !== undefined && targetServes(s);
 }
 
-/** A new map (version + 1) with every target of `rank` DOWN; the same map when nothing changes. */
-export function markRankDown(map: PoolMap, rank: number): PoolMap {
+/**
+ * The state a target moves to when an operator asks for `to`, or undefined when the request does
+ * not apply (already there, or nothing to do): DOWN takes a serving target out (exclude), DRAIN a
+ * fully-in one (drain), UPIN brings back a DOWN, DOWNOUT or DRAIN one (reintegrate: with no
+ * rebuild to wait for, reintegration is complete at once, so UP is skipped).
+ */
+function transition(from: TargetState, to: TargetState): TargetState | undefined {
+  if (from === to) return undefined;
+  if (to === 'DOWN') return targetServes(from) ? 'DOWN' : undefined;
+  if (to === 'DRAIN') return from === 'UPIN' || from === 'UP' ? 'DRAIN' : undefined;
+  if (to === 'UPIN' || to === 'UP') return to;
+  return undefined;
+}
+
+/**
+ * A new map (version + 1) with the listed targets moved towards `state` (see `transition`);
+ * the same map when nothing changes. Every ref must be in the map (the caller checks).
+ */
+export function setTargetsState(map: PoolMap, refs: readonly TargetRef[], state: TargetState): PoolMap {
+  const wanted = new Set(refs.map((r) => `${r.rank}/${r.target}`));
   let changed = false;
   const states = map.states.map((s, i) => {
-    if (map.targets[i]!.rank !== rank || !targetServes(s)) return s;
+    const t = map.targets[i]!;
+    if (!wanted.has(`${t.rank}/${t.target}`)) return s;
+    const next = transition(s, state);
+    if (next === undefined) return s;
     changed = true;
-    return 'DOWN' as const;
+    return next;
   });
   return changed ? { ...map, version: map.version + 1, states } : map;
+}
+
+/** A new map (version + 1) with every target of `rank` DOWN; the same map when nothing changes. */
+export function markRankDown(map: PoolMap, rank: number): PoolMap {
+  return setTargetsState(
+    map,
+    map.targets.filter((t) => t.rank === rank),
+    'DOWN',
+  );
 }
 
 /** Ranks with no target serving I/O in the map. */

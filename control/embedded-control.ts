@@ -1,0 +1,222 @@
+import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DaosError } from '../core/common/errors.js';
+import { parseBytes } from '../core/common/units.js';
+import type { ContInfo, PoolInfo, PoolQuery } from '../core/daos/link.js';
+import type { DaosSystem } from '../embedded/system.js';
+import type {
+  AttachInfo,
+  ControlPlane,
+  OnProgress,
+  PoolCreateRequest,
+  StorageTierInfo,
+  SystemMember,
+  SystemQuery,
+} from './plane.js';
+
+/** The system name an embedded system answers to (DAOS's default). */
+export const EMBEDDED_SYSTEM_NAME = 'daos_server';
+
+/**
+ * The control plane over a DaosSystem in this process (`dmg --embedded DIR`). Pools, ACLs and
+ * properties go to the system's MgmtService; members are the system's engines. Stopping and
+ * starting single engines is not offered in embedded mode (the engines live as long as the
+ * DaosSystem): systemStop/systemStart are DER_NOTSUPPORTED.
+ */
+export class EmbeddedControl implements ControlPlane {
+  /** @param sys a started system; `close()` stops it only when `owned`. */
+  constructor(
+    readonly sys: DaosSystem,
+    private readonly owned = false,
+  ) {}
+
+  /** Stop the system if this control plane started it. */
+  async close(): Promise<void> {
+    if (this.owned) await this.sys.stop();
+  }
+
+  private get mgmt() {
+    return this.sys.mgmt;
+  }
+
+  // ---- system ----
+
+  async systemQuery(options: { ranks?: number[] } = {}): Promise<SystemQuery> {
+    const excluded = new Set(this.mgmt.excludedRanks());
+    const wanted = options.ranks && options.ranks.length > 0 ? new Set(options.ranks) : undefined;
+    if (wanted) this.checkRanks([...wanted]);
+    const members: SystemMember[] = this.sys.engines
+      .filter((e) => !wanted || wanted.has(e.rank))
+      .map((e) => {
+        const m: SystemMember = {
+          rank: e.rank,
+          state: excluded.has(e.rank) ? 'AdminExcluded' : e.state === 'joined' ? 'Joined' : 'Stopped',
+          pid: e.pid,
+          restarts: 0,
+        };
+        if (e.address !== undefined) m.address = e.address;
+        return m;
+      });
+    return { name: EMBEDDED_SYSTEM_NAME, members };
+  }
+
+  async systemStop(): Promise<SystemQuery> {
+    throw new DaosError(
+      'DER_NOTSUPPORTED',
+      'system stop is not offered in embedded mode: the engines run as long as the embedded system',
+    );
+  }
+
+  async systemStart(): Promise<SystemQuery> {
+    throw new DaosError(
+      'DER_NOTSUPPORTED',
+      'system start is not offered in embedded mode: the engines run as long as the embedded system',
+    );
+  }
+
+  async systemExclude(ranks: number[]): Promise<SystemQuery> {
+    if (!Array.isArray(ranks) || ranks.length === 0)
+      throw new DaosError('DER_INVAL', 'exclude needs at least one rank');
+    this.checkRanks(ranks);
+    await this.mgmt.systemExclude(ranks);
+    return this.systemQuery({ ranks });
+  }
+
+  private checkRanks(ranks: number[]): void {
+    const known = new Set(this.sys.engines.map((e) => e.rank));
+    for (const r of ranks)
+      if (!known.has(r)) throw new DaosError('DER_NONEXIST', `no engine rank ${r} in the system`);
+  }
+
+  // ---- storage ----
+
+  async storageScan(): Promise<StorageTierInfo[]> {
+    const out: StorageTierInfo[] = [];
+    for (const e of this.sys.engines) {
+      const mount = join(this.sys.dir, `engine-${e.rank}`);
+      const formatted = existsSync(mount);
+      const fs = await statfs(formatted ? mount : this.sys.dir);
+      out.push({
+        rank: e.rank,
+        class: 'file',
+        mount,
+        totalBytes: fs.blocks * fs.bsize,
+        freeBytes: fs.bavail * fs.bsize,
+        formatted,
+      });
+    }
+    return out;
+  }
+
+  /** An embedded system formats its folders when it starts: this reports them; `force` (wipe) is refused. */
+  async storageFormat(
+    options: { force?: boolean; onProgress?: OnProgress } = {},
+  ): Promise<StorageTierInfo[]> {
+    if (options.force) {
+      throw new DaosError(
+        'DER_NOTSUPPORTED',
+        `reformatting is not offered in embedded mode; stop the system and remove ${this.sys.dir}`,
+      );
+    }
+    const tiers = await this.storageScan();
+    for (const [i, t] of tiers.entries()) {
+      options.onProgress?.({ done: i + 1, total: tiers.length, what: `rank ${t.rank}` });
+    }
+    return tiers;
+  }
+
+  // ---- pools ----
+
+  async poolCreate(request: PoolCreateRequest): Promise<PoolInfo> {
+    if (request.ranks !== undefined) {
+      const all = this.sys.engines.map((e) => e.rank);
+      if (request.ranks.length !== all.length || !all.every((r) => request.ranks!.includes(r)))
+        throw new DaosError('DER_NOTSUPPORTED', 'pools span every rank in embedded mode');
+    }
+    return this.mgmt.poolCreate({
+      label: request.label,
+      totalBytes: parseBytes(request.size, 'pool size'),
+      uuid: request.uuid,
+      owner: request.owner,
+      group: request.group,
+      acl: request.acl,
+      props: request.properties,
+    });
+  }
+
+  async poolDestroy(id: string, options: { force?: boolean; recursive?: boolean } = {}): Promise<void> {
+    await this.mgmt.poolDestroy(id, options.force === true || options.recursive === true);
+  }
+
+  poolList(): Promise<PoolInfo[]> {
+    return this.mgmt.poolList();
+  }
+
+  poolQuery(id: string): Promise<PoolQuery> {
+    return this.mgmt.poolQuery(id);
+  }
+
+  poolGetProp(id: string, names?: string[]): Promise<Record<string, string>> {
+    return this.mgmt.poolGetProps(id, names);
+  }
+
+  poolSetProp(id: string, props: Record<string, string>): Promise<void> {
+    return this.mgmt.poolSetProps(id, props);
+  }
+
+  poolGetAcl(id: string): Promise<{ owner: string; group: string; entries: string[] }> {
+    return this.mgmt.poolGetAcl(id);
+  }
+
+  poolOverwriteAcl(id: string, entries: string[]): Promise<string[]> {
+    return this.mgmt.poolOverwriteAcl(id, entries);
+  }
+
+  poolUpdateAcl(id: string, entries: string[]): Promise<string[]> {
+    return this.mgmt.poolUpdateAcl(id, entries);
+  }
+
+  poolDeleteAcl(id: string, principal: string): Promise<string[]> {
+    return this.mgmt.poolDeleteAcl(id, principal);
+  }
+
+  async poolExclude(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
+    await this.mgmt.poolExclude(id, rank, targets);
+    return this.mgmt.poolQuery(id);
+  }
+
+  async poolDrain(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
+    await this.mgmt.poolDrain(id, rank, targets);
+    return this.mgmt.poolQuery(id);
+  }
+
+  async poolReintegrate(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
+    await this.mgmt.poolReintegrate(id, rank, targets);
+    return this.mgmt.poolQuery(id);
+  }
+
+  // ---- containers ----
+
+  async contSetOwner(
+    pool: string,
+    cont: string,
+    owner: { user?: string; group?: string },
+  ): Promise<ContInfo> {
+    const p = await this.mgmt.poolConnect(pool);
+    return this.mgmt.contSetOwner(p.uuid, cont, owner);
+  }
+
+  // ---- clients ----
+
+  async attachInfo(): Promise<AttachInfo> {
+    return {
+      system: EMBEDDED_SYSTEM_NAME,
+      engines: this.sys.engines.map((e) => ({
+        rank: e.rank,
+        address: e.address ?? `inproc://${e.pid}/${e.rank}`,
+      })),
+      mgmt: `embedded://${this.sys.dir}`,
+    };
+  }
+}

@@ -1,0 +1,37 @@
+/** daos-ts/control: the typed management client dmg is built on (pools, system, storage, ACLs). */
+export { type ControlConnection, type ControlOptions, connectControl } from './connect.js';
+export { EMBEDDED_SYSTEM_NAME, EmbeddedControl } from './embedded-control.js';
+export type { AclInfo, PoolCreateOptions } from './mgmt/mgmt-service.js';
+export { POOL_PROP_NAMES, POOL_PROPS, type PoolPropSpec } from './mgmt/pool-props.js';
+export type {
+  AttachInfo,
+  ControlPlane,
+  OnProgress,
+  OperatorTargetState,
+  PoolCreateRequest,
+  Progress,
+  RankState,
+  StorageTierInfo,
+  SystemMember,
+  SystemQuery,
+} from './plane.js';
+export {
+  type Ace,
+  type Acl,
+  type AclKind,
+  aclBytes,
+  defaultAcl,
+  deleteAcl,
+  evaluateAcl,
+  formatAce,
+  formatAcl,
+  type Identity,
+  type Ownership,
+  type Perm,
+  parseAce,
+  parseAcl,
+  permString,
+  principalKey,
+  principalOf,
+  updateAcl,
+} from './security/acl.js';
