@@ -12,6 +12,29 @@ export interface GlobalOptions {
   json?: boolean;
   engines?: string;
   targets?: string;
+  /** daos_server hosts (host[:port],...). */
+  hostList?: string;
+  insecure?: boolean;
+  caCert?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Where a daos_server is: `-l` (or env DAOS_CONTROL_HOSTS) and its TLS settings. */
+export function serverOptions(opts: GlobalOptions): {
+  hostList?: string[];
+  transport: { allow_insecure: boolean; ca_cert?: string; cert?: string; key?: string };
+} {
+  const hosts = opts.hostList ?? process.env.DAOS_CONTROL_HOSTS;
+  return {
+    hostList: hosts ? hosts.split(',').filter(Boolean) : undefined,
+    transport: {
+      allow_insecure: opts.insecure === true,
+      ...(opts.caCert && { ca_cert: opts.caCert }),
+      ...(opts.cert && { cert: opts.cert }),
+      ...(opts.key && { key: opts.key }),
+    },
+  };
 }
 
 /** A command's result: the JSON `response` and the readable text. */

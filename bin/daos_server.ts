@@ -10,6 +10,7 @@
  * cleanly (dRPC stop, SIGTERM, SIGKILL after ENGINE_STOP_TIMEOUT_MS) and exits 0.
  */
 import { appendFileSync } from 'node:fs';
+import { serveControl } from '../control/grpc/server.js';
 import { loadServerConfig } from '../control/server/config.js';
 import { DaosServer } from '../control/server/server.js';
 import { DaosError } from '../core/common/errors.js';
@@ -51,13 +52,21 @@ async function main(): Promise<void> {
     else process.stderr.write(text);
   };
   const server = await DaosServer.start(config, { log });
+  // The control API for dmg and agents, on config.port (all interfaces, as DAOS's server).
+  const grpc = await serveControl(server, {
+    address: `0.0.0.0:${config.port}`,
+    transport: config.transport_config,
+  });
+  log(
+    `daos_server: control API on port ${grpc.port} (${config.transport_config.allow_insecure ? 'insecure' : 'mutual TLS'})`,
+  );
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log(`daos_server: ${signal}; stopping`);
     try {
-      // gRPC: close the control API here too, once it is served (see below).
+      await grpc.close();
       await server.shutdown();
       process.exit(0);
     } catch (err) {
@@ -67,12 +76,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-
-  // ==== gRPC control API (control/grpc/, another slice) ====
-  // Serve this server's ControlPlane to dmg and agents on config.port, e.g.
-  //   const grpc = await serveControl(server, { port: config.port, transport: config.transport_config, log });
-  // and close it in stop() before server.shutdown().
-  // ==========================================================
 
   if (args.autoFormat && !(await server.storageScan()).every((t) => t.formatted)) {
     await server.storageFormat();

@@ -23,6 +23,7 @@ import {
   progressBar,
   readAclFile,
   runCommand,
+  serverOptions,
 } from './cli-output.js';
 
 type Body = (ctl: ControlPlane, opts: GlobalOptions) => Promise<CommandOutput>;
@@ -38,6 +39,7 @@ function act<A extends unknown[]>(make: (...args: A) => Body): (...args: unknown
         embedded: embeddedDir(opts),
         engines: intOption(opts.engines, '--engines'),
         targetsPerEngine: intOption(opts.targets, '--targets'),
+        ...serverOptions(opts),
       });
       try {
         return await body(ctl, opts);
@@ -92,6 +94,11 @@ program
   .name('dmg')
   .description('DAOS management tool (daos-ts)')
   .option('--embedded <dir>', 'act on the embedded system in DIR (env DAOS_EMBEDDED)')
+  .option('-l, --host-list <hosts>', 'daos_server control addresses host[:port],... (env DAOS_CONTROL_HOSTS)')
+  .option('-i, --insecure', 'plaintext gRPC (the server must allow_insecure)')
+  .option('--ca-cert <file>', 'CA certificate to verify the server')
+  .option('--cert <file>', "this admin's certificate")
+  .option('--key <file>', "this admin's key")
   .option('-j, --json', 'machine-readable output: { response, error, status }')
   .option('--engines <n>', 'a new embedded system: engine ranks (default 1)')
   .option('--targets <n>', 'a new embedded system: targets per engine (default 4)');

@@ -2,14 +2,12 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaosError } from '../core/common/errors.js';
-import { parseBytes } from '../core/common/units.js';
-import type { ContInfo, PoolInfo, PoolQuery } from '../core/daos/link.js';
 import type { DaosSystem } from '../embedded/system.js';
+import { MgmtControl } from './mgmt-control.js';
 import type {
   AttachInfo,
   ControlPlane,
   OnProgress,
-  PoolCreateRequest,
   StorageTierInfo,
   SystemMember,
   SystemQuery,
@@ -24,20 +22,26 @@ export const EMBEDDED_SYSTEM_NAME = 'daos_server';
  * starting single engines is not offered in embedded mode (the engines live as long as the
  * DaosSystem): systemStop/systemStart are DER_NOTSUPPORTED.
  */
-export class EmbeddedControl implements ControlPlane {
+export class EmbeddedControl extends MgmtControl implements ControlPlane {
   /** @param sys a started system; `close()` stops it only when `owned`. */
   constructor(
     readonly sys: DaosSystem,
     private readonly owned = false,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Stop the system if this control plane started it. */
   async close(): Promise<void> {
     if (this.owned) await this.sys.stop();
   }
 
-  private get mgmt() {
+  protected get mgmt() {
     return this.sys.mgmt;
+  }
+
+  protected get allRanks(): number[] {
+    return this.sys.engines.map((e) => e.rank);
   }
 
   // ---- system ----
@@ -124,87 +128,6 @@ export class EmbeddedControl implements ControlPlane {
       options.onProgress?.({ done: i + 1, total: tiers.length, what: `rank ${t.rank}` });
     }
     return tiers;
-  }
-
-  // ---- pools ----
-
-  async poolCreate(request: PoolCreateRequest): Promise<PoolInfo> {
-    if (request.ranks !== undefined) {
-      const all = this.sys.engines.map((e) => e.rank);
-      if (request.ranks.length !== all.length || !all.every((r) => request.ranks!.includes(r)))
-        throw new DaosError('DER_NOTSUPPORTED', 'pools span every rank in embedded mode');
-    }
-    return this.mgmt.poolCreate({
-      label: request.label,
-      totalBytes: parseBytes(request.size, 'pool size'),
-      uuid: request.uuid,
-      owner: request.owner,
-      group: request.group,
-      acl: request.acl,
-      props: request.properties,
-    });
-  }
-
-  async poolDestroy(id: string, options: { force?: boolean; recursive?: boolean } = {}): Promise<void> {
-    await this.mgmt.poolDestroy(id, options.force === true || options.recursive === true);
-  }
-
-  poolList(): Promise<PoolInfo[]> {
-    return this.mgmt.poolList();
-  }
-
-  poolQuery(id: string): Promise<PoolQuery> {
-    return this.mgmt.poolQuery(id);
-  }
-
-  poolGetProp(id: string, names?: string[]): Promise<Record<string, string>> {
-    return this.mgmt.poolGetProps(id, names);
-  }
-
-  poolSetProp(id: string, props: Record<string, string>): Promise<void> {
-    return this.mgmt.poolSetProps(id, props);
-  }
-
-  poolGetAcl(id: string): Promise<{ owner: string; group: string; entries: string[] }> {
-    return this.mgmt.poolGetAcl(id);
-  }
-
-  poolOverwriteAcl(id: string, entries: string[]): Promise<string[]> {
-    return this.mgmt.poolOverwriteAcl(id, entries);
-  }
-
-  poolUpdateAcl(id: string, entries: string[]): Promise<string[]> {
-    return this.mgmt.poolUpdateAcl(id, entries);
-  }
-
-  poolDeleteAcl(id: string, principal: string): Promise<string[]> {
-    return this.mgmt.poolDeleteAcl(id, principal);
-  }
-
-  async poolExclude(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
-    await this.mgmt.poolExclude(id, rank, targets);
-    return this.mgmt.poolQuery(id);
-  }
-
-  async poolDrain(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
-    await this.mgmt.poolDrain(id, rank, targets);
-    return this.mgmt.poolQuery(id);
-  }
-
-  async poolReintegrate(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
-    await this.mgmt.poolReintegrate(id, rank, targets);
-    return this.mgmt.poolQuery(id);
-  }
-
-  // ---- containers ----
-
-  async contSetOwner(
-    pool: string,
-    cont: string,
-    owner: { user?: string; group?: string },
-  ): Promise<ContInfo> {
-    const p = await this.mgmt.poolConnect(pool);
-    return this.mgmt.contSetOwner(p.uuid, cont, owner);
   }
 
   // ---- clients ----

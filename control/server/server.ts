@@ -16,19 +16,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
-import { parseBytes } from '../../core/common/units.js';
-import type { ContInfo, PoolInfo, PoolQuery, SystemLink } from '../../core/daos/link.js';
+import type { SystemLink } from '../../core/daos/link.js';
 import { RemoteEngine } from '../../core/daos/remote-engine.js';
 import type { PoolMap } from '../../core/placement/pool-map.js';
 import { LazyConnection } from '../../core/wire/lazy.js';
 import type { Connection, Listener, Reply, RequestOptions } from '../../core/wire/transport.js';
 import { LmdbMetadataStore } from '../mgmt/metadata-store.js';
 import { MgmtService } from '../mgmt/mgmt-service.js';
+import { MgmtControl } from '../mgmt-control.js';
 import type {
   AttachInfo,
   ControlPlane,
   OnProgress,
-  PoolCreateRequest,
   RankState,
   StorageTierInfo,
   SystemMember,
@@ -143,14 +142,7 @@ class RankConnection implements Connection {
   }
 }
 
-const notSupported = (what: string): never => {
-  throw new DaosError(
-    'DER_NOTSUPPORTED',
-    `${what} is not supported by this daos_server's management service yet`,
-  );
-};
-
-export class DaosServer implements ControlPlane {
+export class DaosServer extends MgmtControl implements ControlPlane {
   private readonly members: Member[];
   private readonly log: (line: string) => void;
   private readonly seenMaps = new Map<string, PoolMap>();
@@ -165,6 +157,7 @@ export class DaosServer implements ControlPlane {
     readonly config: ServerConfig,
     private readonly options: DaosServerOptions,
   ) {
+    super();
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? ENGINE_HEARTBEAT_TIMEOUT_MS;
     const onPoolMap = (pool: string, map: PoolMap) => {
@@ -212,6 +205,10 @@ export class DaosServer implements ControlPlane {
   }
 
   /** The management service (for in-process callers and tests); DER_UNINIT before format. */
+  protected get allRanks(): number[] {
+    return this.members.map((m) => m.rank);
+  }
+
   get mgmt(): MgmtService {
     if (!this.mgmtService)
       throw new DaosError('DER_UNINIT', 'storage is not formatted (ranks AwaitFormat); run storage format');
@@ -586,81 +583,6 @@ export class DaosServer implements ControlPlane {
     await this.startRanks(this.members);
     options.onProgress?.({ done: 2, total: 2, what: 'engines joined' });
     return this.storageScan();
-  }
-
-  // ---- pools ----
-
-  async poolCreate(request: PoolCreateRequest): Promise<PoolInfo> {
-    if (request.ranks && request.ranks.length !== this.members.length)
-      notSupported('creating a pool on some ranks only');
-    if (request.acl || request.owner || request.group) notSupported('pool ACLs and owners');
-    const props = { ...request.properties };
-    delete props.label;
-    const ecCell = props.ec_cell_sz;
-    delete props.ec_cell_sz;
-    if (Object.keys(props).length > 0) notSupported(`pool properties (${Object.keys(props).join(', ')})`);
-    return this.mgmt.poolCreate({
-      label: request.label,
-      totalBytes: parseBytes(request.size, 'pool size'),
-      uuid: request.uuid,
-      ...(ecCell !== undefined && { ecCellBytes: parseBytes(ecCell, 'ec_cell_sz') }),
-    });
-  }
-
-  async poolDestroy(id: string, options: { force?: boolean; recursive?: boolean } = {}): Promise<void> {
-    await this.mgmt.poolDestroy(id, (options.force ?? false) || (options.recursive ?? false));
-  }
-
-  async poolList(): Promise<PoolInfo[]> {
-    return this.mgmt.poolList();
-  }
-
-  async poolQuery(id: string): Promise<PoolQuery> {
-    return this.mgmt.poolQuery(id);
-  }
-
-  async poolGetProp(_id: string, _names?: string[]): Promise<Record<string, string>> {
-    return notSupported('pool get-prop');
-  }
-
-  async poolSetProp(_id: string, _props: Record<string, string>): Promise<void> {
-    notSupported('pool set-prop');
-  }
-
-  async poolGetAcl(_id: string): Promise<{ owner: string; group: string; entries: string[] }> {
-    return notSupported('pool get-acl');
-  }
-
-  async poolOverwriteAcl(_id: string, _entries: string[]): Promise<string[]> {
-    return notSupported('pool overwrite-acl');
-  }
-
-  async poolUpdateAcl(_id: string, _entries: string[]): Promise<string[]> {
-    return notSupported('pool update-acl');
-  }
-
-  async poolDeleteAcl(_id: string, _principal: string): Promise<string[]> {
-    return notSupported('pool delete-acl');
-  }
-
-  async poolExclude(_id: string, _rank: number, _targets?: number[]): Promise<PoolQuery> {
-    return notSupported('pool exclude (per pool; system exclude marks a rank DOWN in every pool)');
-  }
-
-  async poolDrain(_id: string, _rank: number, _targets?: number[]): Promise<PoolQuery> {
-    return notSupported('pool drain');
-  }
-
-  async poolReintegrate(_id: string, _rank: number, _targets?: number[]): Promise<PoolQuery> {
-    return notSupported('pool reintegrate');
-  }
-
-  async contSetOwner(
-    _pool: string,
-    _cont: string,
-    _owner: { user?: string; group?: string },
-  ): Promise<ContInfo> {
-    return notSupported('container set-owner');
   }
 
   // ---- clients ----

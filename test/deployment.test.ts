@@ -1,0 +1,144 @@
+/**
+ * A multi-process deployment on one machine, as the README's "Running daos_server" steps do it:
+ * `daos_server start -o daos_server.yml` as a process, then `dmg` (another process) over gRPC:
+ * storage format, system query, pool create, an engine SIGKILLed and restarted by the server
+ * (seen in `dmg system query --json`), `dmg system stop`, and the server stopped with SIGTERM.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const run = promisify(execFile);
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A TCP port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Member {
+  rank: number;
+  state: string;
+  pid?: number;
+  restarts: number;
+}
+
+describe('daos_server deployment, driven by dmg', () => {
+  it('formats, creates a pool, restarts a killed engine, stops cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daos-deploy-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const config = join(dir, 'daos_server.yml');
+    writeFileSync(
+      config,
+      `name: deploy_test
+port: ${port}
+transport_config:
+  allow_insecure: true
+socket_dir: ${dir}/sock
+engines:
+  - targets: 2
+    storage:
+      - class: ram
+        scm_mount: ${dir}/ram0
+        scm_size: 128MiB
+  - targets: 2
+    storage:
+      - class: ram
+        scm_mount: ${dir}/ram1
+        scm_size: 128MiB
+`,
+    );
+    // Step 1: the server.
+    const server = spawn(process.execPath, [join(root, 'dist/bin/daos_server.js'), 'start', '-o', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(server);
+    let log = '';
+    server.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+    await until(
+      () => /control API on port \d+/.test(log),
+      20_000,
+      () => log,
+    );
+
+    // Step 2: dmg, another process, over gRPC.
+    const dmg = async (...args: string[]) => {
+      const { stdout } = await run(
+        process.execPath,
+        [join(root, 'dist/bin/dmg.js'), '-l', `127.0.0.1:${port}`, '-i', '--json', ...args],
+        { timeout: 60_000 },
+      );
+      const out = JSON.parse(stdout) as { response: unknown; error: unknown; status: number };
+      expect(out.error, `dmg ${args.join(' ')}`).toBeNull();
+      return out.response;
+    };
+    const members = async () => ((await dmg('system', 'query')) as { members: Member[] }).members;
+
+    expect((await members()).map((m) => m.state)).toEqual(['AwaitFormat', 'AwaitFormat']);
+    await dmg('storage', 'format');
+    const joined = await members();
+    expect(joined.map((m) => m.state)).toEqual(['Joined', 'Joined']);
+    for (const m of joined) expect(() => process.kill(m.pid!, 0)).not.toThrow();
+
+    const pool = (await dmg('pool', 'create', 'tank', '--size', '128M')) as { uuid: string; label: string };
+    expect(pool.label).toBe('tank');
+    const { pools } = (await dmg('pool', 'list')) as { pools: Array<{ label: string; uuid: string }> };
+    expect(pools.map((p) => [p.label, p.uuid])).toEqual([['tank', pool.uuid]]);
+
+    // Step 3: an engine dies; the server notices and restarts it.
+    const victim = joined[1]!;
+    process.kill(victim.pid!, 'SIGKILL');
+    const seen = new Set<string>();
+    await until(
+      async () => {
+        const m = (await members())[1]!;
+        seen.add(m.state);
+        return m.state === 'Joined' && m.pid !== victim.pid && m.restarts === 1;
+      },
+      30_000,
+      () => `states seen: ${[...seen].join(', ')}`,
+    );
+    // The pool is still there and queryable through the restarted engine.
+    const q = (await dmg('pool', 'query', 'tank')) as { targets: number; disabledTargets: number };
+    expect(q.targets).toBe(4);
+    expect(q.disabledTargets).toBe(0);
+
+    // Step 4: stop the system, then the server.
+    const stopped = (await dmg('system', 'stop')) as { members: Member[] };
+    expect(stopped.members.map((m) => m.state)).toEqual(['Stopped', 'Stopped']);
+    for (const m of joined) if (m.pid !== victim.pid) expect(() => process.kill(m.pid!, 0)).toThrow();
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
+
+async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  why: () => string,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`not reached in ${timeoutMs} ms: ${why()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
