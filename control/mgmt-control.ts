@@ -36,35 +36,35 @@ export abstract class MgmtControl {
     await this.mgmt.poolDestroy(id, options.force === true || options.recursive === true);
   }
 
-  poolList(): Promise<PoolInfo[]> {
+  async poolList(): Promise<PoolInfo[]> {
     return this.mgmt.poolList();
   }
 
-  poolQuery(id: string): Promise<PoolQuery> {
+  async poolQuery(id: string): Promise<PoolQuery> {
     return this.mgmt.poolQuery(id);
   }
 
-  poolGetProp(id: string, names?: string[]): Promise<Record<string, string>> {
+  async poolGetProp(id: string, names?: string[]): Promise<Record<string, string>> {
     return this.mgmt.poolGetProps(id, names);
   }
 
-  poolSetProp(id: string, props: Record<string, string>): Promise<void> {
+  async poolSetProp(id: string, props: Record<string, string>): Promise<void> {
     return this.mgmt.poolSetProps(id, props);
   }
 
-  poolGetAcl(id: string): Promise<{ owner: string; group: string; entries: string[] }> {
+  async poolGetAcl(id: string): Promise<{ owner: string; group: string; entries: string[] }> {
     return this.mgmt.poolGetAcl(id);
   }
 
-  poolOverwriteAcl(id: string, entries: string[]): Promise<string[]> {
+  async poolOverwriteAcl(id: string, entries: string[]): Promise<string[]> {
     return this.mgmt.poolOverwriteAcl(id, entries);
   }
 
-  poolUpdateAcl(id: string, entries: string[]): Promise<string[]> {
+  async poolUpdateAcl(id: string, entries: string[]): Promise<string[]> {
     return this.mgmt.poolUpdateAcl(id, entries);
   }
 
-  poolDeleteAcl(id: string, principal: string): Promise<string[]> {
+  async poolDeleteAcl(id: string, principal: string): Promise<string[]> {
     return this.mgmt.poolDeleteAcl(id, principal);
   }
 

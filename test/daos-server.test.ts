@@ -130,7 +130,7 @@ describe('daos_server', () => {
     };
     const expected = Array.from({ length: KEYS }, (_, i) => `v${i}`);
     expect(await readAll(cont)).toEqual(expected);
-    await expect(server.poolGetAcl('p')).rejects.toMatchObject({ code: 'DER_NOTSUPPORTED' });
+    expect((await server.poolGetAcl('p')).entries).toEqual(['A::OWNER@:rw', 'A:G:GROUP@:rw']);
 
     // SIGKILL rank 1: seen, restarted with a new pid, back to Joined, data still there.
     const killedAt = Date.now();

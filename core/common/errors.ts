@@ -107,6 +107,11 @@ export function derName(errno: number): DerName | undefined {
 export class DaosError extends Error {
   readonly code: DerName;
   readonly errno: number;
+  /**
+   * Set on an error a peer answered with (rebuilt by `from`), as opposed to one raised here: a
+   * DER_UNREACH a server replies (its own peer was unreachable) says nothing about this link.
+   */
+  remote = false;
 
   constructor(code: DerName, message: string, options?: { cause?: unknown }) {
     super(`${code}(${DER[code]}): ${message}`, options);
@@ -119,7 +124,9 @@ export class DaosError extends Error {
   static from(code: string, message: string): DaosError {
     const name = (code in DER ? code : 'DER_MISC') as DerName;
     const prefix = `${name}(${DER[name]}): `;
-    return new DaosError(name, message.startsWith(prefix) ? message.slice(prefix.length) : message);
+    const err = new DaosError(name, message.startsWith(prefix) ? message.slice(prefix.length) : message);
+    err.remote = true;
+    return err;
   }
 }
 

@@ -33,8 +33,8 @@ export class LazyConnection implements Connection {
     try {
       return await (await current).request(opcode, header, bulk, options);
     } catch (err) {
-      // Lost or never made: the next request connects again.
-      if (err instanceof DaosError && err.code === 'DER_UNREACH' && this.conn === current) {
+      // Lost or never made (not a DER_UNREACH the peer answered): the next request connects again.
+      if (err instanceof DaosError && err.code === 'DER_UNREACH' && !err.remote && this.conn === current) {
         this.conn = undefined;
         current.then((c) => c.close()).catch(() => undefined);
       }
