@@ -221,6 +221,49 @@ cache_expiry: 1
     }
   }, 60_000);
 
+  it('every MgmtApi method crosses ClientSvc exactly', async () => {
+    const client = await connect({ agentSocket: socket });
+    try {
+      const mgmt = client.link.mgmt;
+      const pool = await mgmt.poolConnect('tank');
+      const c = await mgmt.contCreate(pool.uuid, {
+        label: 'm1',
+        type: 'HDF5',
+        props: { redunFactor: 1, chunkSize: 65536, oclass: 'RP_2G1' },
+      });
+      expect(c).toMatchObject({ label: 'm1', type: 'HDF5', props: { redunFactor: 1, chunkSize: 65536 } });
+      expect(c.owner).toMatch(/@$/);
+      expect(await mgmt.contLookup(pool.uuid, 'm1')).toEqual(c);
+      const renamed = await mgmt.contSetProps(pool.uuid, c.uuid, { label: 'm2' });
+      expect(renamed.label).toBe('m2');
+      await mgmt.contSetAttrs(pool.uuid, c.uuid, { a: Buffer.from('1'), b: new Uint8Array([0, 255]) });
+      await mgmt.contDelAttrs(pool.uuid, c.uuid, ['a']);
+      const attrs = await mgmt.contGetAttrs(pool.uuid, c.uuid);
+      expect(Object.keys(attrs)).toEqual(['b']);
+      expect([...attrs.b!]).toEqual([0, 255]);
+      const first = await mgmt.contAllocOids(pool.uuid, c.uuid, 256);
+      expect(await mgmt.contAllocOids(pool.uuid, c.uuid, 1)).toBe(first + 256n);
+      const epoch = await mgmt.snapCreate(pool.uuid, c.uuid, 'snap');
+      expect(typeof epoch).toBe('bigint');
+      await mgmt.snapDestroy(pool.uuid, c.uuid, epoch);
+      expect((await mgmt.contLookup(pool.uuid, c.uuid)).snapshots).toEqual([]);
+      const acl = await mgmt.contUpdateAcl!(pool.uuid, c.uuid, ['A::EVERYONE@:r']);
+      expect(acl).toContain('A::EVERYONE@:r');
+      expect((await mgmt.contGetAcl!(pool.uuid, c.uuid)).entries).toEqual(acl);
+      await expect(mgmt.contUpdateAcl!(pool.uuid, c.uuid, 'A::EVERYONE@:z')).rejects.toMatchObject({
+        code: 'DER_INVAL',
+      });
+      expect(await mgmt.contAggregate(pool.uuid, c.uuid)).toMatchObject({
+        recordsRemoved: expect.any(Number),
+      });
+      await mgmt.contDestroy(pool.uuid, c.uuid, false);
+      await expect(mgmt.contLookup(pool.uuid, c.uuid)).rejects.toMatchObject({ code: 'DER_NONEXIST' });
+      expect((await mgmt.poolQuery(pool.uuid)).uuid).toBe(pool.uuid);
+    } finally {
+      await client.close();
+    }
+  }, 30_000);
+
   it('attach info and the pool list come from the server through the agent', async () => {
     const info = await agentAttachInfo(socket);
     expect(info.system).toBe('agent_sys');
