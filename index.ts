@@ -15,7 +15,17 @@ export {
 } from './core/common/oid.js';
 export { formatBytes, parseBytes } from './core/common/units.js';
 export { DaosArray } from './core/daos/array.js';
-export { connect, DaosClient } from './core/daos/client.js';
+
+import { registerMgmtConnector } from './core/daos/client.js';
+
+export {
+  AGENT_SOCKET_DEFAULT,
+  type ConnectOptions,
+  connect,
+  DaosClient,
+  type MgmtConnector,
+  registerMgmtConnector,
+} from './core/daos/client.js';
 export { Container } from './core/daos/container.js';
 export type { Key, ListedKey } from './core/daos/keys.js';
 export { KV } from './core/daos/kv.js';
@@ -33,3 +43,10 @@ export { Tx } from './core/daos/tx.js';
 export * as oclass from './core/placement/oclass.js';
 export type { ArrayFetchResult, Recx } from './core/wire/obj-types.js';
 export { DaosSystem, type SystemOptions } from './embedded/system.js';
+
+// connect({ agentSocket }) reaches the management service over gRPC; the client (grpc-js) is
+// loaded on the first connect only. core/ cannot import control/, so it is registered here.
+registerMgmtConnector(async (options) => {
+  const { RemoteMgmt } = await import('./control/grpc/remote-mgmt.js');
+  return new RemoteMgmt(options);
+});

@@ -10,6 +10,7 @@ import type { AttachInfo, ControlPlane, Progress, StorageTierInfo, SystemQuery }
 import type { TransportConfig } from '../server/config.js';
 import { connectManagement, type ManagementClient } from './client.js';
 import { protoDir } from './proto-files.js';
+import { RemoteMgmt } from './remote-mgmt.js';
 import { type ControlServer, serveControl } from './server.js';
 import { GrpcStatusError } from './status.js';
 import { makeTestCa, type TestCa } from './test-ca.js';
@@ -365,6 +366,18 @@ describe('gRPC control plane, mutual TLS', () => {
       code: 'DER_NO_PERM',
       message: expect.stringContaining("component 'agent' may not call PoolSvc.Destroy"),
     });
+  });
+
+  it('an agent certificate may call ClientSvc (served or not)', async () => {
+    const mgmt = new RemoteMgmt({ address, transport: tls(ca, 'agent'), timeoutMs: 10_000 });
+    try {
+      await expect(mgmt.poolQuery('tank')).rejects.toMatchObject({
+        code: 'DER_NOTSUPPORTED',
+        message: expect.stringContaining('ClientSvc.PoolQuery: this server serves no client API'),
+      });
+    } finally {
+      mgmt.close();
+    }
   });
 
   it('a client with no certificate is refused: UNAVAILABLE (14)', async () => {

@@ -8,7 +8,7 @@
  * integers (else DER_OVERFLOW), epochs become bigints. A malformed message is DER_PROTO.
  */
 import { check, DaosError } from '../../core/common/errors.js';
-import type { ContainerType, ContInfo, PoolInfo, PoolQuery } from '../../core/daos/link.js';
+import type { ContainerType, ContInfo, ContProps, PoolInfo, PoolQuery } from '../../core/daos/link.js';
 import type { PoolMap, TargetState } from '../../core/placement/pool-map.js';
 import type {
   AttachInfo,
@@ -227,6 +227,8 @@ export interface WirePoolInfo {
   total_bytes: U64;
   map: WirePoolMap | null;
   created_ms: U64;
+  owner?: string;
+  group?: string;
 }
 export interface WirePoolQuery {
   uuid: string;
@@ -272,23 +274,29 @@ export function poolMapFromWire(w: WirePoolMap): PoolMap {
 }
 
 export function poolInfoToWire(p: PoolInfo): WirePoolInfo {
-  return {
+  const w: WirePoolInfo = {
     uuid: p.uuid,
     label: p.label,
     total_bytes: u64ToWire(p.totalBytes, 'totalBytes'),
     map: poolMapToWire(p.map),
     created_ms: u64ToWire(p.createdMs, 'createdMs'),
   };
+  if (p.owner !== undefined) w.owner = p.owner;
+  if (p.group !== undefined) w.group = p.group;
+  return w;
 }
 
 export function poolInfoFromWire(w: WirePoolInfo): PoolInfo {
-  return {
+  const p: PoolInfo = {
     uuid: w.uuid,
     label: w.label,
     totalBytes: u64FromWire(w.total_bytes, 'total_bytes'),
     map: poolMapFromWire(present(w.map, 'pool.map')),
     createdMs: u64FromWire(w.created_ms, 'created_ms'),
   };
+  if (w.owner !== undefined) p.owner = w.owner;
+  if (w.group !== undefined) p.group = w.group;
+  return p;
 }
 
 export function poolQueryToWire(q: PoolQuery): WirePoolQuery {
@@ -368,6 +376,8 @@ export interface WireContInfo {
   props: { redun_factor: number; oclass?: string; checksum: string; chunk_size: U64 } | null;
   created_ms: U64;
   snapshots: Array<{ epoch: U64; name: string }>;
+  owner?: string;
+  group?: string;
 }
 
 export function contInfoToWire(c: ContInfo): WireContInfo {
@@ -377,7 +387,7 @@ export function contInfoToWire(c: ContInfo): WireContInfo {
     chunk_size: u64ToWire(c.props.chunkSize, 'chunkSize'),
   };
   if (c.props.oclass !== undefined) props.oclass = c.props.oclass;
-  return {
+  const w: WireContInfo = {
     uuid: c.uuid,
     label: c.label,
     pool: c.pool,
@@ -386,6 +396,9 @@ export function contInfoToWire(c: ContInfo): WireContInfo {
     created_ms: u64ToWire(c.createdMs, 'createdMs'),
     snapshots: c.snapshots.map((s) => ({ epoch: bigU64ToWire(s.epoch, 'snapshot.epoch'), name: s.name })),
   };
+  if (c.owner !== undefined) w.owner = c.owner;
+  if (c.group !== undefined) w.group = c.group;
+  return w;
 }
 
 export function contInfoFromWire(w: WireContInfo): ContInfo {
@@ -404,6 +417,8 @@ export function contInfoFromWire(w: WireContInfo): ContInfo {
     snapshots: w.snapshots.map((s) => ({ epoch: u64FromWireBig(s.epoch, 'snapshot.epoch'), name: s.name })),
   };
   if (p.oclass !== undefined) c.props.oclass = p.oclass;
+  if (w.owner !== undefined) c.owner = w.owner;
+  if (w.group !== undefined) c.group = w.group;
   return c;
 }
 
@@ -425,4 +440,39 @@ export function attachInfoFromWire(w: WireAttachInfo): AttachInfo {
     engines: w.engines.map((e) => ({ rank: e.rank, address: e.address })),
     mgmt: w.mgmt,
   };
+}
+
+// ---- client API (client.proto) ----
+
+/** Partial container properties (and a label) as ClientContProps: absent stays absent. */
+export interface WireContPropsPatch {
+  redun_factor?: number;
+  oclass?: string;
+  checksum?: string;
+  chunk_size?: U64;
+  label?: string;
+}
+
+export type ContPropsPatch = Partial<ContProps> & { label?: string };
+
+export function contPropsPatchToWire(p: ContPropsPatch): WireContPropsPatch {
+  const w: WireContPropsPatch = {};
+  if (p.redunFactor !== undefined) w.redun_factor = u32ToWire(p.redunFactor, 'props.redunFactor');
+  if (p.oclass !== undefined) w.oclass = p.oclass;
+  if (p.checksum !== undefined) w.checksum = p.checksum;
+  if (p.chunkSize !== undefined) w.chunk_size = u64ToWire(p.chunkSize, 'props.chunkSize');
+  if (p.label !== undefined) w.label = p.label;
+  return w;
+}
+
+export function contPropsPatchFromWire(w: WireContPropsPatch | null | undefined): ContPropsPatch {
+  const p: ContPropsPatch = {};
+  if (w === null || w === undefined) return p;
+  if (w.redun_factor !== undefined) p.redunFactor = w.redun_factor;
+  if (w.oclass !== undefined) p.oclass = w.oclass;
+  // The service validates the value (DER_INVAL), as it does for an in-process caller.
+  if (w.checksum !== undefined) p.checksum = w.checksum as ContProps['checksum'];
+  if (w.chunk_size !== undefined) p.chunkSize = u64FromWire(w.chunk_size, 'props.chunk_size');
+  if (w.label !== undefined) p.label = w.label;
+  return p;
 }

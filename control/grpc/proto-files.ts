@@ -18,6 +18,7 @@ export const PROTO_FILES = [
   'pool.proto',
   'cont.proto',
   'mgmt.proto',
+  'client.proto',
 ] as const;
 
 /**
@@ -54,6 +55,24 @@ export const SERVICES = {
   ],
   ContSvc: ['SetOwner'],
   MgmtSvc: ['GetAttachInfo'],
+  ClientSvc: [
+    'PoolConnect',
+    'PoolQuery',
+    'ContCreate',
+    'ContLookup',
+    'ContList',
+    'ContDestroy',
+    'ContSetProps',
+    'ContGetAttrs',
+    'ContSetAttrs',
+    'ContDelAttrs',
+    'ContAllocOids',
+    'SnapCreate',
+    'SnapDestroy',
+    'ContGetAcl',
+    'ContUpdateAcl',
+    'ContAggregate',
+  ],
 } as const;
 
 /**

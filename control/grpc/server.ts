@@ -2,7 +2,9 @@
  * The gRPC server of the control plane: serves any ControlPlane (the management service of
  * daos_server, the embedded system) over the services of control/proto. Mutual TLS unless the
  * transport config says allow_insecure; with TLS the client certificate's CN is its component
- * (DAOS's rule): `admin` and `server` may call everything, `agent` only GetAttachInfo.
+ * (DAOS's rule): `admin` and `server` may call everything, `agent` GetAttachInfo and ClientSvc.
+ * With `client`, ClientSvc serves that MgmtApi (client-api.ts); without, its calls are
+ * DER_NOTSUPPORTED.
  *
  * Options objects reach the plane with exactly the fields the caller set (an `onProgress` is
  * always there for stop/start/format: it feeds the stream), never undefined.
@@ -12,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { check, DaosError } from '../../core/common/errors.js';
 import type { ControlPlane, OnProgress } from '../plane.js';
 import type { TransportConfig } from '../server/config.js';
+import { clientApiRoutes, type MgmtSource } from './client-api.js';
 import {
   attachInfoToWire,
   contInfoToWire,
@@ -36,13 +39,15 @@ export const CONTROL_SHUTDOWN_GRACE_MS = 5_000;
 export const COMPONENT_METHODS: Readonly<Record<string, readonly string[]>> = {
   admin: ['*'],
   server: ['*'],
-  agent: ['MgmtSvc.GetAttachInfo'],
+  agent: ['MgmtSvc.GetAttachInfo', 'ClientSvc.*'],
 };
 
 export interface ServeOptions {
   /** `host:port`; port 0 binds a free port (reported as `port`). */
   address: string;
   transport: TransportConfig;
+  /** The management service clients call through ClientSvc (client.proto); absent: not served. */
+  client?: MgmtSource;
 }
 
 export interface ControlServer {
@@ -87,7 +92,7 @@ function options<T extends object>(r: Request, fields: readonly string[], into: 
 }
 
 /** Every RPC as a call of the plane: the request decoded, the result encoded. */
-function routes(plane: ControlPlane): Record<ServiceName, Routes> {
+function routes(plane: ControlPlane, client: MgmtSource | undefined): Record<ServiceName, Routes> {
   const targets = (r: Request): [string, number, number[] | undefined] => [
     id(r),
     r.rank as number,
@@ -157,6 +162,20 @@ function routes(plane: ControlPlane): Record<ServiceName, Routes> {
       unary: { GetAttachInfo: async () => attachInfoToWire(await plane.attachInfo()) },
       streaming: {},
     },
+    ClientSvc: {
+      unary:
+        client !== undefined
+          ? clientApiRoutes(client)
+          : Object.fromEntries(
+              SERVICES.ClientSvc.map((m) => [
+                m,
+                async () => {
+                  throw new DaosError('DER_NOTSUPPORTED', `ClientSvc.${m}: this server serves no client API`);
+                },
+              ]),
+            ),
+      streaming: {},
+    },
   };
 }
 
@@ -181,7 +200,8 @@ function authorize(call: AuthenticatedCall, method: string): void {
       `certificate CN '${component}' is not a DAOS component (admin, server, agent)`,
     );
   }
-  if (!allowed.includes('*') && !allowed.includes(method)) {
+  const service = method.slice(0, method.indexOf('.'));
+  if (!allowed.includes('*') && !allowed.includes(method) && !allowed.includes(`${service}.*`)) {
     throw new DaosError('DER_NO_PERM', `component '${component}' may not call ${method}`);
   }
 }
@@ -240,7 +260,7 @@ export async function serveControl(plane: ControlPlane, opts: ServeOptions): Pro
     'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
   });
   const definitions = serviceDefinitions();
-  const all = routes(plane);
+  const all = routes(plane, opts.client);
   for (const service of Object.keys(SERVICES) as ServiceName[]) {
     server.addService(definitions[service], implementation(service, all[service]));
   }

@@ -1,12 +1,33 @@
 import { DaosError } from '../common/errors.js';
-import type { SystemLink } from './link.js';
+import { hlc } from '../common/hlc.js';
+import type { PoolMap } from '../placement/pool-map.js';
+import { LazyConnection } from '../wire/lazy.js';
+import { type AgentTransport, agentAttachInfo, agentCredential } from './agent-link.js';
+import type { MgmtApi, SystemLink } from './link.js';
 import { Pool } from './pool.js';
+import { RemoteEngine } from './remote-engine.js';
+
+export interface DaosClientOptions {
+  /** The caller's credential from daos_agent (kept for ACL checks). */
+  credential?: string;
+  /** Run by close(): release the link's connections. */
+  onClose?: () => Promise<void>;
+}
 
 /** A client of one system: connects to pools. */
 export class DaosClient {
   private closed = false;
+  /** The agent-signed credential of this process (`dc1.…`), when connected through daos_agent. */
+  readonly credential: string | undefined;
+  private readonly onClose: (() => Promise<void>) | undefined;
 
-  constructor(readonly link: SystemLink) {}
+  constructor(
+    readonly link: SystemLink,
+    options: DaosClientOptions = {},
+  ) {
+    this.credential = options.credential;
+    this.onClose = options.onClose;
+  }
 
   /** Connect to a pool by label or UUID. */
   async connectPool(id: string, options: { mode?: 'ro' | 'rw' } = {}): Promise<Pool> {
@@ -18,17 +39,81 @@ export class DaosClient {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.onClose?.();
   }
 }
 
+/** A management service client: what `connect()` builds for the address daos_agent gives. */
+export type MgmtConnector = (options: {
+  /** host:port of the management service's gRPC API. */
+  address: string;
+  /** The agent's transport settings (insecure, or TLS with the agent's CA and certificate). */
+  transport: AgentTransport;
+  credential?: string;
+}) => Promise<MgmtApi & { close?(): void }>;
+
+let defaultConnector: MgmtConnector | undefined;
+
 /**
- * Connect to a running daos_server through the local daos_agent. Not in this release: the control
- * plane and agent arrive in a later issue; use DaosSystem.start() (embedded) meanwhile.
+ * Set the connector `connect()` uses when none is passed. core/ cannot import the gRPC client
+ * (control/): the package entry point (index.ts) registers control/grpc/remote-mgmt.ts here.
  */
-export async function connect(_options: { agentSocket?: string } = {}): Promise<DaosClient> {
-  throw new DaosError(
-    'DER_NOTSUPPORTED',
-    'connect() through daos_agent needs the control plane (not in this release); use DaosSystem.start({ dir })',
-  );
+export function registerMgmtConnector(connector: MgmtConnector): void {
+  defaultConnector = connector;
+}
+
+export interface ConnectOptions {
+  /** daos_agent's socket (`runtime_dir/daos_agent.sock`). */
+  agentSocket?: string;
+  /** How to reach the management service; default: the registered one (gRPC, from 'daos-ts'). */
+  connectMgmt?: MgmtConnector;
+}
+
+/** Default agent socket (DAOS's). */
+export const AGENT_SOCKET_DEFAULT = '/var/run/daos_agent/daos_agent.sock';
+
+/**
+ * Connect to a running daos_server through the local daos_agent: the agent gives the attach info
+ * (the management service's address and every engine's) and a credential for this process; pools
+ * and containers go to the management service (gRPC ClientSvc), object I/O straight to the
+ * engines (core/wire over TCP, one lazy connection per rank).
+ */
+export async function connect(options: ConnectOptions = {}): Promise<DaosClient> {
+  const socket = options.agentSocket ?? AGENT_SOCKET_DEFAULT;
+  const connector = options.connectMgmt ?? defaultConnector;
+  if (connector === undefined)
+    throw new DaosError(
+      'DER_NOTSUPPORTED',
+      "connect(): no management connector registered; import { connect } from 'daos-ts' (or pass connectMgmt)",
+    );
+  const info = await agentAttachInfo(socket);
+  const credential = await agentCredential(socket);
+  const mgmt = await connector({ address: info.mgmt, transport: info.transport, credential });
+  const seenMaps = new Map<string, PoolMap>();
+  const onPoolMap = (pool: string, map: PoolMap) => {
+    if (map.version > (seenMaps.get(pool)?.version ?? 0)) seenMaps.set(pool, map);
+  };
+  const engines = new Map<number, RemoteEngine>();
+  for (const e of info.engines) {
+    engines.set(e.rank, new RemoteEngine(new LazyConnection(e.address), e.rank, 0, onPoolMap));
+  }
+  const link: SystemLink = {
+    mgmt,
+    engine: (rank: number) => {
+      const e = engines.get(rank);
+      if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank} in ${info.system}'s attach info`);
+      return e;
+    },
+    now: () => hlc.now(),
+    latestMap: (pool: string) => seenMaps.get(pool),
+  };
+  return new DaosClient(link, {
+    credential,
+    onClose: async () => {
+      mgmt.close?.();
+      await Promise.all([...engines.values()].map((e) => e.conn.close()));
+    },
+  });
 }

@@ -27,10 +27,11 @@ export async function dispatch(
   opcode: number,
   header: unknown,
   bulk: Uint8Array | undefined,
+  context?: unknown,
 ): Promise<Outcome> {
   if (!opcodes.has(opcode)) return { ok: false, code: 'DER_UNREG', message: `unknown ${opcodeName(opcode)}` };
   try {
-    const reply = await handler(opcode, header, bulk);
+    const reply = await handler(opcode, header, bulk, context);
     if (typeof reply !== 'object' || reply === null) {
       return { ok: false, code: 'DER_MISC', message: `handler of ${opcodeName(opcode)} returned no reply` };
     }

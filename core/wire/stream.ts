@@ -83,6 +83,7 @@ class ServerConnection {
     private readonly opcodes: ReadonlySet<number>,
     requestsRunningMax: number,
     onClose: () => void,
+    private readonly context: unknown,
   ) {
     this.gate = new RunGate(requestsRunningMax, () => this.flowControl());
     socket.setNoDelay(true);
@@ -132,7 +133,7 @@ class ServerConnection {
     const outcome: Outcome =
       frame.headerError !== undefined
         ? errorOutcome(frame.headerError)
-        : await dispatch(this.handler, this.opcodes, frame.opcode, frame.header, frame.bulk);
+        : await dispatch(this.handler, this.opcodes, frame.opcode, frame.header, frame.bulk, this.context);
     const sent = outcome.ok ? outcome.sent : undefined;
     if (this.closed) {
       sent?.();
@@ -169,10 +170,23 @@ class StreamListener implements Listener {
     handler: Handler,
     opcodes: ReadonlySet<number>,
     requestsRunningMax: number,
+    connectionContext: ((socket: net.Socket) => unknown) | undefined,
   ) {
     server.on('connection', (socket) => {
-      const conn = new ServerConnection(socket, handler, opcodes, requestsRunningMax, () =>
-        this.connections.delete(conn),
+      let context: unknown;
+      try {
+        context = connectionContext?.(socket);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      const conn = new ServerConnection(
+        socket,
+        handler,
+        opcodes,
+        requestsRunningMax,
+        () => this.connections.delete(conn),
+        context,
       );
       this.connections.add(conn);
     });
@@ -316,6 +330,7 @@ export class StreamTransport implements Transport {
       handler,
       options.opcodes ?? OPCODES_KNOWN,
       requestsRunningMax,
+      options.connectionContext,
     );
   }
 

@@ -2,6 +2,7 @@
  * The one transport interface of the data plane, and transportFor(address) picking an
  * implementation by the address scheme: inproc://name, tcp://host:port, unix:///path.
  */
+import type { Socket } from 'node:net';
 import { DaosError } from '../common/errors.js';
 import { inprocTransport } from './inproc.js';
 import { tcpTransport } from './tcp.js';
@@ -27,6 +28,8 @@ export type Handler = (
   opcode: number,
   header: unknown,
   bulk: Uint8Array | undefined,
+  /** What `ListenOptions.connectionContext` returned for the request's connection (else undefined). */
+  context?: unknown,
 ) => Promise<HandlerReply>;
 
 /** A reply as the client sees it; an empty bulk arrives as undefined. */
@@ -45,6 +48,13 @@ export interface ListenOptions {
   opcodes?: ReadonlySet<number>;
   /** Requests run at once per connection. Default: SERVER_REQUESTS_RUNNING_MAX. */
   requestsRunningMax?: number;
+  /**
+   * Socket transports (tcp, unix): called once per accepted connection, before any of its frames
+   * is read; what it returns is handed to the handler with each request of that connection (the
+   * agent keeps the peer's kernel credentials there). A throw closes the connection unanswered.
+   * The in-process transport has no socket and never calls it.
+   */
+  connectionContext?: (socket: Socket) => unknown;
 }
 
 export interface ConnectOptions {
