@@ -6,6 +6,7 @@
  *
  *   daos_server start -o /etc/daos/daos_server.yml [--auto-format]
  *
+ * Serves GET /metrics (Prometheus text) on telemetry_port when it is set (control/server/telemetry.ts).
  * Logs to control_log_file (appended) or stderr. On SIGTERM or SIGINT stops every engine
  * cleanly (dRPC stop, SIGTERM, SIGKILL after ENGINE_STOP_TIMEOUT_MS) and exits 0.
  */
@@ -13,6 +14,7 @@ import { appendFileSync } from 'node:fs';
 import { serveControl } from '../control/grpc/server.js';
 import { loadServerConfig } from '../control/server/config.js';
 import { DaosServer } from '../control/server/server.js';
+import { serveTelemetry, type TelemetryServer } from '../control/server/telemetry.js';
 import { DaosError } from '../core/common/errors.js';
 
 const USAGE = 'usage: daos_server start -o|--config PATH [--auto-format]';
@@ -60,12 +62,19 @@ async function main(): Promise<void> {
   log(
     `daos_server: control API on port ${grpc.port} (${config.transport_config.allow_insecure ? 'insecure' : 'mutual TLS'})`,
   );
+  // Telemetry (GET /metrics, Prometheus text) on telemetry_port when set; 0 or absent = off.
+  let telemetry: TelemetryServer | undefined;
+  if (config.telemetry_port) {
+    telemetry = await serveTelemetry(server, { port: config.telemetry_port });
+    log(`daos_server: telemetry on port ${telemetry.port} (GET /metrics)`);
+  }
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log(`daos_server: ${signal}; stopping`);
     try {
+      await telemetry?.close();
       await grpc.close();
       await server.shutdown();
       process.exit(0);

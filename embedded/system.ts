@@ -7,6 +7,7 @@ import { hlc } from '../core/common/hlc.js';
 import { ENGINES_MAX, TARGETS_PER_ENGINE_DEFAULT, TARGETS_PER_ENGINE_MAX } from '../core/common/limits.js';
 import { parseBytes } from '../core/common/units.js';
 import { DaosClient } from '../core/daos/client.js';
+import type { EngineCounters } from '../core/daos/engine-counters.js';
 import type { PoolInfo, SystemLink } from '../core/daos/link.js';
 import type { PoolMap } from '../core/placement/pool-map.js';
 import { Engine } from '../engine/obj/engine.js';
@@ -193,9 +194,7 @@ export class DaosSystem {
     return e?.kind === 'process' ? e.proc.lastStderr : '';
   }
 
-  async engineCounters(
-    rank: number,
-  ): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
+  async engineCounters(rank: number): Promise<EngineCounters> {
     this.checkRunning();
     const e = this.engineList[rank];
     if (!e) throw new DaosError('DER_NONEXIST', `no engine rank ${rank}`);

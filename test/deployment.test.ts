@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parsePrometheusText, total } from './prom-text.js';
 
 const root = join(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -43,11 +44,13 @@ describe('daos_server deployment, driven by dmg', () => {
     const dir = mkdtempSync(join(tmpdir(), 'daos-deploy-'));
     dirs.push(dir);
     const port = await freePort();
+    const telemetryPort = await freePort();
     const config = join(dir, 'daos_server.yml');
     writeFileSync(
       config,
       `name: deploy_test
 port: ${port}
+telemetry_port: ${telemetryPort}
 transport_config:
   allow_insecure: true
 socket_dir: ${dir}/sock
@@ -121,6 +124,14 @@ engines:
     const q = (await dmg('pool', 'query', 'tank')) as { targets: number; disabledTargets: number };
     expect(q.targets).toBe(4);
     expect(q.disabledTargets).toBe(0);
+
+    // Telemetry: the restart and both ranks Joined, in Prometheus text.
+    expect(log).toMatch(new RegExp(`telemetry on port ${telemetryPort}`));
+    const metrics = parsePrometheusText(
+      await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text(),
+    );
+    expect(total(metrics, 'daos_engine_restarts_total', { rank: '1' })).toBe(1);
+    expect(total(metrics, 'daos_rank_state', { state: 'Joined' })).toBe(2);
 
     // Step 4: stop the system, then the server.
     const stopped = (await dmg('system', 'stop')) as { members: Member[] };

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
+import type { EngineCounters } from '../../core/daos/engine-counters.js';
 import type { SystemLink } from '../../core/daos/link.js';
 import { RemoteEngine } from '../../core/daos/remote-engine.js';
 import type { PoolMap } from '../../core/placement/pool-map.js';
@@ -228,6 +229,17 @@ export class DaosServer extends MgmtControl implements ControlPlane {
       now: () => hlc.now(),
       latestMap: (pool: string) => this.seenMaps.get(pool),
     };
+  }
+
+  /**
+   * Engine `rank`'s counters (core/daos/engine-counters.ts), asked over its data-plane connection;
+   * DER_UNREACH while it does not run, DER_TIMEDOUT after `timeoutMs`. What telemetry scrapes.
+   */
+  engineCounters(rank: number, options: { timeoutMs?: number } = {}): Promise<EngineCounters> {
+    const m = this.members[rank];
+    if (!m)
+      return Promise.reject(new DaosError('DER_NONEXIST', `no rank ${rank} in system "${this.config.name}"`));
+    return m.remote.counters(options);
   }
 
   private openControl(): void {

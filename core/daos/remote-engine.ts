@@ -15,6 +15,7 @@ import {
   OPC_TX_COMMIT,
 } from '../wire/opcodes.js';
 import type { Connection } from '../wire/transport.js';
+import { decodeEngineCounters, type EngineCounters } from './engine-counters.js';
 import type { EnginePeer, ObjApi, ObjTarget, TxOp } from './link.js';
 import {
   BulkIn,
@@ -30,7 +31,6 @@ import {
   encodeTarget,
   encodeTxCheck,
   encodeUpdateIods,
-  expectArray,
   expectBigint,
   expectBool,
   expectBytes,
@@ -207,18 +207,20 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     };
   }
 
-  /** The engine's counters: checksum errors its targets found, in total and per target. */
-  async counters(): Promise<{ csumErrors: number; targets: Array<{ csumErrors: number }> }> {
-    const { header } = await this.call(OPC_ENGINE_COUNTERS, {});
-    return {
-      csumErrors: expectCount(header.csumErrors, 'reply.csumErrors'),
-      targets: expectArray(header.targets, 'reply.targets').map((t, i) => ({
-        csumErrors: expectCount(
-          expectObject(t, `reply.targets[${i}]`).csumErrors,
-          `reply.targets[${i}].csumErrors`,
-        ),
-      })),
-    };
+  /**
+   * The engine's counters (core/daos/engine-counters.ts): checksum errors its targets found, in
+   * total and per target; calls, failures and latency per kind of operation; bytes written and
+   * read. `timeoutMs` bounds the wait (DER_TIMEDOUT), for callers that must not hang on a stuck
+   * engine (telemetry scrapes).
+   */
+  async counters(options: { timeoutMs?: number } = {}): Promise<EngineCounters> {
+    const reply = await this.conn.request(
+      OPC_ENGINE_COUNTERS,
+      {},
+      undefined,
+      options.timeoutMs === undefined ? undefined : { timeoutMs: options.timeoutMs },
+    );
+    return decodeEngineCounters(reply.header);
   }
 
   /** Tell the engine where its peers listen. */

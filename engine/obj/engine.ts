@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
+import type { EngineCounters } from '../../core/daos/engine-counters.js';
 import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
@@ -27,6 +28,7 @@ import { openVosTarget } from '../vos/index.js';
 import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
 import { asCellRead, ecExpand, ecLockNames, NEWEST, StripeCache } from './ec-write.js';
 import { NameLocks } from './name-locks.js';
+import { EngineStats } from './stats.js';
 
 /**
  * One engine rank: its targets' stores and the object service in front of them. Writes get
@@ -71,6 +73,8 @@ export class Engine implements ObjApi, EnginePeer {
   private resolving: Promise<number> | undefined;
   /** Read-modify-write of EC stripes: one commit at a time per (object, dkey, akey) here. */
   private readonly ecLocks = new NameLocks();
+  /** Calls, failures, latency and bytes of the object service (counters()). */
+  private readonly stats = new EngineStats();
 
   private constructor(options: EngineOptions, targets: VosTarget[]) {
     this.rank = options.rank;
@@ -385,8 +389,26 @@ export class Engine implements ObjApi, EnginePeer {
     );
   }
 
-  async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
-    if (this.replicated(to)) return this.txCommit([{ kind: 'update', to, dkey, iods, cond }]);
+  // The ObjApi methods are counted and timed (stats) here, around the work; internal calls
+  // between them (an update committed as a transaction) go to the uncounted bodies.
+
+  update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
+    return this.stats.time(
+      'update',
+      () => this.updateOnce(to, dkey, iods, cond),
+      () => {
+        this.stats.bytesWritten += iodBytes(iods);
+      },
+    );
+  }
+
+  private async updateOnce(
+    to: ObjTarget,
+    dkey: Uint8Array,
+    iods: UpdateIod[],
+    cond?: UpdateCond,
+  ): Promise<bigint> {
+    if (this.replicated(to)) return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]);
     const store = this.store(to);
     this.checkSpace(to, iodBytes(iods));
     const epoch = hlc.now();
@@ -394,7 +416,23 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  async fetch(
+  fetch(
+    to: ObjTarget,
+    epoch: bigint,
+    dkey: Uint8Array,
+    iods: FetchIod[],
+    cond?: FetchCond,
+  ): Promise<FetchResult[]> {
+    return this.stats.time(
+      'fetch',
+      () => this.fetchOnce(to, epoch, dkey, iods, cond),
+      (results) => {
+        this.stats.bytesRead += fetchBytes(results);
+      },
+    );
+  }
+
+  private async fetchOnce(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
@@ -414,60 +452,74 @@ export class Engine implements ObjApi, EnginePeer {
     }
   }
 
-  /** Counters over the engine's targets: csumErrors (see VosTarget.counters), in total and per target. */
-  counters(): { csumErrors: number; targets: Array<{ csumErrors: number }> } {
+  /**
+   * The engine's counters (core/daos/engine-counters.ts): checksum errors over its targets (see
+   * VosTarget.counters), in total and per target; per kind of operation calls, failures and
+   * latency; bytes written and read. Cumulative since the engine started.
+   */
+  counters(): EngineCounters {
     const targets = this.targets.map((t) => t.counters());
-    return { csumErrors: targets.reduce((n, t) => n + t.csumErrors, 0), targets };
+    return { csumErrors: targets.reduce((n, t) => n + t.csumErrors, 0), targets, ...this.stats.snapshot() };
   }
 
-  async punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
-    if (this.replicated(op.to)) return this.txCommit([op]);
+  punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
+    return this.stats.time('punch', () => this.punchOnce(op));
+  }
+
+  private async punchOnce(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
+    if (this.replicated(op.to)) return this.txCommitOnce([op]);
     const store = this.store(op.to);
     const epoch = hlc.now();
     await store.apply(epoch, [toVosOp(op)]);
     return epoch;
   }
 
-  async listDkeys(
+  listDkeys(
     to: ObjTarget,
     epoch: bigint,
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.store(to).listDkeys(to.cont, to.oid, epoch, after, limit);
+    return this.stats.time('list', async () =>
+      this.store(to).listDkeys(to.cont, to.oid, epoch, after, limit),
+    );
   }
 
-  async listAkeys(
+  listAkeys(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.store(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit);
+    return this.stats.time('list', async () =>
+      this.store(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit),
+    );
   }
 
-  async listRecx(
+  listRecx(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
     akey: Uint8Array,
   ): Promise<Array<Recx & { epoch: bigint }>> {
-    return this.store(to).listRecx(to.cont, to.oid, epoch, dkey, akey);
+    return this.stats.time('list', async () => this.store(to).listRecx(to.cont, to.oid, epoch, dkey, akey));
   }
 
-  async queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
-    return this.store(to).queryDkey(to.cont, to.oid, epoch, which);
+  queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
+    return this.stats.time('query', async () => this.store(to).queryDkey(to.cont, to.oid, epoch, which));
   }
 
-  async queryRecx(
+  queryRecx(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
     akey: Uint8Array,
     which: 'max' | 'min',
   ): Promise<Recx | undefined> {
-    return this.store(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which);
+    return this.stats.time('query', async () =>
+      this.store(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which),
+    );
   }
 
   /**
@@ -477,7 +529,17 @@ export class Engine implements ObjApi, EnginePeer {
    * two-phase DTX — prepare everywhere (in parallel), then the coordinator's commit (with its
    * outcome record) is the commit point, then the others commit.
    */
-  async txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
+  txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
+    return this.stats.time(
+      'tx_commit',
+      () => this.txCommitOnce(ops, check),
+      () => {
+        for (const op of ops) if (op.kind === 'update') this.stats.bytesWritten += iodBytes(op.iods);
+      },
+    );
+  }
+
+  private async txCommitOnce(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
     if (ops.length === 0) throw new DaosError('DER_INVAL', 'transaction commit with no writes');
     const ec = ops.map((op) => this.erasureCoded(op.to));
     if (!ec.some(Boolean)) return this.txCommitPlaced(ops, ec, check);
@@ -709,6 +771,16 @@ function iodBytes(iods: UpdateIod[]): number {
   for (const iod of iods) {
     if (iod.kind === 'single') n += iod.value.byteLength;
     else for (const e of iod.extents) n += e.data?.byteLength ?? 0;
+  }
+  return n;
+}
+
+/** Bytes a fetch returns: single values, and array extents as returned (holes included). */
+function fetchBytes(results: FetchResult[]): number {
+  let n = 0;
+  for (const r of results) {
+    if (r === undefined) continue;
+    n += r instanceof Uint8Array ? r.byteLength : r.data.byteLength;
   }
   return n;
 }

@@ -1,0 +1,51 @@
+/**
+ * What Engine.counters() reports of the object service: calls, failures and latency per kind of
+ * operation (see core/daos/engine-counters.ts), bytes written and read. Kept in memory, cumulative
+ * since the engine started; timing costs one performance.now() at each end of a call.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  ENGINE_OPS,
+  type EngineOp,
+  type EngineOpCounters,
+  emptyOpCounters,
+  latencyBucket,
+} from '../../core/daos/engine-counters.js';
+
+export class EngineStats {
+  private readonly ops = Object.fromEntries(ENGINE_OPS.map((op) => [op, emptyOpCounters()])) as Record<
+    EngineOp,
+    EngineOpCounters
+  >;
+  bytesWritten = 0;
+  bytesRead = 0;
+
+  /** Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds. */
+  async time<T>(op: EngineOp, fn: () => Promise<T>, onDone?: (result: T) => void): Promise<T> {
+    const start = performance.now();
+    let ok = false;
+    try {
+      const result = await fn();
+      ok = true;
+      onDone?.(result);
+      return result;
+    } finally {
+      this.record(op, (performance.now() - start) / 1000, ok);
+    }
+  }
+
+  record(op: EngineOp, seconds: number, ok: boolean): void {
+    const c = this.ops[op];
+    c.count++;
+    if (!ok) c.errors++;
+    c.buckets[latencyBucket(seconds)]!++;
+    c.sumSeconds += seconds;
+  }
+
+  /** A copy of the counters (the caller may keep or send it). */
+  snapshot(): { ops: Record<EngineOp, EngineOpCounters>; bytesWritten: number; bytesRead: number } {
+    const ops = {} as Record<EngineOp, EngineOpCounters>;
+    for (const op of ENGINE_OPS) ops[op] = { ...this.ops[op], buckets: [...this.ops[op].buckets] };
+    return { ops, bytesWritten: this.bytesWritten, bytesRead: this.bytesRead };
+  }
+}
