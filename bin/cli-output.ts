@@ -12,6 +12,8 @@ export interface GlobalOptions {
   json?: boolean;
   engines?: string;
   targets?: string;
+  /** daos_agent's socket (daos). */
+  agentSocket?: string;
   /** daos_server hosts (host[:port],...). */
   hostList?: string;
   insecure?: boolean;

@@ -12,6 +12,7 @@ import { CONT_PROP_NAMES, contPropsFromDaos, contPropsToDaos } from '../core/dao
 import type { Container } from '../core/daos/container.js';
 import type { ContainerType, ContInfo } from '../core/daos/link.js';
 import { DaosSystem } from '../embedded/system.js';
+import { connect } from '../index.js';
 import {
   type CommandOutput,
   embeddedDir,
@@ -35,10 +36,13 @@ function act<A extends unknown[]>(make: (...args: A) => Body): (...args: unknown
       const body = make(...(args as A));
       const dir = embeddedDir(opts);
       if (dir === undefined) {
-        throw new DaosError(
-          'DER_NOTSUPPORTED',
-          'no daos_agent connection yet; use --embedded DIR (or DAOS_EMBEDDED=DIR)',
-        );
+        // A running system, through this node's daos_agent.
+        const client = await connect({ agentSocket: opts.agentSocket ?? process.env.DAOS_AGENT_SOCKET });
+        try {
+          return await body(client, opts);
+        } finally {
+          await client.close();
+        }
       }
       const sys = await DaosSystem.start({
         dir,
@@ -114,6 +118,10 @@ program
   .name('daos')
   .description('DAOS user tool (daos-ts)')
   .option('--embedded <dir>', 'act on the embedded system in DIR (env DAOS_EMBEDDED)')
+  .option(
+    '--agent-socket <path>',
+    "daos_agent's socket (env DAOS_AGENT_SOCKET; default /var/run/daos_agent/daos_agent.sock)",
+  )
   .option('-j, --json', 'machine-readable output: { response, error, status }')
   .option('--engines <n>', 'a new embedded system: engine ranks (default 1)')
   .option('--targets <n>', 'a new embedded system: targets per engine (default 4)');

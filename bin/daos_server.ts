@@ -54,10 +54,12 @@ async function main(): Promise<void> {
     else process.stderr.write(text);
   };
   const server = await DaosServer.start(config, { log });
-  // The control API for dmg and agents, on config.port (all interfaces, as DAOS's server).
+  // The control API for dmg and agents, and the client API (pools, containers) for libdaos, on
+  // config.port; the management service is looked up per call (it exists once storage is formatted).
   const grpc = await serveControl(server, {
     address: `0.0.0.0:${config.port}`,
     transport: config.transport_config,
+    client: () => server.mgmt,
   });
   log(
     `daos_server: control API on port ${grpc.port} (${config.transport_config.allow_insecure ? 'insecure' : 'mutual TLS'})`,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect, oidParse, oidToString } from '../index.js';
 import { parsePrometheusText, total } from './prom-text.js';
 
 const root = join(import.meta.dirname, '..');
@@ -40,7 +41,7 @@ interface Member {
 }
 
 describe('daos_server deployment, driven by dmg', () => {
-  it('formats, creates a pool, restarts a killed engine, stops cleanly', async () => {
+  it('formats, creates a pool and a container, does I/O through the agent, restarts a killed engine, stops and restarts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'daos-deploy-'));
     dirs.push(dir);
     const port = await freePort();
@@ -68,20 +69,27 @@ engines:
 `,
     );
     // Step 1: the server.
-    const server = spawn(process.execPath, [join(root, 'dist/bin/daos_server.js'), 'start', '-o', config], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(server);
-    let log = '';
-    server.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
-    await until(
-      () => /control API on port \d+/.test(log),
-      20_000,
-      () => log,
-    );
+    const startServer = async () => {
+      const proc = spawn(process.execPath, [join(root, 'dist/bin/daos_server.js'), 'start', '-o', config], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(proc);
+      const out = {
+        proc,
+        log: '',
+        exited: new Promise<number | null>((r) => proc.on('exit', (code) => r(code))),
+      };
+      proc.stderr!.on('data', (d: Buffer) => {
+        out.log += d.toString();
+      });
+      await until(
+        () => /control API on port \d+/.test(out.log),
+        20_000,
+        () => out.log,
+      );
+      return out;
+    };
+    let server = await startServer();
 
     // Step 2: dmg, another process, over gRPC.
     const dmg = async (...args: string[]) => {
@@ -107,7 +115,75 @@ engines:
     const { pools } = (await dmg('pool', 'list')) as { pools: Array<{ label: string; uuid: string }> };
     expect(pools.map((p) => [p.label, p.uuid])).toEqual([['tank', pool.uuid]]);
 
-    // Step 3: an engine dies; the server notices and restarts it.
+    // Step 3: a daos_agent on this node, `daos` and libdaos through it.
+    writeFileSync(
+      join(dir, 'daos_agent.yml'),
+      `name: deploy_test
+access_points: ["127.0.0.1:${port}"]
+port: ${port}
+transport_config:
+  allow_insecure: true
+runtime_dir: ${dir}/agent
+cache_expiry: 0
+`,
+    );
+    const agent = spawn(
+      process.execPath,
+      [join(root, 'dist/bin/daos_agent.js'), '-o', join(dir, 'daos_agent.yml')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    children.push(agent);
+    const agentSocket = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      agent.once('exit', (code) => reject(new Error(`daos_agent exited ${code}`)));
+      agent.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /daos_agent listening unix:\/\/(\S+) pid \d+/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+    });
+    const { stdout: created } = await run(
+      process.execPath,
+      [
+        join(root, 'dist/bin/daos.js'),
+        '--agent-socket',
+        agentSocket,
+        '--json',
+        'container',
+        'create',
+        'tank',
+        'c1',
+        '--type',
+        'POSIX',
+      ],
+      { timeout: 60_000 },
+    );
+    expect((JSON.parse(created) as { error: unknown }).error).toBeNull();
+    const writeAndCheck = async (write: boolean) => {
+      const client = await connect({ agentSocket });
+      try {
+        const cont = await (await client.connectPool('tank')).openContainer('c1');
+        const stored = write ? undefined : await cont.getAttr('kv');
+        let oidText = stored ? Buffer.from(stored).toString() : undefined;
+        if (write) {
+          const oid = await cont.newOid({ type: 'kv', oclass: 'RP_2G1' });
+          oidText = oidToString(oid);
+          await cont.setAttrs({ kv: oidText });
+          const kv = cont.kv(oid);
+          for (let i = 0; i < 20; i++) await kv.put(`key-${i}`, `value-${i}`);
+        }
+        const kv = cont.kv(oidParse(oidText!));
+        for (let i = 0; i < 20; i++)
+          expect(Buffer.from((await kv.get(`key-${i}`))!).toString()).toBe(`value-${i}`);
+      } finally {
+        await client.close();
+      }
+    };
+    await writeAndCheck(true);
+
+    // Step 4: an engine dies; the server notices and restarts it.
     const victim = joined[1]!;
     process.kill(victim.pid!, 'SIGKILL');
     const seen = new Set<string>();
@@ -120,25 +196,40 @@ engines:
       30_000,
       () => `states seen: ${[...seen].join(', ')}`,
     );
+    // The data is still there (a new client: the restarted engine listens on a new port).
+    await writeAndCheck(false);
     // The pool is still there and queryable through the restarted engine.
     const q = (await dmg('pool', 'query', 'tank')) as { targets: number; disabledTargets: number };
     expect(q.targets).toBe(4);
     expect(q.disabledTargets).toBe(0);
 
     // Telemetry: the restart and both ranks Joined, in Prometheus text.
-    expect(log).toMatch(new RegExp(`telemetry on port ${telemetryPort}`));
+    expect(server.log).toMatch(new RegExp(`telemetry on port ${telemetryPort}`));
     const metrics = parsePrometheusText(
       await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text(),
     );
     expect(total(metrics, 'daos_engine_restarts_total', { rank: '1' })).toBe(1);
     expect(total(metrics, 'daos_rank_state', { state: 'Joined' })).toBe(2);
 
-    // Step 4: stop the system, then the server.
+    // Step 5: stop the system, then the server.
     const stopped = (await dmg('system', 'stop')) as { members: Member[] };
     expect(stopped.members.map((m) => m.state)).toEqual(['Stopped', 'Stopped']);
     for (const m of joined) if (m.pid !== victim.pid) expect(() => process.kill(m.pid!, 0)).toThrow();
-    server.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+
+    // Step 6: start the whole system again on the same storage: the data is there.
+    server = await startServer();
+    await until(
+      async () => (await members()).every((m) => m.state === 'Joined'),
+      30_000,
+      () => server.log,
+    );
+    await writeAndCheck(false);
+    await dmg('system', 'stop');
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    agent.kill('SIGTERM');
   });
 });
 
