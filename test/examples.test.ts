@@ -51,4 +51,17 @@ describe('examples', () => {
     expect(out).toMatch(/read back 100\/100 keys; 2 of 6 targets disabled/);
     expect(out).toMatch(/sensor-0 = "written after the loss"/);
   });
+
+  it('control: a daos_server in-process with engine processes, managed over gRPC', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/control.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toMatch(/ranks before format: 0 AwaitFormat, 1 AwaitFormat/);
+    const pids = [...out.matchAll(/(\d) Joined pid (\d+)/g)].map((m) => Number(m[2]));
+    expect(new Set(pids).size).toBe(2);
+    expect(pids).not.toContain(process.pid);
+    expect(out).toMatch(/pool tank: 4 targets, 134217728 bytes, map version 1/);
+    expect(out).toMatch(/acl: .*A::bob@:r/);
+  });
 });
