@@ -25,6 +25,12 @@ const IOVECS_PER_WRITE_MAX = 1024;
  * run, or a short one, is copied right away: a thread-pool round trip costs more than it saves.
  */
 const ASYNC_RUN_BYTES_MIN = 256 * 1024;
+/**
+ * Contiguous pieces merge into one run up to this many bytes: past it a new run starts, so that
+ * several requests for neighbouring data (a sequential reader with requests in flight) still
+ * become several runs that the thread pool copies in parallel, not one the main thread copies.
+ */
+const RUN_BYTES_MAX = 1024 * 1024;
 
 /** Which runs of a flush go to the thread pool: every long one, when there are several. */
 function offloaded<T>(runs: Array<Run<T>>): Set<Run<T>> {
@@ -39,7 +45,8 @@ export interface Run<T> {
 }
 
 /**
- * Sort by offset and merge exactly contiguous pieces into runs of at most IOVECS_PER_WRITE_MAX.
+ * Sort by offset and merge exactly contiguous pieces into runs of at most IOVECS_PER_WRITE_MAX
+ * pieces and RUN_BYTES_MAX bytes (a longer piece is a run of its own).
  * Writes never overlap (each has its own reserved space); reads may (one value read twice).
  */
 function contiguousRuns<T extends { off: number }>(
@@ -51,7 +58,12 @@ function contiguousRuns<T extends { off: number }>(
   const runs: Array<Run<T>> = [];
   for (const item of items) {
     const last = runs[runs.length - 1];
-    if (last && item.off === last.off + last.len && last.items.length < IOVECS_PER_WRITE_MAX) {
+    if (
+      last &&
+      item.off === last.off + last.len &&
+      last.items.length < IOVECS_PER_WRITE_MAX &&
+      last.len + lenOf(item) <= RUN_BYTES_MAX
+    ) {
       last.items.push(item);
       last.len += lenOf(item);
     } else {
