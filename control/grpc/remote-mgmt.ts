@@ -11,6 +11,7 @@ import type {
   ContInfo,
   ContProps,
   MgmtApi,
+  OpenOptions,
   PoolInfo,
   PoolQuery,
 } from '../../core/daos/link.js';
@@ -86,8 +87,10 @@ export class RemoteMgmt implements MgmtApi {
     });
   }
 
-  async poolConnect(poolId: string): Promise<PoolInfo> {
-    return poolInfoFromWire(await this.call<WirePoolInfo>('PoolConnect', { pool: poolId }));
+  async poolConnect(poolId: string, options: OpenOptions = {}): Promise<PoolInfo> {
+    const request: Record<string, unknown> = { pool: poolId };
+    if (options.mode !== undefined) request.mode = options.mode;
+    return poolInfoFromWire(await this.call<WirePoolInfo>('PoolConnect', request));
   }
 
   async poolQuery(poolUuid: string): Promise<PoolQuery> {
@@ -103,8 +106,10 @@ export class RemoteMgmt implements MgmtApi {
     return contInfoFromWire(await this.call<WireContInfo>('ContCreate', request));
   }
 
-  async contLookup(poolUuid: string, contId: string): Promise<ContInfo> {
-    return contInfoFromWire(await this.call<WireContInfo>('ContLookup', { pool: poolUuid, cont: contId }));
+  async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
+    const request: Record<string, unknown> = { pool: poolUuid, cont: contId };
+    if (options.mode !== undefined) request.mode = options.mode;
+    return contInfoFromWire(await this.call<WireContInfo>('ContLookup', request));
   }
 
   async contList(poolUuid: string): Promise<ContInfo[]> {

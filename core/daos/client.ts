@@ -35,7 +35,7 @@ export class DaosClient {
     const mode = options.mode ?? 'rw';
     if (mode !== 'ro' && mode !== 'rw')
       throw new DaosError('DER_INVAL', `pool connect mode must be ro or rw, not ${String(mode)}`);
-    return new Pool(this.link, await this.link.mgmt.poolConnect(id), mode);
+    return new Pool(this.link, await this.link.mgmt.poolConnect(id, { mode }), mode);
   }
 
   async close(): Promise<void> {
