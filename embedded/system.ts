@@ -6,6 +6,7 @@ import { LmdbMetadataStore } from '../control/mgmt/metadata-store.js';
 import { MgmtService } from '../control/mgmt/mgmt-service.js';
 import { signCredential } from '../control/security/credential.js';
 import { generateKeyPair, type SigningKeyPair } from '../control/security/signed-envelope.js';
+import { tokenChecker } from '../control/security/token.js';
 import { DaosError } from '../core/common/errors.js';
 import { hlc } from '../core/common/hlc.js';
 import { ENGINES_MAX, TARGETS_PER_ENGINE_DEFAULT, TARGETS_PER_ENGINE_MAX } from '../core/common/limits.js';
@@ -282,6 +283,7 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
     if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
     return e;
   };
+  const checkToken = tokenChecker();
   for (let rank = 0; rank < layout.engines; rank++) {
     engines.push(
       await Engine.start({
@@ -290,6 +292,7 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
         targets: layout.targetsPerEngine,
         vos: { durability: options.durability },
         peers,
+        checkToken,
       }),
     );
   }

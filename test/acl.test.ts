@@ -4,12 +4,15 @@
  * the system's key (DaosSystem.connect({ as })). Allowed operations succeed; denied ones fail with
  * DER_NO_PERM and leave the state as it was.
  */
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair } from '../control/security/signed-envelope.js';
+import { issueToken, type TokenClaims } from '../control/security/token.js';
 import type { MgmtApi } from '../core/daos/link.js';
-import { DaosError, DaosSystem } from '../index.js';
+import { type Container, DaosError, DaosSystem, type Oid } from '../index.js';
 
 type Kind = 'owner' | 'owner-group' | 'user' | 'group' | 'everyone' | 'none';
 const KINDS: readonly Kind[] = ['owner', 'owner-group', 'user', 'group', 'everyone', 'none'];
@@ -213,6 +216,137 @@ describe('ACL matrix (embedded system)', () => {
       expect((none as DaosError).code).toBe('DER_NO_PERM');
     } finally {
       await other.stop();
+    }
+  });
+});
+
+/** A handle of `cont` whose object RPCs carry `token` (what a client could forge or replay). */
+function withToken(cont: Container, token: string | undefined): Container {
+  const forged = Object.create(cont) as Container;
+  Object.defineProperty(forged, 'token', { value: token });
+  return forged;
+}
+
+/** `token` with its payload's claims changed, signed by `key`. */
+function resign(
+  token: string,
+  key: KeyObject,
+  change: (claims: Record<string, unknown>) => void,
+  now?: number,
+) {
+  const claims = JSON.parse(Buffer.from(token.split('.')[2]!, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >;
+  delete claims.issuedMs;
+  change(claims);
+  return issueToken(key, claims as unknown as TokenClaims, now);
+}
+
+describe('capability tokens checked by daos_engine processes (no round trip)', () => {
+  let dir: string;
+  let sys: DaosSystem;
+  let cont: Container;
+  let other: Container;
+  let readOnly: Container;
+  const oid = { hi: 0n, lo: 0n } as Oid;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'daos-token-'));
+    sys = await DaosSystem.start({ dir, engines: 2, targetsPerEngine: 1, transport: 'tcp' });
+    await sys.createPool({ label: 'tok', size: '256M' });
+    const pool = await (await sys.connect()).connectPool('tok');
+    await pool.createContainer({ label: 'c1' });
+    await pool.createContainer({ label: 'c2' });
+    cont = await pool.openContainer('c1');
+    other = await pool.openContainer('c2');
+    readOnly = await pool.openContainer('c1', { mode: 'ro' });
+    Object.assign(oid, await cont.newOid({ oclass: 'RP_2G1' }));
+    await cont.kv(oid).put('k', 'v1');
+  });
+  afterAll(async () => {
+    await sys.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const refused = async (c: Container, msg: RegExp) => {
+    const put = await c
+      .kv(oid)
+      .put('k', 'evil')
+      .catch((e: unknown) => e);
+    expect(put).toBeInstanceOf(DaosError);
+    expect((put as DaosError).code).toBe('DER_NO_PERM');
+    expect((put as DaosError).message).toMatch(msg);
+    expect(Buffer.from((await cont.kv(oid).get('k'))!).toString()).toBe('v1');
+  };
+
+  it('a valid token reads and writes; a read-only one reads', async () => {
+    expect(cont.token).toMatch(/^dt1\./);
+    await cont.kv(oid).put('k', 'v1');
+    expect(Buffer.from((await readOnly.kv(oid).get('k'))!).toString()).toBe('v1');
+  });
+
+  it('refuses a token signed by another key', async () => {
+    const forged = resign(cont.token!, generateKeyPair().privateKey, () => undefined);
+    await refused(withToken(cont, forged), /signed by another key/);
+    const read = await withToken(cont, forged)
+      .kv(oid)
+      .get('k')
+      .catch((e: unknown) => e);
+    expect((read as DaosError).code).toBe('DER_NO_PERM');
+  });
+
+  it('refuses an altered token (one byte flipped)', async () => {
+    const t = cont.token!;
+    const parts = t.split('.');
+    const payload = Buffer.from(parts[2]!, 'base64url');
+    const i = payload.indexOf('"perms"');
+    payload[i + 10] = payload[i + 10]! ^ 0x01;
+    parts[2] = payload.toString('base64url');
+    await refused(withToken(cont, parts.join('.')), /altered|malformed/);
+  });
+
+  it('refuses an expired token', async () => {
+    const key = (sys.mgmt as unknown as { tokenKey: { privateKey: KeyObject } }).tokenKey.privateKey;
+    const expired = resign(
+      cont.token!,
+      key,
+      (c) => {
+        c.expiresMs = 2_000;
+      },
+      1_000,
+    );
+    await refused(withToken(cont, expired), /expired/);
+  });
+
+  it("refuses another container's token, a read-only token for a write, and no token", async () => {
+    await refused(withToken(cont, other.token), /is for container/);
+    await refused(withToken(cont, readOnly.token), /lacks 'w'/);
+    await refused(withToken(cont, undefined), /no capability token/);
+  });
+});
+
+describe('capability tokens checked by in-process engines', () => {
+  it('a read-only token cannot write, whatever the client handle says', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daos-token-inproc-'));
+    const sys = await DaosSystem.start({ dir, engines: 1, targetsPerEngine: 1 });
+    try {
+      await sys.createPool({ label: 'p', size: '256M' });
+      const pool = await (await sys.connect()).connectPool('p');
+      await pool.createContainer({ label: 'c' });
+      const rw = await pool.openContainer('c');
+      const ro = await pool.openContainer('c', { mode: 'ro' });
+      const oid = await rw.newOid();
+      await rw.kv(oid).put('k', 'v1');
+      const err = await withToken(rw, ro.token)
+        .kv(oid)
+        .put('k', 'v2')
+        .catch((e: unknown) => e);
+      expect((err as DaosError).code).toBe('DER_NO_PERM');
+      expect(Buffer.from((await ro.kv(oid).get('k'))!).toString()).toBe('v1');
+    } finally {
+      await sys.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -210,7 +210,8 @@ export class Container {
     this.checkOpen();
     if (typeof epoch !== 'bigint' || epoch <= 0n)
       throw new DaosError('DER_INVAL', 'snapshot epoch must be a positive bigint');
-    return new Container(this.pool, this.info, 'ro', epoch);
+    const info = this.token === undefined ? this.info : { ...this.info, token: this.token };
+    return new Container(this.pool, info, 'ro', epoch);
   }
 
   /** Open a transaction reading at a fresh epoch. */
