@@ -37,8 +37,11 @@ import { errorOfStatus } from './status.js';
 export const CREDENTIAL_METADATA_KEY = 'daos-credential';
 
 export interface RemoteMgmtOptions extends ConnectOptions {
-  /** The caller's credential from daos_agent (`dc1.…`), sent as `daos-credential` metadata. */
-  credential?: string;
+  /**
+   * The caller's credential from daos_agent (`dc1.…`), sent as `daos-credential` metadata; a
+   * function is asked before each call (credentials last CREDENTIAL_TTL_MS: it fetches fresh ones).
+   */
+  credential?: string | (() => Promise<string>);
 }
 
 export class RemoteMgmt implements MgmtApi {
@@ -46,7 +49,7 @@ export class RemoteMgmt implements MgmtApi {
   private readonly channel: grpc.Client;
   private readonly timeoutMs: number;
   private readonly definition = serviceDefinitions().ClientSvc;
-  private readonly credential: string | undefined;
+  private readonly credential: string | (() => Promise<string>) | undefined;
 
   constructor(options: RemoteMgmtOptions) {
     const timeoutMs = options.timeoutMs ?? CONTROL_RPC_TIMEOUT_MS;
@@ -69,11 +72,12 @@ export class RemoteMgmt implements MgmtApi {
     this.channel.close();
   }
 
-  private call<T>(method: string, request: object): Promise<T> {
+  private async call<T>(method: string, request: object): Promise<T> {
     const m = this.definition[method] as grpc.MethodDefinition<object, unknown> | undefined;
     check(m !== undefined, 'DER_NOSYS', `ClientSvc.${method}: not in control/proto`);
     const metadata = new grpc.Metadata();
-    if (this.credential !== undefined) metadata.set(CREDENTIAL_METADATA_KEY, this.credential);
+    const credential = typeof this.credential === 'function' ? await this.credential() : this.credential;
+    if (credential !== undefined) metadata.set(CREDENTIAL_METADATA_KEY, credential);
     return new Promise<T>((resolve, reject) => {
       this.channel.makeUnaryRequest(
         m.path,
