@@ -14,6 +14,7 @@
  * it stops on its own (exit ENGINE_EXIT_ORPHANED) when the server stops answering. See
  * control/server/drpc.ts.
  */
+import { tokenChecker } from '../control/security/token.js';
 import { EngineDrpc } from '../control/server/drpc.js';
 import { DaosError } from '../core/common/errors.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
     rank: args.rank,
     targets: args.targets,
     vos: { durability: args.durability },
+    // Capability tokens of every object RPC, checked with the key the management service sends.
+    checkToken: tokenChecker(),
   });
   // Peers: one lazily made connection per rank, from the list the system sends (OPC_ENGINE_PEERS).
   let peers = new Map<number, RemoteEngine>();

@@ -17,11 +17,13 @@ import { DaosServer } from '../control/server/server.js';
 import { serveTelemetry, type TelemetryServer } from '../control/server/telemetry.js';
 import { DaosError } from '../core/common/errors.js';
 
-const USAGE = 'usage: daos_server start -o|--config PATH [--auto-format]';
+const USAGE = 'usage: daos_server start -o|--config PATH [--auto-format] [--agent-key PEM]...';
 
 interface Args {
   config: string;
   autoFormat: boolean;
+  /** Public keys of trusted agents (runtime_dir/daos_agent.pub.pem): ClientSvc enforces ACLs for their credentials. */
+  agentKeys: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -33,15 +35,18 @@ function parseArgs(argv: string[]): Args {
     throw new DaosError('DER_INVAL', `unknown command ${JSON.stringify(argv[0] ?? '')}\n${USAGE}`);
   let config: string | undefined;
   let autoFormat = false;
+  const agentKeys: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-o' || a === '--config') config = argv[++i];
     else if (a.startsWith('--config=')) config = a.slice('--config='.length);
     else if (a === '--auto-format') autoFormat = true;
+    else if (a === '--agent-key' && argv[i + 1] !== undefined) agentKeys.push(argv[++i]!);
+    else if (a.startsWith('--agent-key=')) agentKeys.push(a.slice('--agent-key='.length));
     else throw new DaosError('DER_INVAL', `bad argument ${JSON.stringify(a)}\n${USAGE}`);
   }
   if (!config) throw new DaosError('DER_INVAL', `-o PATH (the daos_server.yml) is required\n${USAGE}`);
-  return { config, autoFormat };
+  return { config, autoFormat, agentKeys };
 }
 
 async function main(): Promise<void> {
@@ -53,7 +58,10 @@ async function main(): Promise<void> {
     if (logFile) appendFileSync(logFile, text);
     else process.stderr.write(text);
   };
-  const server = await DaosServer.start(config, { log });
+  const server = await DaosServer.start(config, {
+    log,
+    ...(args.agentKeys.length > 0 ? { agentKeyFiles: args.agentKeys } : {}),
+  });
   // The control API for dmg and agents, and the client API (pools, containers) for libdaos, on
   // config.port; the management service is looked up per call (it exists once storage is formatted).
   const grpc = await serveControl(server, {

@@ -1,7 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { callerPrincipals } from '../control/mgmt/caller.js';
 import { LmdbMetadataStore } from '../control/mgmt/metadata-store.js';
 import { MgmtService } from '../control/mgmt/mgmt-service.js';
+import { signCredential } from '../control/security/credential.js';
+import { generateKeyPair, type SigningKeyPair } from '../control/security/signed-envelope.js';
+import { tokenChecker } from '../control/security/token.js';
 import { DaosError } from '../core/common/errors.js';
 import { hlc } from '../core/common/hlc.js';
 import { ENGINES_MAX, TARGETS_PER_ENGINE_DEFAULT, TARGETS_PER_ENGINE_MAX } from '../core/common/limits.js';
@@ -22,6 +27,12 @@ import { EngineProcess } from './engine-process.js';
  *   DIR/control/             management service metadata (LMDB)
  *   DIR/engine-R/target-T/   one VOS store per target (LMDB index + data file)
  */
+
+/** The OS user running the system and their primary group, as credential names (no `@`). */
+function osUser(): { user: string; groups: string[] } {
+  const me = callerPrincipals();
+  return { user: me.user.slice(0, -1), groups: [me.group.slice(0, -1)] };
+}
 
 export interface SystemOptions {
   dir: string;
@@ -55,6 +66,8 @@ export class DaosSystem {
   private readonly store: LmdbMetadataStore;
   readonly mgmt: MgmtService;
   private readonly link: SystemLink;
+  /** Signs credentials for the system's callers (DAOS's agent, in process); the service trusts its public key. */
+  private readonly agentKey: SigningKeyPair;
   private aggTimer: NodeJS.Timeout | undefined;
   private aggRunning: Promise<unknown> | undefined;
   private stopped = false;
@@ -65,7 +78,9 @@ export class DaosSystem {
     store: LmdbMetadataStore,
     mgmt: MgmtService,
     seenMaps: Map<string, PoolMap>,
+    agentKey: SigningKeyPair,
   ) {
+    this.agentKey = agentKey;
     this.dir = dir;
     this.transport = engines[0]?.kind === 'process' ? 'tcp' : 'inproc';
     this.engineList = engines;
@@ -73,7 +88,7 @@ export class DaosSystem {
     this.mgmt = mgmt;
     const apis = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
     this.link = {
-      mgmt,
+      mgmt: mgmt.asCaller(this.credentialSource(osUser())),
       engine: (rank: number) => {
         const e = apis[rank];
         if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
@@ -105,11 +120,14 @@ export class DaosSystem {
         : await startInproc(dir, layout, options);
     const store = LmdbMetadataStore.open(join(dir, 'control'));
     const controls = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
-    const mgmt = new MgmtService(store, controls, () => hlc.now());
+    const agentKey = generateKeyPair();
+    const mgmt = new MgmtService(store, controls, () => hlc.now(), undefined, {
+      agentKeys: [agentKey.publicKey],
+    });
     await mgmt.announceAll();
     // Transactions a crash left prepared, now that every engine knows its peers and pools.
     for (const c of controls) await c.resolvePendingDtx();
-    const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps);
+    const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps, agentKey);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
       sys.aggTimer = setInterval(() => {
         // One pass at a time; stop() waits for the one in flight before closing the stores.
@@ -178,10 +196,38 @@ export class DaosSystem {
     return this.mgmt.poolList();
   }
 
-  /** A client of this system. */
-  async connect(): Promise<DaosClient> {
+  /**
+   * A client of this system, acting as the OS user running it (who owns what the system creates),
+   * or — a test hook — as `as`: another user and their groups (names, primary first), with a
+   * credential signed by the system's key as an agent would. ACLs are enforced for both.
+   */
+  async connect(options: { as?: { user: string; groups: readonly string[] } } = {}): Promise<DaosClient> {
     this.checkRunning();
-    return new DaosClient(this.link);
+    if (options.as === undefined) return new DaosClient(this.link);
+    const link: SystemLink = { ...this.link, mgmt: this.mgmt.asCaller(this.credentialSource(options.as)) };
+    return new DaosClient(link);
+  }
+
+  /** A fresh credential for `who` whenever the last is a minute old (credentials last CREDENTIAL_TTL_MS). */
+  private credentialSource(who: { user: string; groups: readonly string[] }): () => string {
+    let cached: { at: number; cred: string } | undefined;
+    return () => {
+      const now = Date.now();
+      if (!cached || now - cached.at > 60_000) {
+        const cred = signCredential(this.agentKey.privateKey, {
+          uid: 0,
+          gid: 0,
+          gids: [],
+          pid: process.pid,
+          user: who.user,
+          groups: [...who.groups],
+          machine: hostname() || 'localhost',
+          issuedMs: now,
+        });
+        cached = { at: now, cred };
+      }
+      return cached.cred;
+    };
   }
 
   /**
@@ -237,6 +283,7 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
     if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
     return e;
   };
+  const checkToken = tokenChecker();
   for (let rank = 0; rank < layout.engines; rank++) {
     engines.push(
       await Engine.start({
@@ -245,6 +292,7 @@ async function startInproc(dir: string, layout: SystemFile, options: SystemOptio
         targets: layout.targetsPerEngine,
         vos: { durability: options.durability },
         peers,
+        checkToken,
       }),
     );
   }

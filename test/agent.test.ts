@@ -16,9 +16,10 @@ import { AGENT_KEY_FILE, AGENT_PUBLIC_KEY_FILE } from '../agent/agent.js';
 import { peerCred, socketPeerCred } from '../agent/peer-cred.js';
 import { userIdentity } from '../agent/user-db.js';
 import { connectManagement, type ManagementClient } from '../control/grpc/client.js';
+import { RemoteMgmt } from '../control/grpc/remote-mgmt.js';
 import { type ControlServer, serveControl } from '../control/grpc/server.js';
-import { verifyCredential } from '../control/security/credential.js';
-import { importPublicKeyPem } from '../control/security/signed-envelope.js';
+import { signCredential, verifyCredential } from '../control/security/credential.js';
+import { generateKeyPair, importPublicKeyPem } from '../control/security/signed-envelope.js';
 import { parseServerConfig } from '../control/server/config.js';
 import { DaosServer } from '../control/server/server.js';
 import {
@@ -107,10 +108,11 @@ describe('daos_agent with a running daos_server', () => {
   let agent: ChildProcess;
   let socket: string;
   let runtimeDir: string;
+  let port: number;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'daos-agent-'));
-    const port = await freePort();
+    port = await freePort();
     const config = parseServerConfig(
       `name: agent_sys
 port: ${port}
@@ -132,7 +134,12 @@ engines:
 `,
       'daos_server.yml',
     );
-    server = await DaosServer.start(config, { log: () => undefined });
+    runtimeDir = join(dir, 'agent');
+    // ACLs enforced for the agent's credentials (its public key appears once it starts).
+    server = await DaosServer.start(config, {
+      log: () => undefined,
+      agentKeyFiles: [join(runtimeDir, AGENT_PUBLIC_KEY_FILE)],
+    });
     await server.storageFormat();
     grpc = await serveControl(server, {
       address: `127.0.0.1:${port}`,
@@ -140,7 +147,6 @@ engines:
       client: () => server.mgmt,
     });
     dmg = connectManagement({ address: `127.0.0.1:${port}`, transport: { allow_insecure: true } });
-    runtimeDir = join(dir, 'agent');
     writeFileSync(
       join(dir, 'daos_agent.yml'),
       `name: agent_sys
@@ -263,6 +269,44 @@ cache_expiry: 1
       await client.close();
     }
   }, 30_000);
+
+  it('ClientSvc enforces ACLs with the credential the agent signed; none or a forged one is refused', async () => {
+    const address = `127.0.0.1:${port}`;
+    const anonymous = new RemoteMgmt({ address, transport: { allow_insecure: true } });
+    const forged = new RemoteMgmt({
+      address,
+      transport: { allow_insecure: true },
+      credential: signCredential(generateKeyPair().privateKey, {
+        uid: 0,
+        gid: 0,
+        gids: [0],
+        pid: process.pid,
+        user: 'root',
+        groups: ['root'],
+        machine: 'x',
+        issuedMs: Date.now(),
+      }),
+    });
+    const client = await connect({ agentSocket: socket });
+    try {
+      await expect(anonymous.poolConnect('tank')).rejects.toMatchObject({ code: 'DER_NO_PERM' });
+      await expect(forged.poolConnect('tank')).rejects.toMatchObject({
+        code: 'DER_NO_PERM',
+        message: expect.stringMatching(/signed by another key/),
+      });
+      // The agent's credential names this process's user: the owner of what dmg created here.
+      const pool = await client.connectPool('tank');
+      expect(pool.token).toMatch(/^dt1\./);
+      await dmg.poolOverwriteAcl('tank', ['A::nobody-else@:rw']);
+      await expect(client.connectPool('tank')).rejects.toMatchObject({ code: 'DER_NO_PERM' });
+      await expect(client.link.mgmt.contList(pool.uuid)).rejects.toMatchObject({ code: 'DER_NO_PERM' });
+    } finally {
+      await dmg.poolOverwriteAcl('tank', ['A::OWNER@:rw', 'A:G:GROUP@:rw']);
+      anonymous.close();
+      forged.close();
+      await client.close();
+    }
+  });
 
   it('attach info and the pool list come from the server through the agent', async () => {
     const info = await agentAttachInfo(socket);

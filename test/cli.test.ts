@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -301,6 +301,9 @@ describe('daos --embedded', () => {
     expect(badAce.code).toBe(1);
     expect(badAce.stderr).toContain("permission 'c' does not apply to a container");
 
+    // ACLs are enforced: once bob owns c1, the OS user running `daos` keeps only what an entry gives.
+    const me = `${userInfo().username}@`;
+    await json(daos('container', 'update-acl', 'tank', 'c1', '--entry', `A::${me}:rwta`, '--json'));
     const owned = await json<{ owner: string; group: string }>(
       dmg('cont', 'set-owner', '--pool', 'tank', '--cont', 'c1', '--user', 'bob', '--group', 'dev', '--json'),
     );

@@ -184,6 +184,7 @@ describe('checksums over engine processes', () => {
         oid,
         target: shards[i]!,
         mapVersion: pool.map.version,
+        token: cont.token,
       });
       const data = payload('BAD', 0, 70_000);
       const csums = chunkCsums(data);

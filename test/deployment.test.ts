@@ -70,7 +70,10 @@ engines:
     );
     // Step 1: the server.
     const startServer = async () => {
-      const proc = spawn(process.execPath, [join(root, 'dist/bin/daos_server.js'), 'start', '-o', config], {
+      // ACLs enforced for the credentials of the agent started below (its key file appears then).
+      const agentKey = join(dir, 'agent', 'daos_agent.pub.pem');
+      const args = [join(root, 'dist/bin/daos_server.js'), 'start', '-o', config, '--agent-key', agentKey];
+      const proc = spawn(process.execPath, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(proc);

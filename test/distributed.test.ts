@@ -285,6 +285,7 @@ async function expectShardsAgree(pool: Pool, obj: DaosObject): Promise<number> {
       cont: obj.container.uuid,
       oid: obj.oid as Oid,
       target,
+      token: obj.container.token,
     });
     const serving = members.map((t) => targetUp(pool.map, t));
     // An EC group keeps at least k shards, a replicated one at least one.

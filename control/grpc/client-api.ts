@@ -5,8 +5,10 @@
  * to numbers or bigints, absent optional fields absent); the service validates the values, so a
  * remote caller gets the same DaosErrors as an in-process one.
  */
+
+import type { Metadata } from '@grpc/grpc-js';
 import { DaosError } from '../../core/common/errors.js';
-import type { ContainerType, ContCreateOptions, MgmtApi } from '../../core/daos/link.js';
+import type { ContainerType, ContCreateOptions, MgmtApi, OpenOptions } from '../../core/daos/link.js';
 import {
   bigU64ToWire,
   contInfoToWire,
@@ -23,8 +25,31 @@ import {
 
 type Request = Record<string, unknown>;
 
+/**
+ * A MgmtApi that serves each caller through a view of their own (MgmtService.asCaller): the
+ * credential is the `daos-credential` metadata of the call (remote-mgmt.ts).
+ */
+export interface CallerScopedMgmt extends MgmtApi {
+  asCaller(credential: string | undefined): MgmtApi;
+}
+
 /** A MgmtApi, or how to get it when a call arrives (daos_server's is there only once formatted). */
 export type MgmtSource = MgmtApi | (() => MgmtApi);
+
+/** Metadata key of the agent-signed credential (the same as remote-mgmt.ts's). */
+const CREDENTIAL_KEY = 'daos-credential';
+
+function credentialOf(metadata: Metadata | undefined): string | undefined {
+  const v = metadata?.get(CREDENTIAL_KEY)[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+const mode = (r: Request): OpenOptions => {
+  if (r.mode === undefined || r.mode === null || r.mode === '') return {};
+  if (r.mode !== 'ro' && r.mode !== 'rw')
+    throw new DaosError('DER_INVAL', `mode: ${String(r.mode)} is not ro or rw`);
+  return { mode: r.mode };
+};
 
 const str = (r: Request, field: string): string => {
   const v = r[field];
@@ -43,11 +68,19 @@ function bytesMap(m: unknown): Record<string, Uint8Array> {
 }
 
 /** ClientSvc's methods as calls of `source`: request decoded, result encoded. */
-export function clientApiRoutes(source: MgmtSource): Record<string, (r: Request) => Promise<unknown>> {
-  const mgmt = (): MgmtApi => (typeof source === 'function' ? source() : source);
+export function clientApiRoutes(
+  source: MgmtSource,
+): Record<string, (r: Request, metadata?: Metadata) => Promise<unknown>> {
+  let md: Metadata | undefined;
+  // Each route reads `md` synchronously at its start (before any await), so calls cannot mix.
+  const mgmt = (): MgmtApi => {
+    const m = typeof source === 'function' ? source() : source;
+    const scoped = m as Partial<CallerScopedMgmt>;
+    return typeof scoped.asCaller === 'function' ? scoped.asCaller(credentialOf(md)) : m;
+  };
   const pc = (r: Request): [string, string] => [str(r, 'pool'), str(r, 'cont')];
-  return {
-    PoolConnect: async (r) => poolInfoToWire(await mgmt().poolConnect(str(r, 'pool'))),
+  const routes: Record<string, (r: Request) => Promise<unknown>> = {
+    PoolConnect: async (r) => poolInfoToWire(await mgmt().poolConnect(str(r, 'pool'), mode(r))),
     PoolQuery: async (r) => poolQueryToWire(await mgmt().poolQuery(str(r, 'pool'))),
     ContCreate: async (r) => {
       const options: ContCreateOptions = {};
@@ -60,7 +93,7 @@ export function clientApiRoutes(source: MgmtSource): Record<string, (r: Request)
       }
       return contInfoToWire(await mgmt().contCreate(str(r, 'pool'), options));
     },
-    ContLookup: async (r) => contInfoToWire(await mgmt().contLookup(...pc(r))),
+    ContLookup: async (r) => contInfoToWire(await mgmt().contLookup(...pc(r), mode(r))),
     ContList: async (r) => ({ conts: (await mgmt().contList(str(r, 'pool'))).map(contInfoToWire) }),
     ContDestroy: async (r) => {
       await mgmt().contDestroy(...pc(r), r.force === true);
@@ -114,4 +147,17 @@ export function clientApiRoutes(source: MgmtSource): Record<string, (r: Request)
       };
     },
   };
+  return Object.fromEntries(
+    Object.entries(routes).map(([name, route]) => [
+      name,
+      (r: Request, metadata?: Metadata) => {
+        md = metadata;
+        try {
+          return route(r);
+        } finally {
+          md = undefined;
+        }
+      },
+    ]),
+  );
 }

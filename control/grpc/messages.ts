@@ -229,6 +229,7 @@ export interface WirePoolInfo {
   created_ms: U64;
   owner?: string;
   group?: string;
+  token?: string;
 }
 export interface WirePoolQuery {
   uuid: string;
@@ -283,6 +284,7 @@ export function poolInfoToWire(p: PoolInfo): WirePoolInfo {
   };
   if (p.owner !== undefined) w.owner = p.owner;
   if (p.group !== undefined) w.group = p.group;
+  if (p.token !== undefined) w.token = p.token;
   return w;
 }
 
@@ -296,6 +298,7 @@ export function poolInfoFromWire(w: WirePoolInfo): PoolInfo {
   };
   if (w.owner !== undefined) p.owner = w.owner;
   if (w.group !== undefined) p.group = w.group;
+  if (w.token !== undefined && w.token !== null) p.token = w.token;
   return p;
 }
 
@@ -378,6 +381,7 @@ export interface WireContInfo {
   snapshots: Array<{ epoch: U64; name: string }>;
   owner?: string;
   group?: string;
+  token?: string;
 }
 
 export function contInfoToWire(c: ContInfo): WireContInfo {
@@ -398,6 +402,7 @@ export function contInfoToWire(c: ContInfo): WireContInfo {
   };
   if (c.owner !== undefined) w.owner = c.owner;
   if (c.group !== undefined) w.group = c.group;
+  if (c.token !== undefined) w.token = c.token;
   return w;
 }
 
@@ -417,6 +422,7 @@ export function contInfoFromWire(w: WireContInfo): ContInfo {
     snapshots: w.snapshots.map((s) => ({ epoch: u64FromWireBig(s.epoch, 'snapshot.epoch'), name: s.name })),
   };
   if (p.oclass !== undefined) c.props.oclass = p.oclass;
+  if (w.token !== undefined && w.token !== null) c.token = w.token;
   if (w.owner !== undefined) c.owner = w.owner;
   if (w.group !== undefined) c.group = w.group;
   return c;

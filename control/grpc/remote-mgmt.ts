@@ -11,6 +11,7 @@ import type {
   ContInfo,
   ContProps,
   MgmtApi,
+  OpenOptions,
   PoolInfo,
   PoolQuery,
 } from '../../core/daos/link.js';
@@ -36,8 +37,11 @@ import { errorOfStatus } from './status.js';
 export const CREDENTIAL_METADATA_KEY = 'daos-credential';
 
 export interface RemoteMgmtOptions extends ConnectOptions {
-  /** The caller's credential from daos_agent (`dc1.…`), sent as `daos-credential` metadata. */
-  credential?: string;
+  /**
+   * The caller's credential from daos_agent (`dc1.…`), sent as `daos-credential` metadata; a
+   * function is asked before each call (credentials last CREDENTIAL_TTL_MS: it fetches fresh ones).
+   */
+  credential?: string | (() => Promise<string>);
 }
 
 export class RemoteMgmt implements MgmtApi {
@@ -45,7 +49,7 @@ export class RemoteMgmt implements MgmtApi {
   private readonly channel: grpc.Client;
   private readonly timeoutMs: number;
   private readonly definition = serviceDefinitions().ClientSvc;
-  private readonly credential: string | undefined;
+  private readonly credential: string | (() => Promise<string>) | undefined;
 
   constructor(options: RemoteMgmtOptions) {
     const timeoutMs = options.timeoutMs ?? CONTROL_RPC_TIMEOUT_MS;
@@ -68,11 +72,12 @@ export class RemoteMgmt implements MgmtApi {
     this.channel.close();
   }
 
-  private call<T>(method: string, request: object): Promise<T> {
+  private async call<T>(method: string, request: object): Promise<T> {
     const m = this.definition[method] as grpc.MethodDefinition<object, unknown> | undefined;
     check(m !== undefined, 'DER_NOSYS', `ClientSvc.${method}: not in control/proto`);
     const metadata = new grpc.Metadata();
-    if (this.credential !== undefined) metadata.set(CREDENTIAL_METADATA_KEY, this.credential);
+    const credential = typeof this.credential === 'function' ? await this.credential() : this.credential;
+    if (credential !== undefined) metadata.set(CREDENTIAL_METADATA_KEY, credential);
     return new Promise<T>((resolve, reject) => {
       this.channel.makeUnaryRequest(
         m.path,
@@ -86,8 +91,10 @@ export class RemoteMgmt implements MgmtApi {
     });
   }
 
-  async poolConnect(poolId: string): Promise<PoolInfo> {
-    return poolInfoFromWire(await this.call<WirePoolInfo>('PoolConnect', { pool: poolId }));
+  async poolConnect(poolId: string, options: OpenOptions = {}): Promise<PoolInfo> {
+    const request: Record<string, unknown> = { pool: poolId };
+    if (options.mode !== undefined) request.mode = options.mode;
+    return poolInfoFromWire(await this.call<WirePoolInfo>('PoolConnect', request));
   }
 
   async poolQuery(poolUuid: string): Promise<PoolQuery> {
@@ -103,8 +110,10 @@ export class RemoteMgmt implements MgmtApi {
     return contInfoFromWire(await this.call<WireContInfo>('ContCreate', request));
   }
 
-  async contLookup(poolUuid: string, contId: string): Promise<ContInfo> {
-    return contInfoFromWire(await this.call<WireContInfo>('ContLookup', { pool: poolUuid, cont: contId }));
+  async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
+    const request: Record<string, unknown> = { pool: poolUuid, cont: contId };
+    if (options.mode !== undefined) request.mode = options.mode;
+    return contInfoFromWire(await this.call<WireContInfo>('ContLookup', request));
   }
 
   async contList(poolUuid: string): Promise<ContInfo[]> {

@@ -73,7 +73,7 @@ export function serverCredentials(transport: TransportConfig): grpc.ServerCreden
 }
 
 type Request = Record<string, unknown>;
-type Unary = (request: Request) => Promise<unknown>;
+type Unary = (request: Request, metadata?: grpc.Metadata) => Promise<unknown>;
 type Streaming = (request: Request, onProgress: OnProgress) => Promise<unknown>;
 
 interface Routes {
@@ -220,7 +220,7 @@ function implementation(service: ServiceName, r: Routes): grpc.UntypedServiceImp
         Promise.resolve()
           .then(() => {
             authorize(call, name);
-            return unary(call.request);
+            return unary(call.request, call.metadata);
           })
           .then(
             (reply) => callback(null, reply),

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { DaosError } from '../../core/common/errors.js';
 import { checkLabel, isUuid, newUuid } from '../../core/common/ids.js';
 import {
@@ -15,6 +16,7 @@ import type {
   ContInfo,
   ContProps,
   MgmtApi,
+  OpenOptions,
   PoolInfo,
   PoolQuery,
 } from '../../core/daos/link.js';
@@ -30,16 +32,28 @@ import {
   type TargetState,
 } from '../../core/placement/pool-map.js';
 import {
+  type AccessTarget,
   type Acl,
   type AclKind,
+  type AclOperation,
   defaultAcl,
   deleteAcl,
+  evaluateAcl,
   formatAce,
+  handlePerms,
+  type Identity,
   isPrincipalName,
+  KIND_PERMS,
+  type Perm,
   parseAcl,
+  permString,
   principalOf,
+  requireOperation,
   updateAcl,
 } from '../security/acl.js';
+import { verifyCredential } from '../security/credential.js';
+import { exportKeyPem, generateKeyPair, type SigningKeyPair } from '../security/signed-envelope.js';
+import { issueToken, TOKEN_TTL_MS_DEFAULT } from '../security/token.js';
 import { callerPrincipals } from './caller.js';
 import type { MetadataStore } from './metadata-store.js';
 import { checkPoolPropNames, checkPoolProps, POOL_PROP_NAMES, POOL_PROPS } from './pool-props.js';
@@ -54,7 +68,11 @@ import { checkPoolPropNames, checkPoolProps, POOL_PROP_NAMES, POOL_PROPS } from 
 export interface EngineControl {
   readonly rank: number;
   readonly targetCount: number;
-  poolCreate(pool: string, bytesPerTarget: number, map: PoolMap): void | Promise<void>;
+  /**
+   * A pool to serve. `tokenKey`: the management service's public key (SPKI PEM); an engine given
+   * one checks the container token of every object RPC of the pool with it.
+   */
+  poolCreate(pool: string, bytesPerTarget: number, map: PoolMap, tokenKey?: string): void | Promise<void>;
   /** A newer pool map (target states changed). */
   poolMapUpdate(pool: string, map: PoolMap): void | Promise<void>;
   poolDestroy(pool: string): void | Promise<void>;
@@ -145,9 +163,35 @@ export interface PoolCreateOptions {
   props?: Record<string, string>;
 }
 
+/** Who may call, and how their capabilities are signed. */
+export interface MgmtSecurity {
+  /**
+   * Public keys of the agents (or of the embedded system) whose credentials are trusted; a
+   * function is asked on every call (key files may appear after the service starts). Absent:
+   * callers are not authenticated and every caller acts as the service's own OS user.
+   */
+  agentKeys?: readonly KeyObject[] | (() => readonly KeyObject[]);
+  /** The Ed25519 key pair tokens are signed with; default a new one per service instance. */
+  tokenKey?: SigningKeyPair;
+  /** Lifetime of issued tokens; default TOKEN_TTL_MS_DEFAULT. */
+  tokenTtlMs?: number;
+}
+
+/** A caller as the service knows them: ACL identity plus primary group (owner group of what they create). */
+export interface Caller extends Identity {
+  readonly group: string;
+}
+
+/** Where a credential comes from: a fixed one, or a function asked per call (it may re-sign). */
+export type CredentialSource = string | undefined | (() => string | undefined);
+
 export class MgmtService implements MgmtApi {
   /** Serialises mutations so that checks (label taken?) and writes cannot interleave. */
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly tokenKey: SigningKeyPair;
+  /** The token key's public half (SPKI PEM), as engines are given it. */
+  readonly tokenPublicKeyPem: string;
+  private readonly tokenTtlMs: number;
 
   constructor(
     private readonly store: MetadataStore,
@@ -155,7 +199,97 @@ export class MgmtService implements MgmtApi {
     private readonly now: () => bigint,
     /** Who asks when a request names no owner (default: this process's OS user and group). */
     private readonly caller: () => { user: string; group: string } = callerPrincipals,
-  ) {}
+    private readonly security: MgmtSecurity = {},
+  ) {
+    this.tokenKey = security.tokenKey ?? generateKeyPair();
+    this.tokenPublicKeyPem = exportKeyPem(this.tokenKey.publicKey);
+    this.tokenTtlMs = security.tokenTtlMs ?? TOKEN_TTL_MS_DEFAULT;
+  }
+
+  /**
+   * The MgmtApi of one caller, ACLs enforced: each call verifies the credential (an agent's
+   * signature, CREDENTIAL_TTL_MS), evaluates the pool or container ACL for its user and groups,
+   * and fails with DER_NO_PERM before anything changes. What ClientSvc and the embedded client use;
+   * the service's own methods are the administrator's (dmg) and are not checked.
+   */
+  asCaller(credential: CredentialSource): MgmtApi {
+    return new CallerMgmt(this, () =>
+      this.identify(typeof credential === 'function' ? credential() : credential),
+    );
+  }
+
+  private agentKeys(): readonly KeyObject[] {
+    const k = this.security.agentKeys;
+    return (typeof k === 'function' ? k() : k) ?? [];
+  }
+
+  /** @internal The caller a credential proves (DER_NO_PERM when it proves nothing). */
+  identify(credential: string | undefined): Caller {
+    if (this.security.agentKeys === undefined) {
+      // Not authenticated (no agent keys configured): the service's own user.
+      const me = this.caller();
+      return { user: me.user, group: me.group, groups: [me.group] };
+    }
+    if (credential === undefined || credential === '')
+      throw new DaosError('DER_NO_PERM', 'no credential: ask daos_agent for one (connect({ agentSocket }))');
+    const keys = this.agentKeys();
+    if (keys.length === 0)
+      throw new DaosError('DER_NO_PERM', 'credential refused: no trusted agent key is installed');
+    let firstError: unknown;
+    for (const key of keys) {
+      try {
+        const c = verifyCredential(key, credential);
+        const groups = c.groups.map(principalOf);
+        return { user: principalOf(c.user), group: groups[0] ?? principalOf(String(c.gid)), groups };
+      } catch (err) {
+        firstError ??= err;
+        if (!(err instanceof DaosError && /signed by another key/.test(err.message))) throw err;
+      }
+    }
+    throw firstError;
+  }
+
+  /** @internal The permissions `who` holds on a pool (`cont` absent) or container, and how to name it. */
+  grantedTo(
+    who: Caller,
+    poolId: string,
+    contId?: string,
+  ): { perms: Set<Perm>; target: AccessTarget; pool: string; cont?: string } {
+    const pool = this.findPool(poolId);
+    if (contId === undefined) {
+      return {
+        perms: evaluateAcl(aclOf(pool.acl, 'pool'), ownership(this.ownersOf(pool)), who),
+        target: { who: who.user, pool: pool.label },
+        pool: pool.uuid,
+      };
+    }
+    const c = this.findCont(pool.uuid, contId);
+    return {
+      perms: evaluateAcl(aclOf(c.acl, 'container'), ownership(this.ownersOf(c)), who),
+      target: { who: who.user, pool: pool.label, cont: c.label },
+      pool: pool.uuid,
+      cont: c.uuid,
+    };
+  }
+
+  /** @internal A capability token for `perms` on a pool or container, signed with the service's key. */
+  issue(who: Caller, perms: Iterable<Perm>, pool: string, cont?: string): string {
+    return issueToken(this.tokenKey.privateKey, {
+      kind: cont === undefined ? 'pool' : 'container',
+      pool,
+      ...(cont === undefined ? {} : { cont }),
+      perms: permString(perms),
+      user: who.user,
+      groups: [...who.groups],
+      expiresMs: Date.now() + this.tokenTtlMs,
+    });
+  }
+
+  /** The service's own identity (the administrator's calls). */
+  private self(): Caller {
+    const me = this.caller();
+    return { user: me.user, group: me.group, groups: [me.group] };
+  }
 
   /**
    * Tell the engines about every pool and container (at system start), or only the engines of
@@ -164,7 +298,8 @@ export class MgmtService implements MgmtApi {
   async announceAll(ranks?: readonly number[]): Promise<void> {
     const engines = ranks ? this.engines.filter((e) => ranks.includes(e.rank)) : this.engines;
     for (const [, pool] of this.store.list<PoolRecord>('pool/')) {
-      for (const e of engines) await e.poolCreate(pool.uuid, this.bytesPerTarget(pool), pool.map);
+      for (const e of engines)
+        await e.poolCreate(pool.uuid, this.bytesPerTarget(pool), pool.map, this.tokenPublicKeyPem);
       for (const [, cont] of this.store.list<ContRecord>(`cont/${pool.uuid}/`)) {
         for (const e of engines) await e.contCreate(pool.uuid, cont.uuid);
       }
@@ -368,7 +503,8 @@ export class MgmtService implements MgmtApi {
         [poolKey(uuid), rec],
         [poolLabelKey(options.label), uuid],
       ]);
-      for (const e of this.engines) await e.poolCreate(uuid, this.bytesPerTarget(rec), rec.map);
+      for (const e of this.engines)
+        await e.poolCreate(uuid, this.bytesPerTarget(rec), rec.map, this.tokenPublicKeyPem);
       return this.poolInfo(rec);
     });
   }
@@ -394,8 +530,11 @@ export class MgmtService implements MgmtApi {
     return this.store.list<PoolRecord>('pool/').map(([, p]) => this.poolInfo(p));
   }
 
-  async poolConnect(poolId: string): Promise<PoolInfo> {
-    return this.poolInfo(this.findPool(poolId));
+  /** The administrator's connect: every pool permission, in a token. */
+  async poolConnect(poolId: string, options: OpenOptions = {}): Promise<PoolInfo> {
+    const pool = this.findPool(poolId);
+    const perms = options.mode === 'ro' ? 'rt' : KIND_PERMS.pool;
+    return { ...this.poolInfo(pool), token: this.issue(this.self(), [...perms] as Perm[], pool.uuid) };
   }
 
   async poolQuery(poolUuid: string): Promise<PoolQuery> {
@@ -513,7 +652,12 @@ export class MgmtService implements MgmtApi {
 
   // ---- containers ----
 
-  contCreate(poolUuid: string, options: ContCreateOptions): Promise<ContInfo> {
+  /** Create a container owned by `owner` (default: the service's OS user and group). */
+  contCreate(
+    poolUuid: string,
+    options: ContCreateOptions,
+    owner: { user: string; group: string } = this.caller(),
+  ): Promise<ContInfo> {
     return this.serial(async () => {
       const pool = this.findPool(poolUuid);
       const uuid = options.uuid ?? newUuid();
@@ -546,8 +690,8 @@ export class MgmtService implements MgmtApi {
         snapshots: [],
         attrs: {},
         nextOid: '1',
-        owner: this.caller().user,
-        group: this.caller().group,
+        owner: owner.user,
+        group: owner.group,
         acl: aclEntries(defaultAcl('container')),
       };
       await this.store.commit([
@@ -559,8 +703,12 @@ export class MgmtService implements MgmtApi {
     });
   }
 
-  async contLookup(poolUuid: string, contId: string): Promise<ContInfo> {
-    return contInfo(this.findCont(poolUuid, contId));
+  /** The administrator's lookup; with a mode, an open with a token of every container permission. */
+  async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
+    const c = this.findCont(poolUuid, contId);
+    if (options.mode === undefined) return contInfo(c);
+    const perms = options.mode === 'ro' ? 'rta' : KIND_PERMS.container;
+    return { ...contInfo(c), token: this.issue(this.self(), [...perms] as Perm[], c.pool, c.uuid) };
   }
 
   async contList(poolUuid: string): Promise<ContInfo[]> {
@@ -748,6 +896,151 @@ export class MgmtService implements MgmtApi {
     if (!rec) throw new DaosError('DER_NONEXIST', `no container "${contId}" in pool "${pool.label}"`);
     return rec;
   }
+}
+
+function ownership(o: { owner: string; group: string }): { user: string; group: string } {
+  return { user: o.owner, group: o.group };
+}
+
+/**
+ * One caller's view of the service: every method checks the caller's permission (ACL_OPERATIONS)
+ * before it delegates, so a denied call changes nothing.
+ */
+class CallerMgmt implements MgmtApi {
+  constructor(
+    private readonly svc: MgmtService,
+    private readonly who: () => Caller,
+  ) {}
+
+  /** Check `op` for the caller on the pool (or container); resolves to the caller. */
+  private check(op: AclOperation, pool: string, cont?: string): Caller {
+    const who = this.who();
+    const g = this.svc.grantedTo(who, pool, cont);
+    requireOperation(g.perms, op, g.target);
+    return who;
+  }
+
+  async poolConnect(poolId: string, options: OpenOptions = {}): Promise<PoolInfo> {
+    const who = this.who();
+    const g = this.svc.grantedTo(who, poolId);
+    const perms = handlePerms(g.perms, 'pool', openMode(options), g.target);
+    const info = await this.svc.poolConnect(g.pool);
+    return { ...info, token: this.svc.issue(who, perms, g.pool) };
+  }
+
+  async poolQuery(poolUuid: string): Promise<PoolQuery> {
+    this.check('pool-query', poolUuid);
+    return this.svc.poolQuery(poolUuid);
+  }
+
+  async contCreate(poolUuid: string, options: ContCreateOptions): Promise<ContInfo> {
+    const who = this.check('pool-create-container', poolUuid);
+    return this.svc.contCreate(poolUuid, options, { user: who.user, group: who.group });
+  }
+
+  async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
+    const who = this.who();
+    const g = this.svc.grantedTo(who, poolUuid, contId);
+    if (options.mode === undefined) {
+      requireOperation(g.perms, 'cont-query', g.target);
+      return this.svc.contLookup(g.pool, g.cont!);
+    }
+    const perms = handlePerms(g.perms, 'container', openMode(options), g.target);
+    const info = await this.svc.contLookup(g.pool, g.cont!);
+    return { ...info, token: this.svc.issue(who, perms, g.pool, g.cont) };
+  }
+
+  async contList(poolUuid: string): Promise<ContInfo[]> {
+    this.check('pool-list-containers', poolUuid);
+    return this.svc.contList(poolUuid);
+  }
+
+  async contDestroy(poolUuid: string, contId: string, force: boolean): Promise<void> {
+    const who = this.who();
+    // DAOS: the pool's d deletes any container, the container's d that one.
+    if (!this.svc.grantedTo(who, poolUuid).perms.has('d')) {
+      const g = this.svc.grantedTo(who, poolUuid, contId);
+      requireOperation(g.perms, 'cont-destroy', g.target);
+    }
+    return this.svc.contDestroy(poolUuid, contId, force);
+  }
+
+  async contSetProps(
+    poolUuid: string,
+    contUuid: string,
+    props: Partial<ContProps> & { label?: string },
+  ): Promise<ContInfo> {
+    this.check('cont-set-prop', poolUuid, contUuid);
+    return this.svc.contSetProps(poolUuid, contUuid, props);
+  }
+
+  async contGetAttrs(poolUuid: string, contUuid: string): Promise<Record<string, Uint8Array>> {
+    this.check('cont-get-attr', poolUuid, contUuid);
+    return this.svc.contGetAttrs(poolUuid, contUuid);
+  }
+
+  async contSetAttrs(poolUuid: string, contUuid: string, attrs: Record<string, Uint8Array>): Promise<void> {
+    this.check('cont-set-attr', poolUuid, contUuid);
+    return this.svc.contSetAttrs(poolUuid, contUuid, attrs);
+  }
+
+  async contDelAttrs(poolUuid: string, contUuid: string, names: string[]): Promise<void> {
+    this.check('cont-set-attr', poolUuid, contUuid);
+    return this.svc.contDelAttrs(poolUuid, contUuid, names);
+  }
+
+  async contAllocOids(poolUuid: string, contUuid: string, count: number): Promise<bigint> {
+    this.check('cont-alloc-oids', poolUuid, contUuid);
+    return this.svc.contAllocOids(poolUuid, contUuid, count);
+  }
+
+  async snapCreate(poolUuid: string, contUuid: string, name?: string): Promise<bigint> {
+    this.check('cont-create-snapshot', poolUuid, contUuid);
+    return this.svc.snapCreate(poolUuid, contUuid, name);
+  }
+
+  async snapDestroy(poolUuid: string, contUuid: string, epoch: bigint): Promise<void> {
+    this.check('cont-create-snapshot', poolUuid, contUuid);
+    return this.svc.snapDestroy(poolUuid, contUuid, epoch);
+  }
+
+  async contGetAcl(poolUuid: string, contId: string): Promise<AclInfo> {
+    this.check('cont-get-acl', poolUuid, contId);
+    return this.svc.contGetAcl(poolUuid, contId);
+  }
+
+  async contUpdateAcl(
+    poolUuid: string,
+    contId: string,
+    entries: string | readonly string[],
+  ): Promise<string[]> {
+    this.check('cont-set-acl', poolUuid, contId);
+    return this.svc.contUpdateAcl(poolUuid, contId, entries);
+  }
+
+  async contSetOwner(
+    poolUuid: string,
+    contId: string,
+    owner: { user?: string; group?: string },
+  ): Promise<ContInfo> {
+    this.check('cont-set-owner', poolUuid, contId);
+    return this.svc.contSetOwner(poolUuid, contId, owner);
+  }
+
+  async contAggregate(
+    poolUuid: string,
+    contUuid: string,
+  ): Promise<{ recordsRemoved: number; bytesFreed: number }> {
+    this.check('cont-update', poolUuid, contUuid);
+    return this.svc.contAggregate(poolUuid, contUuid);
+  }
+}
+
+function openMode(options: OpenOptions): 'ro' | 'rw' {
+  const mode = options.mode ?? 'ro';
+  if (mode !== 'ro' && mode !== 'rw')
+    throw new DaosError('DER_INVAL', `open mode must be ro or rw, not ${String(mode)}`);
+  return mode;
 }
 
 function contInfo(c: ContRecord): ContInfo {

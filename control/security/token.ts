@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { DaosError } from '../../core/common/errors.js';
 import { type AclKind, KIND_PERMS, type Perm } from './acl.js';
-import { open, seal } from './signed-envelope.js';
+import { importPublicKeyPem, keyId, open, seal } from './signed-envelope.js';
 
 /**
  * Capability tokens: what the management service hands out at pool connect and container open,
@@ -107,4 +107,45 @@ export function requireTokenPerm(claims: VerifiedToken, perm: Perm, pool: string
       `token of ${claims.user} lacks '${perm}' on ${where}; has '${claims.perms}'`,
     );
   }
+}
+
+/**
+ * What an engine asks of a request's token (engine/ cannot import control/, so daos_engine and
+ * the embedded system hand it this): throw DER_NO_PERM unless `token`, verified with the service
+ * key `publicKeyPem`, grants `perm` on container `cont` of `pool` now.
+ */
+export type TokenCheck = (
+  publicKeyPem: string,
+  token: string,
+  perm: 'r' | 'w',
+  pool: string,
+  cont: string,
+) => void;
+
+/** Verified tokens kept per checker (signatures are checked once per token, expiry on every use). */
+const TOKEN_CACHE_ENTRIES = 4096;
+
+/** A TokenCheck that remembers imported keys and verified tokens (no signature check per RPC). */
+export function tokenChecker(now: () => number = Date.now): TokenCheck {
+  const keys = new Map<string, KeyObject>();
+  const verified = new Map<string, VerifiedToken>();
+  return (publicKeyPem, token, perm, pool, cont) => {
+    let key = keys.get(publicKeyPem);
+    if (key === undefined) {
+      key = importPublicKeyPem(publicKeyPem);
+      keys.set(publicKeyPem, key);
+    }
+    const cacheKey = `${keyId(key)} ${token}`;
+    let claims = verified.get(cacheKey);
+    const t = now();
+    if (claims === undefined) {
+      claims = verifyToken(key, token, t);
+      if (verified.size >= TOKEN_CACHE_ENTRIES) verified.clear();
+      verified.set(cacheKey, claims);
+    } else if (t >= claims.expiresMs) {
+      verified.delete(cacheKey);
+      claims = verifyToken(key, token, t); // throws: expired
+    }
+    requireTokenPerm(claims, perm, pool, cont);
+  };
 }

@@ -11,7 +11,8 @@
  *   socket_dir/daos_server.sock, daos_engine_<rank>.sock   dRPC
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaosError } from '../../core/common/errors.js';
@@ -34,6 +35,7 @@ import type {
   SystemMember,
   SystemQuery,
 } from '../plane.js';
+import { importPublicKeyPem } from '../security/signed-envelope.js';
 import type { EngineConfig, ServerConfig } from './config.js';
 import {
   ENGINE_HEARTBEAT_MS,
@@ -77,6 +79,41 @@ export interface DaosServerOptions {
   restartBackoffMsMax?: number;
   restartsMax?: number;
   restartWindowMs?: number;
+  /**
+   * Public key files (SPKI PEM, e.g. an agent's runtime_dir/daos_agent.pub.pem) of the agents whose
+   * credentials ClientSvc trusts. Read when a call arrives (an agent may start later). With none,
+   * callers are not authenticated and act as the server's own OS user.
+   */
+  agentKeyFiles?: readonly string[];
+}
+
+/** The keys of `files` that exist and parse (re-read when a file changes). */
+function agentKeyReader(files: readonly string[]): () => KeyObject[] {
+  const cache = new Map<string, { mtimeMs: number; key: KeyObject | undefined }>();
+  return () => {
+    const keys: KeyObject[] = [];
+    for (const f of files) {
+      let mtimeMs: number;
+      try {
+        mtimeMs = statSync(f).mtimeMs;
+      } catch {
+        continue;
+      }
+      let hit = cache.get(f);
+      if (!hit || hit.mtimeMs !== mtimeMs) {
+        let key: KeyObject | undefined;
+        try {
+          key = importPublicKeyPem(readFileSync(f, 'utf8'));
+        } catch {
+          key = undefined;
+        }
+        hit = { mtimeMs, key };
+        cache.set(f, hit);
+      }
+      if (hit.key) keys.push(hit.key);
+    }
+    return keys;
+  };
 }
 
 /** The engine program: next to this file when compiled, in dist/ when running from source. */
@@ -247,10 +284,13 @@ export class DaosServer extends MgmtControl implements ControlPlane {
     const dir = join(this.members[0]!.storage.mount, CONTROL_DIR);
     mkdirSync(dir, { recursive: true });
     this.store = LmdbMetadataStore.open(dir);
+    const files = this.options.agentKeyFiles ?? [];
     this.mgmtService = new MgmtService(
       this.store,
       this.members.map((m) => m.remote),
       () => hlc.now(),
+      undefined,
+      files.length > 0 ? { agentKeys: agentKeyReader(files) } : {},
     );
   }
 

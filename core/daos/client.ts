@@ -35,7 +35,7 @@ export class DaosClient {
     const mode = options.mode ?? 'rw';
     if (mode !== 'ro' && mode !== 'rw')
       throw new DaosError('DER_INVAL', `pool connect mode must be ro or rw, not ${String(mode)}`);
-    return new Pool(this.link, await this.link.mgmt.poolConnect(id), mode);
+    return new Pool(this.link, await this.link.mgmt.poolConnect(id, { mode }), mode);
   }
 
   async close(): Promise<void> {
@@ -51,7 +51,8 @@ export type MgmtConnector = (options: {
   address: string;
   /** The agent's transport settings (insecure, or TLS with the agent's CA and certificate). */
   transport: AgentTransport;
-  credential?: string;
+  /** The caller's credential, or how to get a fresh one before each call (credentials expire). */
+  credential?: string | (() => Promise<string>);
 }) => Promise<MgmtApi & { close?(): void }>;
 
 let defaultConnector: MgmtConnector | undefined;
@@ -71,6 +72,9 @@ export interface ConnectOptions {
   connectMgmt?: MgmtConnector;
 }
 
+/** How old a credential from the agent may get before connect()'s client asks for a new one. */
+export const CREDENTIAL_REFRESH_MS = 60_000;
+
 /** Default agent socket (DAOS's). */
 export const AGENT_SOCKET_DEFAULT = '/var/run/daos_agent/daos_agent.sock';
 
@@ -89,8 +93,21 @@ export async function connect(options: ConnectOptions = {}): Promise<DaosClient>
       "connect(): no management connector registered; import { connect } from 'daos-ts' (or pass connectMgmt)",
     );
   const info = await agentAttachInfo(socket);
-  const credential = await agentCredential(socket);
-  const mgmt = await connector({ address: info.mgmt, transport: info.transport, credential });
+  let credential = await agentCredential(socket);
+  // Credentials are accepted for 5 minutes (CREDENTIAL_TTL_MS): ask the agent again after one.
+  let credentialAt = Date.now();
+  const freshCredential = async (): Promise<string> => {
+    if (Date.now() - credentialAt > CREDENTIAL_REFRESH_MS) {
+      credential = await agentCredential(socket);
+      credentialAt = Date.now();
+    }
+    return credential;
+  };
+  const mgmt = await connector({
+    address: info.mgmt,
+    transport: info.transport,
+    credential: freshCredential,
+  });
   const seenMaps = new Map<string, PoolMap>();
   const onPoolMap = (pool: string, map: PoolMap) => {
     if (map.version > (seenMaps.get(pool)?.version ?? 0)) seenMaps.set(pool, map);

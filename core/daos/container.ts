@@ -36,6 +36,8 @@ export class Container {
   readonly mode: 'ro' | 'rw';
   /** Fixed read epoch of a snapshot view; undefined for a live handle. */
   readonly epoch: bigint | undefined;
+  /** The capability token of this open (from a service that enforces ACLs): sent with every object RPC. */
+  readonly token: string | undefined;
   private info: ContInfo;
   private closed = false;
   private oidNext = 0n;
@@ -44,6 +46,7 @@ export class Container {
   constructor(pool: Pool, info: ContInfo, mode: 'ro' | 'rw', epoch?: bigint) {
     this.pool = pool;
     this.info = info;
+    this.token = info.token;
     this.uuid = info.uuid;
     this.mode = mode;
     this.epoch = epoch;
@@ -207,7 +210,8 @@ export class Container {
     this.checkOpen();
     if (typeof epoch !== 'bigint' || epoch <= 0n)
       throw new DaosError('DER_INVAL', 'snapshot epoch must be a positive bigint');
-    return new Container(this.pool, this.info, 'ro', epoch);
+    const info = this.token === undefined ? this.info : { ...this.info, token: this.token };
+    return new Container(this.pool, info, 'ro', epoch);
   }
 
   /** Open a transaction reading at a fresh epoch. */

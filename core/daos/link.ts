@@ -31,6 +31,16 @@ export interface PoolInfo {
   /** Owner user and group as principals (`alice@`), when the service keeps them. */
   owner?: string;
   group?: string;
+  /**
+   * Capability token of a connect (`dt1.…`, control/security/token.ts): the pool permissions the
+   * caller was granted, signed by the management service. Absent from lists and lookups.
+   */
+  token?: string;
+}
+
+/** How a pool is connected or a container opened: read-only or read-write (DAOS's open modes). */
+export interface OpenOptions {
+  mode?: 'ro' | 'rw';
 }
 
 export interface PoolQuery {
@@ -60,6 +70,8 @@ export interface ContInfo {
   /** Owner user and group as principals (`alice@`), when the service keeps them. */
   owner?: string;
   group?: string;
+  /** Capability token of an open (contLookup with a mode): the container permissions granted. */
+  token?: string;
 }
 
 export interface ContCreateOptions {
@@ -71,10 +83,18 @@ export interface ContCreateOptions {
 
 /** The management service as a client sees it. */
 export interface MgmtApi {
-  poolConnect(poolId: string): Promise<PoolInfo>;
+  /**
+   * Connect: the pool's info and, from a service that enforces ACLs, a token of the permissions
+   * the caller holds in `mode` (default 'ro'; DER_NO_PERM when the pool ACL grants too little).
+   */
+  poolConnect(poolId: string, options?: OpenOptions): Promise<PoolInfo>;
   poolQuery(poolUuid: string): Promise<PoolQuery>;
   contCreate(poolUuid: string, options: ContCreateOptions): Promise<ContInfo>;
-  contLookup(poolUuid: string, contId: string): Promise<ContInfo>;
+  /**
+   * Without a mode: the container's info (needs its get-prop permission `t` where ACLs are
+   * enforced). With a mode: open — DAOS's open-mode check, and a container token in `token`.
+   */
+  contLookup(poolUuid: string, contId: string, options?: OpenOptions): Promise<ContInfo>;
   contList(poolUuid: string): Promise<ContInfo[]>;
   contDestroy(poolUuid: string, contId: string, force: boolean): Promise<void>;
   contSetProps(
@@ -93,6 +113,12 @@ export interface MgmtApi {
   contGetAcl?(poolUuid: string, contId: string): Promise<{ owner: string; group: string; entries: string[] }>;
   /** Add or replace ACL entries; resolves to the new ACL. */
   contUpdateAcl?(poolUuid: string, contId: string, entries: string | readonly string[]): Promise<string[]>;
+  /** Change the container's owner user and/or group (needs `o`). */
+  contSetOwner?(
+    poolUuid: string,
+    contId: string,
+    owner: { user?: string; group?: string },
+  ): Promise<ContInfo>;
   /** Merge history no snapshot needs, now, on every target (DAOS runs it in the background too). */
   contAggregate(poolUuid: string, contUuid: string): Promise<{ recordsRemoved: number; bytesFreed: number }>;
 }
@@ -105,6 +131,11 @@ export interface ObjTarget {
   target: TargetRef;
   /** The pool map version the sender placed the request with (DAOS's map version on every RPC). */
   mapVersion?: number;
+  /**
+   * The container's capability token from open: engines that know the management service's key
+   * for the pool verify it on every RPC (no round trip) and refuse a request without one.
+   */
+  token?: string;
 }
 
 /** A write buffered by a transaction, already placed on its target. */

@@ -218,8 +218,12 @@ export function encodeTarget(to: ObjTarget): Obj {
     oid: { hi: to.oid.hi, lo: to.oid.lo },
     target: { rank: to.target.rank, target: to.target.target },
     mv: to.mapVersion,
+    ...(to.token === undefined ? {} : { tok: to.token }),
   };
 }
+
+/** Longest capability token a request may carry (control/security/signed-envelope.ts ENVELOPE_BYTES_MAX). */
+export const TOKEN_WIRE_BYTES_MAX = 16 * 1024;
 
 export function decodeTarget(v: unknown, field = 'to'): ObjTarget {
   const o = expectObject(v, field);
@@ -233,12 +237,19 @@ export function decodeTarget(v: unknown, field = 'to'): ObjTarget {
     rank: expectCount(target.rank, `${field}.target.rank`),
     target: expectCount(target.target, `${field}.target.target`),
   };
-  return {
+  const to: ObjTarget = {
     pool: expectId(o.pool, `${field}.pool`),
     cont: expectId(o.cont, `${field}.cont`),
     oid: decodedOid,
     target: ref,
   };
+  if (o.tok !== undefined && o.tok !== null) {
+    const tok = expectString(o.tok, `${field}.tok`);
+    if (tok.length > TOKEN_WIRE_BYTES_MAX)
+      throw new DaosError('DER_INVAL', `bad request: ${field}.tok is longer than ${TOKEN_WIRE_BYTES_MAX}`);
+    to.token = tok;
+  }
+  return to;
 }
 
 function encodeRecx(r: Recx): Obj {

@@ -192,6 +192,7 @@ export class DaosObject {
       oid: this.oid,
       target,
       mapVersion: pool.map.version,
+      ...(this.container.token === undefined ? {} : { token: this.container.token }),
     };
   }
 

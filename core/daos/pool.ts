@@ -9,6 +9,8 @@ export class Pool {
   readonly uuid: string;
   readonly label: string;
   readonly mode: 'ro' | 'rw';
+  /** The capability token of this connect, when the service enforces ACLs. */
+  readonly token: string | undefined;
   private currentMap: PoolMap;
   private closed = false;
 
@@ -17,6 +19,7 @@ export class Pool {
     this.uuid = info.uuid;
     this.label = info.label;
     this.mode = mode;
+    this.token = info.token;
     this.currentMap = info.map;
   }
 
@@ -30,7 +33,7 @@ export class Pool {
   /** Ask the management service for the pool map; resolves to whether it was newer. */
   async refreshMap(): Promise<boolean> {
     this.checkOpen();
-    const info = await this.link.mgmt.poolConnect(this.uuid);
+    const info = await this.link.mgmt.poolConnect(this.uuid, { mode: this.mode });
     if (info.map.version <= this.map.version) return false;
     this.currentMap = info.map;
     return true;
@@ -69,7 +72,7 @@ export class Pool {
       throw new DaosError('DER_INVAL', `container open mode must be ro or rw, not ${String(mode)}`);
     if (mode === 'rw' && this.mode !== 'rw')
       throw new DaosError('DER_NO_PERM', `pool "${this.label}" is connected read-only`);
-    return new Container(this, await this.link.mgmt.contLookup(this.uuid, id), mode);
+    return new Container(this, await this.link.mgmt.contLookup(this.uuid, id, { mode }), mode);
   }
 
   async destroyContainer(id: string, options: { force?: boolean } = {}): Promise<void> {

@@ -181,8 +181,9 @@ export class RemoteEngine implements ObjApi, EnginePeer {
 
   // ---- engine management (what the management service tells an engine) ----
 
-  async poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap): Promise<void> {
-    const header = { pool, bytesPerTarget, map: map && encodePoolMap(map) };
+  /** `tokenKey`: the management service's public key (SPKI PEM); the engine checks tokens with it. */
+  async poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap, tokenKey?: string): Promise<void> {
+    const header = { pool, bytesPerTarget, map: map && encodePoolMap(map), tokenKey };
     await this.call(OPC_ENGINE_POOL_CREATE, header);
   }
 

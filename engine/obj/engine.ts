@@ -47,7 +47,23 @@ export interface EngineOptions {
   onBackgroundError?: (err: unknown) => void;
   /** Where data corruption found by a read (DER_CSUM) is logged, one line each. Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * Checks a request's capability token against the management service's key of its pool
+   * (control/security/token.ts tokenChecker). With it, every object RPC to a pool whose key the
+   * service gave (poolCreate) must carry a container token granting r (reads) or w (writes);
+   * without it, tokens are not checked.
+   */
+  checkToken?: EngineTokenCheck;
 }
+
+/** See EngineOptions.checkToken: throws DER_NO_PERM unless the token grants `perm` on pool/cont. */
+export type EngineTokenCheck = (
+  publicKeyPem: string,
+  token: string,
+  perm: 'r' | 'w',
+  pool: string,
+  cont: string,
+) => void;
 
 /** Layouts kept per engine (objects recently written through it). */
 const LAYOUT_CACHE_ENTRIES = 4096;
@@ -66,6 +82,9 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly log: (line: string) => void;
   private readonly poolQuota = new Map<string, number>();
+  /** The management service's public key (SPKI PEM) per pool, when it gave one. */
+  private readonly poolTokenKeys = new Map<string, string>();
+  private readonly checkToken: EngineTokenCheck | undefined;
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
   private readonly poolMaps = new Map<string, PoolMap>();
@@ -89,6 +108,7 @@ export class Engine implements ObjApi, EnginePeer {
       options.onBackgroundError ??
       ((err) => process.stderr.write(`engine rank ${this.rank}: ${(err as Error)?.message ?? err}\n`));
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.checkToken = options.checkToken;
   }
 
   /** Open (or create) the engine's targets under `dir`, running each store's recovery. */
@@ -182,8 +202,9 @@ export class Engine implements ObjApi, EnginePeer {
 
   // ---- pools and containers (told by the management service) ----
 
-  poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap): void {
+  poolCreate(pool: string, bytesPerTarget: number, map?: PoolMap, tokenKey?: string): void {
     this.poolQuota.set(pool, bytesPerTarget);
+    if (tokenKey !== undefined) this.poolTokenKeys.set(pool, tokenKey);
     if (!this.poolConts.has(pool)) this.poolConts.set(pool, new Set());
     if (map && !this.poolMaps.has(pool)) this.poolMaps.set(pool, map);
     else if (map) void this.poolMapUpdate(pool, map).catch(this.onBackgroundError);
@@ -215,6 +236,30 @@ export class Engine implements ObjApi, EnginePeer {
     this.poolQuota.delete(pool);
     this.poolConts.delete(pool);
     this.poolMaps.delete(pool);
+    this.poolTokenKeys.delete(pool);
+  }
+
+  /**
+   * DER_NO_PERM unless `to` carries a token granting `perm` on its container (only for pools whose
+   * service key this engine holds, and only with a checker). No round trip: signature, expiry,
+   * pool and container, and the letter, all checked here.
+   */
+  /** The store of `to` once its token allows reading (lists and queries). */
+  private authorized(to: ObjTarget): VosTarget {
+    this.authorize(to, 'r');
+    return this.store(to);
+  }
+
+  private authorize(to: ObjTarget, perm: 'r' | 'w'): void {
+    if (this.checkToken === undefined) return;
+    const key = this.poolTokenKeys.get(to.pool);
+    if (key === undefined) return;
+    if (to.token === undefined)
+      throw new DaosError(
+        'DER_NO_PERM',
+        `no capability token for container ${to.cont} of pool ${to.pool}: open the container first`,
+      );
+    this.checkToken(key, to.token, perm, to.pool, to.cont);
   }
 
   /**
@@ -395,7 +440,10 @@ export class Engine implements ObjApi, EnginePeer {
   update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
     return this.stats.time(
       'update',
-      () => this.updateOnce(to, dkey, iods, cond),
+      async () => {
+        this.authorize(to, 'w');
+        return this.updateOnce(to, dkey, iods, cond);
+      },
       () => {
         this.stats.bytesWritten += iodBytes(iods);
       },
@@ -425,7 +473,10 @@ export class Engine implements ObjApi, EnginePeer {
   ): Promise<FetchResult[]> {
     return this.stats.time(
       'fetch',
-      () => this.fetchOnce(to, epoch, dkey, iods, cond),
+      async () => {
+        this.authorize(to, 'r');
+        return this.fetchOnce(to, epoch, dkey, iods, cond);
+      },
       (results) => {
         this.stats.bytesRead += fetchBytes(results);
       },
@@ -463,7 +514,10 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
-    return this.stats.time('punch', () => this.punchOnce(op));
+    return this.stats.time('punch', async () => {
+      this.authorize(op.to, 'w');
+      return this.punchOnce(op);
+    });
   }
 
   private async punchOnce(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
@@ -481,7 +535,7 @@ export class Engine implements ObjApi, EnginePeer {
     limit: number,
   ): Promise<Uint8Array[]> {
     return this.stats.time('list', async () =>
-      this.store(to).listDkeys(to.cont, to.oid, epoch, after, limit),
+      this.authorized(to).listDkeys(to.cont, to.oid, epoch, after, limit),
     );
   }
 
@@ -493,7 +547,7 @@ export class Engine implements ObjApi, EnginePeer {
     limit: number,
   ): Promise<Uint8Array[]> {
     return this.stats.time('list', async () =>
-      this.store(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit),
+      this.authorized(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit),
     );
   }
 
@@ -503,11 +557,13 @@ export class Engine implements ObjApi, EnginePeer {
     dkey: Uint8Array,
     akey: Uint8Array,
   ): Promise<Array<Recx & { epoch: bigint }>> {
-    return this.stats.time('list', async () => this.store(to).listRecx(to.cont, to.oid, epoch, dkey, akey));
+    return this.stats.time('list', async () =>
+      this.authorized(to).listRecx(to.cont, to.oid, epoch, dkey, akey),
+    );
   }
 
   queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
-    return this.stats.time('query', async () => this.store(to).queryDkey(to.cont, to.oid, epoch, which));
+    return this.stats.time('query', async () => this.authorized(to).queryDkey(to.cont, to.oid, epoch, which));
   }
 
   queryRecx(
@@ -518,7 +574,7 @@ export class Engine implements ObjApi, EnginePeer {
     which: 'max' | 'min',
   ): Promise<Recx | undefined> {
     return this.stats.time('query', async () =>
-      this.store(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which),
+      this.authorized(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which),
     );
   }
 
@@ -532,7 +588,11 @@ export class Engine implements ObjApi, EnginePeer {
   txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
     return this.stats.time(
       'tx_commit',
-      () => this.txCommitOnce(ops, check),
+      async () => {
+        for (const op of ops) this.authorize(op.to, 'w');
+        for (const r of check?.readSet ?? []) this.authorize(r.to, 'r');
+        return this.txCommitOnce(ops, check);
+      },
       () => {
         for (const op of ops) if (op.kind === 'update') this.stats.bytesWritten += iodBytes(op.iods);
       },

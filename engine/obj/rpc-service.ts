@@ -253,8 +253,9 @@ async function dispatch(
       const pool = expectId(h.pool, 'pool');
       const bytesPerTarget = expectCount(h.bytesPerTarget, 'bytesPerTarget');
       const map = optional(h.map, 'map', decodePoolMap);
+      const tokenKey = optional(h.tokenKey, 'tokenKey', expectString);
       noBulk();
-      engine.poolCreate(pool, bytesPerTarget, map);
+      engine.poolCreate(pool, bytesPerTarget, map, tokenKey);
       return { header: {} };
     }
     case OPC_ENGINE_POOL_MAP: {
