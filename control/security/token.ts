@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { DaosError } from '../../core/common/errors.js';
 import { type AclKind, KIND_PERMS, type Perm } from './acl.js';
-import { importPublicKeyPem, keyId, open, seal } from './signed-envelope.js';
+import { importPublicKeyPem, open, seal } from './signed-envelope.js';
 
 /**
  * Capability tokens: what the management service hands out at pool connect and container open,
@@ -127,24 +127,23 @@ const TOKEN_CACHE_ENTRIES = 4096;
 
 /** A TokenCheck that remembers imported keys and verified tokens (no signature check per RPC). */
 export function tokenChecker(now: () => number = Date.now): TokenCheck {
-  const keys = new Map<string, KeyObject>();
-  const verified = new Map<string, VerifiedToken>();
+  // Per service key (by its PEM text): the imported key and the tokens it verified.
+  const keys = new Map<string, { key: KeyObject; verified: Map<string, VerifiedToken> }>();
   return (publicKeyPem, token, perm, pool, cont) => {
-    let key = keys.get(publicKeyPem);
-    if (key === undefined) {
-      key = importPublicKeyPem(publicKeyPem);
-      keys.set(publicKeyPem, key);
+    let k = keys.get(publicKeyPem);
+    if (k === undefined) {
+      k = { key: importPublicKeyPem(publicKeyPem), verified: new Map() };
+      keys.set(publicKeyPem, k);
     }
-    const cacheKey = `${keyId(key)} ${token}`;
-    let claims = verified.get(cacheKey);
+    let claims = k.verified.get(token);
     const t = now();
     if (claims === undefined) {
-      claims = verifyToken(key, token, t);
-      if (verified.size >= TOKEN_CACHE_ENTRIES) verified.clear();
-      verified.set(cacheKey, claims);
+      claims = verifyToken(k.key, token, t);
+      if (k.verified.size >= TOKEN_CACHE_ENTRIES) k.verified.clear();
+      k.verified.set(token, claims);
     } else if (t >= claims.expiresMs) {
-      verified.delete(cacheKey);
-      claims = verifyToken(key, token, t); // throws: expired
+      k.verified.delete(token);
+      claims = verifyToken(k.key, token, t); // throws: expired
     }
     requireTokenPerm(claims, perm, pool, cont);
   };
