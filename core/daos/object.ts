@@ -37,6 +37,9 @@ import { decodeKey, encodeKey, type Key, type ListedKey, valueBytes } from './ke
 import type { ObjTarget, TxOp } from './link.js';
 import type { Tx } from './tx.js';
 
+/** Read failures worth another try: a stale map or an unreachable target (map refresh), a corrupt copy. */
+const RETRIED_READ_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_CSUM']);
+
 /** Record indexes and counts as users give them. */
 export type Index = number | bigint;
 
@@ -260,6 +263,23 @@ export class DaosObject {
    * every serving member failed it.
    */
   private async readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T> {
+    // The common case first: one serving member answers.
+    const first = this.readerOf(g);
+    try {
+      return await call(first);
+    } catch (err) {
+      if (!(err instanceof DaosError) || !RETRIED_READ_CODES.has(err.code)) throw err;
+      return this.readIoRetry(g, call, first.target, err);
+    }
+  }
+
+  /** readIo after `firstTarget` failed with `err`: map refresh, or the other replicas on DER_CSUM. */
+  private async readIoRetry<T>(
+    g: number,
+    call: (to: ObjTarget) => Promise<T>,
+    firstTarget: TargetRef,
+    err: DaosError,
+  ): Promise<T> {
     const tried = new Set<string>();
     const id = (t: TargetRef) => `${t.rank}:${t.target}`;
     const pick = () => {
@@ -267,15 +287,23 @@ export class DaosObject {
       const up = this.serving(g);
       return this.at(up.find((t) => !tried.has(id(t))) ?? up[0]!);
     };
+    tried.add(id(firstTarget));
+    if (err.code !== 'DER_CSUM') {
+      // Unreachable or stale: a newer map may place the read elsewhere.
+      if (!(await this.container.pool.refreshMap())) throw err;
+      tried.clear();
+    } else if (this.serving(g).every((t) => tried.has(id(t)))) {
+      throw err;
+    }
     for (;;) {
       try {
         return await this.io(pick, (to) => {
           tried.add(id(to.target));
           return call(to);
         });
-      } catch (err) {
-        if (!(err instanceof DaosError) || err.code !== 'DER_CSUM') throw err;
-        if (this.serving(g).every((t) => tried.has(id(t)))) throw err;
+      } catch (e) {
+        if (!(e instanceof DaosError) || e.code !== 'DER_CSUM') throw e;
+        if (this.serving(g).every((t) => tried.has(id(t)))) throw e;
       }
     }
   }
