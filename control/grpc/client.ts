@@ -57,6 +57,21 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
+/** A channel to `address` with the transport's credentials, and the checked call deadline. */
+export function openChannel(options: ConnectOptions): { channel: grpc.Client; timeoutMs: number } {
+  const timeoutMs = options.timeoutMs ?? CONTROL_RPC_TIMEOUT_MS;
+  check(
+    Number.isInteger(timeoutMs) && timeoutMs > 0,
+    'DER_INVAL',
+    `timeoutMs ${timeoutMs}: not a positive integer`,
+  );
+  const channel = new grpc.Client(options.address, channelCredentials(options.transport), {
+    'grpc.max_receive_message_length': CONTROL_MESSAGE_BYTES_MAX,
+    'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
+  });
+  return { channel, timeoutMs };
+}
+
 /** The channel credentials a transport config asks for. */
 export function channelCredentials(transport: TransportConfig): grpc.ChannelCredentials {
   if (transport.allow_insecure) return grpc.credentials.createInsecure();
@@ -92,18 +107,8 @@ export class ManagementClient implements ControlPlane {
   private readonly definitions = serviceDefinitions();
 
   constructor(options: ConnectOptions) {
-    const timeoutMs = options.timeoutMs ?? CONTROL_RPC_TIMEOUT_MS;
-    check(
-      Number.isInteger(timeoutMs) && timeoutMs > 0,
-      'DER_INVAL',
-      `timeoutMs ${timeoutMs}: not a positive integer`,
-    );
     this.address = options.address;
-    this.timeoutMs = timeoutMs;
-    this.channel = new grpc.Client(options.address, channelCredentials(options.transport), {
-      'grpc.max_receive_message_length': CONTROL_MESSAGE_BYTES_MAX,
-      'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
-    });
+    ({ channel: this.channel, timeoutMs: this.timeoutMs } = openChannel(options));
   }
 
   /** Close the channel; calls in flight fail with CANCELLED. */

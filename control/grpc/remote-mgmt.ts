@@ -15,7 +15,7 @@ import type {
   PoolInfo,
   PoolQuery,
 } from '../../core/daos/link.js';
-import { CONTROL_RPC_TIMEOUT_MS, type ConnectOptions, channelCredentials } from './client.js';
+import { type ConnectOptions, openChannel } from './client.js';
 import {
   bigU64ToWire,
   contInfoFromWire,
@@ -30,7 +30,7 @@ import {
   type WirePoolInfo,
   type WirePoolQuery,
 } from './messages.js';
-import { CONTROL_MESSAGE_BYTES_MAX, serviceDefinitions } from './proto-files.js';
+import { serviceDefinitions } from './proto-files.js';
 import { errorOfStatus } from './status.js';
 
 /** Metadata key of the agent-signed credential a client sends with each call (checked by ACLs later). */
@@ -52,19 +52,9 @@ export class RemoteMgmt implements MgmtApi {
   private readonly credential: string | (() => Promise<string>) | undefined;
 
   constructor(options: RemoteMgmtOptions) {
-    const timeoutMs = options.timeoutMs ?? CONTROL_RPC_TIMEOUT_MS;
-    check(
-      Number.isInteger(timeoutMs) && timeoutMs > 0,
-      'DER_INVAL',
-      `timeoutMs ${timeoutMs}: not a positive integer`,
-    );
     this.address = options.address;
-    this.timeoutMs = timeoutMs;
     this.credential = options.credential;
-    this.channel = new grpc.Client(options.address, channelCredentials(options.transport), {
-      'grpc.max_receive_message_length': CONTROL_MESSAGE_BYTES_MAX,
-      'grpc.max_send_message_length': CONTROL_MESSAGE_BYTES_MAX,
-    });
+    ({ channel: this.channel, timeoutMs: this.timeoutMs } = openChannel(options));
   }
 
   /** Close the channel; calls in flight fail with CANCELLED. */

@@ -438,6 +438,7 @@ export class Engine implements ObjApi, EnginePeer {
   // The ObjApi methods are counted and timed (stats) here, around the work; internal calls
   // between them (an update committed as a transaction) go to the uncounted bodies.
 
+  // update and fetch, the hot paths, count and time inline (one async frame per call).
   async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
     const start = performance.now();
     let ok = false;
@@ -466,7 +467,6 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  // fetch and update, the hot paths, count and time inline (one async frame per call).
   async fetch(
     to: ObjTarget,
     epoch: bigint,
