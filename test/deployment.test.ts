@@ -38,6 +38,7 @@ interface Member {
   state: string;
   pid?: number;
   restarts: number;
+  info?: string;
 }
 
 describe('daos_server deployment, driven by dmg', () => {
@@ -194,7 +195,12 @@ cache_expiry: 0
       async () => {
         const m = (await members())[1]!;
         seen.add(m.state);
-        return m.state === 'Joined' && m.pid !== victim.pid && m.restarts === 1;
+        if (m.state === 'Joined' && m.pid !== victim.pid && m.restarts === 1) {
+          // The change shows in dmg's JSON: the restart, and what ended the old process.
+          expect(m.info).toMatch(/^restart 1 after: /);
+          return true;
+        }
+        return false;
       },
       30_000,
       () => `states seen: ${[...seen].join(', ')}`,
