@@ -72,6 +72,28 @@ export function openChannel(options: ConnectOptions): { channel: grpc.Client; ti
   return { channel, timeoutMs };
 }
 
+/** One unary call with a deadline; a failed status comes back as the DaosError it carries. */
+export function callUnary<T>(
+  channel: grpc.Client,
+  m: grpc.MethodDefinition<object, unknown>,
+  request: object,
+  metadata: grpc.Metadata,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    channel.makeUnaryRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+      request,
+      metadata,
+      { deadline: Date.now() + timeoutMs },
+      (err, reply) => (err ? reject(errorOfStatus(err, what)) : resolve(reply as T)),
+    );
+  });
+}
+
 /** The channel credentials a transport config asks for. */
 export function channelCredentials(transport: TransportConfig): grpc.ChannelCredentials {
   if (transport.allow_insecure) return grpc.credentials.createInsecure();
@@ -124,17 +146,14 @@ export class ManagementClient implements ControlPlane {
 
   private unary<T>(service: ServiceName, method: string, request: Message): Promise<T> {
     const m = this.method(service, method);
-    return new Promise<T>((resolve, reject) => {
-      this.channel.makeUnaryRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        request,
-        new grpc.Metadata(),
-        { deadline: Date.now() + this.timeoutMs },
-        (err, reply) => (err ? reject(errorOfStatus(err, `${service}.${method}`)) : resolve(reply as T)),
-      );
-    });
+    return callUnary<T>(
+      this.channel,
+      m,
+      request,
+      new grpc.Metadata(),
+      this.timeoutMs,
+      `${service}.${method}`,
+    );
   }
 
   /** A streamed call: progress messages, then one `result`. */

@@ -15,7 +15,7 @@ import type {
   PoolInfo,
   PoolQuery,
 } from '../../core/daos/link.js';
-import { type ConnectOptions, openChannel } from './client.js';
+import { type ConnectOptions, callUnary, openChannel } from './client.js';
 import {
   bigU64ToWire,
   contInfoFromWire,
@@ -31,7 +31,6 @@ import {
   type WirePoolQuery,
 } from './messages.js';
 import { serviceDefinitions } from './proto-files.js';
-import { errorOfStatus } from './status.js';
 
 /** Metadata key of the agent-signed credential a client sends with each call (checked by ACLs later). */
 export const CREDENTIAL_METADATA_KEY = 'daos-credential';
@@ -68,17 +67,7 @@ export class RemoteMgmt implements MgmtApi {
     const metadata = new grpc.Metadata();
     const credential = typeof this.credential === 'function' ? await this.credential() : this.credential;
     if (credential !== undefined) metadata.set(CREDENTIAL_METADATA_KEY, credential);
-    return new Promise<T>((resolve, reject) => {
-      this.channel.makeUnaryRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        request,
-        metadata,
-        { deadline: Date.now() + this.timeoutMs },
-        (err, reply) => (err ? reject(errorOfStatus(err, `ClientSvc.${method}`)) : resolve(reply as T)),
-      );
-    });
+    return callUnary<T>(this.channel, m, request, metadata, this.timeoutMs, `ClientSvc.${method}`);
   }
 
   async poolConnect(poolId: string, options: OpenOptions = {}): Promise<PoolInfo> {

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { DaosError } from '../../core/common/errors.js';
+import type { TokenCheck } from '../../core/daos/link.js';
 import { type AclKind, KIND_PERMS, type Perm } from './acl.js';
 import { importPublicKeyPem, open, seal } from './signed-envelope.js';
 
@@ -109,18 +110,7 @@ export function requireTokenPerm(claims: VerifiedToken, perm: Perm, pool: string
   }
 }
 
-/**
- * What an engine asks of a request's token (engine/ cannot import control/, so daos_engine and
- * the embedded system hand it this): throw DER_NO_PERM unless `token`, verified with the service
- * key `publicKeyPem`, grants `perm` on container `cont` of `pool` now.
- */
-export type TokenCheck = (
-  publicKeyPem: string,
-  token: string,
-  perm: 'r' | 'w',
-  pool: string,
-  cont: string,
-) => void;
+export type { TokenCheck };
 
 /** Verified tokens kept per checker (signatures are checked once per token, expiry on every use). */
 const TOKEN_CACHE_ENTRIES = 4096;

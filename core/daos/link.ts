@@ -229,6 +229,20 @@ export interface EnginePeer {
   dtxCommitted(dtxId: string, target?: number): Promise<boolean>;
 }
 
+/**
+ * How an engine checks the capability token a request carries, without a round trip: throw
+ * DER_NO_PERM unless `token`, verified with the management service's key `publicKeyPem`, grants
+ * `perm` on container `cont` of `pool` now. (control/security/token.ts `tokenChecker` makes one;
+ * the engine takes it as an option because engine/ does not import control/.)
+ */
+export type TokenCheck = (
+  publicKeyPem: string,
+  token: string,
+  perm: 'r' | 'w',
+  pool: string,
+  cont: string,
+) => void;
+
 /** A system as a client sees it. */
 export interface SystemLink {
   readonly mgmt: MgmtApi;

@@ -6,7 +6,7 @@ import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
 import type { EngineCounters } from '../../core/daos/engine-counters.js';
-import type { EnginePeer, ObjApi, ObjTarget, TxCheckIn, TxOp } from '../../core/daos/link.js';
+import type { EnginePeer, ObjApi, ObjTarget, TokenCheck, TxCheckIn, TxOp } from '../../core/daos/link.js';
 import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
 import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
@@ -54,17 +54,8 @@ export interface EngineOptions {
    * service gave (poolCreate) must carry a container token granting r (reads) or w (writes);
    * without it, tokens are not checked.
    */
-  checkToken?: EngineTokenCheck;
+  checkToken?: TokenCheck;
 }
-
-/** See EngineOptions.checkToken: throws DER_NO_PERM unless the token grants `perm` on pool/cont. */
-export type EngineTokenCheck = (
-  publicKeyPem: string,
-  token: string,
-  perm: 'r' | 'w',
-  pool: string,
-  cont: string,
-) => void;
 
 /** Layouts kept per engine (objects recently written through it). */
 const LAYOUT_CACHE_ENTRIES = 4096;
@@ -85,7 +76,7 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly poolQuota = new Map<string, number>();
   /** The management service's public key (SPKI PEM) per pool, when it gave one. */
   private readonly poolTokenKeys = new Map<string, string>();
-  private readonly checkToken: EngineTokenCheck | undefined;
+  private readonly checkToken: TokenCheck | undefined;
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
   private readonly poolMaps = new Map<string, PoolMap>();
