@@ -54,6 +54,15 @@ export class DaosArray {
     return new DaosArray(object, attrs);
   }
 
+  /**
+   * A handle on an array whose attributes the caller keeps elsewhere (DAOS's
+   * daos_array_open_with_attr, as libdfs uses for files): no I/O, and no metadata dkey is written.
+   */
+  static withAttrs(container: Container, oid: Oid, attrs: ArrayAttrs): DaosArray {
+    checkAttrs(attrs);
+    return new DaosArray(new DaosObject(container, oid), attrs);
+  }
+
   /** Open an existing array; DER_NONEXIST when the object holds none. */
   static async open(container: Container, oid: Oid): Promise<DaosArray> {
     const object = new DaosObject(container, oid);

@@ -143,6 +143,26 @@ export class Container {
   /** A new object id of a type and class, unique in this container. */
   async newOid(options: NewOidOptions = {}): Promise<Oid> {
     this.checkWritable();
+    const shape = this.oidShape(options);
+    if (this.oidNext === this.oidEnd) {
+      this.oidNext = await this.mgmt.contAllocOids(this.pool.uuid, this.uuid, OID_BATCH);
+      this.oidEnd = this.oidNext + BigInt(OID_BATCH);
+    }
+    return makeOid(shape.type, shape.redun, shape.groups, this.oidNext++);
+  }
+
+  /**
+   * The id of a given user part with a type and class, checked against this container's
+   * redundancy factor and pool, without allocating it: for ids a layer reserves for itself (as
+   * libdfs does its superblock and root directory; allocated ids start at 1 and stay below 2^64).
+   */
+  reservedOid(user: bigint, options: NewOidOptions = {}): Oid {
+    this.checkOpen();
+    const shape = this.oidShape(options);
+    return makeOid(shape.type, shape.redun, shape.groups, user);
+  }
+
+  private oidShape(options: NewOidOptions): { type: ObjType; redun: number; groups: number } {
     const type = options.type ?? 'multi_hashed';
     if (!(type in OBJ_TYPES)) throw new DaosError('DER_INVAL', `unknown object type "${type}"`);
     const use: DefaultFor =
@@ -157,11 +177,7 @@ export class Container {
     const groups = cls.groups === GROUPS_X ? Math.max(1, Math.floor(targets / info.groupSize)) : cls.groups;
     // The layout must exist on this pool (enough targets, and ranks for a redundancy group).
     objectLayout(makeOid(type, cls.redun, groups, 0n), map);
-    if (this.oidNext === this.oidEnd) {
-      this.oidNext = await this.mgmt.contAllocOids(this.pool.uuid, this.uuid, OID_BATCH);
-      this.oidEnd = this.oidNext + BigInt(OID_BATCH);
-    }
-    return makeOid(type, cls.redun, groups, this.oidNext++);
+    return { type, redun: cls.redun, groups };
   }
 
   /** An object handle (objects exist from their first write). */

@@ -374,9 +374,10 @@ export class DaosObject {
     await this.engineFor(ops[0]!.to).txCommit(ops);
   }
 
-  /** Visible dkeys, in key order for lexical and uint64 objects. */
-  async *listDkeys(options?: { epoch?: bigint }): AsyncGenerator<ListedKey> {
+  /** Visible dkeys, in key order for lexical and uint64 objects; `after` starts past that key (a cursor). */
+  async *listDkeys(options?: { epoch?: bigint; after?: Key }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
+    const start = options?.after === undefined ? undefined : encodeKey(options.after, this.dkeyKind, 'dkey');
     const sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>> = [];
     for (let g = 0; g < this.layout.groups; g++) {
       const listers = this.listersOf(g);
@@ -390,7 +391,7 @@ export class DaosObject {
       }
     }
     const dedupe = sources.length > this.layout.groups;
-    for await (const k of mergeSorted(sources, dedupe)) yield decodeKey(k, this.dkeyKind);
+    for await (const k of mergeSorted(sources, dedupe, start)) yield decodeKey(k, this.dkeyKind);
   }
 
   /** Visible akeys under a dkey. */
@@ -429,18 +430,23 @@ export class DaosObject {
   /** The largest (or smallest) visible dkey, or undefined for an empty object (DAOS's query_key). */
   async queryDkey(which: 'max' | 'min', options?: { epoch?: bigint }): Promise<ListedKey | undefined> {
     const epoch = this.readEpoch(options);
-    let best: Uint8Array | undefined;
+    const asks: Array<Promise<Uint8Array | undefined>> = [];
     for (let g = 0; g < this.layout.groups; g++) {
       const listers = this.listersOf(g);
       for (const first of listers) {
-        const k = await this.io(
-          () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
-          (to) => this.engineFor(to).queryDkey(to, epoch, which),
+        asks.push(
+          this.io(
+            () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+            (to) => this.engineFor(to).queryDkey(to, epoch, which),
+          ),
         );
-        if (k === undefined) continue;
-        const c = best === undefined ? 0 : Buffer.compare(k, best);
-        if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
       }
+    }
+    let best: Uint8Array | undefined;
+    for (const k of await Promise.all(asks)) {
+      if (k === undefined) continue;
+      const c = best === undefined ? 0 : Buffer.compare(k, best);
+      if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
     }
     return best === undefined ? undefined : decodeKey(best, this.dkeyKind);
   }
@@ -879,6 +885,7 @@ function toIndex(v: Index, what: string): bigint {
 async function* mergeSorted(
   sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>>,
   dedupe = false,
+  after?: Uint8Array,
 ): AsyncGenerator<Uint8Array> {
   const seen = dedupe ? new Set<string>() : undefined;
   const state = sources.map((fetchPage) => ({
@@ -886,7 +893,7 @@ async function* mergeSorted(
     page: [] as Uint8Array[],
     pos: 0,
     done: false,
-    last: undefined as Uint8Array | undefined,
+    last: after,
   }));
   const refill = async (s: (typeof state)[number]) => {
     if (s.pos < s.page.length || s.done) return;
