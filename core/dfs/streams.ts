@@ -105,7 +105,10 @@ export class DfsReadStream extends Readable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     const file = this.file;
-    if (!file) return callback(err);
+    if (!file) {
+      callback(err);
+      return;
+    }
     file.close().then(
       () => callback(err),
       (e: Error) => callback(err ?? e),
@@ -171,7 +174,10 @@ export class DfsWriteStream extends Writable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     const file = this.file;
-    if (!file) return callback(err);
+    if (!file) {
+      callback(err);
+      return;
+    }
     Promise.allSettled(this.inflight.splice(0))
       .then(() => file.close())
       .then(
@@ -185,7 +191,10 @@ export class DfsWriteStream extends Writable {
       this.pending.push(c);
       this.pendingBytes += c.byteLength;
     }
-    if (this.pendingBytes < this.chunk) return callback();
+    if (this.pendingBytes < this.chunk) {
+      callback();
+      return;
+    }
     this.flush(false).then(() => callback(), callback);
   }
 
