@@ -42,6 +42,7 @@ export class Container {
   private closed = false;
   private oidNext = 0n;
   private oidEnd = 0n;
+  private oidRefill: Promise<void> | undefined;
 
   constructor(pool: Pool, info: ContInfo, mode: 'ro' | 'rw', epoch?: bigint) {
     this.pool = pool;
@@ -144,9 +145,18 @@ export class Container {
   async newOid(options: NewOidOptions = {}): Promise<Oid> {
     this.checkWritable();
     const shape = this.oidShape(options);
-    if (this.oidNext === this.oidEnd) {
-      this.oidNext = await this.mgmt.contAllocOids(this.pool.uuid, this.uuid, OID_BATCH);
-      this.oidEnd = this.oidNext + BigInt(OID_BATCH);
+    // Callers arriving while a batch is being reserved wait for it rather than reserve their own.
+    while (this.oidNext === this.oidEnd) {
+      this.oidRefill ??= this.mgmt
+        .contAllocOids(this.pool.uuid, this.uuid, OID_BATCH)
+        .then((first) => {
+          this.oidNext = first;
+          this.oidEnd = first + BigInt(OID_BATCH);
+        })
+        .finally(() => {
+          this.oidRefill = undefined;
+        });
+      await this.oidRefill;
     }
     return makeOid(shape.type, shape.redun, shape.groups, this.oidNext++);
   }
