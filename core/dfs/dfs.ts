@@ -480,7 +480,16 @@ export class Dfs {
         { akey: INODE_AKEY, kind: 'single', value: encodeEntry(moved) },
       ]);
       await this.copyXattrs(src, dst);
-      await this.dirObject(src.dir.oid).punchDkeys([src.name], { mustExist: true });
+      try {
+        await this.dirObject(src.dir.oid).punchDkeys([src.name], { mustExist: true });
+      } catch (err) {
+        // A racing rename or unlink took the source first: take back the new name.
+        if (err instanceof DaosError && err.code === 'DER_NONEXIST') {
+          await this.dirObject(dst.dir.oid).punchDkeys([dst.name]);
+          throw new DfsError('ENOENT', 'rename', from, { dest: to });
+        }
+        throw err;
+      }
     }
     if (dst.entry !== undefined) await this.punchObjectOf(dst.entry);
   }
