@@ -16,7 +16,9 @@ async function outcomes(ps: Array<Promise<unknown>>): Promise<{ ok: number; code
   const rs = await Promise.allSettled(ps);
   return {
     ok: rs.filter((r) => r.status === 'fulfilled').length,
-    codes: rs.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code?: string }).code ?? String(r.reason)] : [])),
+    codes: rs.flatMap((r) =>
+      r.status === 'rejected' ? [(r.reason as { code?: string }).code ?? String(r.reason)] : [],
+    ),
   };
 }
 
@@ -49,9 +51,7 @@ describe('DFS on three engine processes', () => {
   it('racing exclusive creates of one name: exactly one wins, the rest get EEXIST', async () => {
     for (let round = 0; round < 5; round++) {
       const name = `/race-file-${round}`;
-      const r = await outcomes(
-        mounts.map((m, i) => m.fs.writeFile(name, `client ${i}`, { flag: 'wx' })),
-      );
+      const r = await outcomes(mounts.map((m, i) => m.fs.writeFile(name, `client ${i}`, { flag: 'wx' })));
       expect(r.ok).toBe(1);
       expect(r.codes).toEqual(Array(CLIENTS - 1).fill('EEXIST'));
       // The winner's content is there, whole.
@@ -245,7 +245,9 @@ describe('DFS mounts, snapshots and cursors (embedded)', () => {
     await expect(dfs.fs.setxattr('/f', 'user.big', Buffer.alloc(64 * 1024 + 1))).rejects.toMatchObject({
       code: 'E2BIG',
     });
-    await expect(dfs.fs.setxattr('/f', `user.${'n'.repeat(300)}`, 'v')).rejects.toMatchObject({ code: 'ERANGE' });
+    await expect(dfs.fs.setxattr('/f', `user.${'n'.repeat(300)}`, 'v')).rejects.toMatchObject({
+      code: 'ERANGE',
+    });
     await expect(dfs.fs.symlink('t'.repeat(5000), '/l')).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
     expect(await dfs.fs.listxattr('/f')).toEqual([]);
     expect(await dfs.fs.readdir('/')).toEqual(['f']);
