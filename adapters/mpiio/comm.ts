@@ -384,6 +384,8 @@ function combine(a: unknown, b: unknown, op: ReduceOp): unknown {
   if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'bigint' && typeof b === 'bigint')) {
     const x = a as number;
     const y = b as number;
+    // Comparisons rather than Math.min/max: these may be bigints.
+    // biome-ignore lint/complexity/useMathMinMax: works for number and bigint alike
     return op === 'sum' ? x + y : op === 'prod' ? x * y : op === 'min' ? (y < x ? y : x) : y > x ? y : x;
   }
   if (ArrayBuffer.isView(a) || Array.isArray(a)) {
