@@ -3,6 +3,7 @@
  * processes, failures that must reach every rank within a bounded time, and ranks sharing one
  * embedded system. Rank programs are plain JS in test/ranks/ (ranks run compiled code).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { MpiJobError, spawnRanks } from '../adapters/mpiio/spawn.js';
 
 const rankUrl = (name: string) => new URL(`./ranks/${name}`, import.meta.url);
+const MPIRUN = join(import.meta.dirname, '..', 'dist', 'bin', 'daos-mpirun.js');
 
 /** What rank r of n must have seen, computed here from MPI's definitions. */
 function expected(r: number, n: number) {
@@ -105,4 +107,47 @@ describe('ranks share one embedded system', () => {
       }
     }, 90_000);
   }
+});
+
+describe('daos-mpirun', () => {
+  it("runs a rank program on an embedded system and prints every rank's result", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mpirun-'));
+    try {
+      const run = spawnSync(
+        process.execPath,
+        [
+          MPIRUN,
+          '-n',
+          '3',
+          '--embedded',
+          dir,
+          '--print-results',
+          join(import.meta.dirname, 'ranks', 'shared-system.mjs'),
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(run.status).toBe(0);
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { rank: number; result: string[] });
+      expect(lines.map((l) => l.rank)).toEqual([0, 1, 2]);
+      for (const l of lines) expect(l.result).toEqual([0, 1, 2].map((r) => `hello from rank ${r} of 3`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('exits 1 naming the rank that failed', () => {
+    const run = spawnSync(
+      process.execPath,
+      [MPIRUN, '-n', '4', join(import.meta.dirname, 'ranks', 'fail.mjs'), '1'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('daos-mpirun: rank 1 failed: Error: rank 1 gives up on purpose');
+  }, 60_000);
 });
