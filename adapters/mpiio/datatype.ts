@@ -8,8 +8,8 @@
  */
 import { assert, check, DaosError } from '../../core/common/errors.js';
 
-/** Most byte runs one flattened type (or one materialized range) may hold: 4 Mi runs, 64 MiB. */
-export const DATATYPE_RUNS_MAX = 1 << 22;
+/** Most byte runs one flattened type (or one materialized range) may hold: 1 Mi runs, 24 MiB with their starts. */
+export const DATATYPE_RUNS_MAX = 1 << 20;
 /** Most dimensions of a subarray type (MPICH and HDF5 allow 32). */
 export const SUBARRAY_NDIMS_MAX = 32;
 /** Runs shorter than this are copied byte by byte in pack/unpack: cheaper than a subarray view. */
@@ -406,7 +406,10 @@ export class Datatype {
     if (this.#flat) return this.#flat;
     const out = new RunBuilder(this.name);
     if (this.#blocks === null) out.push(0, this.size);
-    else this.#blocks((disp, copies, child) => appendCopies(out, disp, copies, child));
+    else {
+      const appender = new CopyAppender(out);
+      this.#blocks((disp, copies, child) => appender.append(disp, copies, child));
+    }
     this.#flat = out.finish();
     assert(this.#flat.count === 0 ? this.size === 0 : true, `empty flattening of ${this.name}`);
     return this.#flat;
@@ -461,16 +464,30 @@ function boundsOf(blocks: (visit: BlockVisitor) => void): Pick<Shape, 'lb' | 'ub
   return { lb, ub, trueLb, trueUb };
 }
 
-function appendCopies(out: RunBuilder, disp: number, copies: number, child: Datatype): void {
-  if (copies === 0 || child.size === 0) return;
-  const flat = child.flatten();
-  if (child.isContiguous) {
-    out.push(disp + flat.offsets[0], copies * child.size);
-    return;
-  }
-  for (let j = 0; j < copies; j++) {
-    const base = disp + j * child.extent;
-    for (let k = 0; k < flat.count; k++) out.push(base + flat.offsets[k], flat.lengths[k]);
+/** Appends copies of children to a RunBuilder; remembers the last child, as blocks mostly share one. */
+class CopyAppender {
+  #child: Datatype | null = null;
+  #flat: FlatRuns = { count: 0, offsets: new Float64Array(0), lengths: new Float64Array(0) };
+  #contiguous = false;
+  constructor(readonly out: RunBuilder) {}
+
+  append(disp: number, copies: number, child: Datatype): void {
+    if (copies === 0 || child.size === 0) return;
+    if (child !== this.#child) {
+      this.#child = child;
+      this.#flat = child.flatten();
+      this.#contiguous = child.isContiguous;
+    }
+    const out = this.out;
+    const flat = this.#flat;
+    if (this.#contiguous) {
+      out.push(disp + flat.offsets[0], copies * child.size);
+      return;
+    }
+    for (let j = 0; j < copies; j++) {
+      const base = disp + j * child.extent;
+      for (let k = 0; k < flat.count; k++) out.push(base + flat.offsets[k], flat.lengths[k]);
+    }
   }
 }
 
