@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DaosError } from '../../core/common/errors.js';
 import { seededRandom } from '../../core/wire/seeded-random.js';
 import {
-  DATATYPE_RUNS_MAX,
   Datatype as D,
+  DATATYPE_RUNS_MAX,
   type Datatype,
   type FlatRuns,
   pack,
@@ -23,7 +23,11 @@ interface Model {
   ub: number;
 }
 
-const named = (size: number): Model => ({ bytes: Array.from({ length: size }, (_, i) => i), lb: 0, ub: size });
+const named = (size: number): Model => ({
+  bytes: Array.from({ length: size }, (_, i) => i),
+  lb: 0,
+  ub: size,
+});
 
 /** Copies of `old` at the given byte displacements, in order; bounds are the copies' extremes. */
 function placed(disps: number[], old: Model): Model {
@@ -66,7 +70,13 @@ function refStruct(bls: number[], disps: number[], olds: Model[]): Model {
 }
 
 /** Every element of the full array in memory order, kept when its multi-index is in the box. */
-function refSubarray(sizes: number[], subsizes: number[], starts: number[], order: 'C' | 'Fortran', old: Model): Model {
+function refSubarray(
+  sizes: number[],
+  subsizes: number[],
+  starts: number[],
+  order: 'C' | 'Fortran',
+  old: Model,
+): Model {
   const total = sizes.reduce((a, b) => a * b, 1);
   const disps: number[] = [];
   for (let lin = 0; lin < total; lin++) {
@@ -152,7 +162,14 @@ function randomType(rand: Rand, depth: number, nonNegative = false): { type: Dat
       const n = int(rand, 0, 4);
       const bls = Array.from({ length: n }, () => int(rand, 0, 3));
       const disps = orderedDisps(rand, bls, nonNegative);
-      return { type: D.indexed(bls, disps, old), model: refHindexed(bls, disps.map((d) => d * e), om) };
+      return {
+        type: D.indexed(bls, disps, old),
+        model: refHindexed(
+          bls,
+          disps.map((d) => d * e),
+          om,
+        ),
+      };
     }
     case 4: {
       const n = int(rand, 0, 4);
@@ -163,14 +180,24 @@ function randomType(rand: Rand, depth: number, nonNegative = false): { type: Dat
     case 5: {
       const bl = int(rand, 0, 3);
       const disps = orderedDisps(rand, new Array(int(rand, 0, 4)).fill(bl), nonNegative);
-      return { type: D.indexedBlock(bl, disps, old), model: refHindexed(disps.map(() => bl), disps.map((d) => d * e), om) };
+      return {
+        type: D.indexedBlock(bl, disps, old),
+        model: refHindexed(
+          disps.map(() => bl),
+          disps.map((d) => d * e),
+          om,
+        ),
+      };
     }
     case 6: {
       const other = randomType(rand, depth - 1, nonNegative);
       const bls = [int(rand, 0, 3), int(rand, 0, 3)];
       const d1 = bls[0] * e + int(rand, 0, 7);
       const disps = nonNegative ? [0, d1] : [int(rand, -9, 9), int(rand, -30, 30)];
-      return { type: D.struct(bls, disps, [old, other.type]), model: refStruct(bls, disps, [om, other.model]) };
+      return {
+        type: D.struct(bls, disps, [old, other.type]),
+        model: refStruct(bls, disps, [om, other.model]),
+      };
     }
     case 7: {
       const lb = nonNegative ? 0 : int(rand, -5, 5);
@@ -215,12 +242,15 @@ function expectInval(fn: () => unknown, message: RegExp): void {
 }
 
 describe('predefined types', () => {
-  it.each(PREDEFINED.map(([t, s]) => [t.name, t, s] as const))('%s has size and extent %i', (_n, type, size) => {
-    expect([type.size, type.lb, type.ub, type.extent]).toEqual([size, 0, size, size]);
-    expect(type.combiner).toBe('named');
-    expect(type.isContiguous).toBe(true);
-    expectMatches(type, named(size));
-  });
+  it.each(PREDEFINED.map(([t, s]) => [t.name, t, s] as const))(
+    '%s has size and extent %i',
+    (_n, type, size) => {
+      expect([type.size, type.lb, type.ub, type.extent]).toEqual([size, 0, size, size]);
+      expect(type.combiner).toBe('named');
+      expect(type.isContiguous).toBe(true);
+      expectMatches(type, named(size));
+    },
+  );
 
   it('names follow MPI', () => {
     expect(D.DOUBLE.name).toBe('MPI_DOUBLE');
@@ -256,7 +286,12 @@ describe('constructors: sizes and extents as MPI defines them', () => {
 
   it('indexed, hindexed, indexedBlock', () => {
     const t = D.indexed([2, 1], [0, 5], D.INT);
-    expect([t.size, t.extent, [...t.flatten().offsets], [...t.flatten().lengths]]).toEqual([12, 24, [0, 20], [8, 4]]);
+    expect([t.size, t.extent, [...t.flatten().offsets], [...t.flatten().lengths]]).toEqual([
+      12,
+      24,
+      [0, 20],
+      [8, 4],
+    ]);
     const h = D.hindexed([1, 1], [16, 0], D.DOUBLE);
     expect([h.lb, h.ub, [...h.flatten().offsets]]).toEqual([0, 24, [16, 0]]);
     const b = D.indexedBlock(2, [4, 0], D.INT16);
@@ -277,7 +312,13 @@ describe('constructors: sizes and extents as MPI defines them', () => {
 
   it('struct places blocks of different types, without alignment padding', () => {
     const t = D.struct([1, 2], [0, 8], [D.INT, D.DOUBLE]);
-    expect([t.size, t.lb, t.ub, [...t.flatten().offsets], [...t.flatten().lengths]]).toEqual([20, 0, 24, [0, 8], [4, 16]]);
+    expect([t.size, t.lb, t.ub, [...t.flatten().offsets], [...t.flatten().lengths]]).toEqual([
+      20,
+      0,
+      24,
+      [0, 8],
+      [4, 16],
+    ]);
   });
 
   it('resized changes the tiling step, not the data', () => {
@@ -289,7 +330,12 @@ describe('constructors: sizes and extents as MPI defines them', () => {
   });
 
   it('empty types have size 0 and extent 0', () => {
-    for (const t of [D.contiguous(0, D.INT), D.vector(0, 3, 4, D.INT), D.indexed([], [], D.INT), D.struct([], [], [])]) {
+    for (const t of [
+      D.contiguous(0, D.INT),
+      D.vector(0, 3, 4, D.INT),
+      D.indexed([], [], D.INT),
+      D.struct([], [], []),
+    ]) {
       expect([t.size, t.extent, t.flatten().count]).toEqual([0, 0, 0]);
     }
   });
@@ -460,7 +506,8 @@ describe('pack and unpack', () => {
     const interior = D.subarray([full, full, full], [n, n, n], [g, g, g], 'C', D.DOUBLE);
     const packed = new Float64Array(pack(interior, 1, local).buffer);
     const want: number[] = [];
-    for (let z = g; z < g + n; z++) for (let y = g; y < g + n; y++) for (let x = g; x < g + n; x++) want.push((z * full + y) * full + x);
+    for (let z = g; z < g + n; z++)
+      for (let y = g; y < g + n; y++) for (let x = g; x < g + n; x++) want.push((z * full + y) * full + x);
     expect([...packed]).toEqual(want);
     const back = new Float64Array(full ** 3);
     unpack(interior, 1, packed, back);
@@ -470,43 +517,110 @@ describe('pack and unpack', () => {
 
   it('refuses buffers the type does not fit', () => {
     const t = D.vector(2, 1, 3, D.INT);
-    expectInval(() => pack(t, 2, new Uint8Array(30)), /src holds 30 bytes, 2 x vector\(2,1,3,MPI_INT\) reaches byte 32/);
-    expectInval(() => pack(D.hindexed([1], [-4], D.INT), 1, new Uint8Array(30)), /data at byte -4, before the start of src/);
-    expectInval(() => unpack(t, 1, new Uint8Array(7), new Uint8Array(40)), /contiguous holds 7 bytes, 1 x .* needs 8/);
-    expectInval(() => unpack(t, 2, new Uint8Array(16), new Uint8Array(31)), /dst holds 31 bytes, 2 x .* reaches byte 32/);
+    expectInval(
+      () => pack(t, 2, new Uint8Array(30)),
+      /src holds 30 bytes, 2 x vector\(2,1,3,MPI_INT\) reaches byte 32/,
+    );
+    expectInval(
+      () => pack(D.hindexed([1], [-4], D.INT), 1, new Uint8Array(30)),
+      /data at byte -4, before the start of src/,
+    );
+    expectInval(
+      () => unpack(t, 1, new Uint8Array(7), new Uint8Array(40)),
+      /contiguous holds 7 bytes, 1 x .* needs 8/,
+    );
+    expectInval(
+      () => unpack(t, 2, new Uint8Array(16), new Uint8Array(31)),
+      /dst holds 31 bytes, 2 x .* reaches byte 32/,
+    );
     expectInval(() => pack(t, -1, new Uint8Array(40)), /count must be a non-negative integer, got -1/);
   });
 });
 
 describe('bad arguments are rejected, naming the argument', () => {
   const cases: [string, () => unknown, RegExp][] = [
-    ['negative count', () => D.contiguous(-1, D.INT), /Datatype.contiguous: count must be a non-negative integer, got -1/],
+    [
+      'negative count',
+      () => D.contiguous(-1, D.INT),
+      /Datatype.contiguous: count must be a non-negative integer, got -1/,
+    ],
     ['fractional count', () => D.contiguous(1.5, D.INT), /count must be a non-negative integer, got 1.5/],
-    ['negative blocklength', () => D.vector(2, -1, 3, D.INT), /Datatype.vector: blocklength must be a non-negative integer/],
-    ['non-integer stride', () => D.hvector(2, 1, 0.5, D.INT), /Datatype.hvector: strideBytes must be an integer, got 0.5/],
+    [
+      'negative blocklength',
+      () => D.vector(2, -1, 3, D.INT),
+      /Datatype.vector: blocklength must be a non-negative integer/,
+    ],
+    [
+      'non-integer stride',
+      () => D.hvector(2, 1, 0.5, D.INT),
+      /Datatype.hvector: strideBytes must be an integer, got 0.5/,
+    ],
     ['old not a type', () => D.vector(2, 1, 3, 4 as unknown as Datatype), /old must be a Datatype/],
-    ['mismatched indexed', () => D.indexed([1, 2], [0], D.INT), /blocklengths and displacements must have the same length \(2 vs 1\)/],
-    ['negative blocklengths[i]', () => D.hindexed([1, -2], [0, 8], D.INT), /blocklengths\[1\] must be a non-negative integer, got -2/],
+    [
+      'mismatched indexed',
+      () => D.indexed([1, 2], [0], D.INT),
+      /blocklengths and displacements must have the same length \(2 vs 1\)/,
+    ],
+    [
+      'negative blocklengths[i]',
+      () => D.hindexed([1, -2], [0, 8], D.INT),
+      /blocklengths\[1\] must be a non-negative integer, got -2/,
+    ],
     ['bad displacement', () => D.indexed([1], [Number.NaN], D.INT), /displacements\[0\] must be an integer/],
     ['bad indexedBlock', () => D.indexedBlock(-1, [0], D.INT), /Datatype.indexedBlock: blocklength must be/],
-    ['struct types length', () => D.struct([1, 1], [0, 4], [D.INT]), /types must have one entry per block \(2\), got 1/],
+    [
+      'struct types length',
+      () => D.struct([1, 1], [0, 4], [D.INT]),
+      /types must have one entry per block \(2\), got 1/,
+    ],
     ['struct type', () => D.struct([1], [0], [null as unknown as Datatype]), /types\[0\] must be a Datatype/],
-    ['resized negative extent', () => D.resized(D.INT, 0, -4), /Datatype.resized: extent must be a non-negative integer/],
+    [
+      'resized negative extent',
+      () => D.resized(D.INT, 0, -4),
+      /Datatype.resized: extent must be a non-negative integer/,
+    ],
     ['subarray no dims', () => D.subarray([], [], [], 'C', D.INT), /sizes must be a non-empty array/],
     [
       'subarray lengths',
       () => D.subarray([4, 4], [2], [0, 0], 'C', D.INT),
       /sizes, subsizes and starts must have the same length \(2, 1, 2\)/,
     ],
-    ['subsizes > sizes', () => D.subarray([4, 4], [2, 5], [0, 0], 'C', D.INT), /subsizes\[1\] must be an integer in \[1, sizes\[1\] = 4\], got 5/],
-    ['subsize 0', () => D.subarray([4], [0], [0], 'C', D.INT), /subsizes\[0\] must be an integer in \[1, sizes\[0\] = 4\], got 0/],
-    ['starts out of range', () => D.subarray([4, 4], [2, 2], [0, 3], 'C', D.INT), /starts\[1\] must be an integer in \[0, sizes\[1\] - subsizes\[1\] = 2\], got 3/],
-    ['negative start', () => D.subarray([4], [2], [-1], 'C', D.INT), /starts\[0\] must be an integer in \[0, .*\], got -1/],
+    [
+      'subsizes > sizes',
+      () => D.subarray([4, 4], [2, 5], [0, 0], 'C', D.INT),
+      /subsizes\[1\] must be an integer in \[1, sizes\[1\] = 4\], got 5/,
+    ],
+    [
+      'subsize 0',
+      () => D.subarray([4], [0], [0], 'C', D.INT),
+      /subsizes\[0\] must be an integer in \[1, sizes\[0\] = 4\], got 0/,
+    ],
+    [
+      'starts out of range',
+      () => D.subarray([4, 4], [2, 2], [0, 3], 'C', D.INT),
+      /starts\[1\] must be an integer in \[0, sizes\[1\] - subsizes\[1\] = 2\], got 3/,
+    ],
+    [
+      'negative start',
+      () => D.subarray([4], [2], [-1], 'C', D.INT),
+      /starts\[0\] must be an integer in \[0, .*\], got -1/,
+    ],
     ['sizes 0', () => D.subarray([0], [0], [0], 'C', D.INT), /sizes\[0\] must be a positive integer, got 0/],
-    ['bad order', () => D.subarray([4], [2], [0], 'F' as 'C', D.INT), /order must be 'C' or 'Fortran', got F/],
+    [
+      'bad order',
+      () => D.subarray([4], [2], [0], 'F' as 'C', D.INT),
+      /order must be 'C' or 'Fortran', got F/,
+    ],
     [
       'too many dims',
-      () => D.subarray(new Array(SUBARRAY_NDIMS_MAX + 1).fill(1), new Array(SUBARRAY_NDIMS_MAX + 1).fill(1), new Array(SUBARRAY_NDIMS_MAX + 1).fill(0), 'C', D.BYTE),
+      () =>
+        D.subarray(
+          new Array(SUBARRAY_NDIMS_MAX + 1).fill(1),
+          new Array(SUBARRAY_NDIMS_MAX + 1).fill(1),
+          new Array(SUBARRAY_NDIMS_MAX + 1).fill(0),
+          'C',
+          D.BYTE,
+        ),
       /33 dimensions, at most 32/,
     ],
   ];
