@@ -170,8 +170,12 @@ function sideOf(endpoint: CopyEndpoint): { side: Side; path: string } {
   return { side: dfsSide(endpoint.dfs), path: endpoint.path === '' ? '/' : endpoint.path };
 }
 
+/**
+ * Nanoseconds as the seconds Node's utimes takes. libuv keeps whole microseconds of
+ * `seconds * 1e6`, truncating: half a microsecond more makes that land on the one meant.
+ */
 function nsToSeconds(ns: bigint): number {
-  return Number(ns / 1000n) / 1e6;
+  return (Number(ns / 1000n) + 0.5) / 1e6;
 }
 
 /** Run `fn` over `items` with at most `limit` at once; the first failure stops new starts and is thrown. */
