@@ -17,6 +17,8 @@ export const COPY_FILES_IN_FLIGHT_DEFAULT = 4;
 export const COPY_FILES_IN_FLIGHT_MAX = 64;
 /** Metadata calls (lstat, mkdir, chmod, utimes) a copy keeps in flight. */
 const META_OPS_IN_FLIGHT = 32;
+/** The smallest read a local read stream makes (Node's default highWaterMark). */
+const LOCAL_READ_BYTES_MIN = 64 * 1024;
 
 export interface CopyOptions {
   /** Files streamed at once (default 4, at most 64). */
@@ -78,7 +80,8 @@ interface Side {
   mkdir(path: string): Promise<boolean>;
   symlink(target: string, path: string): Promise<void>;
   unlink(path: string): Promise<void>;
-  reader(path: string): Readable;
+  /** A stream of a file's bytes (to its end); `size` as scanned, a hint for buffer sizes. */
+  reader(path: string, size: number): Readable;
   writer(path: string): Writable;
   chmod(path: string, perm: number): Promise<void>;
   /** Set times without following a link. */
@@ -121,7 +124,11 @@ const localSide: Side = {
   },
   symlink: (target, path) => local.symlink(target, path),
   unlink: (path) => local.unlink(path),
-  reader: (path) => createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES }),
+  // fs.ReadStream allocates a whole highWaterMark per read: small files get small buffers.
+  reader: (path, size) =>
+    createReadStream(path, {
+      highWaterMark: Math.min(STREAM_CHUNK_BYTES, Math.max(LOCAL_READ_BYTES_MIN, size)),
+    }),
   writer: (path) => createWriteStream(path, { highWaterMark: STREAM_CHUNK_BYTES }),
   chmod: (path, perm) => local.chmod(path, perm),
   utimes: (path, atimeNs, mtimeNs) => local.lutimes(path, nsToSeconds(atimeNs), nsToSeconds(mtimeNs)),
@@ -315,7 +322,7 @@ export async function copyTree(
       report();
       return;
     }
-    const reader = from.side.reader(from.side.join(from.path, it.rel));
+    const reader = from.side.reader(from.side.join(from.path, it.rel), it.size);
     reader.on('data', (chunk: Buffer) => {
       done.bytes += chunk.byteLength;
       report();
