@@ -70,7 +70,7 @@ async function makeTree(root: string, seed: number, fileCount: number, dirCount:
         ? 8 * MiB
         : i === 1
           ? 0
-          : r < 0.06
+          : r < 0.045
             ? MiB + Math.floor(rand() * 7 * MiB)
             : r < 0.3
               ? Math.floor(rand() * MiB)
