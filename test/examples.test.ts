@@ -82,4 +82,19 @@ describe('examples', () => {
     expect(out).toMatch(/pool tank: 4 targets, 134217728 bytes, map version 1/);
     expect(out).toMatch(/acl: .*A::bob@:r/);
   });
+
+  it('dfs-copy: a folder into a POSIX container and back out, unchanged', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/dfs-copy.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toMatch(/^in: {2}2 files, 3 dirs, 1 links, 5242914 bytes$/m);
+    expect(out).toMatch(
+      /daos:\/\/tank\/files\/backup holds: data\.bin, notes, notes\/empty, notes\/todo\.txt, todo/,
+    );
+    expect(out).toMatch(/todo\.txt in DFS: mode 444, 34 bytes/);
+    expect(out).toMatch(/link in DFS: todo -> notes\/todo\.txt/);
+    expect(out).toMatch(/^out: 2 files, 3 dirs, 1 links to /m);
+    expect(out).toMatch(/restored tree matches the original: true/);
+  });
 });
