@@ -55,6 +55,21 @@ describe('examples', () => {
     expect(out).toMatch(/dfs example done/);
   });
 
+  it('mpiio: 4 ranks write a 3-D array collectively to DFS and to a local file, byte-identical', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/mpiio.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toMatch(
+      /daos:\/grid\.bin: 4 ranks wrote 32\^3 doubles collectively and read back 65536\+65536\+65536\+65536 bytes, 0 wrong/,
+    );
+    expect(out).toMatch(
+      /grid\.bin: 4 ranks wrote 32\^3 doubles collectively and read back 65536\+65536\+65536\+65536 bytes, 0 wrong/,
+    );
+    expect(out).toContain('the DFS file and the local file hold the same 262144 bytes: true');
+    expect(out).toContain('mpiio example done');
+  });
+
   it('replicas: a replicated KV on three engine processes survives a SIGKILLed engine', () => {
     const out = execFileSync(process.execPath, [join(root, 'dist/examples/replicas.js')], {
       encoding: 'utf8',
