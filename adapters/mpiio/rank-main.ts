@@ -17,11 +17,33 @@ function threadChannel(): RankChannel {
   };
 }
 
-function processChannel(): RankChannel {
-  return {
+/**
+ * A child's IPC channel. One listener from the start: the first message is the rank's init, and
+ * messages that arrive before the rank's core listens (other ranks may already be sending; IPC
+ * can deliver several in one turn) are kept for it, not dropped.
+ */
+function processChannel(): { channel: RankChannel; init: Promise<RankInit> } {
+  let handler: ((msg: ToRank) => void) | undefined;
+  const early: ToRank[] = [];
+  let gotInit: ((init: RankInit) => void) | undefined;
+  const init = new Promise<RankInit>((resolve) => {
+    gotInit = resolve;
+  });
+  process.on('message', (m) => {
+    if (gotInit) {
+      gotInit(m as RankInit);
+      gotInit = undefined;
+    } else if (handler) handler(m as ToRank);
+    else early.push(m as ToRank);
+  });
+  const channel: RankChannel = {
     post: (msg: ToLauncher) => process.send!(msg),
-    onMessage: (handler) => process.on('message', (m) => handler(m as ToRank)),
+    onMessage: (h) => {
+      handler = h;
+      for (const m of early.splice(0)) h(m);
+    },
   };
+  return { channel, init };
 }
 
 /** The management API as calls forwarded to the launcher's client. */
@@ -36,10 +58,9 @@ function mgmtProxy(core: RankCore): MgmtApi {
 
 async function main(): Promise<void> {
   const inThread = !isMainThread;
-  const channel = inThread ? threadChannel() : processChannel();
-  const init: RankInit = inThread
-    ? (workerData as RankInit)
-    : await new Promise<RankInit>((resolve) => process.once('message', (m) => resolve(m as RankInit)));
+  const proc = inThread ? undefined : processChannel();
+  const channel = proc ? proc.channel : threadChannel();
+  const init: RankInit = proc ? await proc.init : (workerData as RankInit);
   const core = new RankCore(channel, init);
   if (init.system) {
     const sys = init.system;
