@@ -340,6 +340,15 @@ export class Dfs {
   ): Promise<Entry> {
     const r = await this.resolve(path, 'open');
     if (r.entry !== undefined) throw new DfsError('EEXIST', 'open', path);
+    return this.createAt(r, path, options);
+  }
+
+  /** Create a regular file at a name `resolve` found absent (no second walk of the path). */
+  private createAt(
+    r: Resolved,
+    path: string,
+    options: { mode?: number; chunkSize?: number; oclass?: string },
+  ): Promise<Entry> {
     this.checkWritable('open', path);
     return this.insertEntry(r, 'open', path, async (now) => ({
       mode: S_IFREG | ((options.mode ?? 0o666) & ~this.umask & 0o7777),
@@ -373,12 +382,14 @@ export class Dfs {
   /** Open (and with `flags.create` create) a file. */
   async open(path: string, flags: OpenFlags, mode = 0o666): Promise<DfsFile> {
     let r = await this.resolve(path, 'open');
+    let created = false;
     if (r.entry === undefined) {
       if (!flags.create) throw new DfsError('ENOENT', 'open', path);
       this.checkWritable('open', path);
       try {
-        const entry = await this.create(r.path, { mode });
+        const entry = await this.createAt(r, r.path, { mode });
         r = { ...r, entry };
+        created = true;
       } catch (err) {
         // Another client created it first: open theirs unless the open is exclusive.
         if (!(err instanceof DfsError && err.code === 'EEXIST') || flags.exclusive) throw err;
@@ -391,7 +402,8 @@ export class Dfs {
     if (isDir(entry) && (flags.write || flags.truncate)) throw new DfsError('EISDIR', 'open', path);
     if (flags.write || flags.truncate) this.checkWritable('open', path);
     const file = new DfsFile(this, r.dir.oid, r.name, entry, flags, path);
-    if (flags.truncate && isReg(entry)) await file.truncate(0);
+    // A file this open created is empty: O_TRUNC has nothing to do (and no size query to make).
+    if (flags.truncate && isReg(entry) && !created) await file.truncate(0);
     return file;
   }
 
