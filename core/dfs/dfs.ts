@@ -778,7 +778,8 @@ export class Dfs {
   private async punchObjectOf(entry: Entry): Promise<void> {
     if (isLink(entry)) return;
     const obj = isDir(entry) ? this.dirObject(entry.oid) : new DaosObject(this.container, entry.oid);
-    await obj.punch();
+    // The entry is gone: no name reaches the object, so its groups need no common transaction.
+    await obj.punch({ independent: true });
     if (isDir(entry)) this.handles.delete(`${entry.oid.hi}.${entry.oid.lo}`);
   }
 
