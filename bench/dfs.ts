@@ -11,7 +11,9 @@
  *   npm run bench:dfs -- --quick         small sizes (smoke run; RESULTS.md untouched)
  * Options: --dir DIR (scratch folder for the store and the local baseline; default the OS temp
  * dir), --keep, --mib N (stream volume), --files N, --depths 1,16 (files in flight), --reps N
- * (alternating segments per side), --oclass CLASS (file class; default the mount's),
+ * (alternating segments per side), --oclass CLASS (file class of the goal rows; default the
+ * mount's), --small-oclass CLASS (information rows of (b) with this file class; default S1, 'none'
+ * skips them),
  * --results / --no-results.
  */
 import { spawnSync } from 'node:child_process';
@@ -45,6 +47,7 @@ interface BenchOptions {
   depths: number[];
   reps: number;
   oclass: string | undefined;
+  smallOclass: string | undefined;
   writeResults: boolean;
 }
 
@@ -56,7 +59,7 @@ function parseOptions(argv: string[]): BenchOptions {
       reps: [4, 2],
     },
     lists: { depths: '1,16' },
-    strings: ['dir', 'oclass'],
+    strings: ['dir', 'oclass', 'small-oclass'],
   });
   const mib = f.num('mib');
   return {
@@ -68,6 +71,7 @@ function parseOptions(argv: string[]): BenchOptions {
     depths: f.list('depths'),
     reps: f.num('reps'),
     oclass: f.str('oclass'),
+    smallOclass: f.str('small-oclass') === 'none' ? undefined : (f.str('small-oclass') ?? 'S1'),
     writeResults: f.writeResults,
   };
 }
@@ -235,13 +239,15 @@ async function inFlight(
 
 const fileName = (dir: string, i: number) => `${dir}/f${i.toString().padStart(6, '0')}`;
 
+/** One file class's rows: `goal` 1.0 for the class the goal is about, undefined for information. */
 async function metaRows(
   sides: [MetaSide, MetaSide],
   roots: [string, string],
   depth: number,
   o: BenchOptions,
+  cls: { tag: string; label: string; goal: number | undefined },
 ): Promise<Row[]> {
-  const dirs = roots.map((r) => `${r}/md-qd${depth}`) as [string, string];
+  const dirs = roots.map((r) => `${r}/md-${cls.tag}-qd${depth}`) as [string, string];
   for (let s = 0; s < 2; s++) await sides[s]!.mkdir(dirs[s]!);
   const ops: Record<MetaPhase, (side: MetaSide, dir: string) => (i: number) => Promise<void>> = {
     create: (side, dir) => (i) => side.writeFile(fileName(dir, i), ''),
@@ -272,11 +278,11 @@ async function metaRows(
     unlink: 'unlink of the same files',
   };
   const rows = (['create', 'stat', 'unlink'] as const).map((p) => ({
-    test: `${what[p]}, ${depth} in flight`,
+    test: `${what[p]}, ${depth} in flight (${cls.label})`,
     ours: rate(secs[p][0]),
     base: `fs ${rate(secs[p][1])}`,
     ratio: secs[p][1] / secs[p][0],
-    goal: 1.0,
+    goal: cls.goal,
   }));
   progress(rows);
   return rows;
@@ -298,6 +304,7 @@ async function main(): Promise<void> {
   const sys = await DaosSystem.start({ dir: join(scratch, 'daos') });
   const rows: Row[] = [];
   let dfs: Dfs | undefined;
+  let small: Dfs | undefined;
   try {
     await sys.createPool({ label: 'bench', size: '64G' });
     const pool = await (await sys.connect()).connectPool('bench');
@@ -321,16 +328,31 @@ async function main(): Promise<void> {
     await dfsFs.unlink('/stream.bin');
     rmSync(join(local, 'stream.bin'));
     console.error('(b) empty files');
-    const dfsMeta: MetaSide = {
+    const metaOf = (m: Dfs): MetaSide => ({
       name: 'DfsFs',
-      mkdir: (p) => dfsFs.mkdir(p),
-      writeFile: (p, d) => dfsFs.writeFile(p, d),
-      stat: (p) => dfsFs.stat(p),
-      unlink: (p) => dfsFs.unlink(p),
-    };
+      mkdir: (p) => m.fs.mkdir(p),
+      writeFile: (p, d) => m.fs.writeFile(p, d),
+      stat: (p) => m.fs.stat(p),
+      unlink: (p) => m.fs.unlink(p),
+    });
     const fsMeta: MetaSide = { name: 'fs', mkdir: (p) => mkdir(p), writeFile, stat, unlink };
-    for (const depth of o.depths) rows.push(...(await metaRows([dfsMeta, fsMeta], ['', local], depth, o)));
+    const goalClass = { tag: 'main', label: `files ${o.oclass ?? 'SX, the default'}`, goal: 1.0 };
+    for (const depth of o.depths)
+      rows.push(...(await metaRows([metaOf(dfs), fsMeta], ['', local], depth, o, goalClass)));
+    if (o.smallOclass !== undefined) {
+      // For information: the same with one-group files (DAOS's `file:single` hint, IO500's mdtest
+      // runs with --dfs.oclass S1), in a second container.
+      small = await Dfs.mount(pool, 'dfs-small', {
+        create: true,
+        chunkSize: FILE_CHUNK_BYTES,
+        oclass: o.smallOclass,
+      });
+      const info = { tag: 'small', label: `files ${o.smallOclass}`, goal: undefined };
+      for (const depth of o.depths)
+        rows.push(...(await metaRows([metaOf(small), fsMeta], ['', local], depth, o, info)));
+    }
   } finally {
+    await small?.umount();
     await dfs?.umount();
     await sys.stop();
     if (!o.keep) rmSync(scratch, { recursive: true, force: true });
@@ -341,7 +363,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}, ${fsType}; the embedded store (1 engine, 4 targets, durability 'process': nothing fsynced) and the local baseline folder are both in it. File class: ${o.oclass ?? "the mount's default"}; chunk 1 MiB. Streams: highWaterMark ${STREAM_PIECE_BYTES / MiB} MiB on all four (Node's defaults are 64 KiB for read streams, 16 KiB for write streams; a DfsFs stream's is 1 MiB), fed by \`pipeline\` from a generator of 1 MiB buffers and read with \`for await\`. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`.`,
+    `Scratch folder: ${o.dir}, ${fsType}; the embedded store (1 engine, 4 targets, durability 'process': nothing fsynced) and the local baseline folder are both in it. File class: ${o.oclass ?? "the mount's default (SX at redundancy factor 0, as DAOS)"}${o.smallOclass ? `; the (b) rows marked ${o.smallOclass} repeat (b) in a second container whose files are ${o.smallOclass}, for information` : ''}; chunk 1 MiB. Streams: highWaterMark ${STREAM_PIECE_BYTES / MiB} MiB on all four (Node's defaults are 64 KiB for read streams, 16 KiB for write streams; a DfsFs stream's is 1 MiB), fed by \`pipeline\` from a generator of 1 MiB buffers and read with \`for await\`. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`.`,
     '',
     table(rows),
   ].join('\n');
