@@ -88,6 +88,34 @@ describe('dfs metadata paths', () => {
     expect((await fs.readdir('/a')).filter((n) => n === 'shared')).toHaveLength(1);
   });
 
+  it('O_CREAT inserts at the name (libdfs): the errors of the walk, symlinks followed, read-only refused', async () => {
+    const fs = dfs.fs;
+    await fs.mkdir('/c');
+    await fs.writeFile('/c/file', 'x');
+    expect(await code(fs.writeFile('/nope/f', ''))).toBe('ENOENT');
+    expect(await code(fs.writeFile('/c/file/f', ''))).toBe('ENOTDIR');
+    expect(await code(fs.writeFile('/c/nope/f', ''))).toBe('ENOENT');
+    // Relative paths are from the root; '.' and '..' on the way are resolved.
+    await fs.writeFile('c/rel', 'r');
+    await fs.writeFile('/c/../c/./dots', 'd');
+    expect((await fs.readdir('/c')).sort()).toEqual(['dots', 'file', 'rel']);
+    // A dangling symlink: O_CREAT creates its target; O_CREAT|O_EXCL fails on the link.
+    await fs.symlink('/c/target', '/c/link');
+    expect(await code(fs.writeFile('/c/link', 'via link', { flag: 'wx' }))).toBe('EEXIST');
+    await fs.writeFile('/c/link', 'via link');
+    expect(await fs.readFile('/c/target', 'utf8')).toBe('via link');
+    expect((await fs.lstat('/c/link')).isSymbolicLink()).toBe(true);
+    // A directory is not a file to create or truncate.
+    expect(await code(fs.writeFile('/c', ''))).toBe('EISDIR');
+    const ro = await Dfs.mount(pool, 'fs', { readOnly: true });
+    try {
+      expect(await code(ro.fs.writeFile('/c/new', ''))).toBe('EROFS');
+      expect(await ro.fs.readFile('/c/file', 'utf8')).toBe('x');
+    } finally {
+      await ro.umount();
+    }
+  });
+
   it('unlink removes the name (punch-must-exist: a second or racing unlink is ENOENT) and the data of every group', async () => {
     const fs = dfs.fs;
     const chunk = Buffer.alloc(dfs.sb.chunkSize, 7);
