@@ -24,6 +24,8 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { EngineCounters } from '../core/daos/engine-counters.js';
+import { ENGINE_OPS } from '../core/daos/engine-counters.js';
 import { Dfs } from '../core/dfs/index.js';
 import { DaosSystem } from '../index.js';
 import { benchFlags, MiB, machine, mibps, progress, type Row, table, updateResults } from './common.js';
@@ -246,7 +248,8 @@ async function metaRows(
   depth: number,
   o: BenchOptions,
   cls: { tag: string; label: string; goal: number | undefined },
-): Promise<Row[]> {
+  counters: () => Promise<EngineCounters>,
+): Promise<{ rows: Row[]; calls: string }> {
   const dirs = roots.map((r) => `${r}/md-${cls.tag}-qd${depth}`) as [string, string];
   for (let s = 0; s < 2; s++) await sides[s]!.mkdir(dirs[s]!);
   const ops: Record<MetaPhase, (side: MetaSide, dir: string) => (i: number) => Promise<void>> = {
@@ -258,6 +261,12 @@ async function metaRows(
     unlink: (side, dir) => (i) => side.unlink(fileName(dir, i)),
   };
   const secs: Record<MetaPhase, [number, number]> = { create: [0, 0], stat: [0, 0], unlink: [0, 0] };
+  // Engine calls the DfsFs side made, per kind: what each operation costs, free of this machine's noise.
+  const calls: Record<MetaPhase, Map<string, number>> = {
+    create: new Map(),
+    stat: new Map(),
+    unlink: new Map(),
+  };
   const perRep = Math.ceil(o.files / o.reps);
   for (const phase of ['create', 'stat', 'unlink'] as const) {
     for (let rep = 0; rep < o.reps; rep++) {
@@ -266,7 +275,15 @@ async function metaRows(
       for (let k = 0; k < 2; k++) {
         const s = (rep + k) % 2;
         if (phase !== 'stat') settleDisk();
+        const before = s === 0 ? await counters() : undefined;
         secs[phase][s] += await inFlight(a, b, depth, ops[phase](sides[s]!, dirs[s]!));
+        if (before) {
+          const after = await counters();
+          for (const op of ENGINE_OPS) {
+            const n = after.ops[op].count - before.ops[op].count;
+            if (n > 0) calls[phase].set(op, (calls[phase].get(op) ?? 0) + n);
+          }
+        }
       }
     }
   }
@@ -285,7 +302,12 @@ async function metaRows(
     goal: cls.goal,
   }));
   progress(rows);
-  return rows;
+  const perOp = (p: MetaPhase) =>
+    [...calls[p]].map(([op, k]) => `${Number((k / n).toFixed(2))} ${op}`).join(' + ') || 'none';
+  return {
+    rows,
+    calls: `${cls.label}, ${depth} in flight: create ${perOp('create')}; stat ${perOp('stat')}; unlink ${perOp('unlink')}`,
+  };
 }
 
 // ---- reporting ----
@@ -303,6 +325,7 @@ async function main(): Promise<void> {
   mkdirSync(local);
   const sys = await DaosSystem.start({ dir: join(scratch, 'daos') });
   const rows: Row[] = [];
+  const callLines: string[] = [];
   let dfs: Dfs | undefined;
   let small: Dfs | undefined;
   try {
@@ -337,8 +360,12 @@ async function main(): Promise<void> {
     });
     const fsMeta: MetaSide = { name: 'fs', mkdir: (p) => mkdir(p), writeFile, stat, unlink };
     const goalClass = { tag: 'main', label: `files ${o.oclass ?? 'SX, the default'}`, goal: 1.0 };
-    for (const depth of o.depths)
-      rows.push(...(await metaRows([metaOf(dfs), fsMeta], ['', local], depth, o, goalClass)));
+    const counters = () => sys.engineCounters(0);
+    for (const depth of o.depths) {
+      const m = await metaRows([metaOf(dfs), fsMeta], ['', local], depth, o, goalClass, counters);
+      rows.push(...m.rows);
+      callLines.push(m.calls);
+    }
     if (o.smallOclass !== undefined) {
       // For information: the same with one-group files (DAOS's `file:single` hint, IO500's mdtest
       // runs with --dfs.oclass S1), in a second container.
@@ -348,8 +375,11 @@ async function main(): Promise<void> {
         oclass: o.smallOclass,
       });
       const info = { tag: 'small', label: `files ${o.smallOclass}`, goal: undefined };
-      for (const depth of o.depths)
-        rows.push(...(await metaRows([metaOf(small), fsMeta], ['', local], depth, o, info)));
+      for (const depth of o.depths) {
+        const m = await metaRows([metaOf(small), fsMeta], ['', local], depth, o, info, counters);
+        rows.push(...m.rows);
+        callLines.push(m.calls);
+      }
     }
   } finally {
     await small?.umount();
@@ -366,6 +396,10 @@ async function main(): Promise<void> {
     `Scratch folder: ${o.dir}, ${fsType}; the embedded store (1 engine, 4 targets, durability 'process': nothing fsynced) and the local baseline folder are both in it. File class: ${o.oclass ?? "the mount's default (SX at redundancy factor 0, as DAOS)"}${o.smallOclass ? `; the (b) rows marked ${o.smallOclass} repeat (b) in a second container whose files are ${o.smallOclass}, for information` : ''}; chunk 1 MiB. Streams: highWaterMark ${STREAM_PIECE_BYTES / MiB} MiB on all four (Node's defaults are 64 KiB for read streams, 16 KiB for write streams; a DfsFs stream's is 1 MiB), fed by \`pipeline\` from a generator of 1 MiB buffers and read with \`for await\`. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`.`,
     '',
     table(rows),
+    '',
+    'Engine calls per operation of the DfsFs side (from the engine counters; an update, punch or tx_commit is a commit):',
+    '',
+    ...callLines.map((l) => `- ${l}`),
   ].join('\n');
   console.log(`\n${block}\n`);
   if (o.writeResults) console.error(`updated ${updateResults('dfs', block)}`);
