@@ -21,6 +21,7 @@ import { registerMgmtConnector } from './core/daos/client.js';
 export {
   AGENT_SOCKET_DEFAULT,
   type ConnectOptions,
+  attach,
   connect,
   DaosClient,
   type MgmtConnector,

@@ -15,7 +15,9 @@ import { DaosClient } from '../core/daos/client.js';
 import type { EngineCounters } from '../core/daos/engine-counters.js';
 import type { PoolInfo, SystemLink } from '../core/daos/link.js';
 import type { PoolMap } from '../core/placement/pool-map.js';
+import type { Listener } from '../core/wire/transport.js';
 import { Engine } from '../engine/obj/engine.js';
+import { serveEngine } from '../engine/obj/rpc-service.js';
 import { EngineProcess } from './engine-process.js';
 
 /**
@@ -71,6 +73,8 @@ export class DaosSystem {
   private aggTimer: NodeJS.Timeout | undefined;
   private aggRunning: Promise<unknown> | undefined;
   private stopped = false;
+  private serving: Promise<Array<{ rank: number; address: string }>> | undefined;
+  private readonly listeners: Listener[] = [];
 
   private constructor(
     dir: string,
@@ -262,11 +266,30 @@ export class DaosSystem {
   }
 
   /** Flush and close everything. */
+  /**
+   * Make every engine reachable from other threads and processes: in-process engines start
+   * serving their object RPCs on a loopback TCP port (until stop); engine processes already are.
+   * Resolves to each rank's address — with the management calls, what a client elsewhere needs.
+   */
+  async serveEngines(): Promise<Array<{ rank: number; address: string }>> {
+    this.checkRunning();
+    this.serving ??= Promise.all(
+      this.engineList.map(async (e, rank) => {
+        if (e.kind === 'process') return { rank, address: e.proc.address };
+        const listener = await serveEngine(e.engine, 'tcp://127.0.0.1:0');
+        this.listeners.push(listener);
+        return { rank, address: listener.address };
+      }),
+    );
+    return this.serving;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.aggTimer) clearInterval(this.aggTimer);
     await this.aggRunning;
+    for (const l of this.listeners.splice(0)) await l.close();
     for (const e of this.engineList) await (e.kind === 'inproc' ? e.engine.stop() : e.proc.stop());
     await this.store.close();
   }

@@ -37,6 +37,24 @@ describe('examples', () => {
     }
   });
 
+  it('dfs: files, directories, streams and a snapshot mount over a POSIX container', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/dfs.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toContain('readFile via symlink: "files over objects\\none dkey per directory entry\\n"');
+    expect(out).toContain('readdir /projects: daos/ latest@');
+    expect(out).toContain('rmdir of a non-empty directory: ENOTEMPTY');
+    expect(out).toMatch(/streamed 32 MiB: write \d+ MiB\/s, read \d+ MiB\/s \(stat size 33554432\)/);
+    expect(out).toContain(
+      'now: "rewritten\\n", at snapshot: "files over objects\\none dkey per directory entry\\n"',
+    );
+    expect(out).toContain('writing to the snapshot mount: EROFS');
+    expect(out).toContain('xattr user.owner = storage-team');
+    expect(out).toContain('after rm -r: / holds []');
+    expect(out).toMatch(/dfs example done/);
+  });
+
   it('replicas: a replicated KV on three engine processes survives a SIGKILLed engine', () => {
     const out = execFileSync(process.execPath, [join(root, 'dist/examples/replicas.js')], {
       encoding: 'utf8',

@@ -108,28 +108,52 @@ export async function connect(options: ConnectOptions = {}): Promise<DaosClient>
     transport: info.transport,
     credential: freshCredential,
   });
+  return attach({
+    mgmt,
+    engines: info.engines,
+    credential,
+    system: info.system,
+    onClose: async () => mgmt.close?.(),
+  });
+}
+
+/**
+ * A client from attach info given directly: a management API (any transport: gRPC, a worker's
+ * message port) and every engine's address. Object I/O goes straight to the engines (core/wire,
+ * one lazy connection per rank). What `connect()` builds from the agent's answer, and what
+ * other threads or processes of one job use to share a system (adapters/mpiio).
+ */
+export function attach(options: {
+  mgmt: MgmtApi;
+  engines: ReadonlyArray<{ rank: number; address: string }>;
+  credential?: string;
+  /** Named in errors. */
+  system?: string;
+  onClose?: () => Promise<void>;
+}): DaosClient {
   const seenMaps = new Map<string, PoolMap>();
   const onPoolMap = (pool: string, map: PoolMap) => {
     if (map.version > (seenMaps.get(pool)?.version ?? 0)) seenMaps.set(pool, map);
   };
   const engines = new Map<number, RemoteEngine>();
-  for (const e of info.engines) {
+  for (const e of options.engines) {
     engines.set(e.rank, new RemoteEngine(new LazyConnection(e.address), e.rank, 0, onPoolMap));
   }
   const link: SystemLink = {
-    mgmt,
+    mgmt: options.mgmt,
     engine: (rank: number) => {
       const e = engines.get(rank);
-      if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank} in ${info.system}'s attach info`);
+      if (!e)
+        throw new DaosError('DER_UNREACH', `no engine rank ${rank} in ${options.system ?? 'the system'}'s attach info`);
       return e;
     },
     now: () => hlc.now(),
     latestMap: (pool: string) => seenMaps.get(pool),
   };
   return new DaosClient(link, {
-    credential,
+    credential: options.credential,
     onClose: async () => {
-      mgmt.close?.();
+      await options.onClose?.();
       await Promise.all([...engines.values()].map((e) => e.conn.close()));
     },
   });

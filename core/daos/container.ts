@@ -45,6 +45,7 @@ export class Container {
   /** Checked id shapes by type and class, for the pool map and properties they were checked against. */
   private readonly shapes = new Map<string, { type: ObjType; redun: number; groups: number }>();
   private shapesFor: { map: unknown; info: ContInfo } | undefined;
+  private oidRefill: Promise<void> | undefined;
 
   constructor(pool: Pool, info: ContInfo, mode: 'ro' | 'rw', epoch?: bigint) {
     this.pool = pool;
@@ -147,9 +148,18 @@ export class Container {
   async newOid(options: NewOidOptions = {}): Promise<Oid> {
     this.checkWritable();
     const shape = this.oidShape(options);
-    if (this.oidNext === this.oidEnd) {
-      this.oidNext = await this.mgmt.contAllocOids(this.pool.uuid, this.uuid, OID_BATCH);
-      this.oidEnd = this.oidNext + BigInt(OID_BATCH);
+    // Callers arriving while a batch is being reserved wait for it rather than reserve their own.
+    while (this.oidNext === this.oidEnd) {
+      this.oidRefill ??= this.mgmt
+        .contAllocOids(this.pool.uuid, this.uuid, OID_BATCH)
+        .then((first) => {
+          this.oidNext = first;
+          this.oidEnd = first + BigInt(OID_BATCH);
+        })
+        .finally(() => {
+          this.oidRefill = undefined;
+        });
+      await this.oidRefill;
     }
     return makeOid(shape.type, shape.redun, shape.groups, this.oidNext++);
   }

@@ -340,11 +340,10 @@ export class Dfs {
   ): Promise<Entry> {
     const r = await this.resolve(path, 'open');
     if (r.entry !== undefined) throw new DfsError('EEXIST', 'open', path);
-    return this.createAt(r, path, options);
+    return this.createIn(r, path, options);
   }
 
-  /** Create a regular file at a name `resolve` found absent (no second walk of the path). */
-  private createAt(
+  private createIn(
     r: Resolved,
     path: string,
     options: { mode?: number; chunkSize?: number; oclass?: string },
@@ -388,7 +387,7 @@ export class Dfs {
       if (!flags.create) throw new DfsError('ENOENT', 'open', path);
       this.checkWritable('open', path);
       try {
-        const entry = await this.createAt(r, r.path, { mode });
+        const entry = await this.createIn(r, path, { mode });
         r = { ...r, entry };
         created = true;
       } catch (err) {
@@ -403,8 +402,7 @@ export class Dfs {
     if (isDir(entry) && (flags.write || flags.truncate)) throw new DfsError('EISDIR', 'open', path);
     if (flags.write || flags.truncate) this.checkWritable('open', path);
     const file = new DfsFile(this, r.dir.oid, r.name, entry, flags, path);
-    // A file this open created is empty: O_TRUNC has nothing to do (and no size query to make).
-    if (flags.truncate && isReg(entry) && !created) await file.truncate(0);
+    if (flags.truncate && !created && isReg(entry)) await file.truncate(0);
     return file;
   }
 
@@ -436,7 +434,7 @@ export class Dfs {
     const at = `${parent.path === '/' ? '' : parent.path}/${name}`;
     const r: Resolved = { dir, name, entry: undefined, chain: [...parent.chain, dir], path: at };
     try {
-      return { ...r, entry: await this.createAt(r, at, { mode }) };
+      return { ...r, entry: await this.createIn(r, at, { mode }) };
     } catch (err) {
       if (err instanceof DfsError && err.code === 'EEXIST' && !exclusive) return undefined;
       throw err;
@@ -518,7 +516,16 @@ export class Dfs {
         { akey: INODE_AKEY, kind: 'single', value: encodeEntry(moved) },
       ]);
       await this.copyXattrs(src, dst);
-      await this.dirObject(src.dir.oid).punchDkeys([src.name], { mustExist: true });
+      try {
+        await this.dirObject(src.dir.oid).punchDkeys([src.name], { mustExist: true });
+      } catch (err) {
+        // A racing rename or unlink took the source first: take back the new name.
+        if (err instanceof DaosError && err.code === 'DER_NONEXIST') {
+          await this.dirObject(dst.dir.oid).punchDkeys([dst.name]);
+          throw new DfsError('ENOENT', 'rename', from, { dest: to });
+        }
+        throw err;
+      }
     }
     if (dst.entry !== undefined) await this.punchObjectOf(dst.entry);
   }

@@ -96,7 +96,8 @@ export class DfsFile {
     if (bytes.byteLength === 0) return 0;
     try {
       const at = this.flags.append || position === null ? Number(await a.getSize()) : position;
-      if (bytes.byteLength > 0) await a.write(at, bytes);
+      if (bytes.byteLength === 0) return 0;
+      await a.write(at, bytes);
       this.dirty = true;
       return bytes.byteLength;
     } catch (err) {
