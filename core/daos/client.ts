@@ -144,7 +144,10 @@ export function attach(options: {
     engine: (rank: number) => {
       const e = engines.get(rank);
       if (!e)
-        throw new DaosError('DER_UNREACH', `no engine rank ${rank} in ${options.system ?? 'the system'}'s attach info`);
+        throw new DaosError(
+          'DER_UNREACH',
+          `no engine rank ${rank} in ${options.system ?? 'the system'}'s attach info`,
+        );
       return e;
     },
     now: () => hlc.now(),
