@@ -20,8 +20,8 @@ import { registerMgmtConnector } from './core/daos/client.js';
 
 export {
   AGENT_SOCKET_DEFAULT,
-  type ConnectOptions,
   attach,
+  type ConnectOptions,
   connect,
   DaosClient,
   type MgmtConnector,
