@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * daos: the DAOS user tool — pool query, containers, their properties, ACLs, snapshots and
- * attributes — through the libdaos client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR)
+ * attributes, and POSIX containers (`filesystem`, in daos-filesystem.ts) — through the libdaos
+ * client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR)
  * starts or reopens an embedded system in DIR for the one command and stops it after.
  */
 import { type Command, program } from 'commander';
@@ -24,6 +25,7 @@ import {
   readAclFile,
   runCommand,
 } from './cli-output.js';
+import { filesystemCommand } from './daos-filesystem.js';
 
 type Body = (client: DaosClient, opts: GlobalOptions) => Promise<CommandOutput>;
 
@@ -386,5 +388,8 @@ cont.command('list-attrs <pool> <cont>').action(
       }),
   ),
 );
+
+// ---- filesystem ----
+program.addCommand(filesystemCommand(act));
 
 await program.parseAsync(process.argv);

@@ -55,6 +55,21 @@ describe('examples', () => {
     expect(out).toMatch(/dfs example done/);
   });
 
+  it('mpiio: 4 ranks write a 3-D array collectively to DFS and to a local file, byte-identical', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/mpiio.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toMatch(
+      /daos:\/grid\.bin: 4 ranks wrote 32\^3 doubles collectively and read back 65536\+65536\+65536\+65536 bytes, 0 wrong/,
+    );
+    expect(out).toMatch(
+      /grid\.bin: 4 ranks wrote 32\^3 doubles collectively and read back 65536\+65536\+65536\+65536 bytes, 0 wrong/,
+    );
+    expect(out).toContain('the DFS file and the local file hold the same 262144 bytes: true');
+    expect(out).toContain('mpiio example done');
+  });
+
   it('replicas: a replicated KV on three engine processes survives a SIGKILLed engine', () => {
     const out = execFileSync(process.execPath, [join(root, 'dist/examples/replicas.js')], {
       encoding: 'utf8',
@@ -81,5 +96,20 @@ describe('examples', () => {
     expect(pids).not.toContain(process.pid);
     expect(out).toMatch(/pool tank: 4 targets, 134217728 bytes, map version 1/);
     expect(out).toMatch(/acl: .*A::bob@:r/);
+  });
+
+  it('dfs-copy: a folder into a POSIX container and back out, unchanged', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/dfs-copy.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toMatch(/^in: {2}2 files, 3 dirs, 1 links, 5242914 bytes$/m);
+    expect(out).toMatch(
+      /daos:\/\/tank\/files\/backup holds: data\.bin, notes, notes\/empty, notes\/todo\.txt, todo/,
+    );
+    expect(out).toMatch(/todo\.txt in DFS: mode 444, 34 bytes/);
+    expect(out).toMatch(/link in DFS: todo -> notes\/todo\.txt/);
+    expect(out).toMatch(/^out: 2 files, 3 dirs, 1 links to /m);
+    expect(out).toMatch(/restored tree matches the original: true/);
   });
 });

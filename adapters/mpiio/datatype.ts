@@ -227,8 +227,8 @@ export class Datatype {
     old: Datatype,
   ): Datatype {
     const where = 'Datatype.subarray';
-    const n = sizes.length;
-    check(Array.isArray(sizes) && n >= 1, 'DER_INVAL', `${where}: sizes must be a non-empty array`);
+    const n = Array.isArray(sizes) ? sizes.length : 0;
+    check(n >= 1, 'DER_INVAL', `${where}: sizes must be a non-empty array`);
     check(
       n <= SUBARRAY_NDIMS_MAX,
       'DER_INVAL',

@@ -72,7 +72,9 @@ const DER_TO_POSIX: Readonly<Record<string, PosixCode>> = {
 /** Re-raise a failure of a DAOS call inside a DFS operation as a DfsError (DfsErrors pass through). */
 export function toDfsError(err: unknown, syscall: string, path?: string): DfsError {
   if (err instanceof DfsError) return err;
-  if (err instanceof DaosError)
-    return new DfsError(DER_TO_POSIX[err.code] ?? 'EIO', syscall, path, { cause: err });
-  return new DfsError('EIO', syscall, path, { cause: err });
+  const code = err instanceof DaosError ? (DER_TO_POSIX[err.code] ?? 'EIO') : 'EIO';
+  const e = new DfsError(code, syscall, path, { cause: err });
+  // An I/O error says nothing by its code alone: carry what went wrong underneath.
+  if (code === 'EIO') e.message += ` (${err instanceof Error ? err.message : String(err)})`;
+  return e;
 }

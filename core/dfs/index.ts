@@ -1,5 +1,15 @@
 /** daos-ts/dfs: a POSIX namespace over objects (libdfs) and its fs.promises-shaped facade. */
 export {
+  COPY_FILES_IN_FLIGHT_DEFAULT,
+  COPY_FILES_IN_FLIGHT_MAX,
+  type CopyCounts,
+  type CopyEndpoint,
+  type CopyOptions,
+  type CopyProgress,
+  type CopySummary,
+  copyTree,
+} from './copy.js';
+export {
   DFS_CHUNK_SIZE_DEFAULT,
   Dfs,
   type DfsMode,
