@@ -42,6 +42,9 @@ export class Container {
   private closed = false;
   private oidNext = 0n;
   private oidEnd = 0n;
+  /** Checked id shapes by type and class, for the pool map and properties they were checked against. */
+  private readonly shapes = new Map<string, { type: ObjType; redun: number; groups: number }>();
+  private shapesFor: { map: unknown; info: ContInfo } | undefined;
   private oidRefill: Promise<void> | undefined;
 
   constructor(pool: Pool, info: ContInfo, mode: 'ro' | 'rw', epoch?: bigint) {
@@ -173,6 +176,23 @@ export class Container {
   }
 
   private oidShape(options: NewOidOptions): { type: ObjType; redun: number; groups: number } {
+    // A file system creates objects of a few shapes over and over: check each once per pool map
+    // (its layout depends on the targets) and per properties (the class on the redundancy factor).
+    const map = this.pool.map;
+    if (this.shapesFor?.map !== map || this.shapesFor.info !== this.info) {
+      this.shapes.clear();
+      this.shapesFor = { map, info: this.info };
+    }
+    const key = `${options.type ?? ''}/${options.oclass ?? ''}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = this.checkedShape(options);
+      this.shapes.set(key, shape);
+    }
+    return shape;
+  }
+
+  private checkedShape(options: NewOidOptions): { type: ObjType; redun: number; groups: number } {
     const type = options.type ?? 'multi_hashed';
     if (!(type in OBJ_TYPES)) throw new DaosError('DER_INVAL', `unknown object type "${type}"`);
     const use: DefaultFor =

@@ -308,11 +308,20 @@ export class DaosObject {
     }
   }
 
-  /** Punch the whole object: every dkey, at once. */
-  async punch(options?: { tx?: Tx }): Promise<void> {
+  /**
+   * Punch the whole object: every dkey, at once. With `independent`, each redundancy group is
+   * punched on its own, in parallel, instead of in one distributed transaction: for an object no
+   * name reaches any more (libdfs's unlink), where all-or-nothing buys nothing and a failure
+   * leaves only unreachable data behind.
+   */
+  async punch(options?: { tx?: Tx; independent?: boolean }): Promise<void> {
     const tx = this.writeTx(options);
     // One punch per group, to its leader (which punches the other members).
     const ops: TxOp[] = this.groupTargets().map((to) => ({ kind: 'punch_obj', to }));
+    if (options?.independent && !tx && ops.length > 1) {
+      await Promise.all(ops.map((op) => this.submitPunches([op], undefined)));
+      return;
+    }
     await this.submitPunches(ops, tx);
   }
 

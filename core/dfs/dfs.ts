@@ -380,8 +380,9 @@ export class Dfs {
 
   /** Open (and with `flags.create` create) a file. */
   async open(path: string, flags: OpenFlags, mode = 0o666): Promise<DfsFile> {
-    let r = await this.resolve(path, 'open');
-    let created = false;
+    const fresh = flags.create ? await this.createByName(path, mode, flags.exclusive === true) : undefined;
+    let r = fresh ?? (await this.resolve(path, 'open'));
+    let created = fresh !== undefined;
     if (r.entry === undefined) {
       if (!flags.create) throw new DfsError('ENOENT', 'open', path);
       this.checkWritable('open', path);
@@ -394,7 +395,7 @@ export class Dfs {
         if (!(err instanceof DfsError && err.code === 'EEXIST') || flags.exclusive) throw err;
         r = await this.lookup(path, 'open');
       }
-    } else if (flags.create && flags.exclusive) {
+    } else if (flags.create && flags.exclusive && !created) {
       throw new DfsError('EEXIST', 'open', path);
     }
     const entry = r.entry!;
@@ -403,6 +404,41 @@ export class Dfs {
     const file = new DfsFile(this, r.dir.oid, r.name, entry, flags, path);
     if (flags.truncate && !created && isReg(entry)) await file.truncate(0);
     return file;
+  }
+
+  /**
+   * libdfs's O_CREAT: resolve the parent and insert the entry at once (a conditional insert; the
+   * name is looked up only if it exists). Undefined when it exists and the open is not exclusive
+   * (the caller opens what is there, following a symlink), and for what the full walk handles
+   * (a read-only mount, a trailing slash, '.' or '..' last).
+   */
+  private async createByName(
+    path: string,
+    mode: number,
+    exclusive: boolean,
+  ): Promise<(Resolved & { entry: Entry }) | undefined> {
+    if (this.readOnly || typeof path !== 'string') return undefined;
+    const cut = path.lastIndexOf('/');
+    const name = path.slice(cut + 1);
+    if (name === '' || name === '.' || name === '..' || Buffer.byteLength(name) > NAME_BYTES_MAX)
+      return undefined;
+    let parent: Resolved;
+    try {
+      parent = await this.resolve(cut <= 0 ? '/' : path.slice(0, cut), 'open');
+    } catch (err) {
+      throw err instanceof DfsError ? new DfsError(err.code, 'open', path) : err;
+    }
+    if (parent.entry === undefined) throw new DfsError('ENOENT', 'open', path);
+    if (!isDir(parent.entry)) throw new DfsError('ENOTDIR', 'open', path);
+    const dir: DirRef = { oid: parent.entry.oid, entry: parent.entry };
+    const at = `${parent.path === '/' ? '' : parent.path}/${name}`;
+    const r: Resolved = { dir, name, entry: undefined, chain: [...parent.chain, dir], path: at };
+    try {
+      return { ...r, entry: await this.createIn(r, at, { mode }) };
+    } catch (err) {
+      if (err instanceof DfsError && err.code === 'EEXIST' && !exclusive) return undefined;
+      throw err;
+    }
   }
 
   async unlink(path: string): Promise<void> {
@@ -785,7 +821,8 @@ export class Dfs {
   private async punchObjectOf(entry: Entry): Promise<void> {
     if (isLink(entry)) return;
     const obj = isDir(entry) ? this.dirObject(entry.oid) : new DaosObject(this.container, entry.oid);
-    await obj.punch();
+    // The entry is gone: no name reaches the object, so its groups need no common transaction.
+    await obj.punch({ independent: true });
     if (isDir(entry)) this.handles.delete(`${entry.oid.hi}.${entry.oid.lo}`);
   }
 

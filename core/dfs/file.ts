@@ -92,6 +92,8 @@ export class DfsFile {
     this.check('write', this.flags.write);
     this.dfs.checkWritable('write', this.path);
     const a = this.data('write');
+    // POSIX: a write of no bytes to a regular file has no other results (no mtime change).
+    if (bytes.byteLength === 0) return 0;
     try {
       const at = this.flags.append || position === null ? Number(await a.getSize()) : position;
       if (bytes.byteLength === 0) return 0;

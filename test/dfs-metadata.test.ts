@@ -1,0 +1,153 @@
+/**
+ * The metadata paths bench:dfs times (create by writeFile, stat, unlink), with the shortcuts they
+ * take: exclusive create, O_TRUNC, zero-byte writes, punch-must-exist and the object punch.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dfs, DfsError } from '../core/dfs/index.js';
+import { type Container, DaosSystem, type Pool } from '../index.js';
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => (e instanceof DfsError ? e.code : String(e)),
+  );
+}
+
+describe('dfs metadata paths', () => {
+  let dir: string;
+  let sys: DaosSystem;
+  let pool: Pool;
+  let dfs: Dfs;
+  let other: Dfs;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'daos-dfs-md-'));
+    sys = await DaosSystem.start({ dir, targetsPerEngine: 4 });
+    await sys.createPool({ label: 'tank', size: '1G' });
+    pool = await (await sys.connect()).connectPool('tank');
+    dfs = await Dfs.mount(pool, 'fs', { create: true, oclass: 'SX' });
+    other = await Dfs.mount(pool, 'fs');
+  });
+  afterAll(async () => {
+    await other.umount();
+    await dfs.umount();
+    await sys.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writeFile(path, "") creates an empty file; on an existing file it truncates and stamps mtime', async () => {
+    const fs = dfs.fs;
+    await fs.mkdir('/a');
+    await fs.writeFile('/a/f', '');
+    const st = await fs.stat('/a/f');
+    expect(st.isFile()).toBe(true);
+    expect(st.size).toBe(0);
+    await fs.writeFile('/a/f', 'hello');
+    const before = await fs.stat('/a/f');
+    expect(before.size).toBe(5);
+    await new Promise((r) => setTimeout(r, 5));
+    await fs.writeFile('/a/f', '');
+    const after = await fs.stat('/a/f');
+    expect(after.size).toBe(0);
+    expect(after.mtimeNs > before.mtimeNs).toBe(true);
+  });
+
+  it('a write of no bytes changes nothing (POSIX), a write of some stamps mtime at close', async () => {
+    const fs = dfs.fs;
+    await fs.writeFile('/a/z', 'abc');
+    const t0 = (await fs.stat('/a/z')).mtimeNs;
+    await new Promise((r) => setTimeout(r, 5));
+    const fh = await fs.open('/a/z', 'r+');
+    expect((await fh.write(Buffer.alloc(0), 0, 0, 0)).bytesWritten).toBe(0);
+    await fh.close();
+    expect((await fs.stat('/a/z')).mtimeNs).toBe(t0);
+    const fh2 = await fs.open('/a/z', 'r+');
+    await fh2.write('x', 0);
+    await fh2.close();
+    expect((await fs.stat('/a/z')).mtimeNs > t0).toBe(true);
+    expect(await fs.readFile('/a/z', 'utf8')).toBe('xbc');
+  });
+
+  it('exclusive create: an existing name is EEXIST; of racing exclusive creators exactly one wins', async () => {
+    const fs = dfs.fs;
+    expect(await code(fs.writeFile('/a/f', '', { flag: 'wx' }))).toBe('EEXIST');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        code((i % 2 === 0 ? dfs : other).fs.writeFile('/a/race', `w${i}`, { flag: 'wx' })),
+      ),
+    );
+    expect(results.filter((r) => r === undefined)).toHaveLength(1);
+    expect(results.filter((r) => r === 'EEXIST')).toHaveLength(7);
+    // Non-exclusive creators racing: all succeed, one file.
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? dfs : other).fs.writeFile('/a/shared', '')),
+    );
+    expect((await fs.readdir('/a')).filter((n) => n === 'shared')).toHaveLength(1);
+  });
+
+  it('O_CREAT inserts at the name (libdfs): the errors of the walk, symlinks followed, read-only refused', async () => {
+    const fs = dfs.fs;
+    await fs.mkdir('/c');
+    await fs.writeFile('/c/file', 'x');
+    expect(await code(fs.writeFile('/nope/f', ''))).toBe('ENOENT');
+    expect(await code(fs.writeFile('/c/file/f', ''))).toBe('ENOTDIR');
+    expect(await code(fs.writeFile('/c/nope/f', ''))).toBe('ENOENT');
+    // Relative paths are from the root; '.' and '..' on the way are resolved.
+    await fs.writeFile('c/rel', 'r');
+    await fs.writeFile('/c/../c/./dots', 'd');
+    expect((await fs.readdir('/c')).sort()).toEqual(['dots', 'file', 'rel']);
+    // A dangling symlink: O_CREAT creates its target; O_CREAT|O_EXCL fails on the link.
+    await fs.symlink('/c/target', '/c/link');
+    expect(await code(fs.writeFile('/c/link', 'via link', { flag: 'wx' }))).toBe('EEXIST');
+    await fs.writeFile('/c/link', 'via link');
+    expect(await fs.readFile('/c/target', 'utf8')).toBe('via link');
+    expect((await fs.lstat('/c/link')).isSymbolicLink()).toBe(true);
+    // A directory is not a file to create or truncate.
+    expect(await code(fs.writeFile('/c', ''))).toBe('EISDIR');
+    const ro = await Dfs.mount(pool, 'fs', { readOnly: true });
+    try {
+      expect(await code(ro.fs.writeFile('/c/new', ''))).toBe('EROFS');
+      expect(await ro.fs.readFile('/c/file', 'utf8')).toBe('x');
+    } finally {
+      await ro.umount();
+    }
+  });
+
+  it('unlink removes the name (punch-must-exist: a second or racing unlink is ENOENT) and the data of every group', async () => {
+    const fs = dfs.fs;
+    const chunk = Buffer.alloc(dfs.sb.chunkSize, 7);
+    await fs.writeFile('/a/big', Buffer.concat([chunk, chunk, chunk, chunk, chunk]));
+    const { entry } = await dfs.lookup('/a/big', 'stat');
+    const cont: Container = dfs.container;
+    const obj = cont.object(entry.oid);
+    const dkeysOf = async () => {
+      const out: unknown[] = [];
+      for await (const k of obj.listDkeys()) out.push(k);
+      return out;
+    };
+    expect((await dkeysOf()).length).toBe(5);
+    const results = await Promise.all([code(fs.unlink('/a/big')), code(other.fs.unlink('/a/big'))]);
+    expect(results.sort()).toEqual(['ENOENT', undefined].sort());
+    expect(await code(fs.unlink('/a/big'))).toBe('ENOENT');
+    expect(await code(fs.stat('/a/big'))).toBe('ENOENT');
+    expect(await dkeysOf()).toEqual([]);
+    // The name can be used again, for a new, empty file.
+    await fs.writeFile('/a/big', '');
+    expect((await fs.stat('/a/big')).size).toBe(0);
+    expect(await code(fs.unlink('/a'))).toBe('EISDIR');
+  });
+
+  it('new object ids keep their class and the container redundancy rules (shapes checked once per map)', async () => {
+    const cont = dfs.container;
+    const a = await cont.newOid({ type: 'byte_array', oclass: 'S1' });
+    const b = await cont.newOid({ type: 'byte_array', oclass: 'SX' });
+    const c = await cont.newOid({ type: 'byte_array', oclass: 'S1' });
+    expect(a.hi >> 32n).toBe(c.hi >> 32n);
+    expect(a.hi >> 32n).not.toBe(b.hi >> 32n);
+    expect(a.lo).not.toBe(c.lo);
+    await expect(cont.newOid({ type: 'byte_array', oclass: 'NOPE' })).rejects.toThrow(/unknown object class/);
+  });
+});
