@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { runIor } from '../bench/index.js';
 /**
  * ior: IOR (hpc/ior 4.x) on daos-ts — the real tool's flags and output (bench/ior).
  *
@@ -10,7 +11,6 @@
  * that failed -W / -R verification.
  */
 import { IOR_USAGE, IorUsageError, parseIorArgs } from '../bench/ior/options.js';
-import { runIor } from '../bench/index.js';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

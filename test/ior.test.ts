@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,7 +116,12 @@ function parseIorText(text: string): ParsedIor {
     const iter = line.slice(10 + 9 * 11).trim();
     expect(iter).toMatch(/^\d+$/);
     out.results.push(
-      Object.fromEntries(RESULT_COLUMNS.map((k, c) => [k, c === 0 ? line.slice(0, 10).trim() : c === 10 ? iter : cells[c - 1]!.trim()])),
+      Object.fromEntries(
+        RESULT_COLUMNS.map((k, c) => [
+          k,
+          c === 0 ? line.slice(0, 10).trim() : c === 10 ? iter : cells[c - 1]!.trim(),
+        ]),
+      ),
     );
   }
   expect(lines[i]).toBe('Summary of all tests:');
@@ -150,7 +155,10 @@ const MiB = 1 << 20;
 
 describe('ior output', () => {
   it('prints IOR 4 text: banner, Options block, Results, Max lines, Summary table', async () => {
-    const r = await ior(['-a', 'POSIX', '-b', '1m', '-t', '256k', '-s', '2', '-N', '2', '-i', '2', '-w', '-r', '-C'], dir);
+    const r = await ior(
+      ['-a', 'POSIX', '-b', '1m', '-t', '256k', '-s', '2', '-N', '2', '-i', '2', '-w', '-r', '-C'],
+      dir,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const p = parseIorText(r.stdout);
@@ -179,8 +187,15 @@ describe('ior output', () => {
     }
     expect(p.summary.map((s) => s.Operation)).toEqual(['write', 'read']);
     expect(p.summary[0]).toMatchObject({ '#Tasks': '2', reps: '2', fPP: '0', reord: '1', segcnt: '2' });
-    expect(p.summary[0]).toMatchObject({ blksiz: '1048576', xsize: '262144', 'aggs(MiB)': '4.0', API: 'POSIX' });
-    const maxW = Math.max(...p.results.filter((x) => x.access === 'write').map((x) => Number(x['bw(MiB/s)'])));
+    expect(p.summary[0]).toMatchObject({
+      blksiz: '1048576',
+      xsize: '262144',
+      'aggs(MiB)': '4.0',
+      API: 'POSIX',
+    });
+    const maxW = Math.max(
+      ...p.results.filter((x) => x.access === 'write').map((x) => Number(x['bw(MiB/s)'])),
+    );
     expect(p.maxWrite!.mib).toBeCloseTo(maxW, 1);
     expect(p.maxWrite!.mb).toBeCloseTo((p.maxWrite!.mib * MiB) / 1e6, 1);
     expect(p.maxRead).toBeDefined();
@@ -201,14 +216,31 @@ describe('ior output', () => {
     expect(results.map((x) => x.access)).toEqual(['write', 'read']);
     for (const x of results)
       expect(Object.keys(x).sort()).toEqual(
-        ['access', 'bwMiB', 'blockKiB', 'xferKiB', 'iops', 'latency', 'openTime', 'wrRdTime', 'closeTime', 'totalTime'].sort(),
+        [
+          'access',
+          'bwMiB',
+          'blockKiB',
+          'xferKiB',
+          'iops',
+          'latency',
+          'openTime',
+          'wrRdTime',
+          'closeTime',
+          'totalTime',
+        ].sort(),
       );
     const summaryKeys =
       'operation API TestID ReferenceNumber segmentCount blockSize transferSize numTasks tasksPerNode repetitions filePerProc reorderTasks bwMaxMIB bwMinMIB bwMeanMIB bwStdMIB OPsMax OPsMin OPsMean OPsSD MeanTime xsizeMiB'.split(
         ' ',
       );
     for (const s of doc.summary) expect(Object.keys(s).sort()).toEqual([...summaryKeys].sort());
-    expect(doc.summary[0]).toMatchObject({ operation: 'write', API: 'POSIX', numTasks: 2, filePerProc: true, xsizeMiB: 1 });
+    expect(doc.summary[0]).toMatchObject({
+      operation: 'write',
+      API: 'POSIX',
+      numTasks: 2,
+      filePerProc: true,
+      xsizeMiB: 1,
+    });
   });
 
   it('refuses bad flags with a clear message and a non-zero status', async () => {
@@ -256,7 +288,27 @@ describe('ior backends', () => {
 
   it('reordered (-C) random-offset (-z) reads with stonewalling and wear-out stay verified', async () => {
     const r = await runIor(
-      ['-a', 'DFS', '-b', '4m', '-t', '4k', '-N', '2', '-C', '-z', '-D', '1', '-O', 'stoneWallingWearOut=1', '-w', '-r', '-R', '-G', '3'],
+      [
+        '-a',
+        'DFS',
+        '-b',
+        '4m',
+        '-t',
+        '4k',
+        '-N',
+        '2',
+        '-C',
+        '-z',
+        '-D',
+        '1',
+        '-O',
+        'stoneWallingWearOut=1',
+        '-w',
+        '-r',
+        '-R',
+        '-G',
+        '3',
+      ],
       { system: sys },
     );
     expect(r.errors).toBe(0);
@@ -271,7 +323,22 @@ describe('ior backends', () => {
 describe('ior verification catches corruption', () => {
   it('-R finds a byte flipped in a DFS file between a -k write and a read-only pass (CLI, --embedded)', async () => {
     const emb = join(dir, 'emb');
-    const common = ['-a', 'DFS', '-b', '256k', '-t', '64k', '-s', '2', '-N', '2', '-G', '77', '--embedded', emb];
+    const common = [
+      '-a',
+      'DFS',
+      '-b',
+      '256k',
+      '-t',
+      '64k',
+      '-s',
+      '2',
+      '-N',
+      '2',
+      '-G',
+      '77',
+      '--embedded',
+      emb,
+    ];
     const w = await ior([...common, '-w', '-W', '-k'], dir);
     expect(w.stderr).toBe('');
     expect(w.code).toBe(0);

@@ -18,7 +18,7 @@ import {
 import { formatJson, formatText } from './output.js';
 import type { IorIteration, IorRankArgs } from './run.js';
 
-export { IorUsageError, type IorOptions, parseIorArgs } from './options.js';
+export { type IorOptions, IorUsageError, parseIorArgs } from './options.js';
 export type { IorIteration, IorPhase } from './run.js';
 
 /** Pool and container IOR uses in a system when --dfs.pool / --dfs.cont are not given. */
@@ -61,7 +61,10 @@ function needsSystem(o: IorOptions): boolean {
  * Run IOR with its command-line flags (or options) and resolve to the figures and the report.
  * Data that fails verification does not reject: `errors` counts the bad 8-byte words.
  */
-export async function runIor(args: readonly string[] | Partial<IorOptions>, env: RunIorEnv = {}): Promise<IorResult> {
+export async function runIor(
+  args: readonly string[] | Partial<IorOptions>,
+  env: RunIorEnv = {},
+): Promise<IorResult> {
   const o = Array.isArray(args)
     ? parseIorArgs(args as readonly string[])
     : checkIorOptions({ ...defaultIorOptions(), ...(args as Partial<IorOptions>) });
@@ -103,12 +106,11 @@ export async function runIor(args: readonly string[] | Partial<IorOptions>, env:
     const info = {
       began,
       finished: new Date(),
-      path: needsSystem(o)
-        ? `daos:${poolLabel}/${container}`
-        : dirname(resolve(o.testFileName)),
+      path: needsSystem(o) ? `daos:${poolLabel}/${container}` : dirname(resolve(o.testFileName)),
       signature,
     };
-    const report = o.summaryFormat === 'JSON' ? formatJson(o, iterations, info) : formatText(o, iterations, info);
+    const report =
+      o.summaryFormat === 'JSON' ? formatJson(o, iterations, info) : formatText(o, iterations, info);
     if (o.summaryFile) writeFileSync(o.summaryFile, report);
     else env.out?.(report);
     const errors = iterations.reduce((a, it) => a + it.writeErrors + it.readErrors, 0);

@@ -6,7 +6,14 @@ describe('ior layout', () => {
   it('places transfers as IOR does: shared seg*N*b + rank*b + j*t, per process seg*b + j*t', () => {
     const shared = parseIorArgs(['-b', '4k', '-t', '1k', '-s', '2', '-N', '3']);
     expect([...transferOffsets(shared, 1, 0)]).toEqual([
-      4096, 5120, 6144, 7168, 3 * 4096 + 4096, 3 * 4096 + 5120, 3 * 4096 + 6144, 3 * 4096 + 7168,
+      4096,
+      5120,
+      6144,
+      7168,
+      3 * 4096 + 4096,
+      3 * 4096 + 5120,
+      3 * 4096 + 6144,
+      3 * 4096 + 7168,
     ]);
     const fpp = parseIorArgs(['-b', '4k', '-t', '2k', '-s', '2', '-N', '3', '-F']);
     expect([...transferOffsets(fpp, 2, 0)]).toEqual([0, 2048, 4096, 6144]);

@@ -125,7 +125,8 @@ export function parseSize(text: string, flag: string): number {
 function parseInt10(text: string, flag: string, min: number): number {
   if (!/^-?\d+$/.test(text.trim())) throw new IorUsageError(`${flag}: "${text}" is not an integer`);
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new IorUsageError(`${flag}: ${text} must be at least ${min}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new IorUsageError(`${flag}: ${text} must be at least ${min}`);
   return n;
 }
 
@@ -288,7 +289,8 @@ export function parseIorArgs(argv: readonly string[]): IorOptions {
 /** IOR's consistency checks; fills in -w -r when none of -w -r -W -R was given. */
 export function checkIorOptions(o: IorOptions): IorOptions {
   if (!o.writeFile && !o.readFile && !o.checkWrite && !o.checkRead) o.writeFile = o.readFile = true;
-  if (o.transferSize <= 0 || o.blockSize <= 0) throw new IorUsageError('block and transfer sizes must be > 0');
+  if (o.transferSize <= 0 || o.blockSize <= 0)
+    throw new IorUsageError('block and transfer sizes must be > 0');
   if (o.transferSize % IOR_WORD_BYTES !== 0)
     throw new IorUsageError(`transfer size (-t ${o.transferSize}) must be a multiple of ${IOR_WORD_BYTES}`);
   if (o.transferSize > IOR_TRANSFER_BYTES_MAX)

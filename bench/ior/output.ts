@@ -32,7 +32,8 @@ export function iorTime(d: Date): string {
 
 /** IOR's HumanReadable in base two: "1 MiB", "1.50 GiB", "262144 bytes". */
 export function humanReadable(n: number): string {
-  const unit = (u: number, name: string) => (n % u === 0 ? `${n / u} ${name}` : `${(n / u).toFixed(2)} ${name}`);
+  const unit = (u: number, name: string) =>
+    n % u === 0 ? `${n / u} ${name}` : `${(n / u).toFixed(2)} ${name}`;
   if (n >= GiB) return unit(GiB, 'GiB');
   if (n >= MiB) return unit(MiB, 'MiB');
   if (n >= 0) return `${n} bytes`;
@@ -162,7 +163,9 @@ function summaries(o: IorOptions, iterations: IorIteration[]): SummaryLine[] {
       MeanTime: stats(ps.map((x) => x.row.totalTime)).mean,
       xsizeMiB: ps.reduce((a, x) => a + x.p.bytes, 0) / ps.length / MiB,
       stonewallTime:
-        o.stoneWallingWearOut && walls.length > 0 ? walls.reduce((a, s) => a + s.time, 0) / ps.length : undefined,
+        o.stoneWallingWearOut && walls.length > 0
+          ? walls.reduce((a, s) => a + s.time, 0) / ps.length
+          : undefined,
       stonewallMiB:
         o.stoneWallingWearOut && walls.length > 0
           ? walls.reduce((a, s) => a + s.minDataBytes, 0) / MiB / ps.length
@@ -299,8 +302,10 @@ export function formatText(o: IorOptions, iterations: IorIteration[], info: IorR
   const w = max('write');
   const r = max('read');
   out.push('');
-  if (w !== undefined) out.push(`Max Write: ${w.toFixed(2)} MiB/sec (${((w * MiB) / 1e6).toFixed(2)} MB/sec)`);
-  if (r !== undefined) out.push(`Max Read:  ${r.toFixed(2)} MiB/sec (${((r * MiB) / 1e6).toFixed(2)} MB/sec)`);
+  if (w !== undefined)
+    out.push(`Max Write: ${w.toFixed(2)} MiB/sec (${((w * MiB) / 1e6).toFixed(2)} MB/sec)`);
+  if (r !== undefined)
+    out.push(`Max Read:  ${r.toFixed(2)} MiB/sec (${((r * MiB) / 1e6).toFixed(2)} MB/sec)`);
   out.push('', 'Summary of all tests:', SUMMARY_HEADER, ...sums.map((s) => summaryLine(o, s)));
   out.push(keyVal('Finished', iorTime(info.finished)));
   return `${out.join('\n')}\n`;

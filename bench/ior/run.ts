@@ -89,14 +89,36 @@ export default async function iorRank(world: Comm, args: string[]): Promise<IorI
       if (o.readFile) {
         await world.barrier();
         it.log.push(`Commencing read performance test: ${new Date().toString()}`);
-        const r = await phase(o, world, self, backend, 'read', other, signature, buf, words, written?.[other]);
+        const r = await phase(
+          o,
+          world,
+          self,
+          backend,
+          'read',
+          other,
+          signature,
+          buf,
+          words,
+          written?.[other],
+        );
         it.phases.push(r.phase);
       }
       if (o.checkRead) {
         await world.barrier();
         it.log.push('Re-reading the file(s) twice to verify that reads are consistent.');
         it.log.push(new Date().toString());
-        const r = await phase(o, world, self, backend, 'check', other, signature, buf, words, written?.[other]);
+        const r = await phase(
+          o,
+          world,
+          self,
+          backend,
+          'check',
+          other,
+          signature,
+          buf,
+          words,
+          written?.[other],
+        );
         it.readErrors = r.errors;
       }
       if (!o.keepFile) {
@@ -145,7 +167,11 @@ async function phase(
   const deadlineMs = timed ? o.deadlineForStonewalling * 1000 : 0;
 
   const t0 = nowMs();
-  const h: IorHandle = await backend.open(fileName(o, dataRank), kind === 'write' ? 'write' : 'read', fileComm);
+  const h: IorHandle = await backend.open(
+    fileName(o, dataRank),
+    kind === 'write' ? 'write' : 'read',
+    fileComm,
+  );
   const t1 = nowMs();
   if (o.intraTestBarriers) await world.barrier();
 
