@@ -9,6 +9,7 @@ import type { Comm } from '../../adapters/mpiio/comm.js';
 import { type IorBackend, type IorHandle, openBackend } from './backends.js';
 import { countErrors, fileName, fillTransfer, readRank, transferOffsets } from './layout.js';
 import type { IorOptions } from './options.js';
+import { iorTime } from './output.js';
 
 export interface IorRankArgs {
   options: IorOptions;
@@ -49,7 +50,7 @@ export interface IorIteration {
   readErrors: number;
   /** Size the file(s) had after the write phase (summed over files with -F), when checked. */
   fileSize?: number;
-  /** Wall-clock times (ms since the epoch) the phases began, for -v. */
+  /** What IOR prints with -v as the repetition runs (phases begun, verification). */
   log: string[];
 }
 
@@ -71,7 +72,7 @@ export default async function iorRank(world: Comm, args: string[]): Promise<IorI
       let written: number[] | undefined;
       if (o.writeFile) {
         await world.barrier();
-        it.log.push(`Commencing write performance test: ${new Date().toString()}`);
+        it.log.push(`Commencing write performance test: ${iorTime(new Date())}`);
         const r = await phase(o, world, self, backend, 'write', world.rank, signature, buf, words, undefined);
         it.phases.push(r.phase);
         written = await world.allgather(r.pairs);
@@ -80,7 +81,7 @@ export default async function iorRank(world: Comm, args: string[]): Promise<IorI
       if (o.checkWrite) {
         await world.barrier();
         it.log.push('Verifying contents of the file(s) just written.');
-        it.log.push(new Date().toString());
+        it.log.push(iorTime(new Date()));
         const limit = written?.[world.rank];
         const r = await phase(o, world, self, backend, 'check', world.rank, signature, buf, words, limit);
         it.writeErrors = r.errors;
@@ -88,7 +89,7 @@ export default async function iorRank(world: Comm, args: string[]): Promise<IorI
       const other = readRank(o, world.rank);
       if (o.readFile) {
         await world.barrier();
-        it.log.push(`Commencing read performance test: ${new Date().toString()}`);
+        it.log.push(`Commencing read performance test: ${iorTime(new Date())}`);
         const r = await phase(
           o,
           world,
@@ -106,7 +107,7 @@ export default async function iorRank(world: Comm, args: string[]): Promise<IorI
       if (o.checkRead) {
         await world.barrier();
         it.log.push('Re-reading the file(s) twice to verify that reads are consistent.');
-        it.log.push(new Date().toString());
+        it.log.push(iorTime(new Date()));
         const r = await phase(
           o,
           world,
