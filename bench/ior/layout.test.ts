@@ -55,6 +55,8 @@ describe('ior layout', () => {
       1,
     ]);
     expect(parseIorArgs(['-W']).writeFile).toBe(false);
+    const kv = parseIorArgs(['-O', 'summaryFormat=JSON,summaryFile=/tmp/s.json']);
+    expect([kv.summaryFormat, kv.summaryFile]).toEqual(['JSON', '/tmp/s.json']);
     expect(parseIorArgs([]).writeFile && parseIorArgs([]).readFile).toBe(true);
     expect(() => parseIorArgs(['-q'])).toThrow(/unknown option -q/);
     expect(() => parseIorArgs(['-b', '1x'])).toThrow(/not a size/);

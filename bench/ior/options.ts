@@ -168,7 +168,9 @@ const VALUED: Record<string, Setter> = {
   D: (o, v, f) => (o.deadlineForStonewalling = parseInt10(v, f, 0)),
   N: (o, v, f) => (o.numTasks = parseInt10(v, f, 1)),
   G: (o, v, f) => (o.setTimeStampSignature = parseInt10(v, f, 0) >>> 0),
-  O: (o, v, f) => setKeyValue(o, v, f),
+  O: (o, v, f) => {
+    for (const kv of v.split(',')) setKeyValue(o, kv, f);
+  },
 };
 
 const LONG: Record<string, Setter> = {
