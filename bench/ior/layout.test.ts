@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { countErrors, fileName, fillTransfer, readRank, transferOffsets } from './layout.js';
+import { parseIorArgs } from './options.js';
+
+describe('ior layout', () => {
+  it('places transfers as IOR does: shared seg*N*b + rank*b + j*t, per process seg*b + j*t', () => {
+    const shared = parseIorArgs(['-b', '4k', '-t', '1k', '-s', '2', '-N', '3']);
+    expect([...transferOffsets(shared, 1, 0)]).toEqual([
+      4096,
+      5120,
+      6144,
+      7168,
+      3 * 4096 + 4096,
+      3 * 4096 + 5120,
+      3 * 4096 + 6144,
+      3 * 4096 + 7168,
+    ]);
+    const fpp = parseIorArgs(['-b', '4k', '-t', '2k', '-s', '2', '-N', '3', '-F']);
+    expect([...transferOffsets(fpp, 2, 0)]).toEqual([0, 2048, 4096, 6144]);
+    expect(fileName(fpp, 2)).toBe('testFile.00000002');
+  });
+
+  it('-z visits the same offsets in a seeded order; -C and -Z pick another rank', () => {
+    const o = parseIorArgs(['-b', '64k', '-t', '1k', '-s', '3', '-N', '4', '-z']);
+    const a = transferOffsets(o, 2, 7);
+    expect([...a]).not.toEqual([...transferOffsets({ ...o, randomOffset: false }, 2, 7)]);
+    expect([...a].sort((x, y) => x - y)).toEqual([...transferOffsets({ ...o, randomOffset: false }, 2, 7)]);
+    expect([...transferOffsets(o, 2, 7)]).toEqual([...a]);
+    const c = parseIorArgs(['-N', '4', '-C', '-Q', '3']);
+    expect([0, 1, 2, 3].map((r) => readRank(c, r))).toEqual([3, 0, 1, 2]);
+    const z = parseIorArgs(['-N', '5', '-Z']);
+    expect([0, 1, 2, 3, 4].map((r) => readRank(z, r)).sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('signs every 8-byte word with rank, signature and offset, and counts bad words', () => {
+    const words = new Uint32Array(64);
+    fillTransfer(words, 1234, 5, 2 ** 33 + 256);
+    expect(countErrors(words, 1234, 5, 2 ** 33 + 256)).toBe(0);
+    const b = new Uint8Array(words.buffer);
+    expect(new DataView(b.buffer).getBigUint64(8, true)).toBe(2n ** 33n + 256n + 8n);
+    expect(new DataView(b.buffer).getBigUint64(0, true)).toBe((5n << 32n) | 1234n);
+    b[104]! ^= 1;
+    expect(countErrors(words, 1234, 5, 2 ** 33 + 256)).toBe(1);
+    expect(countErrors(words, 1234, 4, 2 ** 33 + 256)).toBe(16 + 1);
+  });
+
+  it('takes k/m/g sizes and refuses bad flags', () => {
+    const o = parseIorArgs(['-b2m', '-t=64k', '-s', '4', '-wrv']);
+    expect([o.blockSize, o.transferSize, o.segmentCount, o.writeFile, o.readFile, o.verbose]).toEqual([
+      2 << 20,
+      64 << 10,
+      4,
+      true,
+      true,
+      1,
+    ]);
+    expect(parseIorArgs(['-W']).writeFile).toBe(false);
+    const kv = parseIorArgs(['-O', 'summaryFormat=JSON,summaryFile=/tmp/s.json']);
+    expect([kv.summaryFormat, kv.summaryFile]).toEqual(['JSON', '/tmp/s.json']);
+    expect(parseIorArgs([]).writeFile && parseIorArgs([]).readFile).toBe(true);
+    expect(() => parseIorArgs(['-q'])).toThrow(/unknown option -q/);
+    expect(() => parseIorArgs(['-b', '1x'])).toThrow(/not a size/);
+    expect(() => parseIorArgs(['-b', '1m', '-t', '3k'])).toThrow(/multiple of transfer size/);
+    expect(() => parseIorArgs(['-t', '12'])).toThrow(/multiple of 8/);
+    expect(() => parseIorArgs(['-c'])).toThrow(/MPIIO/);
+    expect(() => parseIorArgs(['-O', 'nope=1'])).toThrow(/unknown option "nope"/);
+    expect(() => parseIorArgs(['--dfs.pol', 'x'])).toThrow(/unknown option --dfs.pol/);
+  });
+});
