@@ -198,6 +198,7 @@ const NOT_IMPLEMENTED: Record<string, string> = {
 export function parseMdtestArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  context: { hasSystem?: boolean } = {},
 ): MdtestOptions {
   const o: MdtestOptions = {
     ...MDTEST_DEFAULTS,
@@ -238,7 +239,7 @@ export function parseMdtestArgs(
       throw new MdtestUsageError(`${arg} (${NOT_IMPLEMENTED[arg]}) is not implemented`);
     throw new MdtestUsageError(`unknown option ${arg}`);
   }
-  return validateMdtest(o);
+  return validateMdtest(o, context);
 }
 
 /** Fill in what mdtest derives (phases, file/dir kinds) and refuse what it refuses. */

@@ -96,7 +96,7 @@ export function mdtestOptions(
   args: readonly string[] | Partial<MdtestOptions>,
   hasSystem = false,
 ): MdtestOptions {
-  if (Array.isArray(args)) return parseMdtestArgs(args as string[]);
+  if (Array.isArray(args)) return parseMdtestArgs(args as string[], process.env, { hasSystem });
   const partial = args as Partial<MdtestOptions>;
   return validateMdtest(
     {
