@@ -17,10 +17,36 @@ function threadChannel(): RankChannel {
   };
 }
 
-function processChannel(): RankChannel {
+/**
+ * A child process's channel, and its init (the launcher's first message). One listener takes
+ * every message from the start: messages that follow the init in the same read (a peer's
+ * message forwarded while this rank was still loading) are emitted in the same tick, before a
+ * listener added after awaiting the init would exist, and would be lost; they wait in `early`.
+ */
+function processChannel(): { channel: RankChannel; init: Promise<RankInit> } {
+  let resolveInit!: (init: RankInit) => void;
+  const init = new Promise<RankInit>((resolve) => {
+    resolveInit = resolve;
+  });
+  let gotInit = false;
+  let handler: ((msg: ToRank) => void) | undefined;
+  const early: ToRank[] = [];
+  process.on('message', (m) => {
+    if (!gotInit) {
+      gotInit = true;
+      resolveInit(m as RankInit);
+    } else if (handler) handler(m as ToRank);
+    else early.push(m as ToRank);
+  });
   return {
-    post: (msg: ToLauncher) => process.send!(msg),
-    onMessage: (handler) => process.on('message', (m) => handler(m as ToRank)),
+    init,
+    channel: {
+      post: (msg: ToLauncher) => process.send!(msg),
+      onMessage: (h) => {
+        handler = h;
+        for (const m of early.splice(0)) h(m);
+      },
+    },
   };
 }
 
@@ -36,10 +62,9 @@ function mgmtProxy(core: RankCore): MgmtApi {
 
 async function main(): Promise<void> {
   const inThread = !isMainThread;
-  const channel = inThread ? threadChannel() : processChannel();
-  const init: RankInit = inThread
-    ? (workerData as RankInit)
-    : await new Promise<RankInit>((resolve) => process.once('message', (m) => resolve(m as RankInit)));
+  const child = inThread ? undefined : processChannel();
+  const channel = child ? child.channel : threadChannel();
+  const init: RankInit = child ? await child.init : (workerData as RankInit);
   const core = new RankCore(channel, init);
   if (init.system) {
     const sys = init.system;
