@@ -234,7 +234,23 @@ describe('mdtest on POSIX', () => {
   it('-N 1 (stride), -i 2, -P, -Z, and the --json summary', async () => {
     const d = join(scratch, 'stride');
     const json = join(scratch, 'stride.json');
-    const r = await cli(['--np', '3', '-n', '6', '-u', '-N', '1', '-i', '2', '-P', '-d', d, '--json', json]);
+    const r = await cli([
+      '--np',
+      '3',
+      '-n',
+      '6',
+      '-u',
+      '-N',
+      '1',
+      '-i',
+      '2',
+      '-P',
+      '-d',
+      d,
+      '--json',
+      json,
+      '--processes',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const tables = parseSummaries(r.stdout);
