@@ -1,4 +1,4 @@
-/** daos-ts/bench: the engines behind the benchmark CLIs (ior; mdtest joins it). */
+/** daos-ts/bench: the engines behind the benchmark CLIs (ior, mdtest). */
 export {
   IOR_CONTAINER_DEFAULT,
   IOR_POOL_DEFAULT,
@@ -11,3 +11,4 @@ export {
   type RunIorEnv,
   runIor,
 } from './ior/index.js';
+export { type MdtestOptions, type MdtestReport, runMdtest } from './mdtest/index.js';
