@@ -1,4 +1,4 @@
-/** daos-ts/bench: the engines behind the benchmark CLIs (ior, mdtest). */
+/** daos-ts/bench: the engines behind the benchmark CLIs (ior, mdtest, io500). */
 export {
   IOR_CONTAINER_DEFAULT,
   IOR_POOL_DEFAULT,
@@ -12,3 +12,13 @@ export {
   runIor,
 } from './ior/index.js';
 export { type MdtestOptions, type MdtestReport, runMdtest } from './mdtest/index.js';
+export {
+  type Io500Config,
+  type Io500Phase,
+  type Io500Result,
+  io500Defaults,
+  io500Score,
+  parseIo500Ini,
+  type RunIo500Env,
+  runIo500,
+} from './io500/index.js';
