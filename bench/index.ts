@@ -1,4 +1,15 @@
 /** daos-ts/bench: the engines behind the benchmark CLIs (ior, mdtest, io500). */
+
+export {
+  type Io500Config,
+  type Io500Phase,
+  type Io500Result,
+  io500Defaults,
+  io500Score,
+  parseIo500Ini,
+  type RunIo500Env,
+  runIo500,
+} from './io500/index.js';
 export {
   IOR_CONTAINER_DEFAULT,
   IOR_POOL_DEFAULT,
@@ -12,13 +23,3 @@ export {
   runIor,
 } from './ior/index.js';
 export { type MdtestOptions, type MdtestReport, runMdtest } from './mdtest/index.js';
-export {
-  type Io500Config,
-  type Io500Phase,
-  type Io500Result,
-  io500Defaults,
-  io500Score,
-  parseIo500Ini,
-  type RunIo500Env,
-  runIo500,
-} from './io500/index.js';

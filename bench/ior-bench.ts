@@ -12,8 +12,8 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { DaosSystem } from '../embedded/system.js';
 import { benchFlags, machine, progress, type Row, table, updateResults } from './common.js';
-import { type IorResult, runIor } from './ior/index.js';
 import { type Io500Config, io500Defaults, runIo500 } from './io500/index.js';
+import { type IorResult, runIor } from './ior/index.js';
 import { runMdtest } from './mdtest/index.js';
 import {
   type IorBenchJson,

@@ -15,10 +15,10 @@ import { type IorResult, runIor } from '../ior/index.js';
 import { type MdtestReport, runMdtest } from '../mdtest/index.js';
 import {
   IO500_VALID_WRITE_SECONDS,
+  IOR_HARD_TRANSFER_BYTES,
   type Io500Api,
   type Io500ApiChoice,
   type Io500Config,
-  IOR_HARD_TRANSFER_BYTES,
   io500Defaults,
   MDTEST_HARD_FILE_BYTES,
 } from './config.js';
