@@ -73,7 +73,8 @@ export function barChart(c: BarChart): string {
   let y: (v: number) => number;
   let ticks: number[];
   if (c.log) {
-    const lo = 10 ** Math.floor(Math.log10(minV));
+    // A decade below the smallest bar, so that it still shows.
+    const lo = 10 ** (Math.ceil(Math.log10(minV)) - 1);
     const hi = 10 ** Math.ceil(Math.log10(maxV));
     y = (v) =>
       M.top +

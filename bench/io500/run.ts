@@ -233,6 +233,7 @@ export async function runIo500(
       await f.fs.mkdir(posix.join(f.root, 'ior-easy'), { recursive: true });
       await f.fs.mkdir(posix.join(f.root, 'ior-hard'), { recursive: true });
     }
+    if (c.resultdir) await nodeFs.mkdir(c.resultdir, { recursive: true });
     emit(`IO500 version io500-daos-ts (standard phases, scaled down)`);
     emit(`[global] datadir ${runDir}, ${c.tasks} task(s), stonewall ${c.stonewallSeconds} s`);
 
