@@ -15,8 +15,8 @@ export const PALETTE = [
 ];
 
 const W = 760;
-const H = 320;
-const M = { top: 30, right: 20, bottom: 70, left: 70 };
+const H = 380;
+const M = { top: 30, right: 20, bottom: 130, left: 70 };
 
 export function escapeXml(s: string): string {
   return s.replace(
@@ -112,7 +112,7 @@ export function barChart(c: BarChart): string {
       );
     });
     parts.push(
-      `<text transform="translate(${(gx + groupW * 0.4).toFixed(1)} ${base + 12}) rotate(20)" font-size="11">${escapeXml(g.label)}</text>`,
+      `<text transform="translate(${(gx + groupW * 0.4).toFixed(1)} ${base + 12}) rotate(35)" font-size="11">${escapeXml(g.label)}</text>`,
     );
   });
   if (c.reference !== undefined)

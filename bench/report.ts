@@ -171,7 +171,7 @@ function markdownSection(t: MarkdownTable): string {
           unit: 'ratio',
           series: ['daos-ts / baseline'],
           groups: withRatio.map((r) => ({
-            label: r.test.length > 38 ? `${r.test.slice(0, 36)}…` : r.test,
+            label: r.test.length > 30 ? `${r.test.slice(0, 29)}…` : r.test,
             values: [r.ratio],
           })),
           reference: 1,
