@@ -139,6 +139,6 @@ export function check(cond: unknown, code: DerName, message: string | (() => str
 }
 
 /** Internal invariant: an impossible state stops loudly instead of corrupting data. */
-export function assert(cond: unknown, message = 'assertion failed'): asserts cond {
-  if (!cond) throw new Error(`invariant violated: ${message}`);
+export function assert(cond: unknown, message: string | (() => string) = 'assertion failed'): asserts cond {
+  if (!cond) throw new Error(`invariant violated: ${typeof message === 'function' ? message() : message}`);
 }

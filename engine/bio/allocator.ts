@@ -33,7 +33,7 @@ export class ExtentAllocator {
   private highWaterDirty = false;
 
   constructor(highWater: number, free: Extent[]) {
-    assert(Number.isSafeInteger(highWater) && highWater >= 0, `bad high-water mark ${highWater}`);
+    assert(Number.isSafeInteger(highWater) && highWater >= 0, () => `bad high-water mark ${highWater}`);
     this.highWaterBytes = highWater;
     const sorted = [...free].sort((a, b) => a.off - b.off);
     for (const e of sorted) this.insertFree(e.off, e.len);
@@ -54,7 +54,7 @@ export class ExtentAllocator {
 
   /** Hand out `len` bytes: the first free extent that fits, else past the high-water mark. */
   reserve(len: number): number {
-    assert(Number.isSafeInteger(len) && len > 0, `bad allocation length ${len}`);
+    assert(Number.isSafeInteger(len) && len > 0, () => `bad allocation length ${len}`);
     for (let i = 0; i < this.offs.length; i++) {
       const flen = this.lens[i]!;
       if (flen < len) continue;
@@ -79,10 +79,10 @@ export class ExtentAllocator {
 
   /** Return space: a failed submission's reservation, or space whose freeing has committed. */
   release(off: number, len: number): void {
-    assert(Number.isSafeInteger(off) && off >= 0 && len > 0, `bad release (${off}, ${len})`);
+    assert(Number.isSafeInteger(off) && off >= 0 && len > 0, () => `bad release (${off}, ${len})`);
     assert(
       off + len <= this.highWaterBytes,
-      `release (${off}, ${len}) past high water ${this.highWaterBytes}`,
+      () => `release (${off}, ${len}) past high water ${this.highWaterBytes}`,
     );
     this.insertFree(off, len);
   }
@@ -119,9 +119,9 @@ export class ExtentAllocator {
     }
     const i = lo;
     const prevEnd = i > 0 ? this.offs[i - 1]! + this.lens[i - 1]! : -1;
-    assert(prevEnd <= off, `double free: (${off}, ${len}) overlaps a free extent ending at ${prevEnd}`);
+    assert(prevEnd <= off, () => `double free: (${off}, ${len}) overlaps a free extent ending at ${prevEnd}`);
     const next = i < this.offs.length ? this.offs[i]! : Number.POSITIVE_INFINITY;
-    assert(off + len <= next, `double free: (${off}, ${len}) overlaps a free extent at ${next}`);
+    assert(off + len <= next, () => `double free: (${off}, ${len}) overlaps a free extent at ${next}`);
     this.freeTotalBytes += len;
     this.dirty.add(off);
     let start = off;
@@ -171,7 +171,7 @@ export function verifyTiling(highWater: number, free: Extent[], referenced: Exte
     const p = refs[i - 1]!;
     assert(
       p.off + p.len <= refs[i]!.off,
-      `data-file extents (${p.off}, ${p.len}) and (${refs[i]!.off}) overlap`,
+      () => `data-file extents (${p.off}, ${p.len}) and (${refs[i]!.off}) overlap`,
     );
   }
   const all = [...free, ...refs].sort((a, b) => a.off - b.off);
@@ -188,7 +188,7 @@ export function verifyTiling(highWater: number, free: Extent[], referenced: Exte
     if (r.off > pos) rebuilt.push({ off: pos, len: r.off - pos });
     pos = r.off + r.len;
   }
-  assert(pos <= highWater, `a referenced extent ends at ${pos}, past the high-water mark ${highWater}`);
+  assert(pos <= highWater, () => `a referenced extent ends at ${pos}, past the high-water mark ${highWater}`);
   if (pos < highWater) rebuilt.push({ off: pos, len: highWater - pos });
   return rebuilt;
 }

@@ -69,7 +69,7 @@ function contiguousRuns<T extends { off: number }>(
     } else {
       assert(
         mayOverlap || !last || item.off >= last.off + last.len,
-        `overlapping data-file writes at ${item.off}`,
+        () => `overlapping data-file writes at ${item.off}`,
       );
       runs.push({ off: item.off, len: lenOf(item), items: [item] });
     }
@@ -232,7 +232,7 @@ export class DataFile {
       let from = Math.min(b.length, Math.max(0, off + done - pos));
       while (from < b.length) {
         const n = fs.writeSync(this.fd, b, from, b.length - from, pos + from);
-        assert(n > 0, `data-file write at ${pos + from} made no progress`);
+        assert(n > 0, () => `data-file write at ${pos + from} made no progress`);
         from += n;
       }
       pos += b.length;
@@ -349,7 +349,7 @@ export class DataFile {
     let done = 0;
     while (done < len) {
       const n = fs.readSync(this.fd, out, outOff + done, len - done, off + done);
-      assert(n > 0, `data file ends before ${off + len} (read at ${off + done})`);
+      assert(n > 0, () => `data file ends before ${off + len} (read at ${off + done})`);
       done += n;
     }
   }

@@ -95,7 +95,7 @@ export class LockTable {
   unlock(names: string[]): void {
     for (const n of names) {
       const c = this.held.get(n);
-      assert(c !== undefined && c > 0, `unlock of ${n}, which is not locked`);
+      assert(c !== undefined && c > 0, () => `unlock of ${n}, which is not locked`);
       if (c === 1) this.held.delete(n);
       else this.held.set(n, c - 1);
       for (const a of ancestors(n)) {

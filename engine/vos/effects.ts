@@ -155,7 +155,7 @@ export function buildEffects(
     const cid = store.contIdForWrite(op.cont);
     const readEpoch = txCheck?.readEpoch;
     const epoch = op.epoch ?? callEpoch;
-    assert(epoch <= callEpoch, `op epoch ${epoch} above the call's ${callEpoch}`);
+    assert(epoch <= callEpoch, () => `op epoch ${epoch} above the call's ${callEpoch}`);
     if (op.op === 'punch_obj') {
       if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch);
       eff.punches.push(punchKey(punchPrefix(cid, op.oid), epoch));

@@ -25,7 +25,13 @@ export interface Piece<T> {
 
 /** The visible pieces of [lo, hi), in index order; indexes no candidate covers are left out. */
 export function resolveExtents<T>(cands: Candidate<T>[], lo: bigint, hi: bigint): Piece<T>[] {
-  assert(lo <= hi, `bad range [${lo}, ${hi})`);
+  assert(lo <= hi, () => `bad range [${lo}, ${hi})`);
+  if (cands.length === 1) {
+    // The common read: one extent covers what is asked (no sort, no gap lists).
+    const c = cands[0]!;
+    if (c.end <= lo || c.start >= hi || lo === hi) return [];
+    return [{ start: bigMax(lo, c.start), end: bigMin(hi, c.end), src: c }];
+  }
   const sorted = [...cands].sort((a, b) =>
     a.epoch === b.epoch ? b.order - a.order : a.epoch > b.epoch ? -1 : 1,
   );
@@ -73,6 +79,10 @@ export function resolveExtents<T>(cands: Candidate<T>[], lo: bigint, hi: bigint)
 
 /** Merge ranges (any order, possibly touching or overlapping) into disjoint recxs in index order. */
 export function mergeRanges(ranges: Array<{ start: bigint; end: bigint }>): Recx[] {
+  if (ranges.length === 1) {
+    const r = ranges[0]!;
+    return r.start < r.end ? [{ idx: r.start, nr: r.end - r.start }] : [];
+  }
   const sorted = [...ranges].sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
   const out: Recx[] = [];
   let curStart = -1n;

@@ -60,7 +60,7 @@ export function readEsc(buf: Uint8Array, pos: number): { key: Buffer; end: numbe
     }
     const next = buf[pos + 1];
     if (next === 0) return { key: Buffer.from(bytes), end: pos + 2 };
-    assert(next === 1, `bad escape byte ${next} in record key`);
+    assert(next === 1, () => `bad escape byte ${next} in record key`);
     bytes.push(0);
     pos += 2;
   }

@@ -45,14 +45,14 @@ export function fetch(
     // Built only for an error: formatting keys on every read would cost more than the read.
     const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
     if (cid === undefined) {
-      check(cond !== 'akey_fetch', 'DER_NONEXIST', `conditional fetch: ${what()} does not exist`);
+      check(cond !== 'akey_fetch', 'DER_NONEXIST', () => `conditional fetch: ${what()} does not exist`);
       out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
     const p = vis.floor(cid, oid, e, dkey, iod.akey);
     if (cond === 'akey_fetch')
-      check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', `conditional fetch: ${what()} does not exist`);
+      check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', () => `conditional fetch: ${what()} does not exist`);
     if (iod.kind === 'single') {
       // The common path: one seek finds the version; the meta is read only to report a wrong kind.
       const v = vis.single(pfx, e, p);
@@ -70,7 +70,7 @@ export function fetch(
       check(
         m === undefined || m.kind === KIND_SINGLE,
         'DER_INVAL',
-        `${what()} is an array, fetched as a single value`,
+        () => `${what()} is an array, fetched as a single value`,
       );
       out.push(undefined);
       continue;
@@ -80,11 +80,11 @@ export function fetch(
       out.push(emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
-    check(m.kind === KIND_ARRAY, 'DER_INVAL', `${what()} is a single value, fetched as an array`);
+    check(m.kind === KIND_ARRAY, 'DER_INVAL', () => `${what()} is a single value, fetched as an array`);
     check(
       m.recordSize === iod.recordSize,
       'DER_REC_SIZE',
-      `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
+      () => `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
     );
     out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out, checks, what));
   }

@@ -75,7 +75,7 @@ function writePayload(out: Buffer, pos: number, p: Payload): void {
   if (p.where === WHERE_INLINE) {
     out.set(p.bytes, pos);
   } else if (p.where === WHERE_FILE) {
-    assert(p.off >= 0 && p.off <= OFFSET_SAFE_MAX, `data-file offset ${p.off} out of range`);
+    assert(p.off >= 0 && p.off <= OFFSET_SAFE_MAX, () => `data-file offset ${p.off} out of range`);
     out.writeUIntBE(Math.floor(p.off / 2 ** 32), pos, 4);
     out.writeUInt32BE(p.off % 2 ** 32, pos + 4);
     out.writeUInt32BE(p.len, pos + 8);
@@ -100,7 +100,7 @@ function readPayload(whereByte: number, buf: Buffer, pos: number): Payload {
     const len = buf.readUInt32BE(pos + 8);
     return csums === undefined ? { where, off, len } : { where, off, len, csums };
   }
-  assert(where === WHERE_HOLE, `unknown payload kind ${where}`);
+  assert(where === WHERE_HOLE, () => `unknown payload kind ${where}`);
   return { where };
 }
 
@@ -150,7 +150,7 @@ export function encodeMeta(m: AkeyMeta): Buffer {
 
 export function decodeMeta(buf: Buffer): AkeyMeta {
   const kind = buf[0];
-  assert(kind === KIND_SINGLE || kind === KIND_ARRAY, `unknown akey kind ${kind}`);
+  assert(kind === KIND_SINGLE || kind === KIND_ARRAY, () => `unknown akey kind ${kind}`);
   return { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
 }
 

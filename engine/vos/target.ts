@@ -345,7 +345,7 @@ export class Target implements VosTarget {
     try {
       await this.commit((freed) => {
         const stored = this.store.dtx.get(dtxId);
-        assert(stored !== undefined, `dtx ${dtxId} prepared in memory but not in the index`);
+        assert(stored !== undefined, () => `dtx ${dtxId} prepared in memory but not in the index`);
         writeEffects(
           this.vis,
           this.store,

@@ -40,7 +40,7 @@ export function checkEpoch(epoch: unknown, what: string): asserts epoch is bigin
   check(
     typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX,
     'DER_INVAL',
-    `${what} epoch ${epoch} not in 1..2^64-1`,
+    () => `${what} epoch ${epoch} not in 1..2^64-1`,
   );
 }
 
