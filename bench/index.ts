@@ -1,4 +1,15 @@
-/** daos-ts/bench: the engines the benchmark CLIs run (ior, mdtest). */
+/** daos-ts/bench: the engines behind the benchmark CLIs (ior, mdtest, io500). */
+
+export {
+  type Io500Config,
+  type Io500Phase,
+  type Io500Result,
+  io500Defaults,
+  io500Score,
+  parseIo500Ini,
+  type RunIo500Env,
+  runIo500,
+} from './io500/index.js';
 export {
   IOR_CONTAINER_DEFAULT,
   IOR_POOL_DEFAULT,
