@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaosClient } from '../core/daos/client.js';
 import type { Pool } from '../core/daos/pool.js';
 import { copyTree, Dfs, type DfsFs } from '../core/dfs/index.js';
+import { seededRandom } from '../core/wire/seeded-random.js';
 import { DaosSystem } from '../embedded/system.js';
 
 /**
@@ -19,18 +20,6 @@ import { DaosSystem } from '../embedded/system.js';
 const ROOT = join(import.meta.dirname, '..');
 const DAOS = join(ROOT, 'dist/bin/daos.js');
 const MiB = 1 << 20;
-
-/** mulberry32: a small seeded PRNG, so the tree is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shape {
   files: number;
@@ -45,7 +34,7 @@ interface Shape {
  * from a list, and times set deepest first so directories keep theirs.
  */
 async function makeTree(root: string, seed: number, fileCount: number, dirCount: number): Promise<Shape> {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const block = Buffer.allocUnsafe(9 * MiB);
   for (let i = 0; i < block.byteLength; i += 4) block.writeUInt32LE((rand() * 2 ** 32) >>> 0, i);

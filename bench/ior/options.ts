@@ -21,6 +21,7 @@ export class IorUsageError extends Error {
   }
 }
 
+/** The --dfs.* options IOR and mdtest share (DAOS's DFS backend options). */
 export interface IorDfsOptions {
   pool?: string;
   cont?: string;

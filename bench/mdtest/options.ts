@@ -2,6 +2,7 @@
  * mdtest's command line: the real tool's flags (shared/REFERENCE.md "mdtest"), parsed into
  * `MdtestOptions`, checked the way mdtest checks them, and the tree arithmetic they imply.
  */
+import type { IorDfsOptions } from '../ior/options.js';
 
 /** Most tasks one run may have (the launcher's limit). */
 export const MDTEST_TASKS_MAX = 256;
@@ -55,15 +56,7 @@ export interface MdtestOptions {
   tasks: number;
   mode: 'threads' | 'processes';
   /** --dfs.*: the backend's options. */
-  dfs: {
-    pool?: string;
-    cont?: string;
-    oclass?: string;
-    dirOclass?: string;
-    chunkSize?: number;
-    prefix?: string;
-    destroy: boolean;
-  };
+  dfs: IorDfsOptions;
   /** --embedded DIR (or DAOS_EMBEDDED): the system a DFS run starts or reopens. */
   embedded?: string;
   /** --json FILE (ours): also write the summary as JSON to FILE ('-': stdout, instead of text). */
