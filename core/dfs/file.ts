@@ -46,6 +46,11 @@ export class DfsFile {
     return this.entry.oid;
   }
 
+  /** True for a directory opened for reading (its reads fail with EISDIR). */
+  get isDirectory(): boolean {
+    return isDir(this.entry);
+  }
+
   /** The file's size in bytes. */
   async size(): Promise<number> {
     const a = this.data('fstat');

@@ -309,7 +309,7 @@ export class DfsFs {
     const o = typeof options === 'string' ? { encoding: options } : (options ?? {});
     const fh = await this.open(path, o.flag ?? 'r');
     try {
-      if ((await this.dfs.stat(path)).isDirectory()) throw new DfsError('EISDIR', 'read');
+      if (fh.file.isDirectory) throw new DfsError('EISDIR', 'read');
       return await fh.readFile(o.encoding ?? null);
     } finally {
       await fh.close();
