@@ -440,8 +440,9 @@ export class MpiFile {
     this.checkOpen();
     this.checkReadable();
     const bytes = toBytes(buf, 'readAtAll');
-    const plan = await this.plan(offset, bytes, 'readAtAll', this.cbRead);
-    if (!plan) return this.readRuns(this.runsOf(offset, bytes.byteLength, 'readAtAll'), bytes);
+    const runs = this.runsOf(offset, bytes.byteLength, 'readAtAll');
+    const plan = await this.plan(runs, this.cbRead);
+    if (!plan) return this.readRuns(runs, bytes);
     const size = await this.backend.size();
     for (let round = 0; round < plan.rounds; round++) {
       // Phase 1: tell each aggregator which of its window's bytes this rank needs.
@@ -496,9 +497,10 @@ export class MpiFile {
     this.checkOpen();
     this.checkWritable();
     const bytes = toBytes(buf, 'writeAtAll');
-    const plan = await this.plan(offset, bytes, 'writeAtAll', this.cbWrite);
+    const runs = this.runsOf(offset, bytes.byteLength, 'writeAtAll');
+    const plan = await this.plan(runs, this.cbWrite);
     if (!plan) {
-      await this.writeRuns(this.runsOf(offset, bytes.byteLength, 'writeAtAll'), bytes);
+      await this.writeRuns(runs, bytes);
       return bytes.byteLength;
     }
     for (let round = 0; round < plan.rounds; round++) {
@@ -607,8 +609,7 @@ export class MpiFile {
    * range; with collective buffering on (or, 'automatic', when the ranges interleave), split the
    * whole range into one file domain per aggregator, walked in rounds of cb_buffer_size bytes.
    */
-  private async plan(offset: number, bytes: Uint8Array, what: string, toggle: Toggle) {
-    const runs = this.runsOf(offset, bytes.byteLength, what);
+  private async plan(runs: ViewRuns, toggle: Toggle) {
     const mine =
       runs.count === 0
         ? null
