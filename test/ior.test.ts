@@ -320,6 +320,23 @@ describe('ior backends', () => {
   });
 });
 
+describe('ior --inline (CLI): ranks as async tasks of the ior process, the embedded engine in-process', () => {
+  // Through the CLI, as users run it: in-process, the test's own (source) modules and the ranks'
+  // (dist) modules would be two copies of the library in one thread.
+  it.each([
+    ['DFS', ['-a', 'DFS']],
+    ['MPIIO -c', ['-a', 'MPIIO', '-c', '-o', 'daos:/mpi']],
+  ])('%s: the same aggregate size as the other backends, verified', async (name, api) => {
+    const emb = join(dir, `inline-${name.replace(/\W/g, '')}`);
+    const line = ['-b', '1m', '-t', '256k', '-s', '2', '-N', '3', '-w', '-r', '-W', '-R', '-G', '11'];
+    const r = await ior([...line, ...api, '--inline', '--embedded', emb], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('aggregate filesize  : 6 MiB');
+    expect(r.stdout).not.toContain('WARNING: incorrect data');
+  });
+});
+
 describe('ior verification catches corruption', () => {
   it('-R finds a byte flipped in a DFS file between a -k write and a read-only pass (CLI, --embedded)', async () => {
     const emb = join(dir, 'emb');

@@ -87,7 +87,7 @@ export async function runIor(
     if (sys && needsSystem(o)) await ensurePool(sys, poolLabel, owned);
     const rankArgs: IorRankArgs = { options: o, signature, container };
     const results = (await spawnRanks(o.numTasks, rankModule(), [JSON.stringify(rankArgs)], {
-      mode: o.processes ? 'processes' : 'threads',
+      mode: o.ranks,
       system: sys && needsSystem(o) ? sys : undefined,
       pool: poolLabel,
       container,

@@ -1,3 +1,4 @@
+import type { RankMode } from '../../adapters/mpiio/spawn.js';
 /**
  * IOR's command line (hpc/ior 4.x flags, shared/REFERENCE.md "IOR"): parsed into IorOptions,
  * checked as IOR checks them. Every bad flag or value is an IorUsageError naming it.
@@ -70,8 +71,8 @@ export interface IorOptions {
   dfs: IorDfsOptions;
   /** --embedded DIR (or DAOS_EMBEDDED, read by the CLI). */
   embedded: string | undefined;
-  /** --processes: ranks as child processes instead of worker threads. */
-  processes: boolean;
+  /** How ranks run (ours): worker threads (default), --processes or --inline (see spawnRanks). */
+  ranks: RankMode;
   /** The command line as given (printed in the output). */
   commandLine: string;
 }
@@ -108,7 +109,7 @@ export function defaultIorOptions(): IorOptions {
     verbose: 0,
     dfs: { destroy: false },
     embedded: undefined,
-    processes: false,
+    ranks: 'threads',
     commandLine: 'ior',
   };
 }
@@ -186,7 +187,8 @@ const LONG: Record<string, Setter> = {
 
 const LONG_SWITCHES: Record<string, (o: IorOptions) => void> = {
   'dfs.destroy': (o) => (o.dfs.destroy = true),
-  processes: (o) => (o.processes = true),
+  processes: (o) => (o.ranks = 'processes'),
+  inline: (o) => (o.ranks = 'inline'),
 };
 
 /** -O key=value: the IOR options this tool knows. */
@@ -246,7 +248,8 @@ export const IOR_USAGE = `Usage: ior [options]
   -v    verbose -- output information (repeating flag increases level)
   --dfs.pool S --dfs.cont S --dfs.oclass S --dfs.dir_oclass S --dfs.chunk_size N --dfs.prefix S --dfs.destroy
   --embedded DIR  start or reopen an embedded system in DIR (or DAOS_EMBEDDED=DIR)
-  --processes     ranks as child processes (default: worker threads)`;
+  --processes     ranks as child processes (default: worker threads)
+  --inline        ranks as async tasks in this thread, with the embedded system's in-process client`;
 
 /** Parse IOR's flags; throws IorUsageError on anything unknown or inconsistent. */
 export function parseIorArgs(argv: readonly string[]): IorOptions {
