@@ -141,7 +141,9 @@ export function typeSignature(type: DataType): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(t)) {
     if (k === 'id' || k === 'children' || k === 'dictionary' || k === 'indices') continue;
-    if (v === null || ['number', 'string', 'boolean'].includes(typeof v)) parts.push(`${k}=${String(v)}`);
+    // An absent parameter (no time zone) is undefined when built, null when read from IPC.
+    if (v === null || v === undefined || ['number', 'string', 'boolean'].includes(typeof v))
+      parts.push(`${k}=${String(v ?? null)}`);
   }
   if (t.indices) parts.push(`indices=${typeSignature(t.indices as DataType)}`);
   if (t.dictionary) parts.push(`dictionary=${typeSignature(t.dictionary as DataType)}`);

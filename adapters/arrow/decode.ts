@@ -1,12 +1,19 @@
 /**
  * From stored buffers back to apache-arrow Data, fetching only the byte ranges rows [s, e) of a
- * batch need: bitmaps from byte s/8 (the Data's offset keeps the bit position), fixed-width
+ * batch need: bitmaps from byte s/8 (shifted to bit 0 when needed), fixed-width
  * values from s × width, offsets [s, e] and then only the values or child rows they point at,
  * views [s, e) and then only the range of bytes the long ones point at.
  */
 import { Data, type DataType, makeVector, type Vector } from 'apache-arrow';
 import { DaosError } from '../../core/common/errors.js';
-import { type DictRec, type NodeRec, type Rec, VIEW_BYTES, VIEW_INLINE_BYTES_MAX } from './encode.js';
+import {
+  copyBits,
+  type DictRec,
+  type NodeRec,
+  type Rec,
+  VIEW_BYTES,
+  VIEW_INLINE_BYTES_MAX,
+} from './encode.js';
 import type { Slot, TypeNode } from './nodes.js';
 
 /** Reads `len` bytes at byte `off` of a node's slot array (the store's I/O). */
@@ -57,8 +64,13 @@ export class Decoder {
     const shift = s & 7;
     const bitFrom = s >> 3;
     const bitTo = (e + 7) >> 3;
-    const validityP =
-      rec.nulls > 0 ? this.bytes(node, rec, 'validity', bitFrom, bitTo) : Promise.resolve(undefined);
+    // Bitmaps are read from byte s/8 and shifted to bit 0 when s is not on a byte: every Data
+    // made here has offset 0 (apache-arrow 21.2.0's IPC writer mishandles views at an offset).
+    const bits = async (slot: Slot): Promise<Uint8Array> => {
+      const raw = await this.bytes(node, rec, slot, bitFrom, bitTo);
+      return shift === 0 ? raw : copyBits(raw, shift, n);
+    };
+    const validityP = rec.nulls > 0 ? bits('validity') : Promise.resolve(undefined);
     const whole = s === 0 && e === rec.len;
     const nulls = rec.nulls === 0 ? 0 : whole ? rec.nulls : -1;
     const make = (
@@ -69,11 +81,9 @@ export class Decoder {
       dictionary?: Vector,
       variadic?: Uint8Array[],
     ): Data => {
-      // Bitmaps start at byte s/8: the Data's offset is the bit within that byte.
-      const offset = validity || node.kind === 'bool' ? shift : 0;
       return new Data(
         type,
-        offset,
+        0,
         n,
         nulls,
         [offsets, values, validity, undefined] as never,
@@ -84,7 +94,7 @@ export class Decoder {
     };
     switch (node.kind) {
       case 'bool': {
-        const [v, values] = await Promise.all([validityP, this.bytes(node, rec, 'values', bitFrom, bitTo)]);
+        const [v, values] = await Promise.all([validityP, bits('values')]);
         return make(v, undefined, values);
       }
       case 'fixed':

@@ -145,7 +145,8 @@ export class Encoder {
         return;
       }
       case 'struct':
-        node.children.forEach((c, i) => this.encode(c, d.children[i]!, s, n, out));
+        for (let i = 0; i < node.children.length; i++)
+          this.encode(node.children[i]!, d.children[i]!, s, n, out);
         return;
     }
   }
