@@ -42,9 +42,6 @@ describe('Arrow adapter', () => {
   let sys: DaosSystem;
   let dir: string;
   let cont: Container;
-  let written = 0;
-
-  const bytesWritten = async (): Promise<number> => (await sys.engineCounters(0)).bytesWritten;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'daos-arrow-'));
@@ -73,7 +70,6 @@ describe('Arrow adapter', () => {
     let rows = 0;
     for await (const b of ds.batches()) rows += b.numRows;
     expect(rows).toBe(1000);
-    written++;
   });
 
   it('round trips sliced inputs (offset != 0, bit offsets not on a byte)', async () => {
