@@ -41,7 +41,9 @@ describe('daos arrow', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'arrow-cli-'));
-    expect((await run(DMG, ['--embedded', join(dir, 'sys'), 'pool', 'create', 'tank', '--size', '1G'])).code).toBe(0);
+    expect(
+      (await run(DMG, ['--embedded', join(dir, 'sys'), 'pool', 'create', 'tank', '--size', '1G'])).code,
+    ).toBe(0);
     expect((await daos('container', 'create', 'tank', 'tables')).code).toBe(0);
   });
 
@@ -58,18 +60,49 @@ describe('daos arrow', () => {
     expect(imp.stdout).toMatch(/^Imported 500 rows from .*in\.arrow as dataset every in tank\/tables/);
     for (const stream of [false, true]) {
       const out = join(dir, stream ? 'out.stream.arrow' : 'out.arrow');
-      const exp = await daos('arrow', 'export', 'tank', 'tables', 'every', out, ...(stream ? ['--stream'] : []));
-      expect(exp.stdout).toMatch(new RegExp(`Exported 500 rows of dataset every .*IPC ${stream ? 'stream' : 'file'}`));
+      const exp = await daos(
+        'arrow',
+        'export',
+        'tank',
+        'tables',
+        'every',
+        out,
+        ...(stream ? ['--stream'] : []),
+      );
+      expect(exp.stdout).toMatch(
+        new RegExp(`Exported 500 rows of dataset every .*IPC ${stream ? 'stream' : 'file'}`),
+      );
       const back = A.tableFromIPC(readFileSync(out));
       expect(describeSchema(back.schema)).toEqual(describeSchema(t.schema));
       expect(tableValues(back)).toEqual(tableValues(t));
     }
     const part = join(dir, 'part.arrow');
-    expect((await daos('arrow', 'export', 'tank', 'tables', 'every', part, '--columns', 'view,i64', '--rows', '100:250')).code).toBe(0);
-    expect(tableValues(A.tableFromIPC(readFileSync(part)))).toEqual(tableValues(t.select(['view', 'i64']).slice(100, 250)));
+    expect(
+      (
+        await daos(
+          'arrow',
+          'export',
+          'tank',
+          'tables',
+          'every',
+          part,
+          '--columns',
+          'view,i64',
+          '--rows',
+          '100:250',
+        )
+      ).code,
+    ).toBe(0);
+    expect(tableValues(A.tableFromIPC(readFileSync(part)))).toEqual(
+      tableValues(t.select(['view', 'i64']).slice(100, 250)),
+    );
     // The stream export imports back too.
-    expect((await daos('arrow', 'import', join(dir, 'out.stream.arrow'), 'tank', 'tables', 'again')).code).toBe(0);
-    const list = JSON.parse((await daos('arrow', 'list', 'tank', 'tables', '--json')).stdout) as { response: string[] };
+    expect(
+      (await daos('arrow', 'import', join(dir, 'out.stream.arrow'), 'tank', 'tables', 'again')).code,
+    ).toBe(0);
+    const list = JSON.parse((await daos('arrow', 'list', 'tank', 'tables', '--json')).stdout) as {
+      response: string[];
+    };
     expect(list.response).toEqual(['again', 'every']);
     const show = await daos('arrow', 'show', 'tank', 'tables', 'every');
     expect(show.stdout).toMatch(/Rows\s*: 500/);
@@ -85,9 +118,27 @@ describe('daos arrow', () => {
     expect((await daos('arrow', 'import', input, 'tank', 'tables', 'small')).code).toBe(0);
     const again = await daos('arrow', 'import', input, 'tank', 'tables', 'small');
     expect(again.stderr).toMatch(/DER_EXIST.*dataset "small" exists/);
-    const rows = await daos('arrow', 'export', 'tank', 'tables', 'small', join(dir, 'y.arrow'), '--rows', '2:9');
+    const rows = await daos(
+      'arrow',
+      'export',
+      'tank',
+      'tables',
+      'small',
+      join(dir, 'y.arrow'),
+      '--rows',
+      '2:9',
+    );
     expect(rows.stderr).toMatch(/DER_INVAL.*rows \[2,9\) out of range/);
-    const col = await daos('arrow', 'export', 'tank', 'tables', 'small', join(dir, 'y.arrow'), '--columns', 'b');
+    const col = await daos(
+      'arrow',
+      'export',
+      'tank',
+      'tables',
+      'small',
+      join(dir, 'y.arrow'),
+      '--columns',
+      'b',
+    );
     expect(col.stderr).toMatch(/DER_NONEXIST.*no column "b"/);
     const bad = await daos('arrow', 'import', join(dir, 'does-not-exist.arrow'), 'tank', 'tables', 'z');
     expect(bad.code).toBe(1);

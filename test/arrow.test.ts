@@ -170,6 +170,12 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     const now = await openDataset(cont, 'grow');
     expect(now.numRows).toBe(900);
     expectSameTable(await now.read(), all);
+    // Appends brought new dictionaries: an IPC file (no replacement dictionaries) joins them.
+    for (const format of ['file', 'stream'] as const) {
+      const path = join(dir, `grow.${format}.arrow`);
+      await exportIpc(cont, 'grow', path, { format });
+      expectSameTable(A.tableFromIPC(readFileSync(path)), all);
+    }
     expectSameTable(
       await readTable(cont, 'grow', { columns: ['view', 'dict'], rows: [250, 750] }),
       all.select(['view', 'dict']).slice(250, 750),

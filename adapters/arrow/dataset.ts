@@ -21,6 +21,7 @@ import {
   tableFromIPC,
   tableToIPC,
   type Vector,
+  vectorFromArray,
 } from 'apache-arrow';
 import { DaosError } from '../../core/common/errors.js';
 import { KEY_BYTES_MAX } from '../../core/common/limits.js';
@@ -28,7 +29,7 @@ import type { Oid } from '../../core/common/oid.js';
 import { DaosArray } from '../../core/daos/array.js';
 import type { Container } from '../../core/daos/container.js';
 import type { KV } from '../../core/daos/kv.js';
-import { Decoder } from './decode.js';
+import { Decoder, type SlotReader } from './decode.js';
 import { type DictRec, Encoder, type Rec, slotKey } from './encode.js';
 import { type Slot, schemaNodes, type TypeNode } from './nodes.js';
 
@@ -83,6 +84,11 @@ export interface ReadOptions {
   columns?: readonly string[];
   /** Rows [start, end) (default: all). */
   rows?: readonly [number, number];
+  /**
+   * Give every batch one dictionary per column, all the stored ones joined (what the IPC file
+   * format needs when appends brought new dictionaries); default: each batch its own.
+   */
+  joinDictionaries?: boolean;
 }
 
 /** What appendBatches takes: batches, a table, a reader, or IPC bytes (a Node stream or a buffer). */
@@ -401,7 +407,11 @@ export class ArrowDataset {
   /** First row of each batch, and numRows at the end. */
   private readonly starts: number[];
   private readonly dicts = new Map<string, Promise<Vector>>();
-  private readonly decoder: Decoder;
+  /** Dictionaries stored per dictionary node, and their joined forms. */
+  private readonly dictCounts: Record<number, number>;
+  private readonly joined = new Map<number, Promise<{ vector: Vector; bases: number[] }>>();
+  /** Decoders giving each batch its own dictionary, and joined dictionaries. */
+  private readonly decoders: [Decoder, Decoder];
 
   private constructor(name: string, store: Store, schema: Schema, commit: Commit, batchRecs: BatchRec[]) {
     this.name = name;
@@ -410,12 +420,14 @@ export class ArrowDataset {
     this.batchRecs = batchRecs;
     this.roots = schemaNodes(schema).roots;
     this.numRows = commit.rows;
+    this.dictCounts = commit.dicts;
     this.starts = [0];
     for (const b of batchRecs) this.starts.push(this.starts[this.starts.length - 1]! + b.rows);
-    this.decoder = new Decoder(
-      (node, slot, off, len) => this.store.read(node, slot, off, len),
-      (node, k) => this.dictionary(node, k),
-    );
+    const read: SlotReader = (node, slot, off, len) => this.store.read(node, slot, off, len);
+    this.decoders = [
+      new Decoder(read, (node, k) => this.dictionary(node, k, false)),
+      new Decoder(read, (node, k) => this.dictionary(node, k, true)),
+    ];
   }
 
   /** Open dataset `name` at its latest commit. */
@@ -446,16 +458,58 @@ export class ArrowDataset {
     return this.batchRecs.length;
   }
 
-  private dictionary(node: TypeNode, k: number): Promise<Vector> {
+  private decoder(joined: boolean): Decoder {
+    return this.decoders[joined ? 1 : 0];
+  }
+
+  /** Stored dictionary k of a node (read once per handle). */
+  private stored(node: TypeNode, k: number): Promise<Vector> {
     const key = dictKey(node.id, k);
     let p = this.dicts.get(key);
     if (!p) {
       p = this.store.kv
         .get(key)
-        .then((v) => this.decoder.dictionary(node, parse<DictRec>(v, `dictionary ${key}`)));
+        .then((v) => this.decoder(false).dictionary(node, parse<DictRec>(v, `dictionary ${key}`)));
       this.dicts.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * The dictionary of a batch: stored dictionary k itself, or (`joined`) every stored dictionary
+   * of the node in one chunk, the batch's indices moved past the dictionaries before k: one
+   * dictionary for the whole dataset, as the IPC file format needs (it allows no replacement
+   * dictionaries, and polars reads no delta dictionaries).
+   */
+  private async dictionary(
+    node: TypeNode,
+    k: number,
+    joined: boolean,
+  ): Promise<{ vector: Vector; base: number }> {
+    const count = this.dictCounts[node.id] ?? 1;
+    if (!joined || count <= 1) return { vector: await this.stored(node, k), base: 0 };
+    let p = this.joined.get(node.id);
+    if (!p) {
+      p = (async () => {
+        const all = await Promise.all(Array.from({ length: count }, (_, i) => this.stored(node, i)));
+        const bases: number[] = [];
+        let n = 0;
+        for (const v of all) {
+          bases.push(n);
+          n += v.length;
+        }
+        return {
+          vector: vectorFromArray(
+            all.flatMap((v) => [...v]),
+            node.dict!.type,
+          ),
+          bases,
+        };
+      })();
+      this.joined.set(node.id, p);
+    }
+    const j = await p;
+    return { vector: j.vector, base: j.bases[k] ?? 0 };
   }
 
   /** The schema and column indexes of a projection (DER_NONEXIST naming an unknown column). */
@@ -501,11 +555,11 @@ export class ArrowDataset {
     e: number,
     schema: Schema,
     index: number[],
+    joined: boolean,
   ): Promise<RecordBatch> {
     const rec = this.batchRecs[b]!;
-    const children = await Promise.all(
-      index.map((i) => this.decoder.decode(this.roots[i]!, rec.nodes, s, e)),
-    );
+    const dec = this.decoder(joined);
+    const children = await Promise.all(index.map((i) => dec.decode(this.roots[i]!, rec.nodes, s, e)));
     const data = makeData({ type: new Struct(schema.fields), length: e - s, nullCount: 0, children });
     return new RecordBatch(schema, data);
   }
@@ -518,17 +572,30 @@ export class ArrowDataset {
     for (let b = 0; b < this.batchRecs.length; b++) {
       const from = Math.max(s, this.starts[b]!);
       const to = Math.min(e, this.starts[b + 1]!);
-      if (from < to) jobs.push(this.batch(b, from - this.starts[b]!, to - this.starts[b]!, schema, index));
+      if (from < to)
+        jobs.push(
+          this.batch(
+            b,
+            from - this.starts[b]!,
+            to - this.starts[b]!,
+            schema,
+            index,
+            options.joinDictionaries === true,
+          ),
+        );
     }
     const batches = await Promise.all(jobs);
     return batches.length > 0 ? new Table(schema, batches) : new Table(schema);
   }
 
   /** The snapshot's batches one at a time (optionally only some columns). */
-  async *batches(options: { columns?: readonly string[] } = {}): AsyncGenerator<RecordBatch> {
+  async *batches(
+    options: { columns?: readonly string[]; joinDictionaries?: boolean } = {},
+  ): AsyncGenerator<RecordBatch> {
     const { schema, index } = this.project(options.columns);
+    const joined = options.joinDictionaries === true;
     for (let b = 0; b < this.batchRecs.length; b++)
-      yield await this.batch(b, 0, this.batchRecs[b]!.rows, schema, index);
+      yield await this.batch(b, 0, this.batchRecs[b]!.rows, schema, index, joined);
   }
 
   /** Append batches to this dataset (see appendBatches); this handle keeps its snapshot. */

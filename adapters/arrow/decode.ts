@@ -18,8 +18,11 @@ import type { Slot, TypeNode } from './nodes.js';
 
 /** Reads `len` bytes at byte `off` of a node's slot array (the store's I/O). */
 export type SlotReader = (node: number, slot: Slot, off: number, len: number) => Promise<Uint8Array>;
-/** A stored dictionary of a node (the store's I/O, cached by the caller). */
-export type DictReader = (node: TypeNode, k: number) => Promise<Vector>;
+/**
+ * The dictionary a node's batch uses, given its stored index k (the store's I/O, cached by the
+ * caller), and the base to add to the batch's indices (nonzero when dictionaries are joined).
+ */
+export type DictReader = (node: TypeNode, k: number) => Promise<{ vector: Vector; base: number }>;
 
 function typed<T>(Ctor: new (b: ArrayBuffer, o: number, n: number) => T, bytes: Uint8Array, per: number): T {
   return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / per);
@@ -104,9 +107,12 @@ export class Decoder {
           this.bytes(node, rec, 'values', s * node.width, e * node.width),
           node.kind === 'dict' ? this.dict(node, rec.k ?? 0) : undefined,
         ]);
-        const Ctor = (node.kind === 'dict' ? (type as unknown as { indices: typeof type }).indices : type)
-          .ArrayType;
-        return make(v, undefined, typed(Ctor as never, raw, Ctor.BYTES_PER_ELEMENT), [], dictionary);
+        const valueType = node.kind === 'dict' ? (type as unknown as { indices: typeof type }).indices : type;
+        const Ctor = valueType.ArrayType;
+        const values = typed(Ctor as never, raw, Ctor.BYTES_PER_ELEMENT) as Int32Array | BigInt64Array;
+        if (dictionary && dictionary.base > 0)
+          rebaseIndices(values, dictionary.base, dictionary.vector.length, valueType);
+        return make(v, undefined, values, [], dictionary?.vector);
       }
       case 'varbin':
       case 'list': {
@@ -171,4 +177,19 @@ export class Decoder {
     const parts = await Promise.all(rec.parts.map((p) => this.decode(node.dict!, p.nodes, 0, p.len)));
     return makeVector(parts);
   }
+}
+
+/** Add `base` to dictionary indices (for a joined dictionary of `size` values), refusing overflow. */
+function rebaseIndices(values: Int32Array | BigInt64Array, base: number, size: number, type: DataType): void {
+  const t = type as unknown as { bitWidth: number; isSigned: boolean };
+  const max = 2 ** (t.isSigned ? t.bitWidth - 1 : t.bitWidth) - 1;
+  if (size - 1 > max)
+    throw new DaosError(
+      'DER_OVERFLOW',
+      `joined dictionary of ${size} values does not fit ${String(type)} indices (export as an IPC stream instead)`,
+    );
+  if (values instanceof BigInt64Array) {
+    const b = BigInt(base);
+    for (let i = 0; i < values.length; i++) values[i] = values[i]! + b;
+  } else for (let i = 0; i < values.length; i++) values[i] = values[i]! + base;
 }

@@ -4,7 +4,7 @@
  * some of its columns and rows) as an IPC file or stream.
  */
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -69,9 +69,11 @@ export async function exportIpc(
   if (format !== 'file' && format !== 'stream')
     throw new DaosError('DER_INVAL', `IPC format must be 'file' or 'stream', not ${String(format)}`);
   const ds = await ArrowDataset.open(container, name);
+  // The file format takes no replacement dictionaries: one joined dictionary per column.
+  const joinDictionaries = format === 'file';
   const whole = options.rows === undefined;
   // Check the projection and rows before the destination is touched.
-  const table = whole ? undefined : await ds.read(options);
+  const table = whole ? undefined : await ds.read({ ...options, joinDictionaries });
   const schema = table?.schema ?? (await ds.read({ columns: options.columns, rows: [0, 0] })).schema;
   const writer = format === 'file' ? new RecordBatchFileWriter() : new RecordBatchStreamWriter();
   writer.reset(undefined, schema);
@@ -82,17 +84,18 @@ export async function exportIpc(
   try {
     const batches: AsyncIterable<RecordBatch> | Iterable<RecordBatch> = table
       ? table.batches
-      : ds.batches({ columns: options.columns });
+      : ds.batches({ columns: options.columns, joinDictionaries });
     for await (const b of batches) {
       writer.write(b);
       rows += b.numRows;
     }
     writer.finish();
-  } catch (err) {
-    writer.abort(err);
-    throw err;
-  } finally {
     await done;
+  } catch (err) {
+    out.destroy();
+    await done.catch(() => undefined);
+    if (typeof dest === 'string') await rm(dest, { force: true });
+    throw err;
   }
   return rows;
 }
