@@ -181,3 +181,75 @@ export function tableValues(t: A.Table): Record<string, unknown[]> {
 export function sliceTable(t: A.Table, s: number, e: number): A.Table {
   return t.slice(s, e);
 }
+
+/**
+ * A table of the rarer stored types: fixed-size list, map, large list, large binary, BinaryView,
+ * times, durations, intervals, a dictionary inside a struct, decimal256, each with nulls.
+ */
+export function moreTypesTable(rows: number, batches: number, seed = 2): A.Table {
+  const rnd = prng(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo));
+  const nullish = <T>(v: () => T): T | null => (rnd() < 0.2 ? null : v());
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(0, 256));
+  const cols: Array<[A.Field, () => unknown]> = [
+    [
+      field('fsl', new A.FixedSizeList(3, field('item', new A.Int16()))),
+      () => [int(-99, 99), nullish(() => int(0, 9)), 7],
+    ],
+    [
+      field(
+        'map',
+        new A.Map_(
+          field(
+            'entries',
+            new A.Struct([new A.Field('key', new A.Utf8(), false), field('value', new A.Int32())]),
+          ),
+        ),
+      ),
+      () => new Map(Array.from({ length: int(0, 4) }, (_, i) => [`k${i}`, nullish(() => int(0, 1000))])),
+    ],
+    [
+      field('llist', new A.LargeList(field('item', new A.Float64()))),
+      () => Array.from({ length: int(0, 4) }, () => rnd()),
+    ],
+    [field('lbin', new A.LargeBinary()), () => bytes(int(0, 30))],
+    [field('bview', new A.BinaryView()), () => bytes(int(0, 30))],
+    [field('time', new A.TimeMillisecond()), () => int(0, 86_400_000)],
+    [field('timens', new A.TimeNanosecond()), () => BigInt(int(0, 2 ** 31)) * 1000n],
+    [field('dur', new A.DurationMillisecond()), () => BigInt(int(-(2 ** 31), 2 ** 31))],
+    [field('ivl', new A.IntervalDayTime()), () => Int32Array.of(int(0, 1000), int(0, 86_400_000))],
+    [
+      field(
+        'sdict',
+        new A.Struct([
+          field('d', new A.Dictionary(new A.Utf8(), new A.Int8(), 9)),
+          field('n', new A.Int32()),
+        ]),
+      ),
+      () => ({ d: ['x', 'y', 'zz'][int(0, 3)], n: int(0, 5) }),
+    ],
+  ];
+  const schema = new A.Schema(
+    cols.map(([f]) => f),
+    new Map([['kind', 'rarer types']]),
+  );
+  const out: A.RecordBatch[] = [];
+  const per = Math.ceil(rows / batches);
+  for (let start = 0; start < rows; start += per) {
+    const n = Math.min(per, rows - start);
+    const children = cols.map(
+      ([f, gen]) =>
+        A.vectorFromArray(
+          Array.from({ length: n }, () => nullish(gen)),
+          f.type,
+        ).data[0]!,
+    );
+    out.push(
+      new A.RecordBatch(
+        schema,
+        A.makeData({ type: new A.Struct(schema.fields), length: n, nullCount: 0, children }),
+      ),
+    );
+  }
+  return new A.Table(schema, out);
+}

@@ -20,7 +20,7 @@ import {
   writeTable,
 } from '../adapters/arrow/index.js';
 import { type Container, DaosError, DaosSystem } from '../index.js';
-import { describeSchema, everyTypeTable, tableValues } from './arrow-helpers.js';
+import { describeSchema, everyTypeTable, moreTypesTable, tableValues } from './arrow-helpers.js';
 
 async function rejects(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   const err = await p.then(
@@ -91,6 +91,23 @@ describe('Arrow adapter', () => {
     const one = new A.Table({ lutf8: v });
     await writeTable(cont, 'sliced-vector', one);
     expectSameTable(await readTable(cont, 'sliced-vector'), one);
+  });
+
+  it('round trips the rarer types: fixed-size lists, maps, large lists and binaries, views, times, intervals', async () => {
+    const t = moreTypesTable(600, 3);
+    await writeTable(cont, 'more', t);
+    expectSameTable(await readTable(cont, 'more'), t);
+    for (const [s, e] of [
+      [5, 411],
+      [199, 203],
+    ] as const) {
+      await writeTable(cont, `more-${s}`, t.slice(s, e));
+      expectSameTable(await readTable(cont, `more-${s}`), t.slice(s, e));
+      expectSameTable(
+        await readTable(cont, 'more', { rows: [s, e], columns: ['map', 'bview', 'sdict', 'fsl'] }),
+        t.select(['map', 'bview', 'sdict', 'fsl']).slice(s, e),
+      );
+    }
   });
 
   it('reads chosen columns and rows, across batch boundaries', async () => {
