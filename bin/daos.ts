@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * daos: the DAOS user tool — pool query, containers, their properties, ACLs, snapshots and
- * attributes, and POSIX containers (`filesystem`, in daos-filesystem.ts) — through the libdaos
+ * attributes, POSIX containers (`filesystem`, in daos-filesystem.ts) and Arrow datasets
+ * (`arrow`, in daos-arrow.ts) — through the libdaos
  * client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR)
  * starts or reopens an embedded system in DIR for the one command and stops it after.
  */
@@ -25,6 +26,7 @@ import {
   readAclFile,
   runCommand,
 } from './cli-output.js';
+import { arrowCommand } from './daos-arrow.js';
 import { filesystemCommand } from './daos-filesystem.js';
 
 type Body = (client: DaosClient, opts: GlobalOptions) => Promise<CommandOutput>;
@@ -391,5 +393,8 @@ cont.command('list-attrs <pool> <cont>').action(
 
 // ---- filesystem ----
 program.addCommand(filesystemCommand(act));
+
+// ---- arrow ----
+program.addCommand(arrowCommand(act));
 
 await program.parseAsync(process.argv);
