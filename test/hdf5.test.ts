@@ -257,6 +257,30 @@ describe('HDF5 adapter', () => {
     await f.close();
   }, 120_000);
 
+  it('strided reads of a large chunk: sieved span, extent lists, and fill in both', async () => {
+    const f = await H5File.open(pool, 'bigchunk', 'w');
+    const n = 512;
+    const ds = await f.createDataset('x', { shape: [n, n], dtype: '<f8', chunks: [n, n], fillvalue: -1 });
+    // Rows 0..255 written, the rest left to the fill value.
+    const half = new Float64Array((n / 2) * n).map((_, i) => i);
+    await ds.write([[0, n / 2], null], half);
+    const at = (r: number, c: number) => (r < n / 2 ? r * n + c : -1);
+    // Far apart in a 2 MiB chunk: sent as a list of extents.
+    const cols = Array.from((await ds.read([null, [3, n, 100]])) as Float64Array);
+    expect(cols).toEqual(Array.from({ length: n * 6 }, (_, i) => at(Math.floor(i / 6), 3 + (i % 6) * 100)));
+    // Close together: one span, picked apart.
+    const near = Array.from(
+      (await ds.read([
+        [250, 262],
+        [10, 20, 3],
+      ])) as Float64Array,
+    );
+    expect(near).toEqual(
+      Array.from({ length: 12 * 4 }, (_, i) => at(250 + Math.floor(i / 4), 10 + (i % 4) * 3)),
+    );
+    await f.close();
+  });
+
   it('groups, links, creation order, attributes, every type, resize and 32 dims survive close and reopen', async () => {
     const f = await H5File.open(pool, 'daos://tank/tour', 'w');
     await f.attrs.set('title', 'round trip');

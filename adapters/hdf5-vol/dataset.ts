@@ -48,6 +48,7 @@ import {
   parseJson,
   runLimited,
   SELECTION_BYTES_MAX,
+  SIEVE_BYTES_MAX,
 } from './layout.js';
 import {
   autoChunks,
@@ -280,27 +281,44 @@ export class Dataset {
     const es = this.elementBytes;
     const out = new Uint8Array(slab.size * es);
     await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
-      const single = io.extents.length === 1 ? io.extents[0]! : undefined;
-      const [res] = (await this.obj.fetch(chunkDkey(io.coords), [
-        {
-          akey: CHUNK_AKEY,
-          kind: 'array',
-          recordSize: es,
-          extents: io.extents,
-          // One extent lands in one piece of the output: read straight into it.
-          ...(single ? { out: out.subarray(single.mem * es, (single.mem + single.nr) * es) } : {}),
-        },
-      ])) as [ArrayFetchResult];
-      if (!single) {
+      const dk = chunkDkey(io.coords);
+      const first = io.extents[0]!;
+      const last = io.extents[io.extents.length - 1]!;
+      const span = last.idx + last.nr - first.idx;
+      let selected = 0;
+      for (const e of io.extents) selected += e.nr;
+      let map: Recx[];
+      if (io.extents.length === 1) {
+        // One extent lands in one piece of the output: read straight into it.
+        const piece = out.subarray(first.mem * es, (first.mem + first.nr) * es);
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [first], out: piece },
+        ])) as [ArrayFetchResult];
+        if (res.data.buffer !== piece.buffer || res.data.byteOffset !== piece.byteOffset) piece.set(res.data);
+        map = res.map;
+      } else if (span * es <= SIEVE_BYTES_MAX || span <= 2 * selected) {
+        // Many small pieces close together (a strided selection): one extent over all of them,
+        // picked apart here (HDF5's data sieving); per-extent costs dwarf the extra bytes.
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [{ idx: first.idx, nr: span }] },
+        ])) as [ArrayFetchResult];
+        for (const e of io.extents) {
+          const from = (e.idx - first.idx) * es;
+          out.set(res.data.subarray(from, from + e.nr * es), e.mem * es);
+        }
+        map = res.map;
+      } else {
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: io.extents },
+        ])) as [ArrayFetchResult];
         let pos = 0;
         for (const e of io.extents) {
           out.set(res.data.subarray(pos, pos + e.nr * es), e.mem * es);
           pos += e.nr * es;
         }
-      } else if (res.data.byteOffset !== out.byteOffset + single.mem * es || res.data.buffer !== out.buffer) {
-        out.set(res.data.subarray(0, single.nr * es), single.mem * es);
+        map = res.map;
       }
-      if (!this.fillZero) forHoles(io, res.map, (mem, nr) => fillPattern(out, this.fillBytes, mem, nr));
+      if (!this.fillZero) forHoles(io, map, (mem, nr) => fillPattern(out, this.fillBytes, mem, nr));
     });
     if (slab.size === 0) {
       const ctor = typedArrayFor(this.dtype);

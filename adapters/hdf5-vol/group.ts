@@ -6,6 +6,7 @@
 import { DaosError } from '../../core/common/errors.js';
 import { type Oid, oidType } from '../../core/common/oid.js';
 import { DaosObject } from '../../core/daos/object.js';
+import { defaultOclass } from '../../core/placement/oclass.js';
 import { AttributeManager } from './attrs.js';
 import { Dataset, type DatasetOptions } from './dataset.js';
 import {
@@ -197,7 +198,10 @@ export class Group {
     const { parent, name } = await this.parentOf(path, true);
     const full = joinName(parent.name, name);
     if (await parent.getLink(name)) throw new DaosError('DER_EXIST', `'${full}' already exists`);
-    const oid = await this.file.container.newOid({ type: DATASET_OBJ_TYPE });
+    // Chunks spread over the pool's targets as an array's records do (SX at redundancy factor 0).
+    const props = this.file.container.props;
+    const oclass = props.oclass ?? defaultOclass(props.redunFactor, 'array');
+    const oid = await this.file.container.newOid({ type: DATASET_OBJ_TYPE, oclass });
     const ds = await Dataset.create(this.file, oid, full, plan);
     if (options.data !== undefined) await ds.write(null, options.data);
     await parent.addLink(name, { type: 'hard', oid });

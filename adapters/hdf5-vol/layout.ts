@@ -40,6 +40,8 @@ export const DATASET_OBJ_TYPE = 'multi_hashed';
 export const CHUNK_TARGET_BYTES = 1024 * 1024;
 /** Chunk I/Os in flight at once for one read or write. */
 export const CHUNK_IOS_IN_FLIGHT = 16;
+/** A read of many pieces of one chunk spanning at most this many bytes fetches the span whole. */
+export const SIEVE_BYTES_MAX = 1024 * 1024;
 /** Largest selection one read or write may move (its buffer is one allocation). */
 export const SELECTION_BYTES_MAX = 2 ** 31;
 /** Soft links followed while resolving one path. */
