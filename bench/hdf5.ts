@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const argv = process.argv.slice(2);
   const f = benchFlags(argv, {
-    numbers: { size: [1024, 128, 'BENCH_HDF5_MIB'], slab: [64, 16], reps: [2, 1] },
+    numbers: { size: [1024, 128, 'BENCH_HDF5_MIB'], slab: [64, 16], reps: [4, 1] },
     strings: ['dir'],
   });
   const totalBytes = f.num('size') * MiB;
