@@ -84,8 +84,15 @@ export class Group {
   }
 
   /** The link `name` of this group, or undefined. */
-  async getLink(name: string): Promise<LinkInfo | undefined> {
-    checkName(name, 'link name');
+  async getLink(path: string): Promise<LinkInfo | undefined> {
+    if (typeof path === 'string' && path.includes('/')) {
+      const { parent, name } = await this.parentOf(path, false).catch((err: unknown) => {
+        if (err instanceof DaosError && err.code === 'DER_NONEXIST') return { parent: undefined, name: '' };
+        throw err;
+      });
+      return parent?.getLink(name);
+    }
+    const name = checkName(path, 'link name');
     const [v] = (await this.obj.fetch(name, [{ akey: LINK_AKEY, kind: 'single' }])) as [
       Uint8Array | undefined,
     ];
@@ -269,15 +276,15 @@ export class Group {
     await this.addLink(name, { type: 'soft', path });
   }
 
-  /** Remove link `name` (the object stays reachable through its other hard links). */
-  async delete(name: string): Promise<void> {
-    this.file.checkWritable(`delete '${name}'`);
-    checkName(name, 'link name');
+  /** Remove the link at `path` (the object stays reachable through its other hard links). */
+  async delete(path: string): Promise<void> {
+    this.file.checkWritable(`delete '${path}'`);
+    const { parent, name } = await this.parentOf(path, false);
     try {
-      await this.obj.punchDkeys([name], { mustExist: true });
+      await parent.obj.punchDkeys([name], { mustExist: true });
     } catch (err) {
       if (err instanceof DaosError && err.code === 'DER_NONEXIST')
-        throw new DaosError('DER_NONEXIST', `group '${this.name}' has no link '${name}'`);
+        throw new DaosError('DER_NONEXIST', `group '${parent.name}' has no link '${name}'`);
       throw err;
     }
   }
