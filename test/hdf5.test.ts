@@ -359,6 +359,8 @@ describe('HDF5 adapter', () => {
     await f.link('hard-f8', target);
     await (f.get('a/b') as Promise<Group>).then((g) => g.symlink('up', '/groups'));
     await f.symlink('dangling', '/no/such/thing');
+    await f.symlink('links/deep/to-grow', '/grow');
+    await f.link('links/hard-grow', grow);
     await f.createGroup('doomed');
     await f.delete('doomed');
     await f.createGroup('a/b/gone');
@@ -380,6 +382,7 @@ describe('HDF5 adapter', () => {
       'groups',
       'grow',
       'hard-f8',
+      'links',
       'rank32',
       'scalar',
       'types',
@@ -392,11 +395,14 @@ describe('HDF5 adapter', () => {
       'rank32',
       'hard-f8',
       'dangling',
+      'links',
       'scalar',
     ]);
     expect(await names((await r.get('a/b')) as Group)).toEqual(['c', 'up']);
     expect(await r.getLink('a/b/up')).toEqual({ type: 'soft', path: '/groups' });
     expect(await r.getLink('no/such/link')).toBeUndefined();
+    expect(((await r.get('links/deep/to-grow')) as Dataset).oid).toEqual(grow.oid);
+    expect(await r.getLink('links/hard-grow')).toEqual({ type: 'hard', oid: grow.oid });
     expect(Array.from((await r.attrs.get('list')) as Float64Array)).toEqual([1, 2.5, -3]);
     expect((await r.attrs.get('ints')) as Int16Array).toEqual(new Int16Array([1, 2, 300]));
     const sc = (await r.get('scalar')) as Dataset;

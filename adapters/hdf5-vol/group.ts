@@ -253,10 +253,9 @@ export class Group {
     for (const { n } of withOrder) yield n;
   }
 
-  /** Hard link `name` to an object of the same file. */
-  async link(name: string, target: H5Object): Promise<void> {
-    this.file.checkWritable(`link '${name}'`);
-    checkName(name, 'link name');
+  /** Hard link at `path` (groups on the way are made) to an object of the same file. */
+  async link(path: string, target: H5Object): Promise<void> {
+    this.file.checkWritable(`link '${path}'`);
     if (!(target instanceof Group) && !(target instanceof Dataset))
       throw new DaosError('DER_INVAL', 'a hard link target must be a Group or Dataset');
     if (target.file.container !== this.file.container)
@@ -264,16 +263,17 @@ export class Group {
         'DER_INVAL',
         `'${target.name}' belongs to another file; hard links stay within one file`,
       );
-    await this.addLink(name, { type: 'hard', oid: target.oid });
+    const { parent, name } = await this.parentOf(path, true);
+    await parent.addLink(name, { type: 'hard', oid: target.oid });
   }
 
-  /** Soft link `name` to `path` (which need not exist). */
-  async symlink(name: string, path: string): Promise<void> {
-    this.file.checkWritable(`symlink '${name}'`);
-    checkName(name, 'link name');
-    if (typeof path !== 'string' || path.length === 0)
+  /** Soft link at `path` (groups on the way are made) to `target` (which need not exist). */
+  async symlink(path: string, target: string): Promise<void> {
+    this.file.checkWritable(`symlink '${path}'`);
+    if (typeof target !== 'string' || target.length === 0)
       throw new DaosError('DER_INVAL', 'a soft link target must be a non-empty path');
-    await this.addLink(name, { type: 'soft', path });
+    const { parent, name } = await this.parentOf(path, true);
+    await parent.addLink(name, { type: 'soft', path: target });
   }
 
   /** Remove the link at `path` (the object stays reachable through its other hard links). */
