@@ -6,7 +6,7 @@
  * Both sides use chunks of 16 rows (1 MiB): ours chooses them (the VOL's auto-chunking), h5wasm is
  * given them (a dataset it can grow slab by slab, so it never holds the whole array).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -65,7 +65,9 @@ async function main(): Promise<void> {
       const ds = await file.createDataset('x', { shape: [rows, COLS], dtype: '<f8' });
       let t0 = process.hrtime.bigint();
       for (let s = 0; s < slabs; s++) await ds.write([[s * slabRows, (s + 1) * slabRows], null], buf);
-      best.ours.write = Math.min(best.ours.write, seconds(t0));
+      const w = seconds(t0);
+      best.ours.write = Math.min(best.ours.write, w);
+      console.error(`  run ${rep} daos-ts: write ${mibps(totalBytes, w)}`);
       const r = (await file.get('x')) as Dataset;
       // h5py's read_direct: every slab into one buffer.
       const into = new Float64Array(buf.length);
@@ -104,7 +106,9 @@ async function main(): Promise<void> {
         ds.write_slice([[s * slabRows, (s + 1) * slabRows], []], buf);
       }
       file.close();
-      best.base.write = Math.min(best.base.write, seconds(t0));
+      const w = seconds(t0);
+      best.base.write = Math.min(best.base.write, w);
+      console.error(`  run ${rep} h5wasm: write ${mibps(totalBytes, w)}`);
       if (statSync(path).size < totalBytes) throw new Error('h5wasm: file smaller than the dataset');
       t0 = process.hrtime.bigint();
       const rf = new h5wasm.File(path, 'r');
@@ -181,8 +185,14 @@ async function main(): Promise<void> {
   if (f.writeResults) console.error(`updated ${updateResults('hdf5', block)}`);
 }
 
+/** h5wasm's version as installed (dist/bench/ → the package's node_modules). */
 function h5wasmVersion(): string {
-  return '0.10.3';
+  try {
+    const url = new URL('../../node_modules/h5wasm/package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
 }
 
 main().catch((err: unknown) => {

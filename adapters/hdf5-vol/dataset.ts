@@ -3,16 +3,14 @@
  * Creation Property List, Fill Value) and its chunks (dkey = zero byte + chunk coordinates as
  * uint64 LE, akey `0` = an array of elements). A read or write cuts its hyperslab per chunk and
  * moves each chunk's part in one fetch or update; records never written read as the fill value.
- *
- * Variable-length strings: each element is a 16-byte reference (heap offset, byte length; uint64
- * LE each) into akey `H` of the same chunk, a byte array that writes append to. Overwritten strings
- * leave their old bytes in the heap.
+ * Variable-length strings are stored as vlen.ts says.
  */
 import { DaosError } from '../../core/common/errors.js';
 import type { Oid } from '../../core/common/oid.js';
 import { DaosObject } from '../../core/daos/object.js';
 import type { ArrayFetchResult, Recx } from '../../core/wire/obj-types.js';
 import { AttributeManager } from './attrs.js';
+import { fillPattern, forHoles, gather, putSieve, takeSieve } from './chunk-io.js';
 import {
   checkStorableDtype,
   checkStrings,
@@ -24,14 +22,7 @@ import {
   type ScalarValue,
   typedArrayFor,
 } from './codec.js';
-import {
-  type Dtype,
-  type DtypeLike,
-  type DtypeValues,
-  dtypeSize,
-  parseDtype,
-  VLEN_REF_BYTES,
-} from './dtype.js';
+import { type Dtype, type DtypeLike, type DtypeValues, dtypeSize, parseDtype } from './dtype.js';
 import {
   AKEY_CPL,
   AKEY_DATASPACE,
@@ -42,7 +33,6 @@ import {
   CHUNK_TARGET_BYTES,
   chunkDkey,
   type FileContext,
-  HEAP_AKEY,
   json,
   MD_DKEY,
   parseJson,
@@ -52,13 +42,14 @@ import {
 } from './layout.js';
 import {
   autoChunks,
-  type ChunkIo,
   chunkPlan,
+  extentList,
   normalizeSelection,
   RANK_MAX,
   type Selection,
   type Slab,
 } from './selection.js';
+import { readStrings, writeStrings } from './vlen.js';
 
 export interface DatasetOptions {
   /** Extent per dimension ([] for a scalar dataset). */
@@ -277,7 +268,8 @@ export class Dataset {
   /** Read a selection (default: everything): values flat in C order of the selection's shape. */
   async read(selection?: Selection): Promise<DtypeValues> {
     const slab = this.slab(selection);
-    if (this.dtype.class === 'vlen-string') return this.readStrings(slab);
+    if (this.dtype.class === 'vlen-string')
+      return readStrings(this.obj, this.chunks, slab, Buffer.from(this.fillBytes).toString('utf8'));
     const out = new Uint8Array(slab.size * this.elementBytes);
     await this.readBytes(slab, out);
     if (slab.size === 0) {
@@ -325,17 +317,23 @@ export class Dataset {
     const es = this.elementBytes;
     await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
       const dk = chunkDkey(io.coords);
-      const first = io.extents[0]!;
-      const last = io.extents[io.extents.length - 1]!;
-      const span = last.idx + last.nr - first.idx;
+      const n = io.idx.length;
+      const first = io.idx[0]!;
+      const span = io.idx[n - 1]! + io.nr[n - 1]! - first;
       let selected = 0;
-      for (const e of io.extents) selected += e.nr;
+      for (let i = 0; i < n; i++) selected += io.nr[i]!;
       let map: Recx[];
-      if (io.extents.length === 1) {
+      if (n === 1) {
         // One extent lands in one piece of the output: read straight into it.
-        const piece = out.subarray(first.mem * es, (first.mem + first.nr) * es);
+        const piece = out.subarray(io.mem[0]! * es, (io.mem[0]! + io.nr[0]!) * es);
         const [res] = (await this.obj.fetch(dk, [
-          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [first], out: piece },
+          {
+            akey: CHUNK_AKEY,
+            kind: 'array',
+            recordSize: es,
+            extents: [{ idx: first, nr: io.nr[0]! }],
+            out: piece,
+          },
         ])) as [ArrayFetchResult];
         if (res.data.buffer !== piece.buffer || res.data.byteOffset !== piece.byteOffset) piece.set(res.data);
         map = res.map;
@@ -349,80 +347,28 @@ export class Dataset {
               akey: CHUNK_AKEY,
               kind: 'array',
               recordSize: es,
-              extents: [{ idx: first.idx, nr: span }],
+              extents: [{ idx: first, nr: span }],
               ...(scratch ? { out: scratch.subarray(0, span * es) } : {}),
             },
           ])) as [ArrayFetchResult];
-          const data = res.data;
-          for (const e of io.extents) {
-            const from = (e.idx - first.idx) * es;
-            const n = e.nr * es;
-            if (n > SMALL_COPY_BYTES) out.set(data.subarray(from, from + n), e.mem * es);
-            else for (let k = 0, to = e.mem * es; k < n; k++) out[to + k] = data[from + k]!;
-          }
+          gather(out, res.data, io, first, es);
           map = res.map;
         } finally {
-          if (scratch && sieves.length < CHUNK_IOS_IN_FLIGHT) sieves.push(scratch);
+          if (scratch) putSieve(scratch);
         }
       } else {
         const [res] = (await this.obj.fetch(dk, [
-          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: io.extents },
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: extentList(io) },
         ])) as [ArrayFetchResult];
         let pos = 0;
-        for (const e of io.extents) {
-          out.set(res.data.subarray(pos, pos + e.nr * es), e.mem * es);
-          pos += e.nr * es;
+        for (let i = 0; i < n; i++) {
+          out.set(res.data.subarray(pos, pos + io.nr[i]! * es), io.mem[i]! * es);
+          pos += io.nr[i]! * es;
         }
         map = res.map;
       }
       if (!this.fillZero) forHoles(io, map, (mem, nr) => fillPattern(out, this.fillBytes, mem, nr));
     });
-  }
-
-  private async readStrings(slab: Slab): Promise<string[]> {
-    const fill = Buffer.from(this.fillBytes).toString('utf8');
-    const out = new Array<string>(slab.size).fill(fill);
-    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
-      const dk = chunkDkey(io.coords);
-      const [res] = (await this.obj.fetch(dk, [
-        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents: io.extents },
-      ])) as [ArrayFetchResult];
-      const refs = Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength);
-      // Elements that hold data (the rest keep the fill value): their positions in `refs` and in `out`.
-      const written: Array<{ at: number; mem: number }> = [];
-      let pos = 0;
-      const byIdx = new Map<number, number>();
-      for (const e of io.extents) {
-        byIdx.set(e.idx, pos);
-        pos += e.nr;
-      }
-      forData(io, res.map, (idx, mem, nr, extentIdx) => {
-        const base = byIdx.get(extentIdx)! + (idx - extentIdx);
-        for (let k = 0; k < nr; k++) written.push({ at: base + k, mem: mem + k });
-      });
-      let lo = Number.MAX_SAFE_INTEGER;
-      let hi = 0;
-      for (const w of written) {
-        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
-        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
-        if (len === 0) continue;
-        lo = Math.min(lo, off);
-        hi = Math.max(hi, off + len);
-      }
-      let heap: Buffer = Buffer.alloc(0);
-      if (hi > lo) {
-        const [h] = (await this.obj.fetch(dk, [
-          { akey: HEAP_AKEY, kind: 'array', recordSize: 1, extents: [{ idx: lo, nr: hi - lo }] },
-        ])) as [ArrayFetchResult];
-        heap = Buffer.from(h.data.buffer, h.data.byteOffset, h.data.byteLength);
-      }
-      for (const w of written) {
-        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
-        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
-        out[w.mem] = len === 0 ? '' : heap.toString('utf8', off - lo, off - lo + len);
-      }
-    });
-    return out;
   }
 
   /**
@@ -435,7 +381,7 @@ export class Dataset {
     const slab = this.slab(selection);
     if (this.dtype.class === 'vlen-string') {
       const strings = checkStrings(values, slab.size, what);
-      await this.writeStrings(slab, strings);
+      await writeStrings(this.obj, this.chunks, slab, strings);
       return;
     }
     const bytes = encodeValues(this.dtype, values, slab.size, what);
@@ -446,47 +392,12 @@ export class Dataset {
           akey: CHUNK_AKEY,
           kind: 'array',
           recordSize: es,
-          extents: io.extents.map((e) => ({
-            idx: e.idx,
-            nr: e.nr,
-            data: bytes.subarray(e.mem * es, (e.mem + e.nr) * es),
+          extents: io.idx.map((idx, i) => ({
+            idx,
+            nr: io.nr[i]!,
+            data: bytes.subarray(io.mem[i]! * es, (io.mem[i]! + io.nr[i]!) * es),
           })),
         },
-      ]);
-    });
-  }
-
-  private async writeStrings(slab: Slab, strings: string[]): Promise<void> {
-    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
-      const dk = chunkDkey(io.coords);
-      const end = await this.obj.queryRecx(dk, HEAP_AKEY, 'max');
-      let at = end ? Number(end.idx + end.nr) : 0;
-      const parts: Buffer[] = [];
-      const heapStart = at;
-      const extents = io.extents.map((e) => {
-        const refs = Buffer.alloc(e.nr * VLEN_REF_BYTES);
-        for (let k = 0; k < e.nr; k++) {
-          const b = Buffer.from(strings[e.mem + k]!, 'utf8');
-          refs.writeBigUInt64LE(BigInt(b.byteLength === 0 ? 0 : at), k * VLEN_REF_BYTES);
-          refs.writeBigUInt64LE(BigInt(b.byteLength), k * VLEN_REF_BYTES + 8);
-          if (b.byteLength > 0) parts.push(b);
-          at += b.byteLength;
-        }
-        return { idx: e.idx, nr: e.nr, data: refs as Uint8Array };
-      });
-      const heap = Buffer.concat(parts);
-      await this.obj.update(dk, [
-        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents },
-        ...(heap.byteLength > 0
-          ? [
-              {
-                akey: HEAP_AKEY,
-                kind: 'array' as const,
-                recordSize: 1,
-                extents: [{ idx: heapStart, nr: heap.byteLength, data: heap as Uint8Array }],
-              },
-            ]
-          : []),
       ]);
     });
   }
@@ -524,7 +435,7 @@ export class Dataset {
             akey: CHUNK_AKEY,
             kind: 'array',
             recordSize: this.elementBytes,
-            extents: io.extents.map((e) => ({ idx: e.idx, nr: e.nr })),
+            extents: extentList(io),
           },
         ]);
       });
@@ -538,76 +449,5 @@ export class Dataset {
   /** numpy's spelling of the dtype, or a description for compounds and vlen strings. */
   get dtypeName(): string {
     return describeDtype(this.dtype);
-  }
-}
-
-/**
- * Sieve buffers kept between reads (at most CHUNK_IOS_IN_FLIGHT): a fresh buffer per chunk would
- * pay first-touch page faults on every read, which on some machines cost more than the read.
- */
-const sieves: Uint8Array[] = [];
-/** Pieces up to this size are copied byte by byte (cheaper than a subarray and a set). */
-const SMALL_COPY_BYTES = 64;
-
-function takeSieve(): Uint8Array {
-  return sieves.pop() ?? new Uint8Array(SIEVE_BYTES_MAX);
-}
-
-/** Call `fn(mem, nr)` for each part of `io`'s extents the fetch map says holds no data. */
-function forHoles(io: ChunkIo, map: Recx[], fn: (mem: number, nr: number) => void): void {
-  let m = 0;
-  for (const e of io.extents) {
-    let at = e.idx;
-    const end = e.idx + e.nr;
-    while (at < end) {
-      while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= at) m++;
-      const r = map[m];
-      const rs = r ? Number(r.idx) : end;
-      if (rs > at) {
-        const stop = Math.min(rs, end);
-        fn(e.mem + (at - e.idx), stop - at);
-        at = stop;
-        continue;
-      }
-      at = Math.min(end, Number(r!.idx + r!.nr));
-    }
-  }
-}
-
-/** Call `fn(idx, mem, nr, extentIdx)` for each part of `io`'s extents that holds data. */
-function forData(
-  io: ChunkIo,
-  map: Recx[],
-  fn: (idx: number, mem: number, nr: number, extentIdx: number) => void,
-): void {
-  let m = 0;
-  for (const e of io.extents) {
-    const end = e.idx + e.nr;
-    while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= e.idx) m++;
-    for (let k = m; k < map.length; k++) {
-      const rs = Number(map[k]!.idx);
-      if (rs >= end) break;
-      const from = Math.max(rs, e.idx);
-      const to = Math.min(end, Number(map[k]!.idx + map[k]!.nr));
-      if (to > from) fn(from, e.mem + (from - e.idx), to - from, e.idx);
-    }
-  }
-}
-
-/** Fill elements [mem, mem + nr) of `out` with one element's bytes. */
-function fillPattern(out: Uint8Array, pattern: Uint8Array, mem: number, nr: number): void {
-  const es = pattern.byteLength;
-  const start = mem * es;
-  const end = (mem + nr) * es;
-  if (es === 1) {
-    out.fill(pattern[0]!, start, end);
-    return;
-  }
-  out.set(pattern, start);
-  let filled = es;
-  while (start + filled < end) {
-    const n = Math.min(filled, end - start - filled);
-    out.copyWithin(start + filled, start, start + n);
-    filled += n;
   }
 }

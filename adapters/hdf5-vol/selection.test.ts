@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { autoChunks, chunkPlan, normalizeSelection } from './selection.js';
+import { autoChunks, type ChunkIo, chunkPlan, normalizeSelection } from './selection.js';
+
+/** A plan with its extents as objects, for readable expectations. */
+function plain(ios: Iterable<ChunkIo>) {
+  return [...ios].map((io) => ({
+    coords: io.coords,
+    extents: io.idx.map((idx, i) => ({ idx, nr: io.nr[i], mem: io.mem[i] })),
+  }));
+}
 
 describe('normalizeSelection', () => {
   it('brings numpy slices, indexes and null to hyperslab form', () => {
@@ -33,24 +41,20 @@ describe('normalizeSelection', () => {
 
 describe('chunkPlan', () => {
   it('gives one merged extent per chunk for whole rows, and per-row extents otherwise', () => {
-    const rows = [...chunkPlan(normalizeSelection([[0, 4], null], [10, 8]), [2, 8])];
+    const rows = plain(chunkPlan(normalizeSelection([[0, 4], null], [10, 8]), [2, 8]));
     expect(rows).toEqual([
       { coords: [0, 0], extents: [{ idx: 0, nr: 16, mem: 0 }] },
       { coords: [1, 0], extents: [{ idx: 0, nr: 16, mem: 16 }] },
     ]);
     // Columns 3..5 of rows 1..2 of a 4x4 chunk grid over 6x6: two chunks across, per-row extents.
-    const part = [
-      ...chunkPlan(
-        normalizeSelection(
-          [
-            [1, 3],
-            [3, 6],
-          ],
-          [6, 6],
-        ),
-        [4, 4],
-      ),
-    ];
+    const sel = normalizeSelection(
+      [
+        [1, 3],
+        [3, 6],
+      ],
+      [6, 6],
+    );
+    const part = plain(chunkPlan(sel, [4, 4]));
     expect(part).toEqual([
       {
         coords: [0, 0],
@@ -70,7 +74,7 @@ describe('chunkPlan', () => {
   });
 
   it('splits a chunk past the extent limit into several requests', () => {
-    const plans = [...chunkPlan(normalizeSelection([null, [0, 8, 2]], [4, 8]), [4, 8], 5)];
+    const plans = plain(chunkPlan(normalizeSelection([null, [0, 8, 2]], [4, 8]), [4, 8], 5));
     expect(plans.map((p) => p.extents.length)).toEqual([5, 5, 5, 1]);
     expect(plans.every((p) => p.coords.join() === '0,0')).toBe(true);
   });
