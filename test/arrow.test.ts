@@ -86,6 +86,15 @@ describe('Arrow adapter', () => {
       await writeTable(cont, name, part);
       expectSameTable(await readTable(cont, name), part);
     }
+    // A small slice stores only its own bytes (not the whole buffers it is a view of).
+    const long = A.vectorFromArray(
+      Array.from({ length: 10_000 }, (_, i) => `a string longer than twelve bytes, number ${i}`),
+      new A.Utf8View(),
+    );
+    const before = (await sys.engineCounters(0)).bytesWritten;
+    await writeTable(cont, 'sliced-views', new A.Table({ v: long.slice(5000, 5002) }));
+    expect((await sys.engineCounters(0)).bytesWritten - before).toBeLessThan(16 * 1024);
+    expect([...(await readTable(cont, 'sliced-views')).getChild('v')!]).toEqual([...long.slice(5000, 5002)]);
     // A slice of one column alone, as a vector, too.
     const v = t.getChild('lutf8')!.slice(5, 400);
     const one = new A.Table({ lutf8: v });
