@@ -588,14 +588,25 @@ export class ArrowDataset {
     return batches.length > 0 ? new Table(schema, batches) : new Table(schema);
   }
 
-  /** The snapshot's batches one at a time (optionally only some columns). */
+  /** The snapshot's batches one at a time, the next one prefetched (optionally only some columns). */
   async *batches(
     options: { columns?: readonly string[]; joinDictionaries?: boolean } = {},
   ): AsyncGenerator<RecordBatch> {
     const { schema, index } = this.project(options.columns);
     const joined = options.joinDictionaries === true;
-    for (let b = 0; b < this.batchRecs.length; b++)
-      yield await this.batch(b, 0, this.batchRecs[b]!.rows, schema, index, joined);
+    // The next batch is fetched while the caller works on this one.
+    const fetch = (b: number): Promise<RecordBatch> | undefined => {
+      if (b >= this.batchRecs.length) return undefined;
+      const p = this.batch(b, 0, this.batchRecs[b]!.rows, schema, index, joined);
+      p.catch(() => undefined); // a caller that stops early never awaits it
+      return p;
+    };
+    let next = fetch(0);
+    for (let b = 0; next; b++) {
+      const current = await next;
+      next = fetch(b + 1);
+      yield current;
+    }
   }
 
   /** Append batches to this dataset (see appendBatches); this handle keeps its snapshot. */
