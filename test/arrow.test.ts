@@ -196,12 +196,22 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     const now = await openDataset(cont, 'grow');
     expect(now.numRows).toBe(900);
     expectSameTable(await now.read(), all);
-    // Appends brought new dictionaries: an IPC file (no replacement dictionaries) joins them.
-    for (const format of ['file', 'stream'] as const) {
-      const path = join(dir, `grow.${format}.arrow`);
-      await exportIpc(cont, 'grow', path, { format });
+    // Appends brought new dictionaries: exports join them (the file format allows no
+    // replacement dictionaries); a stream may keep them as replacements.
+    for (const [format, joinDictionaries] of [
+      ['file', true],
+      ['stream', true],
+      ['stream', false],
+    ] as const) {
+      const path = join(dir, `grow.${format}.${joinDictionaries}.arrow`);
+      await exportIpc(cont, 'grow', path, { format, joinDictionaries });
       expectSameTable(A.tableFromIPC(readFileSync(path)), all);
     }
+    await rejects(
+      exportIpc(cont, 'grow', join(dir, 'never.arrow'), { joinDictionaries: false }),
+      'DER_INVAL',
+      /file format needs joined dictionaries/,
+    );
     expectSameTable(
       await readTable(cont, 'grow', { columns: ['view', 'dict'], rows: [250, 750] }),
       all.select(['view', 'dict']).slice(250, 750),
