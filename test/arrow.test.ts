@@ -17,6 +17,7 @@ import {
   openDataset,
   readTable,
   removeDataset,
+  unlockDataset,
   writeTable,
 } from '../adapters/arrow/index.js';
 import { type Container, DaosError, DaosSystem } from '../index.js';
@@ -237,12 +238,28 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     })();
     const first = appendBatches(cont, 'busy', slow);
     await inside;
-    await rejects(appendBatches(cont, 'busy', t), 'DER_BUSY', /another append to dataset "busy"/);
+    await rejects(
+      appendBatches(cont, 'busy', t),
+      'DER_BUSY',
+      /another append to dataset "busy" is in progress/,
+    );
     release();
     expect(await first).toBe(100);
     expect((await openDataset(cont, 'busy')).numRows).toBe(200);
     // The lock is gone: appends work again.
     expect(await appendBatches(cont, 'busy', t)).toBe(100);
+    expect(await unlockDataset(cont, 'busy')).toBe(false);
+    // A writer that died holding the lock (its lock key written by hand, as it would have left
+    // it: the catalog's reserved id, then the dataset object's `lock` key).
+    const catalog = cont.kv(cont.reservedOid(0x41n << 64n, { type: 'multi_lexical' }));
+    const [hi, lo] = Buffer.from((await catalog.get('busy'))!)
+      .toString()
+      .split('.');
+    await cont.kv({ hi: BigInt(`0x${hi}`), lo: BigInt(`0x${lo}`) }).put('lock', 'a dead writer');
+    await rejects(appendBatches(cont, 'busy', t), 'DER_BUSY', /if its writer died, unlockDataset clears it/);
+    expect(await unlockDataset(cont, 'busy')).toBe(true);
+    expect(await appendBatches(cont, 'busy', t)).toBe(100);
+    expect((await openDataset(cont, 'busy')).numRows).toBe(400);
   });
 
   it('bad input fails clearly and writes nothing', async () => {

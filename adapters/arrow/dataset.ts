@@ -382,6 +382,17 @@ export async function listDatasets(container: Container): Promise<string[]> {
   return out;
 }
 
+/**
+ * Clear the append lock a dead writer left on dataset `name`; resolves to whether there was one.
+ * Only when no append is running: two appends at once would overwrite each other's bytes.
+ */
+export async function unlockDataset(container: Container, name: string): Promise<boolean> {
+  const kv = container.kv(await findDataset(container, name));
+  if (!(await kv.get(K_LOCK))) return false;
+  await kv.remove(K_LOCK);
+  return true;
+}
+
 /** Remove a dataset: its catalog entry, its column arrays and its KV object. */
 export async function removeDataset(container: Container, name: string): Promise<void> {
   const oid = await findDataset(container, name);
@@ -632,7 +643,10 @@ async function appendTo(
     await store.kv.put(K_LOCK, json({ pid: process.pid, at: new Date().toISOString() }), { cond: 'insert' });
   } catch (err) {
     if (err instanceof DaosError && err.code === 'DER_EXIST')
-      throw new DaosError('DER_BUSY', `another append to dataset "${name}" is in progress`);
+      throw new DaosError(
+        'DER_BUSY',
+        `another append to dataset "${name}" is in progress (if its writer died, unlockDataset clears it)`,
+      );
     throw err;
   }
   try {
