@@ -350,6 +350,42 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
       expect(await importIpc(cont, `ipc-${format}`, path)).toBe(400);
       expectSameTable(await readTable(cont, `ipc-${format}`), t);
     }
+    // A stream with delta dictionaries (the second batch's dictionary extends the first's).
+    const d0 = A.vectorFromArray(['a', 'b'], new A.Utf8()).data[0]!;
+    const d1 = A.vectorFromArray(['c', 'a longer value than twelve'], new A.Utf8()).data[0]!;
+    const dtype = new A.Dictionary(new A.Utf8(), new A.Int32(), 4);
+    const dictBatch = (idx: number[], chunks: A.Data<A.Utf8>[]) =>
+      new A.Table({
+        c: A.makeVector(
+          A.makeData({
+            type: dtype,
+            length: idx.length,
+            data: Int32Array.from(idx),
+            dictionary: A.makeVector(chunks),
+          }),
+        ),
+      }).batches[0]!;
+    const deltas = new A.Table([dictBatch([0, 1, 1], [d0]), dictBatch([3, 2, 0], [d0, d1])]);
+    const deltaBytes = A.tableToIPC(deltas, 'stream');
+    expect(await importIpc(cont, 'deltas', deltaBytes)).toBe(6);
+    expect([...(await readTable(cont, 'deltas')).getChild('c')!]).toEqual([
+      'a',
+      'b',
+      'b',
+      'a longer value than twelve',
+      'c',
+      'a',
+    ]);
+    const deltaOut = join(dir, 'deltas.arrow');
+    await exportIpc(cont, 'deltas', deltaOut);
+    expect([...A.tableFromIPC(readFileSync(deltaOut)).getChild('c')!]).toEqual([
+      'a',
+      'b',
+      'b',
+      'a longer value than twelve',
+      'c',
+      'a',
+    ]);
     // From a Node stream, and some columns and rows out.
     expect(await importIpc(cont, 'ipc-node', Readable.from([A.tableToIPC(t, 'stream')]))).toBe(400);
     expectSameTable(await readTable(cont, 'ipc-node'), t);
