@@ -259,6 +259,25 @@ async function findDataset(container: Container, name: string): Promise<Oid> {
   return oidFrom(Buffer.from(v).toString('utf8'));
 }
 
+/** A dataset's store, schema and commit record (not its batch records). */
+async function openStore(
+  container: Container,
+  name: string,
+): Promise<{ store: Store; schema: Schema; commit: Commit }> {
+  const kv = container.kv(await findDataset(container, name));
+  const [schemaBytes, layoutBytes, commitBytes] = await Promise.all([
+    kv.get(K_SCHEMA),
+    kv.get(K_LAYOUT),
+    kv.get(K_COMMIT),
+  ]);
+  if (!schemaBytes) throw new DaosError('DER_IO', `dataset "${name}" has no schema record`);
+  const layout = parse<Layout>(layoutBytes, 'layout');
+  if (layout.version !== LAYOUT_VERSION)
+    throw new DaosError('DER_NOTSUPPORTED', `dataset "${name}" has layout version ${layout.version}`);
+  const commit = parse<Commit>(commitBytes, 'commit');
+  return { store: new Store(container, kv, layout), schema: schemaFrom(schemaBytes), commit };
+}
+
 /** Schema of stored IPC bytes. */
 function schemaFrom(bytes: Uint8Array): Schema {
   return tableFromIPC(bytes).schema;
@@ -443,25 +462,13 @@ export class ArrowDataset {
 
   /** Open dataset `name` at its latest commit. */
   static async open(container: Container, name: string): Promise<ArrowDataset> {
-    const oid = await findDataset(container, name);
-    const kv = container.kv(oid);
-    const [schemaBytes, layoutBytes, commitBytes] = await Promise.all([
-      kv.get(K_SCHEMA),
-      kv.get(K_LAYOUT),
-      kv.get(K_COMMIT),
-    ]);
-    if (!schemaBytes) throw new DaosError('DER_IO', `dataset "${name}" has no schema record`);
-    const layout = parse<Layout>(layoutBytes, 'layout');
-    if (layout.version !== LAYOUT_VERSION)
-      throw new DaosError('DER_NOTSUPPORTED', `dataset "${name}" has layout version ${layout.version}`);
-    const commit = parse<Commit>(commitBytes, 'commit');
-    const store = new Store(container, kv, layout);
+    const { store, schema, commit } = await openStore(container, name);
     const recs = await Promise.all(
       Array.from({ length: commit.batches }, (_, i) =>
-        store.limiter.run(async () => parse<BatchRec>(await kv.get(batchKey(i)), `batch ${i}`)),
+        store.limiter.run(async () => parse<BatchRec>(await store.kv.get(batchKey(i)), `batch ${i}`)),
       ),
     );
-    return new ArrowDataset(name, store, schemaFrom(schemaBytes), commit, recs);
+    return new ArrowDataset(name, store, schema, commit, recs);
   }
 
   /** Batches in the snapshot. */
@@ -673,8 +680,8 @@ export async function appendBatches(
   name: string,
   source: BatchSource,
 ): Promise<number> {
-  const ds = await ArrowDataset.open(container, name);
-  return ds.append(source);
+  const { store, schema } = await openStore(container, name);
+  return appendTo(store, name, schema, schemaNodes(schema).roots, source);
 }
 
 /** Open dataset `name`: schema, row count and batches as of now. */
