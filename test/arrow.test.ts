@@ -219,6 +219,22 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     );
   });
 
+  it('a container snapshot keeps a dataset as it was (read through cont.atSnapshot)', async () => {
+    const all = everyTypeTable(400, 4, 9);
+    await writeTable(cont, 'snap', all.slice(0, 200));
+    const epoch = await cont.createSnapshot('before-append');
+    await appendBatches(cont, 'snap', all.slice(200, 400));
+    const then = cont.atSnapshot(epoch);
+    expect((await openDataset(then, 'snap')).numRows).toBe(200);
+    expectSameTable(
+      await readTable(then, 'snap', { columns: ['view', 'dict'] }),
+      all.slice(0, 200).select(['view', 'dict']),
+    );
+    expectSameTable(await readTable(cont, 'snap'), all);
+    // Read-only: a snapshot view refuses appends.
+    await rejects(appendBatches(then, 'snap', all.slice(0, 10)), 'DER_NO_PERM', /./);
+  });
+
   it('one append at a time: a second concurrent append fails with DER_BUSY and changes nothing', async () => {
     const t = everyTypeTable(100, 2, 4);
     await writeTable(cont, 'busy', t);
