@@ -39,6 +39,12 @@ const STREAM_PIECE_BYTES = MiB;
  */
 const PRODUCER_RING_BUFFERS = 16;
 const FILE_CHUNK_BYTES = MiB;
+/**
+ * Files each side creates, stats and unlinks, untimed, before the (b) rows of a depth: the timed
+ * segments then measure warmed code on both sides (JIT-compiled paths, a grown heap), as
+ * benchmark.js's warm-up cycles do, not the first thousand calls of a cold process.
+ */
+const WARMUP_FILES = 1000;
 
 interface BenchOptions {
   quick: boolean;
@@ -267,6 +273,12 @@ async function metaRows(
     stat: new Map(),
     unlink: new Map(),
   };
+  for (let s = 0; s < 2; s++) {
+    const warm = `${dirs[s]!}-warmup`;
+    await sides[s]!.mkdir(warm);
+    for (const phase of ['create', 'stat', 'unlink'] as const)
+      await inFlight(0, Math.min(WARMUP_FILES, o.files), depth, ops[phase](sides[s]!, warm));
+  }
   const perRep = Math.ceil(o.files / o.reps);
   for (const phase of ['create', 'stat', 'unlink'] as const) {
     for (let rep = 0; rep < o.reps; rep++) {

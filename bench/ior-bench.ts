@@ -6,10 +6,16 @@
  *
  *   npm run bench:ior [-- --quick] [--tasks N] [--reps N] [--easy-mib N] [--hard-segments N]
  *                      [--files N] [--sweep 64,256,1024,4096] [--sweep-mib N] [--dir D] [--keep]
+ *                      [--ranks inline|threads|processes]
+ *
+ * Ranks run inline by default (async tasks in this process, spawnRanks 'inline'), on every side:
+ * the embedded system is one process, and its DFS tasks then call the engine in-process, as an
+ * application linked with it would; the TCP side's tasks reach the engine process over loopback.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import type { RankMode } from '../adapters/mpiio/spawn.js';
 import { DaosSystem } from '../embedded/system.js';
 import { benchFlags, machine, progress, type Row, table, updateResults } from './common.js';
 import { type Io500Config, io500Defaults, runIo500 } from './io500/index.js';
@@ -39,7 +45,7 @@ const f = benchFlags(process.argv.slice(2), {
     'sweep-mib': [32, 4],
   },
   lists: { sweep: '64,256,1024,4096' },
-  strings: ['dir'],
+  strings: ['dir', 'ranks'],
 });
 const tasks = f.num('tasks');
 const reps = f.num('reps');
@@ -48,6 +54,11 @@ const hardSegments = f.num('hard-segments');
 const files = f.num('files');
 const sweepBlock = f.num('sweep-mib') * MiB;
 const sweepKiB = f.list('sweep');
+const ranks = (f.str('ranks') ?? 'inline') as RankMode;
+if (!['inline', 'threads', 'processes'].includes(ranks))
+  throw new Error(`--ranks must be inline, threads or processes, not "${ranks}"`);
+/** The launcher flag ior and mdtest take for `ranks` (threads are their default). */
+const launch = ranks === 'threads' ? [] : [`--${ranks}`];
 
 interface Side extends IorBenchSide {
   system?: DaosSystem;
@@ -58,16 +69,34 @@ interface Side extends IorBenchSide {
 const mibps = (bytes: number, s: number) => bytes / MiB / s;
 
 async function ior(side: Side, args: string[]): Promise<{ write: number; read: number }> {
-  const r: IorResult = await runIor(['-a', side.api, '-N', String(tasks), '-w', '-r', '-g', '-e', ...args], {
-    system: side.system,
-  });
+  const r: IorResult = await runIor(
+    ['-a', side.api, '-N', String(tasks), ...launch, '-w', '-r', '-g', '-e', ...args],
+    {
+      system: side.system,
+    },
+  );
   const [w, rd] = r.iterations[0]!.phases;
   return { write: mibps(w!.bytes, w!.total), read: mibps(rd!.bytes, rd!.total) };
 }
 
 async function mdtestEasy(side: Side, dir: string): Promise<IorBenchSideResult['mdtest']> {
   const r = await runMdtest(
-    ['-a', side.api, '--np', String(tasks), '-n', String(files), '-u', '-L', '-F', '-N', '1', '-d', dir],
+    [
+      '-a',
+      side.api,
+      '--np',
+      String(tasks),
+      ...launch,
+      '-n',
+      String(files),
+      '-u',
+      '-L',
+      '-F',
+      '-N',
+      '1',
+      '-d',
+      dir,
+    ],
     { system: side.system },
   );
   // The job's rate: all items over the slowest task's time.
@@ -81,6 +110,7 @@ function io500Config(side: Side): Io500Config {
   c.datadir = join(side.base, 'io500');
   c.api = api;
   c.tasks = tasks;
+  c.ranks = ranks;
   c.stonewallSeconds = f.quick ? 1 : 3;
   c.iorEasy = { ...c.iorEasy, api, blockSize: f.quick ? 8 * MiB : 64 * MiB };
   c.iorHard = { ...c.iorHard, api, segmentCount: f.quick ? 100 : 2000 };
@@ -218,6 +248,7 @@ async function main(): Promise<void> {
       machine: machine(),
       loadavg: { start: loadStart, end: loadEnd },
       tasks,
+      ranks,
       reps,
       sizes: { easyBlockBytes: easyBlock, easyTransferBytes: MiB, hardSegments, mdtestFiles: files },
       sides: sides.map(({ key, label, api, transport }) => ({ key, label, api, transport })),
@@ -313,7 +344,7 @@ function resultsBlock(d: IorBenchJson, rows: Row[]): string {
     `Date: ${d.date}  `,
     `Machine: ${d.machine}  `,
     `Load average (1 min): ${d.loadavg.start.toFixed(2)} at the start, ${d.loadavg.end.toFixed(2)} at the end  `,
-    `${d.tasks} tasks (worker-thread ranks), best of ${d.reps} alternating repetition(s) per side. DFS: an embedded system (1 engine, 4 targets, in this process; ranks reach it over loopback); DFS/TCP: the same with the engine as a daos_engine process. POSIX: node:fs on the OS temp folder.`,
+    `${d.tasks} tasks (${d.ranks ?? 'threads'} ranks), best of ${d.reps} alternating repetition(s) per side. DFS: an embedded system (1 engine, 4 targets, in this process; ${d.ranks === 'inline' ? 'inline ranks call it in-process' : 'ranks reach it over loopback'}); DFS/TCP: the same with the engine as a daos_engine process. POSIX: node:fs on the OS temp folder.`,
     '',
     table(rows),
     '',

@@ -65,6 +65,8 @@ export interface IorBenchJson {
   machine: string;
   loadavg: { start: number; end: number };
   tasks: number;
+  /** How the tasks ran (spawnRanks mode); absent in files written before it was recorded: threads. */
+  ranks?: string;
   reps: number;
   sizes: { easyBlockBytes: number; easyTransferBytes: number; hardSegments: number; mdtestFiles: number };
   sides: IorBenchSide[];

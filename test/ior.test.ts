@@ -270,10 +270,13 @@ describe('ior backends', () => {
     ['MPIIO -c', ['-a', 'MPIIO', '-c', '-o', 'daos:/mpi']],
     ['MPIIO -c -F', ['-a', 'MPIIO', '-c', '-F', '-o', 'daos:/mpi']],
     ['MPIIO -F (local files)', ['-a', 'MPIIO', '-F']],
+    ['HDF5', ['-a', 'HDF5']],
+    ['HDF5 -c', ['-a', 'HDF5', '-c', '-o', 'daos:/h5']],
+    ['HDF5 -F', ['-a', 'HDF5', '-F']],
   ];
   it.each(cases)('%s: the same aggregate size, verified', async (_name, api) => {
     const args = [...line, ...api];
-    if (!api.some((a) => a.startsWith('daos:')) && api[1] !== 'DFS' && api[1] !== 'DAOS')
+    if (!api.some((a) => a.startsWith('daos:')) && api[1] !== 'DFS' && api[1] !== 'DAOS' && api[1] !== 'HDF5')
       args.push('-o', join(dir, `local-${api.join('')}`));
     const r = await runIor(args, { system: sys });
     expect(r.errors).toBe(0);
@@ -317,6 +320,23 @@ describe('ior backends', () => {
       expect(w.bytes).toBe(2 * w.stonewall.pairsMax * 4096);
       expect(r.report).toMatch(/stonewalling pairs accessed min: \d+ max: \d+/);
     } else expect(w.bytes).toBe(8 * MiB);
+  });
+});
+
+describe('ior --inline (CLI): ranks as async tasks of the ior process, the embedded engine in-process', () => {
+  // Through the CLI, as users run it: in-process, the test's own (source) modules and the ranks'
+  // (dist) modules would be two copies of the library in one thread.
+  it.each([
+    ['DFS', ['-a', 'DFS']],
+    ['MPIIO -c', ['-a', 'MPIIO', '-c', '-o', 'daos:/mpi']],
+  ])('%s: the same aggregate size as the other backends, verified', async (name, api) => {
+    const emb = join(dir, `inline-${name.replace(/\W/g, '')}`);
+    const line = ['-b', '1m', '-t', '256k', '-s', '2', '-N', '3', '-w', '-r', '-W', '-R', '-G', '11'];
+    const r = await ior([...line, ...api, '--inline', '--embedded', emb], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('aggregate filesize  : 6 MiB');
+    expect(r.stdout).not.toContain('WARNING: incorrect data');
   });
 });
 

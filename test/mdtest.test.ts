@@ -327,55 +327,42 @@ describe('mdtest on DFS', () => {
     expect(await readdirOf('mdtest')).toEqual([]);
   });
 
-  it('-u -w/-e with --dfs.cont/--dfs.oclass/--dfs.chunk_size/--dfs.prefix, -C then -T -E then -r', async () => {
-    const base = [
+  it('the CLI with --inline (tasks as async tasks of one process): every phase, nothing left behind', async () => {
+    const dir = join(scratch, 'cli-inline');
+    const r = await cli([
       '-a',
       'DFS',
+      '--embedded',
+      dir,
       '--np',
-      '2',
+      '4',
+      '--inline',
       '-z',
-      '1',
+      '2',
       '-b',
-      '2',
+      '3',
       '-I',
-      '2',
-      '-u',
-      '-F',
-      '-w',
-      '5000',
-      '-e',
-      '5000',
-    ];
-    const dfsFlags = [
-      '--dfs.cont',
-      'md2',
-      '--dfs.oclass',
-      'S1',
-      '--dfs.chunk_size',
-      '4096',
-      '--dfs.prefix',
-      '/mnt/dfs',
+      '10',
       '-d',
-      '/mnt/dfs/t',
-    ];
-    await runMdtest([...base, ...dfsFlags, '-C'], { system: sys });
-    const pool = await client.connectPool('tank');
-    const dfs = await Dfs.mount(pool, 'md2');
+      '/md',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    checkBanner(r.stdout, 4, 520, 'files/directories');
+    const [t] = parseSummaries(r.stdout);
+    expect([...t!.rows.keys()]).toEqual(ROWS);
+    for (const name of ROWS.filter((n) => n !== 'Directory rename'))
+      expect(t!.rows.get(name)!.min, name).toBeGreaterThan(0);
+    const other = await DaosSystem.start({ dir });
     try {
-      const b = (await dfs.fs.readFile(
-        '/t/test-dir.0-0/mdtest_tree.1.0/mdtest_tree.1.2/file.mdtest.1.5',
-      )) as Buffer;
-      expect(b.length).toBe(5000);
-      expect(b.readBigUInt64LE(0)).toBe(5n);
-    } finally {
+      const c = await other.connect();
+      const dfs = await Dfs.mount(await c.connectPool('tank'), 'mdtest');
+      expect(await dfs.fs.readdir('/')).toEqual([]);
       await dfs.umount();
+      await c.close();
+    } finally {
+      await other.stop();
     }
-    const te = await runMdtest([...base, ...dfsFlags, '-T', '-E'], { system: sys });
-    expect(parseSummaries(te.text)[0]!.rows.get('File read')!.min).toBeGreaterThan(0);
-    await runMdtest([...base, ...dfsFlags, '-r'], { system: sys });
-    // -d was made by the -C run, so it stays (mdtest removes it only in the run that made it).
-    expect(await readdirOf('md2')).toEqual(['t']);
-    expect(await readdirOf('md2', '/t')).toEqual([]);
   });
 
   it('the CLI with --embedded: -D run in a container it destroys (--dfs.destroy)', async () => {

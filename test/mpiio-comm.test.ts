@@ -51,15 +51,18 @@ describe('Comm collectives', () => {
     }, 60_000);
   }
 
-  it('4 ranks as processes', async () => {
-    const results = await spawnRanks(4, rankUrl('collectives.mjs'), ['a', 'b'], { mode: 'processes' });
-    expect(results).toEqual(Array.from({ length: 4 }, (_, r) => expected(r, 4)));
-  }, 60_000);
+  for (const mode of ['processes', 'inline'] as const) {
+    it(`4 ranks as ${mode}`, async () => {
+      const results = await spawnRanks(4, rankUrl('collectives.mjs'), ['a', 'b'], { mode });
+      expect(results).toEqual(Array.from({ length: 4 }, (_, r) => expected(r, 4)));
+    }, 60_000);
+  }
 });
 
 describe('a failing rank fails the job on every rank, within a bounded time', () => {
-  for (const mode of ['threads', 'processes'] as const) {
-    for (const how of ['throw', 'exit'] as const) {
+  for (const mode of ['threads', 'processes', 'inline'] as const) {
+    // An inline rank is this process: it can throw, not exit.
+    for (const how of mode === 'inline' ? (['throw'] as const) : (['throw', 'exit'] as const)) {
       it(`${mode}: rank 2 of 4 ${how === 'throw' ? 'throws' : 'exits'} in a collective`, async () => {
         const t0 = Date.now();
         const err = await spawnRanks(4, rankUrl('fail.mjs'), ['2', how], { mode, timeoutMs: 60_000 }).catch(
@@ -95,7 +98,7 @@ describe('a failing rank fails the job on every rank, within a bounded time', ()
 });
 
 describe('ranks share one embedded system', () => {
-  for (const mode of ['threads', 'processes'] as const) {
+  for (const mode of ['threads', 'processes', 'inline'] as const) {
     it(`3 ranks as ${mode} write and read files through one DFS container`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'mpi-sys-'));
       try {

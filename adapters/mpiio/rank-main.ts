@@ -8,6 +8,7 @@ import { attach } from '../../core/daos/client.js';
 import type { MgmtApi } from '../../core/daos/link.js';
 import { Dfs } from '../../core/dfs/dfs.js';
 import { type RankChannel, RankCore, type RankInit, type ToLauncher, type ToRank } from './comm.js';
+import { runRank } from './rank-run.js';
 
 function threadChannel(): RankChannel {
   const port = parentPort!;
@@ -67,27 +68,7 @@ async function main(): Promise<void> {
     core.makeClient = async () => attach({ mgmt: mgmtProxy(core), engines: sys.engines, system: 'the job' });
     core.makeDfs = (pool, container) => Dfs.mount(pool, container, { create: true });
   }
-  let msg: ToLauncher;
-  try {
-    const mod = (await import(init.moduleUrl)) as { default?: unknown };
-    if (typeof mod.default !== 'function')
-      throw new Error(`${init.moduleUrl} has no default export function (comm, args) => ...`);
-    const result = await (mod.default as (c: unknown, a: string[]) => unknown)(core.world, init.args);
-    msg = { t: 'done', result: result === undefined ? null : result };
-  } catch (err) {
-    const e = err as Error;
-    msg = { t: 'fail', error: e?.stack ?? String(err), aborted: core.failure !== undefined };
-  }
-  await core.close();
-  try {
-    structuredClone(msg);
-  } catch (err) {
-    msg = {
-      t: 'fail',
-      error: `the rank's result cannot be sent to the launcher: ${String(err)}`,
-      aborted: false,
-    };
-  }
+  const msg = await runRank(core, init);
   if (inThread) {
     channel.post(msg);
     parentPort!.close();

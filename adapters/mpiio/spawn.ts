@@ -4,8 +4,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DaosError } from '../../core/common/errors.js';
 import type { MgmtApi } from '../../core/daos/link.js';
+import { Dfs } from '../../core/dfs/dfs.js';
 import { DaosSystem } from '../../embedded/system.js';
-import { COMM_TIMEOUT_MS_DEFAULT, type RankInit, type ToLauncher, type ToRank } from './comm.js';
+import { COMM_TIMEOUT_MS_DEFAULT, RankCore, type RankInit, type ToLauncher, type ToRank } from './comm.js';
+import { runRank } from './rank-run.js';
 
 /** Most ranks one job may have. */
 export const RANKS_MAX = 256;
@@ -17,9 +19,16 @@ export const JOB_POOL_SIZE_DEFAULT = '8G';
 /** The job's DFS container (created as POSIX by the first rank that mounts it). */
 export const JOB_CONTAINER_DEFAULT = 'mpiio';
 
+export type RankMode = 'threads' | 'processes' | 'inline';
+const RANK_MODES: readonly RankMode[] = ['threads', 'processes', 'inline'];
+
 export interface SpawnOptions {
-  /** 'threads' (default): worker_threads in this process. 'processes': one child process each. */
-  mode?: 'threads' | 'processes';
+  /**
+   * 'threads' (default): worker_threads in this process. 'processes': one child process each.
+   * 'inline': every rank an async task in this thread, with an in-process client of the job's
+   * system (the embedded system's calls without a loopback hop; messages still structured-cloned).
+   */
+  mode?: RankMode;
   /** Start (or reopen) an embedded system in this folder for the job, stopped when it ends. */
   embedded?: string;
   /** Or share a system this process already runs. */
@@ -72,8 +81,8 @@ export async function spawnRanks(
   if (!Number.isInteger(n) || n < 1 || n > RANKS_MAX)
     throw new DaosError('DER_INVAL', `rank count ${n} must be 1..${RANKS_MAX}`);
   const mode = options.mode ?? 'threads';
-  if (mode !== 'threads' && mode !== 'processes')
-    throw new DaosError('DER_INVAL', `mode "${String(mode)}" must be threads or processes`);
+  if (!RANK_MODES.includes(mode))
+    throw new DaosError('DER_INVAL', `mode "${String(mode)}" must be one of ${RANK_MODES.join(', ')}`);
   const url =
     typeof moduleUrl === 'string' && !moduleUrl.includes('://')
       ? pathToFileURL(moduleUrl).href
@@ -98,12 +107,13 @@ export async function spawnRanks(
         await sys.createPool({ label: pool, size: JOB_POOL_SIZE_DEFAULT });
       }
       system = {
-        engines: await sys.serveEngines(),
+        // Inline ranks use this process's client: no engine needs to listen for them.
+        engines: mode === 'inline' ? [] : await sys.serveEngines(),
         pool,
         container: options.container ?? JOB_CONTAINER_DEFAULT,
       };
     }
-    return await runJob(n, mode, { url, args, timeoutMs, system }, mgmt);
+    return await runJob(n, mode, { url, args, timeoutMs, system }, mgmt, sys);
   } finally {
     await owned?.stop();
   }
@@ -111,11 +121,12 @@ export async function spawnRanks(
 
 async function runJob(
   n: number,
-  mode: 'threads' | 'processes',
+  mode: RankMode,
   job: { url: string; args: string[]; timeoutMs: number; system: RankInit['system'] },
   mgmt: MgmtApi | undefined,
+  sys: DaosSystem | undefined,
 ): Promise<unknown[]> {
-  const main = rankMainPath();
+  const main = mode === 'inline' ? '' : rankMainPath();
   const results: unknown[] = new Array(n);
   const failures: Array<{ rank: number; error: string; aborted: boolean }> = [];
   const finished = new Set<number>();
@@ -205,7 +216,8 @@ async function runJob(
       timeoutMs: job.timeoutMs,
       system: job.system,
     };
-    if (mode === 'threads') {
+    if (mode === 'inline') ranks.push(inlineRank(init, sys, (m) => onMessage(rank, m)));
+    else if (mode === 'threads') {
       const w = new Worker(main, { workerData: init });
       w.on('message', (m: ToLauncher) => onMessage(rank, m));
       w.on('error', (err) => fail(rank, err.stack ?? String(err), false));
@@ -235,4 +247,42 @@ async function runJob(
     throw new MpiJobError(`rank ${first.rank} failed: ${first.error.split('\n')[0]}`, failures);
   }
   return results;
+}
+
+/**
+ * A rank run as an async task in this thread. Messages either way are structured-cloned and
+ * delivered in a later turn, as between threads, so a rank never sees another's buffers and
+ * cannot tell the modes apart; it cannot be stopped, only aborted through its waits.
+ */
+function inlineRank(
+  init: RankInit,
+  sys: DaosSystem | undefined,
+  toLauncher: (m: ToLauncher) => void,
+): RankHandle {
+  let handler: ((m: ToRank) => void) | undefined;
+  const core = new RankCore(
+    {
+      post: (m) => {
+        const copy = structuredClone(m);
+        setImmediate(() => toLauncher(copy));
+      },
+      onMessage: (h) => {
+        handler = h;
+      },
+    },
+    init,
+  );
+  if (sys && init.system) {
+    core.makeClient = () => sys.connect();
+    core.makeDfs = (pool, container) => Dfs.mount(pool, container, { create: true });
+  }
+  setImmediate(() => void runRank(core, init).then(toLauncher));
+  return {
+    post: (m) => {
+      // A forwarded 'msg' carries data the sender's post already copied; nothing else holds it.
+      const copy = (m as ToRank).t === 'msg' ? (m as ToRank) : (structuredClone(m) as ToRank);
+      setImmediate(() => handler?.(copy));
+    },
+    stop: () => {},
+  };
 }

@@ -1,3 +1,4 @@
+import type { RankMode } from '../../adapters/mpiio/spawn.js';
 /**
  * io500's configuration: IO500's ini file (`[global]`, `[debug]`, `[ior-easy]`, `[mdtest-easy]`,
  * `[ior-hard]`, `[mdtest-hard]`, `[find]` sections of `key = value` lines) over scaled-down
@@ -26,6 +27,8 @@ export interface Io500Config {
   api: Io500ApiChoice;
   /** [global] tasks (ours: IO500 gets them from mpirun): ranks of every phase. */
   tasks: number;
+  /** [global] ranks (ours): how the tasks run — threads (default), processes or inline (spawnRanks). */
+  ranks: RankMode;
   /** [debug] (or [global]) stonewall-time: seconds after which the write phases stop issuing. */
   stonewallSeconds: number;
   iorEasy: { api: Io500ApiChoice; transferSize: number; blockSize: number; noRun: boolean };
@@ -53,6 +56,7 @@ export function io500Defaults(): Io500Config {
     resultdir: undefined,
     api: posix,
     tasks: 2,
+    ranks: 'threads',
     stonewallSeconds: 5,
     iorEasy: { api: posix, transferSize: 2 << 20, blockSize: 128 << 20, noRun: false },
     iorHard: { api: posix, segmentCount: 4000, noRun: false },
@@ -108,6 +112,11 @@ const KEYS: Record<string, Record<string, Setter>> = {
     resultdir: (c, v) => (c.resultdir = v),
     api: (c, v, w) => (c.api = parseApi(v, w)),
     tasks: (c, v, w) => (c.tasks = parseCount(v, w, IO500_TASKS_MAX)),
+    ranks: (c, v, w) => {
+      if (v !== 'threads' && v !== 'processes' && v !== 'inline')
+        throw new Io500ConfigError(`${w}: ranks must be threads, processes or inline, not "${v}"`);
+      c.ranks = v;
+    },
     'stonewall-time': (c, v, w) => (c.stonewallSeconds = parseCount(v, w, 86_400)),
     // Accepted for IO500 files; they change nothing here.
     'drop-caches': () => {},

@@ -235,11 +235,12 @@ export async function runIo500(
     }
     if (c.resultdir) await nodeFs.mkdir(c.resultdir, { recursive: true });
     emit(`IO500 version io500-daos-ts (standard phases, scaled down)`);
-    emit(`[global] datadir ${runDir}, ${c.tasks} task(s), stonewall ${c.stonewallSeconds} s`);
+    emit(`[global] datadir ${runDir}, ${c.tasks} task(s) as ${c.ranks}, stonewall ${c.stonewallSeconds} s`);
 
     const tasks = String(c.tasks);
+    const launch = c.ranks === 'threads' ? [] : [`--${c.ranks}`];
     const ior = async (name: Io500PhaseName, a: Io500ApiChoice, args: string[]): Promise<IorResult> => {
-      const r = await runIor([...apiArgs(a), '-N', tasks, ...args], {
+      const r = await runIor([...apiArgs(a), '-N', tasks, ...launch, ...args], {
         system: sys,
         timeoutMs: env.timeoutMs,
       });
@@ -261,7 +262,7 @@ export async function runIo500(
       args: string[],
       op: string,
     ): Promise<MdtestReport> => {
-      const r = await runMdtest([...apiArgs(a), '--np', tasks, ...args], { system: sys });
+      const r = await runMdtest([...apiArgs(a), '--np', tasks, ...launch, ...args], { system: sys });
       if (c.resultdir) writeFileSync(posix.join(c.resultdir, `${name}.txt`), r.text);
       // The job's rate: all items over the slowest task's time (the table's min rate, max time).
       const rate = mdRow(r, 'rate', op).min;

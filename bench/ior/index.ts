@@ -54,7 +54,12 @@ function rankModule(): URL {
 
 /** Does this run reach DAOS (and so need a system)? */
 function needsSystem(o: IorOptions): boolean {
-  return o.api === 'DFS' || o.api === 'DAOS' || (o.api === 'MPIIO' && o.testFileName.startsWith('daos:'));
+  return (
+    o.api === 'DFS' ||
+    o.api === 'DAOS' ||
+    o.api === 'HDF5' ||
+    (o.api === 'MPIIO' && o.testFileName.startsWith('daos:'))
+  );
 }
 
 /**
@@ -87,7 +92,7 @@ export async function runIor(
     if (sys && needsSystem(o)) await ensurePool(sys, poolLabel, owned);
     const rankArgs: IorRankArgs = { options: o, signature, container };
     const results = (await spawnRanks(o.numTasks, rankModule(), [JSON.stringify(rankArgs)], {
-      mode: o.processes ? 'processes' : 'threads',
+      mode: o.ranks,
       system: sys && needsSystem(o) ? sys : undefined,
       pool: poolLabel,
       container,

@@ -1,10 +1,11 @@
+import type { RankMode } from '../../adapters/mpiio/spawn.js';
 /**
  * IOR's command line (hpc/ior 4.x flags, shared/REFERENCE.md "IOR"): parsed into IorOptions,
  * checked as IOR checks them. Every bad flag or value is an IorUsageError naming it.
  */
 import { RANKS_MAX } from '../../adapters/mpiio/spawn.js';
 
-export const IOR_APIS = ['POSIX', 'DFS', 'DAOS', 'MPIIO'] as const;
+export const IOR_APIS = ['POSIX', 'DFS', 'DAOS', 'MPIIO', 'HDF5'] as const;
 export type IorApi = (typeof IOR_APIS)[number];
 
 /** Largest block, transfer or aggregate the job accepts (bytes): offsets stay exact doubles. */
@@ -70,8 +71,8 @@ export interface IorOptions {
   dfs: IorDfsOptions;
   /** --embedded DIR (or DAOS_EMBEDDED, read by the CLI). */
   embedded: string | undefined;
-  /** --processes: ranks as child processes instead of worker threads. */
-  processes: boolean;
+  /** How ranks run (ours): worker threads (default), --processes or --inline (see spawnRanks). */
+  ranks: RankMode;
   /** The command line as given (printed in the output). */
   commandLine: string;
 }
@@ -108,7 +109,7 @@ export function defaultIorOptions(): IorOptions {
     verbose: 0,
     dfs: { destroy: false },
     embedded: undefined,
-    processes: false,
+    ranks: 'threads',
     commandLine: 'ior',
   };
 }
@@ -186,7 +187,8 @@ const LONG: Record<string, Setter> = {
 
 const LONG_SWITCHES: Record<string, (o: IorOptions) => void> = {
   'dfs.destroy': (o) => (o.dfs.destroy = true),
-  processes: (o) => (o.processes = true),
+  processes: (o) => (o.ranks = 'processes'),
+  inline: (o) => (o.ranks = 'inline'),
 };
 
 /** -O key=value: the IOR options this tool knows. */
@@ -218,12 +220,12 @@ function setKeyValue(o: IorOptions, text: string, flag: string): void {
 
 /** IOR's usage text (the flags this implementation takes). */
 export const IOR_USAGE = `Usage: ior [options]
-  -a S  api -- API for I/O [POSIX|DFS|DAOS|MPIIO]
+  -a S  api -- API for I/O [POSIX|DFS|DAOS|MPIIO|HDF5]
   -b N  blockSize -- contiguous bytes to write per task (e.g.: 8, 4k, 2m, 1g)
   -t N  transferSize -- size of transfer in bytes (e.g.: 8, 4k, 2m, 1g)
   -s N  segmentCount -- number of segments
   -F    filePerProc -- file-per-process
-  -c    collective -- collective I/O (MPIIO)
+  -c    collective -- collective I/O (MPIIO, HDF5)
   -C    reorderTasks -- changes task ordering for readback
   -Q N  taskPerNodeOffset -- for read tests use with -C & -Z
   -Z    reorderTasksRandom -- changes task ordering to random ordering for readback
@@ -246,7 +248,8 @@ export const IOR_USAGE = `Usage: ior [options]
   -v    verbose -- output information (repeating flag increases level)
   --dfs.pool S --dfs.cont S --dfs.oclass S --dfs.dir_oclass S --dfs.chunk_size N --dfs.prefix S --dfs.destroy
   --embedded DIR  start or reopen an embedded system in DIR (or DAOS_EMBEDDED=DIR)
-  --processes     ranks as child processes (default: worker threads)`;
+  --processes     ranks as child processes (default: worker threads)
+  --inline        ranks as async tasks in this thread, with the embedded system's in-process client`;
 
 /** Parse IOR's flags; throws IorUsageError on anything unknown or inconsistent. */
 export function parseIorArgs(argv: readonly string[]): IorOptions {
@@ -305,7 +308,8 @@ export function checkIorOptions(o: IorOptions): IorOptions {
   if (o.numTasks > RANKS_MAX) throw new IorUsageError(`-N ${o.numTasks}: at most ${RANKS_MAX} tasks`);
   if (o.blockSize * o.segmentCount * o.numTasks > IOR_BYTES_MAX)
     throw new IorUsageError('aggregate file size is too large');
-  if (o.collective && o.api !== 'MPIIO') throw new IorUsageError('-c (collective) needs -a MPIIO');
+  if (o.collective && o.api !== 'MPIIO' && o.api !== 'HDF5')
+    throw new IorUsageError('-c (collective) needs -a MPIIO or -a HDF5');
   if (o.reorderTasks && o.reorderTasksRandom) throw new IorUsageError('-C and -Z are exclusive');
   if (o.testFileName.length === 0) throw new IorUsageError('-o needs a file name');
   if (o.api === 'DAOS' && o.testFileName.startsWith('daos:'))

@@ -1,3 +1,4 @@
+import type { RankMode } from '../../adapters/mpiio/spawn.js';
 /**
  * mdtest's command line: the real tool's flags (shared/REFERENCE.md "mdtest"), parsed into
  * `MdtestOptions`, checked the way mdtest checks them, and the tree arithmetic they imply.
@@ -52,9 +53,9 @@ export interface MdtestOptions {
   /** -P: print both the rate and the time tables. -Z: print time instead of rate. */
   printRateAndTime: boolean;
   printTime: boolean;
-  /** The launcher (ours): task count (--np) and threads or processes (--processes). */
+  /** The launcher (ours): task count (--np) and how ranks run (threads, --processes, --inline). */
   tasks: number;
-  mode: 'threads' | 'processes';
+  mode: RankMode;
   /** --dfs.*: the backend's options. */
   dfs: IorDfsOptions;
   /** --embedded DIR (or DAOS_EMBEDDED): the system a DFS run starts or reopens. */
@@ -164,6 +165,7 @@ const SWITCHES: Record<string, (o: MdtestOptions) => void> = {
   '-P': (o) => (o.printRateAndTime = true),
   '-Z': (o) => (o.printTime = true),
   '--processes': (o) => (o.mode = 'processes'),
+  '--inline': (o) => (o.mode = 'inline'),
   '--dfs.destroy': (o) => (o.dfs.destroy = true),
 };
 
@@ -187,7 +189,7 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   '-V': 'verbosity value',
 };
 
-/** Parse mdtest's flags (the launcher's `--np`, `--processes`, `--embedded` and our `--json` too). */
+/** Parse mdtest's flags (the launcher's `--np`, `--processes`, `--inline`, `--embedded` and our `--json` too). */
 export function parseMdtestArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
