@@ -13,6 +13,7 @@
  * --dir DIR (scratch folder for the store and the local file; default the OS temp dir), --keep,
  * --results / --no-results.
  */
+import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -113,7 +114,16 @@ function check(got: A.Table, want: A.Table, what: string): void {
   }
 }
 
+/**
+ * Flush dirty pages before a timed step: a step that starts while the kernel writes back the
+ * previous step's gigabyte (the engine's data files, or the IPC file) measures that, not itself.
+ */
+function settleDisk(): void {
+  spawnSync('sync');
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  settleDisk();
   gc();
   const t0 = performance.now();
   const v = await fn();
@@ -236,7 +246,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}, ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Table: ${rows.toLocaleString('en-US')} rows × ${COLUMNS} columns (${FLOAT_COLUMNS} float64, an int32 with every 16th row null, a 10-byte utf8), ${size} of buffers in ${t.batches.length} batches of ${BATCH_ROWS.toLocaleString('en-US')} rows; the IPC file is ${(fileBytes / MiB).toFixed(0)} MiB. Adapter: an embedded system in this process (1 engine, 4 targets, durability 'process': nothing fsynced), column arrays of 1 MiB chunks. Baseline: node:fs on ${o.dir} (the page cache; no fsync either). Best of ${o.reps} alternating repetition(s) per side. Ratios are baseline time / daos-ts time (for bytes: all columns / one column).`,
+    `Table: ${rows.toLocaleString('en-US')} rows × ${COLUMNS} columns (${FLOAT_COLUMNS} float64, an int32 with every 16th row null, a 10-byte utf8), ${size} of buffers in ${t.batches.length} batches of ${BATCH_ROWS.toLocaleString('en-US')} rows; the IPC file is ${(fileBytes / MiB).toFixed(0)} MiB. Adapter: an embedded system in this process (1 engine, 4 targets, durability 'process': nothing fsynced), column arrays of 1 MiB chunks. Baseline: node:fs on ${o.dir} (the page cache; no fsync either). Best of ${o.reps} alternating repetition(s) per side; a \`sync\` before every timed step. Ratios are baseline time / daos-ts time (for bytes: all columns / one column).`,
     '',
     table(result),
   ].join('\n');

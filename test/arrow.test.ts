@@ -17,6 +17,7 @@ import {
   openDataset,
   readTable,
   removeDataset,
+  unlockDataset,
   writeTable,
 } from '../adapters/arrow/index.js';
 import { type Container, DaosError, DaosSystem } from '../index.js';
@@ -86,6 +87,15 @@ describe('Arrow adapter', () => {
       await writeTable(cont, name, part);
       expectSameTable(await readTable(cont, name), part);
     }
+    // A small slice stores only its own bytes (not the whole buffers it is a view of).
+    const long = A.vectorFromArray(
+      Array.from({ length: 10_000 }, (_, i) => `a string longer than twelve bytes, number ${i}`),
+      new A.Utf8View(),
+    );
+    const before = (await sys.engineCounters(0)).bytesWritten;
+    await writeTable(cont, 'sliced-views', new A.Table({ v: long.slice(5000, 5002) }));
+    expect((await sys.engineCounters(0)).bytesWritten - before).toBeLessThan(16 * 1024);
+    expect([...(await readTable(cont, 'sliced-views')).getChild('v')!]).toEqual([...long.slice(5000, 5002)]);
     // A slice of one column alone, as a vector, too.
     const v = t.getChild('lutf8')!.slice(5, 400);
     const one = new A.Table({ lutf8: v });
@@ -187,16 +197,42 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     const now = await openDataset(cont, 'grow');
     expect(now.numRows).toBe(900);
     expectSameTable(await now.read(), all);
-    // Appends brought new dictionaries: an IPC file (no replacement dictionaries) joins them.
-    for (const format of ['file', 'stream'] as const) {
-      const path = join(dir, `grow.${format}.arrow`);
-      await exportIpc(cont, 'grow', path, { format });
+    // Appends brought new dictionaries: exports join them (the file format allows no
+    // replacement dictionaries); a stream may keep them as replacements.
+    for (const [format, joinDictionaries] of [
+      ['file', true],
+      ['stream', true],
+      ['stream', false],
+    ] as const) {
+      const path = join(dir, `grow.${format}.${joinDictionaries}.arrow`);
+      await exportIpc(cont, 'grow', path, { format, joinDictionaries });
       expectSameTable(A.tableFromIPC(readFileSync(path)), all);
     }
+    await rejects(
+      exportIpc(cont, 'grow', join(dir, 'never.arrow'), { joinDictionaries: false }),
+      'DER_INVAL',
+      /file format needs joined dictionaries/,
+    );
     expectSameTable(
       await readTable(cont, 'grow', { columns: ['view', 'dict'], rows: [250, 750] }),
       all.select(['view', 'dict']).slice(250, 750),
     );
+  });
+
+  it('a container snapshot keeps a dataset as it was (read through cont.atSnapshot)', async () => {
+    const all = everyTypeTable(400, 4, 9);
+    await writeTable(cont, 'snap', all.slice(0, 200));
+    const epoch = await cont.createSnapshot('before-append');
+    await appendBatches(cont, 'snap', all.slice(200, 400));
+    const then = cont.atSnapshot(epoch);
+    expect((await openDataset(then, 'snap')).numRows).toBe(200);
+    expectSameTable(
+      await readTable(then, 'snap', { columns: ['view', 'dict'] }),
+      all.slice(0, 200).select(['view', 'dict']),
+    );
+    expectSameTable(await readTable(cont, 'snap'), all);
+    // Read-only: a snapshot view refuses appends.
+    await rejects(appendBatches(then, 'snap', all.slice(0, 10)), 'DER_NO_PERM', /./);
   });
 
   it('one append at a time: a second concurrent append fails with DER_BUSY and changes nothing', async () => {
@@ -218,12 +254,28 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
     })();
     const first = appendBatches(cont, 'busy', slow);
     await inside;
-    await rejects(appendBatches(cont, 'busy', t), 'DER_BUSY', /another append to dataset "busy"/);
+    await rejects(
+      appendBatches(cont, 'busy', t),
+      'DER_BUSY',
+      /another append to dataset "busy" is in progress/,
+    );
     release();
     expect(await first).toBe(100);
     expect((await openDataset(cont, 'busy')).numRows).toBe(200);
     // The lock is gone: appends work again.
     expect(await appendBatches(cont, 'busy', t)).toBe(100);
+    expect(await unlockDataset(cont, 'busy')).toBe(false);
+    // A writer that died holding the lock (its lock key written by hand, as it would have left
+    // it: the catalog's reserved id, then the dataset object's `lock` key).
+    const catalog = cont.kv(cont.reservedOid(0x41n << 64n, { type: 'multi_lexical' }));
+    const [hi, lo] = Buffer.from((await catalog.get('busy'))!)
+      .toString()
+      .split('.');
+    await cont.kv({ hi: BigInt(`0x${hi}`), lo: BigInt(`0x${lo}`) }).put('lock', 'a dead writer');
+    await rejects(appendBatches(cont, 'busy', t), 'DER_BUSY', /if its writer died, unlockDataset clears it/);
+    expect(await unlockDataset(cont, 'busy')).toBe(true);
+    expect(await appendBatches(cont, 'busy', t)).toBe(100);
+    expect((await openDataset(cont, 'busy')).numRows).toBe(400);
   });
 
   it('bad input fails clearly and writes nothing', async () => {
@@ -314,6 +366,42 @@ describe('Arrow adapter: appends, snapshots, bad input, IPC', () => {
       expect(await importIpc(cont, `ipc-${format}`, path)).toBe(400);
       expectSameTable(await readTable(cont, `ipc-${format}`), t);
     }
+    // A stream with delta dictionaries (the second batch's dictionary extends the first's).
+    const d0 = A.vectorFromArray(['a', 'b'], new A.Utf8()).data[0]!;
+    const d1 = A.vectorFromArray(['c', 'a longer value than twelve'], new A.Utf8()).data[0]!;
+    const dtype = new A.Dictionary(new A.Utf8(), new A.Int32(), 4);
+    const dictBatch = (idx: number[], chunks: A.Data<A.Utf8>[]) =>
+      new A.Table({
+        c: A.makeVector(
+          A.makeData({
+            type: dtype,
+            length: idx.length,
+            data: Int32Array.from(idx),
+            dictionary: A.makeVector(chunks),
+          }),
+        ),
+      }).batches[0]!;
+    const deltas = new A.Table([dictBatch([0, 1, 1], [d0]), dictBatch([3, 2, 0], [d0, d1])]);
+    const deltaBytes = A.tableToIPC(deltas, 'stream');
+    expect(await importIpc(cont, 'deltas', deltaBytes)).toBe(6);
+    expect([...(await readTable(cont, 'deltas')).getChild('c')!]).toEqual([
+      'a',
+      'b',
+      'b',
+      'a longer value than twelve',
+      'c',
+      'a',
+    ]);
+    const deltaOut = join(dir, 'deltas.arrow');
+    await exportIpc(cont, 'deltas', deltaOut);
+    expect([...A.tableFromIPC(readFileSync(deltaOut)).getChild('c')!]).toEqual([
+      'a',
+      'b',
+      'b',
+      'a longer value than twelve',
+      'c',
+      'a',
+    ]);
     // From a Node stream, and some columns and rows out.
     expect(await importIpc(cont, 'ipc-node', Readable.from([A.tableToIPC(t, 'stream')]))).toBe(400);
     expectSameTable(await readTable(cont, 'ipc-node'), t);

@@ -179,7 +179,9 @@ describe('io500', () => {
       parseIo500Ini('[ior-easy]\ntransferSize = 1m\nblockSize = 3m\n[mdtest-easy]\nn = -1'),
     ).toThrow(/whole number/);
     expect(() => parseIo500Ini('[ior-easy]\ntransferSize = 1m\nblockSize = 1536k')).toThrow(/multiple/);
-    expect(() => parseIo500Ini('[global]\nranks = fibers')).toThrow(/ranks must be threads, processes or inline/);
+    expect(() => parseIo500Ini('[global]\nranks = fibers')).toThrow(
+      /ranks must be threads, processes or inline/,
+    );
     expect(parseIo500Ini('[global]\nranks = inline').ranks).toBe('inline');
     expect(io500Defaults().ranks).toBe('threads');
     const c = parseIo500Ini('[global]\nAPI = DFS\n[mdtest-hard]\nAPI = POSIX\nnoRun = TRUE');

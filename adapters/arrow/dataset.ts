@@ -259,6 +259,25 @@ async function findDataset(container: Container, name: string): Promise<Oid> {
   return oidFrom(Buffer.from(v).toString('utf8'));
 }
 
+/** A dataset's store, schema and commit record (not its batch records). */
+async function openStore(
+  container: Container,
+  name: string,
+): Promise<{ store: Store; schema: Schema; commit: Commit }> {
+  const kv = container.kv(await findDataset(container, name));
+  const [schemaBytes, layoutBytes, commitBytes] = await Promise.all([
+    kv.get(K_SCHEMA),
+    kv.get(K_LAYOUT),
+    kv.get(K_COMMIT),
+  ]);
+  if (!schemaBytes) throw new DaosError('DER_IO', `dataset "${name}" has no schema record`);
+  const layout = parse<Layout>(layoutBytes, 'layout');
+  if (layout.version !== LAYOUT_VERSION)
+    throw new DaosError('DER_NOTSUPPORTED', `dataset "${name}" has layout version ${layout.version}`);
+  const commit = parse<Commit>(commitBytes, 'commit');
+  return { store: new Store(container, kv, layout), schema: schemaFrom(schemaBytes), commit };
+}
+
 /** Schema of stored IPC bytes. */
 function schemaFrom(bytes: Uint8Array): Schema {
   return tableFromIPC(bytes).schema;
@@ -382,6 +401,17 @@ export async function listDatasets(container: Container): Promise<string[]> {
   return out;
 }
 
+/**
+ * Clear the append lock a dead writer left on dataset `name`; resolves to whether there was one.
+ * Only when no append is running: two appends at once would overwrite each other's bytes.
+ */
+export async function unlockDataset(container: Container, name: string): Promise<boolean> {
+  const kv = container.kv(await findDataset(container, name));
+  if (!(await kv.get(K_LOCK))) return false;
+  await kv.remove(K_LOCK);
+  return true;
+}
+
 /** Remove a dataset: its catalog entry, its column arrays and its KV object. */
 export async function removeDataset(container: Container, name: string): Promise<void> {
   const oid = await findDataset(container, name);
@@ -432,25 +462,13 @@ export class ArrowDataset {
 
   /** Open dataset `name` at its latest commit. */
   static async open(container: Container, name: string): Promise<ArrowDataset> {
-    const oid = await findDataset(container, name);
-    const kv = container.kv(oid);
-    const [schemaBytes, layoutBytes, commitBytes] = await Promise.all([
-      kv.get(K_SCHEMA),
-      kv.get(K_LAYOUT),
-      kv.get(K_COMMIT),
-    ]);
-    if (!schemaBytes) throw new DaosError('DER_IO', `dataset "${name}" has no schema record`);
-    const layout = parse<Layout>(layoutBytes, 'layout');
-    if (layout.version !== LAYOUT_VERSION)
-      throw new DaosError('DER_NOTSUPPORTED', `dataset "${name}" has layout version ${layout.version}`);
-    const commit = parse<Commit>(commitBytes, 'commit');
-    const store = new Store(container, kv, layout);
+    const { store, schema, commit } = await openStore(container, name);
     const recs = await Promise.all(
       Array.from({ length: commit.batches }, (_, i) =>
-        store.limiter.run(async () => parse<BatchRec>(await kv.get(batchKey(i)), `batch ${i}`)),
+        store.limiter.run(async () => parse<BatchRec>(await store.kv.get(batchKey(i)), `batch ${i}`)),
       ),
     );
-    return new ArrowDataset(name, store, schemaFrom(schemaBytes), commit, recs);
+    return new ArrowDataset(name, store, schema, commit, recs);
   }
 
   /** Batches in the snapshot. */
@@ -588,14 +606,25 @@ export class ArrowDataset {
     return batches.length > 0 ? new Table(schema, batches) : new Table(schema);
   }
 
-  /** The snapshot's batches one at a time (optionally only some columns). */
+  /** The snapshot's batches one at a time, the next one prefetched (optionally only some columns). */
   async *batches(
     options: { columns?: readonly string[]; joinDictionaries?: boolean } = {},
   ): AsyncGenerator<RecordBatch> {
     const { schema, index } = this.project(options.columns);
     const joined = options.joinDictionaries === true;
-    for (let b = 0; b < this.batchRecs.length; b++)
-      yield await this.batch(b, 0, this.batchRecs[b]!.rows, schema, index, joined);
+    // The next batch is fetched while the caller works on this one.
+    const fetch = (b: number): Promise<RecordBatch> | undefined => {
+      if (b >= this.batchRecs.length) return undefined;
+      const p = this.batch(b, 0, this.batchRecs[b]!.rows, schema, index, joined);
+      p.catch(() => undefined); // a caller that stops early never awaits it
+      return p;
+    };
+    let next = fetch(0);
+    for (let b = 0; next; b++) {
+      const current = await next;
+      next = fetch(b + 1);
+      yield current;
+    }
   }
 
   /** Append batches to this dataset (see appendBatches); this handle keeps its snapshot. */
@@ -621,7 +650,10 @@ async function appendTo(
     await store.kv.put(K_LOCK, json({ pid: process.pid, at: new Date().toISOString() }), { cond: 'insert' });
   } catch (err) {
     if (err instanceof DaosError && err.code === 'DER_EXIST')
-      throw new DaosError('DER_BUSY', `another append to dataset "${name}" is in progress`);
+      throw new DaosError(
+        'DER_BUSY',
+        `another append to dataset "${name}" is in progress (if its writer died, unlockDataset clears it)`,
+      );
     throw err;
   }
   try {
@@ -648,8 +680,8 @@ export async function appendBatches(
   name: string,
   source: BatchSource,
 ): Promise<number> {
-  const ds = await ArrowDataset.open(container, name);
-  return ds.append(source);
+  const { store, schema } = await openStore(container, name);
+  return appendTo(store, name, schema, schemaNodes(schema).roots, source);
 }
 
 /** Open dataset `name`: schema, row count and batches as of now. */

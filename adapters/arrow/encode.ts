@@ -36,6 +36,8 @@ export interface Piece {
 
 /** Views longer than this keep their bytes in a data buffer; shorter ones inline. */
 export const VIEW_INLINE_BYTES_MAX = 12;
+/** Bytes the long values of one batch's view column may span (views hold int32 offsets). */
+export const VIEW_DATA_BYTES_MAX = 0x7fffffff;
 /** Bytes of one view (Utf8View, BinaryView). */
 export const VIEW_BYTES = 16;
 
@@ -167,34 +169,47 @@ export class Encoder {
     const bufs = d.variadicBuffers;
     const base: number[] = [];
     let total = 0;
-    for (const b of bufs) {
+    for (const buf of bufs) {
       base.push(total);
-      total += b.byteLength;
+      total += buf.byteLength;
     }
-    if (total > 0x7fffffff)
-      throw new DaosError(
-        'DER_REC2BIG',
-        `a view column's batch holds ${total} bytes of strings (2 GiB at most)`,
-      );
+    // Long values' positions in the buffers joined; only the range they span is stored.
+    const pos = new Float64Array(n).fill(-1);
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
     for (let i = 0; i < n; i++) {
       const at = i * VIEW_BYTES;
       if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) {
         views.fill(0, at, at + VIEW_BYTES);
         continue;
       }
-      if (dv.getInt32(at, true) > VIEW_INLINE_BYTES_MAX) {
-        const b = dv.getInt32(at + 8, true);
-        dv.setInt32(at + 8, 0, true);
-        dv.setInt32(at + 12, base[b]! + dv.getInt32(at + 12, true), true);
-      }
+      const len = dv.getInt32(at, true);
+      if (len <= VIEW_INLINE_BYTES_MAX) continue;
+      const p = base[dv.getInt32(at + 8, true)]! + dv.getInt32(at + 12, true);
+      pos[i] = p;
+      if (p < lo) lo = p;
+      if (p + len > hi) hi = p + len;
+    }
+    if (hi === 0) lo = 0;
+    if (hi - lo > VIEW_DATA_BYTES_MAX)
+      throw new DaosError(
+        'DER_REC2BIG',
+        `a view column's batch spans ${hi - lo} bytes of long values (at most ${VIEW_DATA_BYTES_MAX})`,
+      );
+    for (let i = 0; i < n; i++) {
+      if (pos[i]! < 0) continue;
+      dv.setInt32(i * VIEW_BYTES + 8, 0, true);
+      dv.setInt32(i * VIEW_BYTES + 12, pos[i]! - lo, true);
     }
     this.put(node, 'offsets', views, rec);
     let data: Uint8Array;
-    if (bufs.length === 1) data = bufs[0]!;
+    if (bufs.length === 1) data = bufs[0]!.subarray(lo, hi);
     else {
-      data = new Uint8Array(total);
-      bufs.forEach((b, i) => {
-        data.set(b, base[i]);
+      data = new Uint8Array(hi - lo);
+      bufs.forEach((buf, i) => {
+        const from = Math.max(lo, base[i]!);
+        const to = Math.min(hi, base[i]! + buf.byteLength);
+        if (from < to) data.set(buf.subarray(from - base[i]!, to - base[i]!), from - lo);
       });
     }
     this.put(node, 'values', data, rec);

@@ -11,6 +11,7 @@ export {
   readTable,
   removeDataset,
   typeSignature,
+  unlockDataset,
   type WriteTableOptions,
   writeTable,
 } from './dataset.js';

@@ -20,6 +20,11 @@ import { ArrowDataset, createDataset, type ReadOptions, type WriteTableOptions }
 export interface ExportIpcOptions extends ReadOptions {
   /** 'file' (the default; random access, ARROW1 magic) or 'stream'. */
   format?: 'file' | 'stream';
+  /**
+   * One dictionary per column, the stored ones joined (default true); false keeps each batch's
+   * own dictionary, which only the stream format can carry (as replacements).
+   */
+  joinDictionaries?: boolean;
 }
 
 /**
@@ -68,9 +73,15 @@ export async function exportIpc(
   const format = options.format ?? 'file';
   if (format !== 'file' && format !== 'stream')
     throw new DaosError('DER_INVAL', `IPC format must be 'file' or 'stream', not ${String(format)}`);
+  // The file format takes no replacement dictionaries, and polars reads neither those nor deltas:
+  // by default one joined dictionary per column, in either format.
+  const joinDictionaries = options.joinDictionaries ?? true;
+  if (!joinDictionaries && format === 'file')
+    throw new DaosError(
+      'DER_INVAL',
+      'the IPC file format needs joined dictionaries (it allows no replacements)',
+    );
   const ds = await ArrowDataset.open(container, name);
-  // The file format takes no replacement dictionaries: one joined dictionary per column.
-  const joinDictionaries = format === 'file';
   const whole = options.rows === undefined;
   // Check the projection and rows before the destination is touched.
   const table = whole ? undefined : await ds.read({ ...options, joinDictionaries });
