@@ -1,0 +1,211 @@
+/**
+ * Attributes of a file, group or dataset (h5py's `obj.attrs`): under dkey `/Attribute`, akey
+ * `T-<name>` the datatype, `S-<name>` the shape (null for a scalar), `V-<name>` the value bytes
+ * (elements packed; variable-length strings as u32 LE length + UTF-8 each). All three are written in
+ * one update, so an attribute is replaced whole or not at all.
+ */
+import { DaosError } from '../../core/common/errors.js';
+import type { DaosObject } from '../../core/daos/object.js';
+import {
+  checkStorableDtype,
+  checkStrings,
+  decodeScalar,
+  decodeValues,
+  encodeScalar,
+  encodeValues,
+  packStrings,
+  type ScalarValue,
+  typedArrayFor,
+  unpackStrings,
+} from './codec.js';
+import { type Dtype, type DtypeLike, type DtypeValues, dtypeSize, parseDtype } from './dtype.js';
+import { ATTR_DKEY, checkName, type FileContext, json, parseJson } from './layout.js';
+import { RANK_MAX } from './selection.js';
+
+/** An attribute's value: one element (shape null) or all elements of an array, flat in C order. */
+export type AttrValue = ScalarValue | DtypeValues;
+
+export interface AttrOptions {
+  dtype?: DtypeLike;
+  /** The array's shape (its product must be the number of values); default: 1-D. */
+  shape?: readonly number[];
+}
+
+const TYPED_DTYPES: Array<[new (...a: never[]) => unknown, string]> = [
+  [Int8Array, '|i1'],
+  [Uint8Array, '|u1'],
+  [Int16Array, '<i2'],
+  [Uint16Array, '<u2'],
+  [Int32Array, '<i4'],
+  [Uint32Array, '<u4'],
+  [BigInt64Array, '<i8'],
+  [BigUint64Array, '<u8'],
+  [Float32Array, '<f4'],
+  [Float64Array, '<f8'],
+];
+
+/** The dtype h5py would give a JavaScript value (numbers → float64, bigints → int64, strings → vlen utf-8). */
+export function inferDtype(value: unknown): Dtype {
+  for (const [ctor, s] of TYPED_DTYPES) if (value instanceof ctor) return parseDtype(s);
+  if (typeof value === 'number') return parseDtype('<f8');
+  if (typeof value === 'bigint') return parseDtype('<i8');
+  if (typeof value === 'string') return { class: 'vlen-string', charset: 'utf-8' };
+  if (Array.isArray(value)) {
+    if (value.length > 0 && value.every((v) => typeof v === 'string'))
+      return { class: 'vlen-string', charset: 'utf-8' };
+    if (value.length > 0 && value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v)))
+      return inferCompound(value as Array<Record<string, unknown>>);
+    if (value.length === 0) throw new DaosError('DER_INVAL', 'an empty array needs an explicit dtype');
+  }
+  if (typeof value === 'object' && value !== null) return inferCompound([value as Record<string, unknown>]);
+  throw new DaosError('DER_INVAL', `cannot store a ${typeof value} as an attribute`);
+}
+
+function inferCompound(elements: Array<Record<string, unknown>>): Dtype {
+  const first = elements[0]!;
+  const fields: Array<{ name: string; offset: number; type: Dtype }> = [];
+  let offset = 0;
+  for (const [name, v] of Object.entries(first)) {
+    let type: Dtype;
+    if (typeof v === 'number') type = parseDtype('<f8');
+    else if (typeof v === 'bigint') type = parseDtype('<i8');
+    else if (typeof v === 'string') {
+      const longest = Math.max(1, ...elements.map((e) => Buffer.byteLength(String(e[name] ?? ''), 'utf8')));
+      type = { class: 'string', size: longest, charset: 'utf-8' };
+    } else throw new DaosError('DER_INVAL', `compound field '${name}' is a ${typeof v}; give a dtype`);
+    fields.push({ name, offset, type });
+    offset += dtypeSize(type);
+  }
+  return { class: 'compound', size: offset, fields };
+}
+
+function checkShape(shape: readonly number[], what: string): number {
+  if (!Array.isArray(shape) || shape.length > RANK_MAX)
+    throw new DaosError('DER_INVAL', `${what}: shape must be an array of at most ${RANK_MAX} extents`);
+  let n = 1;
+  for (const s of shape) {
+    if (!Number.isSafeInteger(s) || s < 0) throw new DaosError('DER_INVAL', `${what}: extent ${s} in shape`);
+    n *= s;
+  }
+  return n;
+}
+
+/** h5py's AttributeManager, asynchronous. */
+export class AttributeManager {
+  private readonly obj: DaosObject;
+  private readonly file: FileContext;
+  private readonly owner: string;
+
+  /** @internal */
+  constructor(obj: DaosObject, file: FileContext, owner: string) {
+    this.obj = obj;
+    this.file = file;
+    this.owner = owner;
+  }
+
+  /** Create or replace attribute `name`. Everything is checked before anything is written. */
+  async set(name: string, value: unknown, options?: DtypeLike | AttrOptions): Promise<void> {
+    const what = `attribute '${name}' of ${this.owner}`;
+    checkName(name, 'attribute name');
+    this.file.checkWritable(`set ${what}`);
+    const opts: AttrOptions =
+      typeof options === 'string' || (options !== undefined && 'class' in options)
+        ? { dtype: options as DtypeLike }
+        : ((options as AttrOptions | undefined) ?? {});
+    const dtype = opts.dtype !== undefined ? parseDtype(opts.dtype) : inferDtype(value);
+    checkStorableDtype(dtype, what);
+    const isArray = ArrayBuffer.isView(value) || Array.isArray(value);
+    let shape: number[] | null;
+    let n: number;
+    if (!isArray) {
+      if (opts.shape !== undefined && checkShape(opts.shape, what) !== 1)
+        throw new DaosError('DER_INVAL', `${what}: one value cannot fill shape [${opts.shape.join(', ')}]`);
+      shape = opts.shape ? [...opts.shape] : null;
+      n = 1;
+    } else {
+      const len =
+        dtype.class === 'compound' && value instanceof Uint8Array
+          ? value.byteLength / dtype.size
+          : (value as ArrayLike<unknown>).length;
+      shape = opts.shape ? [...opts.shape] : [len];
+      n = checkShape(shape, what);
+      if (n !== len)
+        throw new DaosError(
+          'DER_INVAL',
+          `${what}: shape [${shape.join(', ')}] holds ${n} values; got ${len}`,
+        );
+    }
+    let bytes: Uint8Array;
+    if (dtype.class === 'vlen-string') bytes = packStrings(checkStrings(isArray ? value : [value], n, what));
+    else if (!isArray) bytes = encodeScalar(dtype, value, what);
+    else bytes = encodeValues(dtype, value, n, what);
+    // A single value may not be empty: a zero-length array keeps one placeholder byte.
+    if (bytes.byteLength === 0) bytes = new Uint8Array(1);
+    await this.obj.update(ATTR_DKEY, [
+      { akey: `T-${name}`, kind: 'single', value: json(dtype) },
+      { akey: `S-${name}`, kind: 'single', value: json(shape) },
+      { akey: `V-${name}`, kind: 'single', value: bytes },
+    ]);
+  }
+
+  /** The datatype and shape (null for a scalar) of attribute `name`, or undefined. */
+  async info(name: string): Promise<{ dtype: Dtype; shape: number[] | null } | undefined> {
+    checkName(name, 'attribute name');
+    const [t, s] = (await this.obj.fetch(ATTR_DKEY, [
+      { akey: `T-${name}`, kind: 'single' },
+      { akey: `S-${name}`, kind: 'single' },
+    ])) as Array<Uint8Array | undefined>;
+    if (!t) return undefined;
+    return {
+      dtype: parseJson<Dtype>(t, 'attribute datatype'),
+      shape: parseJson<number[] | null>(s, 'attribute shape'),
+    };
+  }
+
+  /** The value of attribute `name` (a scalar, or a flat array in C order), or undefined. */
+  async get(name: string): Promise<AttrValue | undefined> {
+    checkName(name, 'attribute name');
+    const [t, s, v] = (await this.obj.fetch(ATTR_DKEY, [
+      { akey: `T-${name}`, kind: 'single' },
+      { akey: `S-${name}`, kind: 'single' },
+      { akey: `V-${name}`, kind: 'single' },
+    ])) as Array<Uint8Array | undefined>;
+    if (!t || !v) return undefined;
+    const dtype = parseJson<Dtype>(t, 'attribute datatype');
+    const shape = parseJson<number[] | null>(s, 'attribute shape');
+    if (shape === null) {
+      if (dtype.class === 'vlen-string') return unpackStrings(v, 1)[0]!;
+      return decodeScalar(dtype, v);
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (dtype.class === 'vlen-string') return unpackStrings(v, n);
+    if (n === 0) {
+      const ctor = typedArrayFor(dtype);
+      return ctor ? (new ctor(0) as DtypeValues) : [];
+    }
+    return decodeValues(dtype, v, n);
+  }
+
+  async has(name: string): Promise<boolean> {
+    return (await this.info(name)) !== undefined;
+  }
+
+  /** Attribute names, in name order. */
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.obj.listAkeys(ATTR_DKEY)) {
+      const s = (k as Buffer).toString('utf8');
+      if (s.startsWith('T-')) out.push(s.slice(2));
+    }
+    return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+
+  /** Remove attribute `name`; DER_NONEXIST when there is none. */
+  async delete(name: string): Promise<void> {
+    checkName(name, 'attribute name');
+    this.file.checkWritable(`delete attribute '${name}' of ${this.owner}`);
+    if (!(await this.has(name)))
+      throw new DaosError('DER_NONEXIST', `${this.owner} has no attribute '${name}'`);
+    await this.obj.punchAkeys(ATTR_DKEY, [`T-${name}`, `S-${name}`, `V-${name}`]);
+  }
+}

@@ -1,0 +1,549 @@
+/**
+ * A dataset: one DAOS object. Its metadata (dkey `/Internal Metadata`: Datatype, Dataspace,
+ * Creation Property List, Fill Value) and its chunks (dkey = zero byte + chunk coordinates as
+ * uint64 LE, akey `0` = an array of elements). A read or write cuts its hyperslab per chunk and
+ * moves each chunk's part in one fetch or update; records never written read as the fill value.
+ *
+ * Variable-length strings: each element is a 16-byte reference (heap offset, byte length; uint64
+ * LE each) into akey `H` of the same chunk, a byte array that writes append to. Overwritten strings
+ * leave their old bytes in the heap.
+ */
+import { DaosError } from '../../core/common/errors.js';
+import type { Oid } from '../../core/common/oid.js';
+import { DaosObject } from '../../core/daos/object.js';
+import type { ArrayFetchResult, Recx } from '../../core/wire/obj-types.js';
+import { AttributeManager } from './attrs.js';
+import {
+  checkStorableDtype,
+  checkStrings,
+  decodeScalar,
+  decodeValues,
+  describeDtype,
+  encodeScalar,
+  encodeValues,
+  type ScalarValue,
+  typedArrayFor,
+} from './codec.js';
+import {
+  type Dtype,
+  type DtypeLike,
+  type DtypeValues,
+  dtypeSize,
+  parseDtype,
+  VLEN_REF_BYTES,
+} from './dtype.js';
+import {
+  AKEY_CPL,
+  AKEY_DATASPACE,
+  AKEY_DATATYPE,
+  AKEY_FILL,
+  CHUNK_AKEY,
+  CHUNK_IOS_IN_FLIGHT,
+  CHUNK_TARGET_BYTES,
+  chunkDkey,
+  type FileContext,
+  HEAP_AKEY,
+  json,
+  MD_DKEY,
+  parseJson,
+  runLimited,
+  SELECTION_BYTES_MAX,
+  SIEVE_BYTES_MAX,
+} from './layout.js';
+import {
+  autoChunks,
+  type ChunkIo,
+  chunkPlan,
+  normalizeSelection,
+  RANK_MAX,
+  type Selection,
+  type Slab,
+} from './selection.js';
+
+export interface DatasetOptions {
+  /** Extent per dimension ([] for a scalar dataset). */
+  shape: readonly number[];
+  dtype: DtypeLike;
+  /** Chunk shape; default: about 1 MiB chunks (the VOL's automatic chunking). */
+  chunks?: readonly number[];
+  /** Largest extent per dimension, null for unlimited; default: the shape (not resizable). */
+  maxshape?: ReadonlyArray<number | null>;
+  /** Value of elements never written; default zero (empty string for strings). */
+  fillvalue?: ScalarValue;
+  /** Initial contents: all elements, flat in C order. */
+  data?: DtypeValues | Uint8Array;
+}
+
+interface Dataspace {
+  shape: number[];
+  maxshape: Array<number | null>;
+}
+interface CreationProps {
+  layout: 'chunked' | 'contiguous';
+  chunks: number[];
+}
+
+/** When a dataset grows past its shape without chunks given, chunks are sized for this many elements per growable dimension. */
+const GROWABLE_EXTENT_GUESS = 1024;
+
+function bad(msg: string): never {
+  throw new DaosError('DER_INVAL', msg);
+}
+
+function checkExtents(shape: unknown, what: string, allowNull: boolean): Array<number | null> {
+  if (!Array.isArray(shape)) bad(`${what} must be an array of extents`);
+  if (shape.length > RANK_MAX) bad(`${what} has ${shape.length} dimensions; the limit is ${RANK_MAX}`);
+  for (const n of shape) {
+    if (n === null && allowNull) continue;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+      bad(
+        `${what} holds ${String(n)}; extents are integers ≥ 0${allowNull ? ' (or null for unlimited)' : ''}`,
+      );
+  }
+  return shape as Array<number | null>;
+}
+
+/** An HDF5 dataset in a container (h5py's Dataset, asynchronous). */
+export class Dataset {
+  readonly file: FileContext;
+  readonly oid: Oid;
+  /** Absolute path it was reached by. */
+  readonly name: string;
+  readonly dtype: Dtype;
+  readonly attrs: AttributeManager;
+  /** 'contiguous' when the chunks were chosen automatically, as the VOL does. */
+  readonly layout: 'chunked' | 'contiguous';
+  readonly chunks: readonly number[];
+  readonly maxshape: ReadonlyArray<number | null>;
+  private space: number[];
+  private readonly obj: DaosObject;
+  private readonly fillBytes: Uint8Array;
+  private readonly fillZero: boolean;
+  private readonly elementBytes: number;
+
+  private constructor(
+    file: FileContext,
+    oid: Oid,
+    name: string,
+    dtype: Dtype,
+    space: Dataspace,
+    cpl: CreationProps,
+    fill: Uint8Array,
+  ) {
+    this.file = file;
+    this.oid = oid;
+    this.name = name;
+    this.dtype = dtype;
+    this.space = space.shape;
+    this.maxshape = space.maxshape;
+    this.layout = cpl.layout;
+    this.chunks = cpl.chunks;
+    this.obj = new DaosObject(file.container, oid);
+    this.attrs = new AttributeManager(this.obj, file, `dataset '${name}'`);
+    this.fillBytes = fill;
+    this.fillZero = dtype.class !== 'vlen-string' && fill.every((b) => b === 0);
+    this.elementBytes = dtypeSize(dtype);
+  }
+
+  /** The current extent per dimension. */
+  get shape(): readonly number[] {
+    return this.space;
+  }
+
+  /** Elements in the dataset. */
+  get size(): number {
+    return this.space.reduce((a, b) => a * b, 1);
+  }
+
+  /** The fill value (unwritten elements read as this). */
+  get fillvalue(): ScalarValue {
+    return decodeScalar(this.dtype, this.fillBytes);
+  }
+
+  /** @internal Check options and work out the metadata, before anything is written. */
+  static plan(
+    options: DatasetOptions,
+    what: string,
+  ): { dtype: Dtype; space: Dataspace; cpl: CreationProps; fill: Uint8Array } {
+    if (typeof options !== 'object' || options === null)
+      bad(`${what}: options { shape, dtype } are required`);
+    const shape = checkExtents(options.shape, `${what}: shape`, false) as number[];
+    const dtype = parseDtype(options.dtype);
+    checkStorableDtype(dtype, what);
+    const rank = shape.length;
+    const maxshape =
+      options.maxshape === undefined
+        ? shape.slice()
+        : checkExtents(options.maxshape, `${what}: maxshape`, true);
+    if (maxshape.length !== rank)
+      bad(`${what}: maxshape has ${maxshape.length} dimensions; shape has ${rank}`);
+    for (let d = 0; d < rank; d++) {
+      const m = maxshape[d];
+      if (m !== null && m !== undefined && m < shape[d]!)
+        bad(`${what}: maxshape[${d}] = ${m} is below shape[${d}] = ${shape[d]}`);
+    }
+    const es = dtypeSize(dtype);
+    let chunks: number[];
+    let layout: CreationProps['layout'];
+    if (options.chunks !== undefined) {
+      chunks = checkExtents(options.chunks, `${what}: chunks`, false) as number[];
+      if (chunks.length !== rank) bad(`${what}: chunks has ${chunks.length} dimensions; shape has ${rank}`);
+      if (chunks.some((c) => c < 1)) bad(`${what}: chunk extents must be ≥ 1`);
+      layout = 'chunked';
+    } else {
+      const resizable = maxshape.some((m, d) => m !== shape[d]);
+      const guess = shape.map((n, d) => {
+        const m = maxshape[d];
+        if (m === shape[d]) return n;
+        return m === null
+          ? Math.max(n, GROWABLE_EXTENT_GUESS)
+          : Math.max(n, Math.min(m!, GROWABLE_EXTENT_GUESS));
+      });
+      chunks = autoChunks(guess, es, CHUNK_TARGET_BYTES);
+      layout = resizable ? 'chunked' : 'contiguous';
+    }
+    let chunkElems = 1;
+    for (const c of chunks) chunkElems *= c;
+    if (chunkElems * es > 2 ** 32) bad(`${what}: a chunk of ${chunkElems * es} bytes is too large`);
+    const fill =
+      options.fillvalue === undefined
+        ? dtype.class === 'vlen-string'
+          ? new Uint8Array(0)
+          : new Uint8Array(es)
+        : encodeScalar(dtype, options.fillvalue, `${what}: fillvalue`);
+    return {
+      dtype,
+      space: { shape, maxshape: maxshape.map((m) => m ?? null) },
+      cpl: { layout, chunks },
+      fill,
+    };
+  }
+
+  /** @internal Check initial data against a planned dataset (all of it, flat in C order). */
+  static checkData(plan: ReturnType<typeof Dataset.plan>, data: unknown, what: string): void {
+    const n = plan.space.shape.reduce((a, b) => a * b, 1);
+    if (plan.dtype.class === 'vlen-string') checkStrings(data, n, what);
+    else encodeValues(plan.dtype, data, n, what);
+  }
+
+  /** @internal Write a new dataset's metadata (and data) into object `oid`. */
+  static async create(
+    file: FileContext,
+    oid: Oid,
+    name: string,
+    plan: ReturnType<typeof Dataset.plan>,
+  ): Promise<Dataset> {
+    const obj = new DaosObject(file.container, oid);
+    await obj.update(MD_DKEY, [
+      { akey: AKEY_DATATYPE, kind: 'single', value: json(plan.dtype) },
+      { akey: AKEY_DATASPACE, kind: 'single', value: json(plan.space) },
+      { akey: AKEY_CPL, kind: 'single', value: json(plan.cpl) },
+      // A single value may not be empty: the vlen default '' is stored with a marker byte.
+      { akey: AKEY_FILL, kind: 'single', value: Buffer.concat([Buffer.from([1]), plan.fill]) },
+    ]);
+    return new Dataset(file, oid, name, plan.dtype, plan.space, plan.cpl, plan.fill);
+  }
+
+  /** @internal Open the dataset in object `oid`; undefined when it holds no dataset metadata. */
+  static async open(file: FileContext, oid: Oid, name: string): Promise<Dataset | undefined> {
+    const obj = new DaosObject(file.container, oid);
+    const [t, s, c, f] = (await obj.fetch(MD_DKEY, [
+      { akey: AKEY_DATATYPE, kind: 'single' },
+      { akey: AKEY_DATASPACE, kind: 'single' },
+      { akey: AKEY_CPL, kind: 'single' },
+      { akey: AKEY_FILL, kind: 'single' },
+    ])) as Array<Uint8Array | undefined>;
+    if (!t) return undefined;
+    return new Dataset(
+      file,
+      oid,
+      name,
+      parseJson<Dtype>(t, `datatype of '${name}'`),
+      parseJson<Dataspace>(s, `dataspace of '${name}'`),
+      parseJson<CreationProps>(c, `creation properties of '${name}'`),
+      f ? f.subarray(1) : new Uint8Array(0),
+    );
+  }
+
+  private slab(sel: Selection): Slab {
+    const slab = normalizeSelection(sel, this.space);
+    if (slab.size * this.elementBytes > SELECTION_BYTES_MAX)
+      bad(
+        `selection of ${slab.size} elements (${slab.size * this.elementBytes} bytes) passes the ${SELECTION_BYTES_MAX}-byte limit of one read or write`,
+      );
+    return slab;
+  }
+
+  /** Read a selection (default: everything): values flat in C order of the selection's shape. */
+  async read(selection?: Selection): Promise<DtypeValues> {
+    const slab = this.slab(selection);
+    if (this.dtype.class === 'vlen-string') return this.readStrings(slab);
+    const es = this.elementBytes;
+    const out = new Uint8Array(slab.size * es);
+    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
+      const dk = chunkDkey(io.coords);
+      const first = io.extents[0]!;
+      const last = io.extents[io.extents.length - 1]!;
+      const span = last.idx + last.nr - first.idx;
+      let selected = 0;
+      for (const e of io.extents) selected += e.nr;
+      let map: Recx[];
+      if (io.extents.length === 1) {
+        // One extent lands in one piece of the output: read straight into it.
+        const piece = out.subarray(first.mem * es, (first.mem + first.nr) * es);
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [first], out: piece },
+        ])) as [ArrayFetchResult];
+        if (res.data.buffer !== piece.buffer || res.data.byteOffset !== piece.byteOffset) piece.set(res.data);
+        map = res.map;
+      } else if (span * es <= SIEVE_BYTES_MAX || span <= 2 * selected) {
+        // Many small pieces close together (a strided selection): one extent over all of them,
+        // picked apart here (HDF5's data sieving); per-extent costs dwarf the extra bytes.
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [{ idx: first.idx, nr: span }] },
+        ])) as [ArrayFetchResult];
+        for (const e of io.extents) {
+          const from = (e.idx - first.idx) * es;
+          out.set(res.data.subarray(from, from + e.nr * es), e.mem * es);
+        }
+        map = res.map;
+      } else {
+        const [res] = (await this.obj.fetch(dk, [
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: io.extents },
+        ])) as [ArrayFetchResult];
+        let pos = 0;
+        for (const e of io.extents) {
+          out.set(res.data.subarray(pos, pos + e.nr * es), e.mem * es);
+          pos += e.nr * es;
+        }
+        map = res.map;
+      }
+      if (!this.fillZero) forHoles(io, map, (mem, nr) => fillPattern(out, this.fillBytes, mem, nr));
+    });
+    if (slab.size === 0) {
+      const ctor = typedArrayFor(this.dtype);
+      return ctor ? (new ctor(0) as DtypeValues) : [];
+    }
+    return decodeValues(this.dtype, out, slab.size);
+  }
+
+  private async readStrings(slab: Slab): Promise<string[]> {
+    const fill = Buffer.from(this.fillBytes).toString('utf8');
+    const out = new Array<string>(slab.size).fill(fill);
+    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
+      const dk = chunkDkey(io.coords);
+      const [res] = (await this.obj.fetch(dk, [
+        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents: io.extents },
+      ])) as [ArrayFetchResult];
+      const refs = Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength);
+      // Elements that hold data (the rest keep the fill value): their positions in `refs` and in `out`.
+      const written: Array<{ at: number; mem: number }> = [];
+      let pos = 0;
+      const byIdx = new Map<number, number>();
+      for (const e of io.extents) {
+        byIdx.set(e.idx, pos);
+        pos += e.nr;
+      }
+      forData(io, res.map, (idx, mem, nr, extentIdx) => {
+        const base = byIdx.get(extentIdx)! + (idx - extentIdx);
+        for (let k = 0; k < nr; k++) written.push({ at: base + k, mem: mem + k });
+      });
+      let lo = Number.MAX_SAFE_INTEGER;
+      let hi = 0;
+      for (const w of written) {
+        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
+        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
+        if (len === 0) continue;
+        lo = Math.min(lo, off);
+        hi = Math.max(hi, off + len);
+      }
+      let heap: Buffer = Buffer.alloc(0);
+      if (hi > lo) {
+        const [h] = (await this.obj.fetch(dk, [
+          { akey: HEAP_AKEY, kind: 'array', recordSize: 1, extents: [{ idx: lo, nr: hi - lo }] },
+        ])) as [ArrayFetchResult];
+        heap = Buffer.from(h.data.buffer, h.data.byteOffset, h.data.byteLength);
+      }
+      for (const w of written) {
+        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
+        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
+        out[w.mem] = len === 0 ? '' : heap.toString('utf8', off - lo, off - lo + len);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Write `values` (flat in C order of the selection's shape) into a selection (null: all).
+   * The values and the selection are checked whole before the first chunk is written.
+   */
+  async write(selection: Selection, values: DtypeValues | Uint8Array): Promise<void> {
+    const what = `write to dataset '${this.name}'`;
+    this.file.checkWritable(what);
+    const slab = this.slab(selection);
+    if (this.dtype.class === 'vlen-string') {
+      const strings = checkStrings(values, slab.size, what);
+      await this.writeStrings(slab, strings);
+      return;
+    }
+    const bytes = encodeValues(this.dtype, values, slab.size, what);
+    const es = this.elementBytes;
+    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
+      await this.obj.update(chunkDkey(io.coords), [
+        {
+          akey: CHUNK_AKEY,
+          kind: 'array',
+          recordSize: es,
+          extents: io.extents.map((e) => ({
+            idx: e.idx,
+            nr: e.nr,
+            data: bytes.subarray(e.mem * es, (e.mem + e.nr) * es),
+          })),
+        },
+      ]);
+    });
+  }
+
+  private async writeStrings(slab: Slab, strings: string[]): Promise<void> {
+    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
+      const dk = chunkDkey(io.coords);
+      const end = await this.obj.queryRecx(dk, HEAP_AKEY, 'max');
+      let at = end ? Number(end.idx + end.nr) : 0;
+      const parts: Buffer[] = [];
+      const heapStart = at;
+      const extents = io.extents.map((e) => {
+        const refs = Buffer.alloc(e.nr * VLEN_REF_BYTES);
+        for (let k = 0; k < e.nr; k++) {
+          const b = Buffer.from(strings[e.mem + k]!, 'utf8');
+          refs.writeBigUInt64LE(BigInt(b.byteLength === 0 ? 0 : at), k * VLEN_REF_BYTES);
+          refs.writeBigUInt64LE(BigInt(b.byteLength), k * VLEN_REF_BYTES + 8);
+          if (b.byteLength > 0) parts.push(b);
+          at += b.byteLength;
+        }
+        return { idx: e.idx, nr: e.nr, data: refs as Uint8Array };
+      });
+      const heap = Buffer.concat(parts);
+      await this.obj.update(dk, [
+        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents },
+        ...(heap.byteLength > 0
+          ? [
+              {
+                akey: HEAP_AKEY,
+                kind: 'array' as const,
+                recordSize: 1,
+                extents: [{ idx: heapStart, nr: heap.byteLength, data: heap as Uint8Array }],
+              },
+            ]
+          : []),
+      ]);
+    });
+  }
+
+  /**
+   * Change the extent (h5py's resize). Each dimension may grow up to maxshape (null: unlimited)
+   * or shrink; elements cut off are removed, so growing again shows the fill value there.
+   */
+  async resize(shape: readonly number[]): Promise<void> {
+    const what = `resize of dataset '${this.name}'`;
+    this.file.checkWritable(what);
+    const next = checkExtents(shape, `${what}: shape`, false) as number[];
+    const rank = this.space.length;
+    if (next.length !== rank) bad(`${what}: shape has ${next.length} dimensions; the dataset has ${rank}`);
+    for (let d = 0; d < rank; d++) {
+      const m = this.maxshape[d];
+      if (m !== null && m !== undefined && next[d]! > m)
+        bad(`${what}: extent ${next[d]} in dimension ${d} passes maxshape ${m}`);
+    }
+    const old = this.space;
+    // What no longer fits: for each shrunk dimension d, [next_d, old_d) × the rest.
+    const cut: Slab[] = [];
+    for (let d = 0; d < rank; d++) {
+      if (next[d]! >= old[d]!) continue;
+      const start = old.map(() => 0);
+      start[d] = next[d]!;
+      const block = old.map((n, k) => (k < d ? Math.min(n, next[k]!) : n));
+      block[d] = old[d]! - next[d]!;
+      cut.push(normalizeSelection({ start, count: old.map(() => 1), block }, old));
+    }
+    for (const slab of cut) {
+      await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
+        await this.obj.update(chunkDkey(io.coords), [
+          {
+            akey: CHUNK_AKEY,
+            kind: 'array',
+            recordSize: this.elementBytes,
+            extents: io.extents.map((e) => ({ idx: e.idx, nr: e.nr })),
+          },
+        ]);
+      });
+    }
+    await this.obj.update(MD_DKEY, [
+      { akey: AKEY_DATASPACE, kind: 'single', value: json({ shape: next, maxshape: this.maxshape }) },
+    ]);
+    this.space = next;
+  }
+
+  /** numpy's spelling of the dtype, or a description for compounds and vlen strings. */
+  get dtypeName(): string {
+    return describeDtype(this.dtype);
+  }
+}
+
+/** Call `fn(mem, nr)` for each part of `io`'s extents the fetch map says holds no data. */
+function forHoles(io: ChunkIo, map: Recx[], fn: (mem: number, nr: number) => void): void {
+  let m = 0;
+  for (const e of io.extents) {
+    let at = e.idx;
+    const end = e.idx + e.nr;
+    while (at < end) {
+      while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= at) m++;
+      const r = map[m];
+      const rs = r ? Number(r.idx) : end;
+      if (rs > at) {
+        const stop = Math.min(rs, end);
+        fn(e.mem + (at - e.idx), stop - at);
+        at = stop;
+        continue;
+      }
+      at = Math.min(end, Number(r!.idx + r!.nr));
+    }
+  }
+}
+
+/** Call `fn(idx, mem, nr, extentIdx)` for each part of `io`'s extents that holds data. */
+function forData(
+  io: ChunkIo,
+  map: Recx[],
+  fn: (idx: number, mem: number, nr: number, extentIdx: number) => void,
+): void {
+  let m = 0;
+  for (const e of io.extents) {
+    const end = e.idx + e.nr;
+    while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= e.idx) m++;
+    for (let k = m; k < map.length; k++) {
+      const rs = Number(map[k]!.idx);
+      if (rs >= end) break;
+      const from = Math.max(rs, e.idx);
+      const to = Math.min(end, Number(map[k]!.idx + map[k]!.nr));
+      if (to > from) fn(from, e.mem + (from - e.idx), to - from, e.idx);
+    }
+  }
+}
+
+/** Fill elements [mem, mem + nr) of `out` with one element's bytes. */
+function fillPattern(out: Uint8Array, pattern: Uint8Array, mem: number, nr: number): void {
+  const es = pattern.byteLength;
+  const start = mem * es;
+  const end = (mem + nr) * es;
+  if (es === 1) {
+    out.fill(pattern[0]!, start, end);
+    return;
+  }
+  out.set(pattern, start);
+  let filled = es;
+  while (start + filled < end) {
+    const n = Math.min(filled, end - start - filled);
+    out.copyWithin(start + filled, start, start + n);
+    filled += n;
+  }
+}
