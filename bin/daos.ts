@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * daos: the DAOS user tool — pool query, containers, their properties, ACLs, snapshots and
- * attributes, and POSIX containers (`filesystem`, in daos-filesystem.ts) — through the libdaos
- * client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR)
- * starts or reopens an embedded system in DIR for the one command and stops it after.
+ * attributes, POSIX containers (`filesystem`, in daos-filesystem.ts) and .h5 files in and out of
+ * HDF5 containers (`hdf5`, in daos-hdf5.ts) — through the libdaos client (DaosClient).
+ * `--embedded DIR` (or DAOS_EMBEDDED=DIR) starts or reopens an embedded system in DIR for the one
+ * command and stops it after.
  */
 import { type Command, program } from 'commander';
 import { DaosError } from '../core/common/errors.js';
@@ -26,6 +27,7 @@ import {
   runCommand,
 } from './cli-output.js';
 import { filesystemCommand } from './daos-filesystem.js';
+import { hdf5Command } from './daos-hdf5.js';
 
 type Body = (client: DaosClient, opts: GlobalOptions) => Promise<CommandOutput>;
 
@@ -391,5 +393,8 @@ cont.command('list-attrs <pool> <cont>').action(
 
 // ---- filesystem ----
 program.addCommand(filesystemCommand(act));
+
+// ---- hdf5 ----
+program.addCommand(hdf5Command(act));
 
 await program.parseAsync(process.argv);

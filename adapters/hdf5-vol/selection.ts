@@ -211,6 +211,11 @@ export function* chunkPlan(
 ): Generator<ChunkIo> {
   const rank = chunks.length;
   if (slab.size === 0) return;
+  if (rank === 0) {
+    // A scalar dataset: one element in its one chunk.
+    yield { coords: [], extents: [{ idx: 0, nr: 1, mem: 0 }] };
+    return;
+  }
   const perDim = chunks.map((c, d) =>
     dimChunks(slab.start[d]!, slab.stride[d]!, slab.count[d]!, slab.block[d]!, c),
   );
