@@ -182,3 +182,27 @@ describe('daos hdf5 import | export', () => {
     expect(again.stderr).toMatch(/DER_EXIST.*not empty/);
   });
 });
+
+describe('examples/hdf5-import.ts', () => {
+  it('runs on its own sample file', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/hdf5-import.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toContain('imported 1 groups, 1 datasets, 2 attributes');
+    expect(out).toContain('top level (creation order): temperature, latest');
+    expect(out).toContain('/temperature: shape [8,4], first values 10 10.25 10.5 10.75');
+    expect(out).toContain('exported: temperature (hard), latest (soft)');
+    expect(out).toContain('hdf5-import example done');
+  });
+
+  it('runs on the h5py fixture', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/hdf5-import.js'), fixture], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out).toContain(`imported ${counts(oracle).groups} groups, ${counts(oracle).datasets} datasets`);
+    expect(out).toContain('top level (creation order): zeta, a, mid, ints');
+    expect(out).toContain('hdf5-import example done');
+  });
+});
