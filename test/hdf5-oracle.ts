@@ -6,8 +6,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { ScalarValue } from '../adapters/hdf5-vol/codec.js';
 import type { Dtype, DtypeValues } from '../adapters/hdf5-vol/dtype.js';
-import type { DtypeScalar } from '../adapters/hdf5-vol/dtype-bytes.js';
 import { type H5GroupNode, type H5Node, slabsOf } from '../adapters/hdf5-vol/h5io.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'hdf5');
@@ -29,7 +29,7 @@ export interface OracleDump {
   objects: Record<string, Record<string, unknown>>;
 }
 
-function jsonScalar(v: DtypeScalar, t: Dtype): unknown {
+function jsonScalar(v: ScalarValue, t: Dtype): unknown {
   switch (t.class) {
     case 'int':
       return t.size === 8 ? String(v) : Number(v);
@@ -39,14 +39,14 @@ function jsonScalar(v: DtypeScalar, t: Dtype): unknown {
     case 'vlen-string':
       return v;
     case 'compound': {
-      const rec = v as Record<string, DtypeScalar>;
+      const rec = v as Record<string, ScalarValue>;
       return Object.fromEntries(t.fields.map((f) => [f.name, jsonScalar(rec[f.name]!, f.type)]));
     }
   }
 }
 
 function jsonValues(values: DtypeValues, t: Dtype): unknown[] {
-  return Array.from(values as ArrayLike<DtypeScalar>, (v) => jsonScalar(v, t));
+  return Array.from(values as ArrayLike<ScalarValue>, (v) => jsonScalar(v, t));
 }
 
 /** Our tree in dump_h5.py's form; dataset values are read in slabs of `slabBytes`. */

@@ -13,11 +13,9 @@
  */
 
 import { DaosError } from '../../core/common/errors.js';
-import type { ScalarValue } from './codec.js';
+import { type ScalarValue, valuesOfOne } from './codec.js';
 import { Dataset } from './dataset.js';
 import type { DtypeValues } from './dtype.js';
-import type { DtypeScalar } from './dtype-bytes.js';
-import { scalarValues } from './dtype-bytes.js';
 import type { H5File } from './file.js';
 import { Group, type H5Object } from './group.js';
 import {
@@ -131,7 +129,7 @@ export async function importH5(
         dtype: node.dtype,
         ...(node.chunks ? { chunks: node.chunks } : {}),
         maxshape: node.maxshape,
-        ...(node.fillvalue !== undefined ? { fillvalue: node.fillvalue as ScalarValue } : {}),
+        ...(node.fillvalue !== undefined ? { fillvalue: node.fillvalue } : {}),
       });
       for (const { start, count } of slabsOf(node.shape, elementBytesOf(node), slabBytes, ds.chunks)) {
         const values = await node.readSlab(start, count);
@@ -183,7 +181,7 @@ function inNameOrder(names: readonly string[]): boolean {
   return true;
 }
 
-function isZero(v: DtypeScalar): boolean {
+function isZero(v: ScalarValue): boolean {
   if (typeof v === 'number') return v === 0 && !Object.is(v, -0);
   if (typeof v === 'bigint') return v === 0n;
   if (typeof v === 'string') return v === '';
@@ -197,7 +195,7 @@ async function readAttributes(obj: H5Object): Promise<H5Attribute[]> {
     const value = await obj.attrs.get(name);
     if (!info || value === undefined) continue; // removed meanwhile
     if (info.shape === null) {
-      out.push({ name, dtype: info.dtype, shape: [], value: scalarValues(info.dtype, value as DtypeScalar) });
+      out.push({ name, dtype: info.dtype, shape: [], value: valuesOfOne(info.dtype, value as ScalarValue) });
     } else {
       out.push({ name, dtype: info.dtype, shape: info.shape, value: value as DtypeValues });
     }
@@ -208,7 +206,7 @@ async function readAttributes(obj: H5Object): Promise<H5Attribute[]> {
 function datasetNode(ds: Dataset, attrs: H5Attribute[]): H5DatasetNode {
   const shape = [...ds.shape];
   const resizable = ds.maxshape.some((m, d) => m !== shape[d]);
-  const fill = ds.fillvalue as DtypeScalar;
+  const fill = ds.fillvalue as ScalarValue;
   return {
     kind: 'dataset',
     shape,

@@ -24,8 +24,15 @@
 import fs from 'node:fs';
 import { Module, ready } from 'h5wasm/node';
 import { DaosError } from '../../core/common/errors.js';
+import {
+  decodeScalar,
+  decodeValues,
+  encodeScalar,
+  encodeValues,
+  littleEndian,
+  type ScalarValue,
+} from './codec.js';
 import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
-import { type DtypeScalar, decodeValues, encodeValues, scalarValues } from './dtype-bytes.js';
 import { ObjectHeaderReader } from './h5-object-header.js';
 
 /** Largest slab of dataset values read or written at once. */
@@ -73,7 +80,7 @@ export interface H5DatasetNode {
   readonly chunks: readonly number[] | null;
   readonly dtype: Dtype;
   /** The user-defined fill value, if any. */
-  readonly fillvalue?: DtypeScalar;
+  readonly fillvalue?: ScalarValue;
   /** Attributes iterate in creation order. */
   readonly trackOrder: boolean;
   readonly attrs: readonly H5Attribute[];
@@ -199,17 +206,22 @@ function readHeap(M: typeof Module, ptr: number, t: Dtype, count: number, spaceP
     return Array.from(ptrs, (p) => (p === 0 ? '' : M.UTF8ToString(p)));
   }
   const bytes = M.HEAPU8.slice(ptr, ptr + dtypeSize(t) * count);
-  const values = decodeValues(bytes, t, count);
+  const values = decodeValues(littleEndian(t), bytes, count);
   if (spacePadded && t.class === 'string') return (values as string[]).map((s) => s.replace(/ +$/, ''));
   return values;
 }
 
 /** Allocate `values` of `t` in wasm memory; returns the pointer and a free function. */
-function writeHeap(M: typeof Module, values: DtypeValues, t: Dtype): { ptr: number; free(): void } {
+function writeHeap(
+  M: typeof Module,
+  values: DtypeValues,
+  t: Dtype,
+  what: string,
+): { ptr: number; free(): void } {
   const count = values.length;
   if (t.class === 'vlen-string') {
     const encoded = (values as string[]).map((s) => {
-      if (typeof s !== 'string') throw new DaosError('DER_INVAL', `${String(s)} is not a string`);
+      if (typeof s !== 'string') throw new DaosError('DER_INVAL', `${what}: ${String(s)} is not a string`);
       return Buffer.from(`${s}\0`, 'utf8');
     });
     const total = encoded.reduce((n, b) => n + b.length, 0);
@@ -225,7 +237,7 @@ function writeHeap(M: typeof Module, values: DtypeValues, t: Dtype): { ptr: numb
     M.HEAPU8.set(new Uint8Array(ptrs.buffer), ptr);
     return { ptr, free: () => M._free(ptr) };
   }
-  const bytes = encodeValues(values, t);
+  const bytes = encodeValues(littleEndian(t), values, count, what);
   const ptr = M._malloc(Math.max(bytes.length, 1));
   if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${bytes.length} bytes`);
   M.HEAPU8.set(bytes, ptr);
@@ -289,9 +301,9 @@ export async function readH5(path: string): Promise<H5Source> {
     if (m.shape.length > H5_RANK_MAX) throw new DaosError('DER_NOTSUPPORTED', `${p}: rank ${m.shape.length}`);
     const dtype = dtypeOf(m, p);
     const facts = factsOf(p);
-    let fillvalue: DtypeScalar | undefined;
+    let fillvalue: ScalarValue | undefined;
     if (facts?.fillValue && dtype.class !== 'vlen-string' && facts.fillValue.length === dtypeSize(dtype))
-      fillvalue = decodeValues(facts.fillValue, dtype, 1, m.littleEndian)[0] as DtypeScalar;
+      fillvalue = decodeScalar(dtype, facts.fillValue);
     const shape = m.shape;
     const spacePadded = m.strpad === H5T_STR_SPACEPAD;
     return {
@@ -498,7 +510,7 @@ export async function writeH5(path: string, root: H5GroupNode, options: WriteH5O
           `${p} attribute '${a.name}': ${a.value.length} values for shape [${a.shape}]`,
         );
       const meta = { ...metadataOf(a.dtype), shape: big(a.shape), maxshape: big(a.shape) };
-      const heap = writeHeap(M, a.value, a.dtype);
+      const heap = writeHeap(M, a.value, a.dtype, `${p} attribute '${a.name}'`);
       try {
         check(
           M.create_attribute(fileId, p, a.name, BigInt(heap.ptr), meta as never),
@@ -522,7 +534,7 @@ export async function writeH5(path: string, root: H5GroupNode, options: WriteH5O
       track_order: ds.trackOrder,
     };
     if (ds.fillvalue !== undefined && dtype.class !== 'vlen-string')
-      fills.push({ path: p, bytes: encodeValues(scalarValues(dtype, ds.fillvalue), dtype) });
+      fills.push({ path: p, bytes: encodeScalar(littleEndian(dtype), ds.fillvalue, `${p} fill value`) });
     const elementBytes = dtype.class === 'vlen-string' ? VLEN_SLAB_ELEMENT_BYTES : dtypeSize(dtype);
     const slabs = [...slabsOf(shape, elementBytes, slabBytes, ds.chunks)];
     if (slabs.length <= 1) {
@@ -530,7 +542,7 @@ export async function writeH5(path: string, root: H5GroupNode, options: WriteH5O
       const values = slabs.length ? await ds.readSlab(slabs[0]!.start, slabs[0]!.count) : encodeEmpty(dtype);
       if (values.length !== product(shape))
         throw new DaosError('DER_INVAL', `${p}: ${values.length} values for shape [${shape}]`);
-      const heap = writeHeap(M, values, dtype);
+      const heap = writeHeap(M, values, dtype, p);
       try {
         check(M.create_dataset(fileId, p, BigInt(heap.ptr), meta as never), `dataset ${p}`);
       } finally {
@@ -547,7 +559,7 @@ export async function writeH5(path: string, root: H5GroupNode, options: WriteH5O
       const values = await ds.readSlab(start, count);
       if (values.length !== product(count))
         throw new DaosError('DER_INVAL', `${p}: slab gave ${values.length} values, want ${product(count)}`);
-      const heap = writeHeap(M, values, dtype);
+      const heap = writeHeap(M, values, dtype, p);
       try {
         check(
           M.set_dataset_data(
@@ -618,5 +630,5 @@ export async function writeH5(path: string, root: H5GroupNode, options: WriteH5O
 }
 
 function encodeEmpty(t: Dtype): DtypeValues {
-  return t.class === 'vlen-string' ? [] : decodeValues(new Uint8Array(0), t, 0);
+  return t.class === 'vlen-string' ? [] : decodeValues(t, new Uint8Array(0), 0);
 }
