@@ -122,8 +122,16 @@ describe('h5io: .h5 files through h5wasm', () => {
       chunks: [2, 7],
       dtype: { class: 'float', size: 4, order: '<' },
       fillvalue: -1,
-      trackOrder: false,
-      attrs: [{ name: 'u', dtype: { class: 'vlen-string', charset: 'utf-8' }, shape: [], value: ['m/s'] }],
+      trackOrder: true, // its header then stores message creation indexes: the fill patch must step over them
+      attrs: [
+        { name: 'u', dtype: { class: 'vlen-string', charset: 'utf-8' }, shape: [], value: ['m/s'] },
+        {
+          name: 'b',
+          dtype: { class: 'int', size: 2, signed: true, order: '<' },
+          shape: [2],
+          value: new Int16Array([1, -1]),
+        },
+      ],
       readSlab: async (start, count) => {
         const out = new Float32Array(count[0]! * count[1]!);
         for (let r = 0; r < count[0]!; r++)
@@ -149,7 +157,9 @@ describe('h5io: .h5 files through h5wasm', () => {
       maxshape: [null, 7],
       chunks: [2, 7],
       fillvalue: -1,
+      track_order: { attrs: true },
     });
+    expect((dump.objects['/z']!.attrs as { name: string }[]).map((a) => a.name)).toEqual(['u', 'b']);
     expect(dump.objects['/z']!.data).toEqual(Array.from(values));
     expect(dump.objects['/']!.links).toEqual([
       { name: 'z', object: '/z' },
