@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DtypeValues } from '../adapters/hdf5-vol/dtype.js';
+import { writeH5 } from '../adapters/hdf5-vol/h5-write.js';
 import {
   type H5DatasetNode,
   type H5GroupNode,
   type H5Node,
   readH5,
   slabsOf,
-  writeH5,
 } from '../adapters/hdf5-vol/h5io.js';
 import { describeTree, h5dumpStructure, makeFixture, oracleDump } from './hdf5-oracle.js';
 

@@ -18,6 +18,7 @@ import { Dataset } from './dataset.js';
 import type { DtypeValues } from './dtype.js';
 import type { H5File } from './file.js';
 import { Group, type H5Object } from './group.js';
+import { writeH5 } from './h5-write.js';
 import {
   H5_SLAB_BYTES_MAX,
   type H5Attribute,
@@ -27,7 +28,6 @@ import {
   type H5Node,
   readH5,
   slabsOf,
-  writeH5,
 } from './h5io.js';
 import type { Selection } from './selection.js';
 

@@ -3,8 +3,9 @@
  * a tree of groups and datasets joined by links, with attributes, and dataset values fetched
  * slab by slab so a dataset larger than memory never has to be held at once.
  *
- * `readH5` opens a file and describes it; `writeH5` writes a description (from a file, or from a
- * container through importH5/exportH5). Both sides speak Dtype (./dtype.ts).
+ * `readH5` opens a file and describes it; `writeH5` (h5-write.ts) writes a description (from a
+ * file, or from a container through importH5/exportH5). Both sides speak Dtype (./dtype.ts);
+ * h5wasm-glue.ts holds what both need of h5wasm itself.
  *
  * What h5wasm 0.10.3 (HDF5 2.0.0) cannot express, and what is done about it:
  * - Fill values: no getter or setter. Reading parses the dataset's object header for the Fill
@@ -22,37 +23,30 @@
  */
 
 import fs from 'node:fs';
-import { Module, ready } from 'h5wasm/node';
 import { DaosError } from '../../core/common/errors.js';
-import {
-  decodeScalar,
-  decodeValues,
-  encodeScalar,
-  encodeValues,
-  littleEndian,
-  type ScalarValue,
-} from './codec.js';
+import { decodeScalar, type ScalarValue } from './codec.js';
 import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
 import { ObjectHeaderReader } from './h5-object-header.js';
+import {
+  big,
+  childPath,
+  dtypeOf,
+  type H5Metadata,
+  type H5Module,
+  H5S_UNLIMITED,
+  H5T_STR_SPACEPAD,
+  h5,
+  memoryElementBytes,
+  objectAddress,
+  product,
+  readHeap,
+  withHdf5ErrorsMuted,
+} from './h5wasm-glue.js';
 
 /** Largest slab of dataset values read or written at once. */
 export const H5_SLAB_BYTES_MAX = 64 * 1024 * 1024;
 /** HDF5's highest dataset rank. */
 export const H5_RANK_MAX = 32;
-/** A variable-length string's element in wasm memory: a 32-bit pointer. */
-const WASM_POINTER_BYTES = 4;
-/** Bytes per element assumed for variable-length strings when sizing slabs. */
-const VLEN_SLAB_ELEMENT_BYTES = 64;
-/** HDF5's "unlimited" extent (2^64 - 1). */
-const H5S_UNLIMITED = 0xffff_ffff_ffff_ffffn;
-
-/** h5wasm's class numbers (H5T_class_t). */
-const H5T_INTEGER = 0;
-const H5T_FLOAT = 1;
-const H5T_STRING = 3;
-const H5T_COMPOUND = 6;
-const H5T_CSET_UTF8 = 1;
-const H5T_STR_SPACEPAD = 2;
 
 export interface H5Attribute {
   readonly name: string;
@@ -101,155 +95,7 @@ export interface H5Source {
   close(): Promise<void>;
 }
 
-let loaded: Promise<unknown> | undefined;
-async function h5(): Promise<typeof Module> {
-  loaded ??= ready;
-  await loaded;
-  return Module;
-}
-
-function childPath(parent: string, name: string): string {
-  return parent === '/' ? `/${name}` : `${parent}/${name}`;
-}
-
-function big(xs: readonly number[]): bigint[] {
-  return xs.map((x) => BigInt(x));
-}
-
-function product(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a * b, 1);
-}
-
-interface H5Metadata {
-  type: number;
-  size: number;
-  signed: boolean;
-  littleEndian: boolean;
-  vlen: boolean;
-  cset?: number;
-  strpad?: number;
-  compound_type?: { members: (H5Metadata & { name: string; offset: number })[]; nmembers: number };
-  shape: number[] | null;
-  maxshape: number[] | null;
-  chunks: number[] | null;
-  total_size: number;
-}
-
-function dtypeOf(m: H5Metadata, where: string): Dtype {
-  const order = m.littleEndian ? '<' : '>';
-  switch (m.type) {
-    case H5T_INTEGER:
-      if (m.size !== 1 && m.size !== 2 && m.size !== 4 && m.size !== 8) break;
-      return { class: 'int', size: m.size, signed: m.signed, order: m.size === 1 ? '|' : order };
-    case H5T_FLOAT:
-      if (m.size !== 4 && m.size !== 8) break;
-      return { class: 'float', size: m.size, order };
-    case H5T_STRING: {
-      const charset = m.cset === H5T_CSET_UTF8 ? 'utf-8' : 'ascii';
-      return m.vlen ? { class: 'vlen-string', charset } : { class: 'string', size: m.size, charset };
-    }
-    case H5T_COMPOUND: {
-      const fields = (m.compound_type?.members ?? []).map((f) => ({
-        name: f.name,
-        offset: f.offset,
-        type: dtypeOf(f, `${where}.${f.name}`),
-      }));
-      if (fields.some((f) => f.type.class === 'vlen-string'))
-        throw new DaosError('DER_NOTSUPPORTED', `${where}: compounds holding variable-length strings`);
-      return { class: 'compound', size: m.size, fields };
-    }
-  }
-  throw new DaosError('DER_NOTSUPPORTED', `${where}: HDF5 type class ${m.type} of ${m.size} bytes`);
-}
-
-/** h5wasm's write metadata for a Dtype. */
-function metadataOf(t: Dtype): H5Metadata {
-  const base = { signed: false, littleEndian: true, vlen: false, shape: null, maxshape: null, chunks: null };
-  switch (t.class) {
-    case 'int':
-      return { ...base, type: H5T_INTEGER, size: t.size, signed: t.signed, total_size: 0 };
-    case 'float':
-      return { ...base, type: H5T_FLOAT, size: t.size, total_size: 0 };
-    case 'string':
-      return { ...base, type: H5T_STRING, size: t.size, cset: t.charset === 'utf-8' ? 1 : 0, total_size: 0 };
-    case 'vlen-string':
-      return {
-        ...base,
-        type: H5T_STRING,
-        size: WASM_POINTER_BYTES,
-        vlen: true,
-        cset: t.charset === 'utf-8' ? 1 : 0,
-        total_size: 0,
-      };
-    case 'compound': {
-      const members = t.fields.map((f) => ({ ...metadataOf(f.type), name: f.name, offset: f.offset }));
-      return {
-        ...base,
-        type: H5T_COMPOUND,
-        size: t.size,
-        compound_type: { members, nmembers: members.length },
-        total_size: 0,
-      };
-    }
-  }
-}
-
-/** Elements of `t` in wasm memory: Dtype's packed size, or a pointer for a vlen string. */
-function memoryElementBytes(t: Dtype): number {
-  return t.class === 'vlen-string' ? WASM_POINTER_BYTES : dtypeSize(t);
-}
-
-/** Copy `count` elements of `t` out of wasm memory at `ptr`. */
-function readHeap(M: typeof Module, ptr: number, t: Dtype, count: number, spacePadded: boolean): DtypeValues {
-  if (t.class === 'vlen-string') {
-    const ptrs = new Uint32Array(M.HEAPU8.buffer, ptr, count);
-    return Array.from(ptrs, (p) => (p === 0 ? '' : M.UTF8ToString(p)));
-  }
-  const bytes = M.HEAPU8.slice(ptr, ptr + dtypeSize(t) * count);
-  const values = decodeValues(littleEndian(t), bytes, count);
-  if (spacePadded && t.class === 'string') return (values as string[]).map((s) => s.replace(/ +$/, ''));
-  return values;
-}
-
-/** Allocate `values` of `t` in wasm memory; returns the pointer and a free function. */
-function writeHeap(
-  M: typeof Module,
-  values: DtypeValues,
-  t: Dtype,
-  what: string,
-): { ptr: number; free(): void } {
-  const count = values.length;
-  if (t.class === 'vlen-string') {
-    const encoded = (values as string[]).map((s) => {
-      if (typeof s !== 'string') throw new DaosError('DER_INVAL', `${what}: ${String(s)} is not a string`);
-      return Buffer.from(`${s}\0`, 'utf8');
-    });
-    const total = encoded.reduce((n, b) => n + b.length, 0);
-    const ptr = M._malloc(count * WASM_POINTER_BYTES + total);
-    if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${total} bytes of strings`);
-    let at = ptr + count * WASM_POINTER_BYTES;
-    const ptrs = new Uint32Array(count);
-    for (let i = 0; i < count; i++) {
-      M.HEAPU8.set(encoded[i]!, at);
-      ptrs[i] = at;
-      at += encoded[i]!.length;
-    }
-    M.HEAPU8.set(new Uint8Array(ptrs.buffer), ptr);
-    return { ptr, free: () => M._free(ptr) };
-  }
-  const bytes = encodeValues(littleEndian(t), values, count, what);
-  const ptr = M._malloc(Math.max(bytes.length, 1));
-  if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${bytes.length} bytes`);
-  M.HEAPU8.set(bytes, ptr);
-  return { ptr, free: () => M._free(ptr) };
-}
-
-function objectAddress(M: typeof Module, fileId: bigint, path: string): bigint {
-  const ref = Uint8Array.from(M.create_object_reference(fileId, path));
-  return Buffer.from(ref).readBigUInt64LE(0);
-}
-
-function readAttributes(M: typeof Module, fileId: bigint, path: string): H5Attribute[] {
+function readAttributes(M: H5Module, fileId: bigint, path: string): H5Attribute[] {
   const out: H5Attribute[] = [];
   for (const name of M.get_attribute_names(fileId, path)) {
     const where = `${path} attribute '${name}'`;
@@ -463,172 +309,4 @@ export function* slabsOf(
     while (d >= 0 && ++index[d]! === shape[d]!) index[d--] = 0;
     if (d < 0) return;
   }
-}
-
-/** Run `fn` with HDF5's error report (printed to stderr) suppressed: an expected failure. */
-function withHdf5ErrorsMuted<T>(fn: () => T): T {
-  const write = fs.writeSync;
-  // Report every byte as written: a writer that sees 0 bytes written tries again, forever.
-  const mute = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
-    if (fd !== 2) return (write as (...a: unknown[]) => number)(fd, data, ...rest);
-    if (typeof data === 'string') return Buffer.byteLength(data);
-    return typeof rest[1] === 'number'
-      ? rest[1]
-      : data.byteLength - (typeof rest[0] === 'number' ? rest[0] : 0);
-  }) as typeof fs.writeSync;
-  fs.writeSync = mute;
-  try {
-    return fn();
-  } finally {
-    fs.writeSync = write;
-  }
-}
-
-export interface WriteH5Options {
-  /** Largest slab moved at once (default H5_SLAB_BYTES_MAX). */
-  readonly slabBytes?: number;
-}
-
-/** Write the tree under `root` to a new .h5 file at `path` (replaced if it exists). */
-export async function writeH5(path: string, root: H5GroupNode, options: WriteH5Options = {}): Promise<void> {
-  const slabBytes = options.slabBytes ?? H5_SLAB_BYTES_MAX;
-  const M = await h5();
-  const written = new Map<H5Node, string>();
-  const fills: { path: string; bytes: Uint8Array; address?: bigint }[] = [];
-  const datasetAttrs: [string, readonly H5Attribute[]][] = [];
-  let fileId = M.open(path, M.H5F_ACC_TRUNC, root.trackOrder, -1, -1);
-  if (fileId < 0n) throw new DaosError('DER_IO', `${path}: cannot create`);
-  const check = (rc: number, what: string) => {
-    if (rc < 0) throw new DaosError('DER_IO', `${path}: ${what} failed (${rc})`);
-  };
-
-  const writeAttrs = (p: string, attrs: readonly H5Attribute[]) => {
-    for (const a of attrs) {
-      if (a.value.length !== product(a.shape))
-        throw new DaosError(
-          'DER_INVAL',
-          `${p} attribute '${a.name}': ${a.value.length} values for shape [${a.shape}]`,
-        );
-      const meta = { ...metadataOf(a.dtype), shape: big(a.shape), maxshape: big(a.shape) };
-      const heap = writeHeap(M, a.value, a.dtype, `${p} attribute '${a.name}'`);
-      try {
-        check(
-          M.create_attribute(fileId, p, a.name, BigInt(heap.ptr), meta as never),
-          `attribute ${p} '${a.name}'`,
-        );
-      } finally {
-        heap.free();
-      }
-    }
-  };
-
-  const writeDataset = async (p: string, ds: H5DatasetNode) => {
-    const { shape, dtype } = ds;
-    if (shape.length > H5_RANK_MAX) throw new DaosError('DER_NOTSUPPORTED', `${p}: rank ${shape.length}`);
-    const maxshape = ds.maxshape.map((x) => (x === null ? H5S_UNLIMITED : BigInt(x)));
-    const meta = {
-      ...metadataOf(dtype),
-      shape: big(shape),
-      maxshape,
-      chunks: ds.chunks ? big(ds.chunks) : null,
-      track_order: ds.trackOrder,
-    };
-    if (ds.fillvalue !== undefined && dtype.class !== 'vlen-string')
-      fills.push({ path: p, bytes: encodeScalar(littleEndian(dtype), ds.fillvalue, `${p} fill value`) });
-    const elementBytes = dtype.class === 'vlen-string' ? VLEN_SLAB_ELEMENT_BYTES : dtypeSize(dtype);
-    const slabs = [...slabsOf(shape, elementBytes, slabBytes, ds.chunks)];
-    if (slabs.length <= 1) {
-      // One slab: create and write in one call.
-      const values = slabs.length ? await ds.readSlab(slabs[0]!.start, slabs[0]!.count) : encodeEmpty(dtype);
-      if (values.length !== product(shape))
-        throw new DaosError('DER_INVAL', `${p}: ${values.length} values for shape [${shape}]`);
-      const heap = writeHeap(M, values, dtype, p);
-      try {
-        check(M.create_dataset(fileId, p, BigInt(heap.ptr), meta as never), `dataset ${p}`);
-      } finally {
-        heap.free();
-      }
-      return;
-    }
-    // Create without data (h5wasm always writes on create; a null buffer makes that write fail,
-    // harmlessly, after the dataset exists), then write slab by slab.
-    withHdf5ErrorsMuted(() => M.create_dataset(fileId, p, 0n, meta as never));
-    if (M.get_type(fileId, p) !== M.H5G_DATASET)
-      throw new DaosError('DER_IO', `${path}: dataset ${p} not created`);
-    for (const { start, count } of slabs) {
-      const values = await ds.readSlab(start, count);
-      if (values.length !== product(count))
-        throw new DaosError('DER_INVAL', `${p}: slab gave ${values.length} values, want ${product(count)}`);
-      const heap = writeHeap(M, values, dtype, p);
-      try {
-        check(
-          M.set_dataset_data(
-            fileId,
-            p,
-            big(count),
-            big(start),
-            count.map(() => 1n),
-            BigInt(heap.ptr),
-          ),
-          `write ${p}`,
-        );
-      } finally {
-        heap.free();
-      }
-    }
-  };
-
-  const writeGroup = async (p: string, g: H5GroupNode) => {
-    writeAttrs(p, g.attrs);
-    for (const link of g.links) {
-      const cp = childPath(p, link.name);
-      if (link.type === 'soft') check(M.create_soft_link(fileId, link.path, cp), `soft link ${cp}`);
-      else if (link.type === 'external')
-        check(M.create_external_link(fileId, link.file, link.path, cp), `external link ${cp}`);
-      else {
-        const first = written.get(link.target);
-        if (first !== undefined) {
-          check(M.create_hard_link(fileId, first, cp), `hard link ${cp}`);
-          continue;
-        }
-        written.set(link.target, cp);
-        if (link.target.kind === 'group') {
-          check(M.create_group(fileId, cp, link.target.trackOrder), `group ${cp}`);
-          await writeGroup(cp, link.target);
-        } else {
-          await writeDataset(cp, link.target);
-          datasetAttrs.push([cp, link.target.attrs]);
-        }
-      }
-    }
-  };
-
-  try {
-    written.set(root, '/');
-    await writeGroup('/', root);
-    for (const f of fills) f.address = objectAddress(M, fileId, f.path);
-  } finally {
-    M.close_file(fileId);
-  }
-  if (fills.length) {
-    const headers = new ObjectHeaderReader(path, 'r+');
-    try {
-      for (const f of fills) headers.setFillValue(f.address!, f.bytes);
-    } finally {
-      headers.close();
-    }
-  }
-  if (datasetAttrs.some(([, attrs]) => attrs.length)) {
-    fileId = M.open(path, M.H5F_ACC_RDWR, false, -1, -1);
-    if (fileId < 0n) throw new DaosError('DER_IO', `${path}: cannot reopen`);
-    try {
-      for (const [p, attrs] of datasetAttrs) writeAttrs(p, attrs);
-    } finally {
-      M.close_file(fileId);
-    }
-  }
-}
-
-function encodeEmpty(t: Dtype): DtypeValues {
-  return t.class === 'vlen-string' ? [] : decodeValues(t, new Uint8Array(0), 0);
 }

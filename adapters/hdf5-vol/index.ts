@@ -12,6 +12,7 @@ export {
   type TransferOptions,
   type TransferStats,
 } from './h5-transfer.js';
+export { type WriteH5Options, writeH5 } from './h5-write.js';
 export {
   H5_RANK_MAX,
   H5_SLAB_BYTES_MAX,
@@ -23,8 +24,6 @@ export {
   type H5Source,
   readH5,
   slabsOf,
-  type WriteH5Options,
-  writeH5,
 } from './h5io.js';
 export {
   CHUNK_IOS_IN_FLIGHT,
