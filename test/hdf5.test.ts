@@ -359,12 +359,34 @@ describe('HDF5 adapter', () => {
     await f.link('hard-f8', target);
     await (f.get('a/b') as Promise<Group>).then((g) => g.symlink('up', '/groups'));
     await f.symlink('dangling', '/no/such/thing');
+    await f.symlink('links/deep/to-grow', '/grow');
+    await f.link('links/hard-grow', grow);
     await f.createGroup('doomed');
     await f.delete('doomed');
+    await f.createGroup('a/b/gone');
+    await f.delete('a/b/gone');
+    await f.attrs.set('list', [1, 2.5, -3]);
+    await f.attrs.set('ints', [1, 2, 300], '<i2');
+    const scalar = await f.createDataset('scalar', {
+      shape: [],
+      dtype: '<i8',
+      data: new BigInt64Array([-42n]),
+    });
+    expect(scalar.size).toBe(1);
     await f.close();
 
     const r = await H5File.open(pool, 'tour', 'r');
-    expect(await names(r)).toEqual(['a', 'dangling', 'groups', 'grow', 'hard-f8', 'rank32', 'types']);
+    expect(await names(r)).toEqual([
+      'a',
+      'dangling',
+      'groups',
+      'grow',
+      'hard-f8',
+      'links',
+      'rank32',
+      'scalar',
+      'types',
+    ]);
     expect(await names(r, 'creation')).toEqual([
       'groups',
       'a',
@@ -373,14 +395,28 @@ describe('HDF5 adapter', () => {
       'rank32',
       'hard-f8',
       'dangling',
+      'links',
+      'scalar',
     ]);
+    expect(await names((await r.get('a/b')) as Group)).toEqual(['c', 'up']);
+    expect(await r.getLink('a/b/up')).toEqual({ type: 'soft', path: '/groups' });
+    expect(await r.getLink('no/such/link')).toBeUndefined();
+    expect(((await r.get('links/deep/to-grow')) as Dataset).oid).toEqual(grow.oid);
+    expect(await r.getLink('links/hard-grow')).toEqual({ type: 'hard', oid: grow.oid });
+    expect(Array.from((await r.attrs.get('list')) as Float64Array)).toEqual([1, 2.5, -3]);
+    expect((await r.attrs.get('ints')) as Int16Array).toEqual(new Int16Array([1, 2, 300]));
+    const sc = (await r.get('scalar')) as Dataset;
+    expect(sc.shape).toEqual([]);
+    expect(await sc.read()).toEqual(new BigInt64Array([-42n]));
     const groups = (await r.get('groups')) as Group;
     expect(await names(groups)).toEqual(['alpha', 'mid', 'zeta']);
     expect(await names(groups, 'creation')).toEqual(['zeta', 'alpha', 'mid']);
     expect(await r.attrs.keys()).toEqual([
       'empty',
       'fixed',
+      'ints',
       'labels',
+      'list',
       'matrix',
       'point',
       'scale',
@@ -497,6 +533,8 @@ describe('HDF5 adapter', () => {
       [() => f.attrs.set('a/b', 1), /must not contain '\/'/],
       [() => f.attrs.set('n', 300, '|u1'), /300 does not fit \|u1/],
       [() => f.attrs.set('n', new Int8Array(4), { shape: [3] }), /holds 3 values; got 4/],
+      [() => f.attrs.set('n', [1, 2.5], '<i4'), /element 1: <i4 needs an integer number, got 2.5/],
+      [() => f.delete('nothing'), /group '\/' has no link 'nothing'/],
     ];
     for (const [i, [attempt, message]] of attempts.entries())
       await expect(attempt(), `attempt ${i}`).rejects.toThrow(message);
@@ -523,6 +561,8 @@ describe('HDF5 adapter', () => {
     await expect(H5File.open(pool, 'strict', 'w-')).rejects.toThrow(/exists \(mode 'w-' creates only\)/);
     await expect(H5File.open(pool, 'nowhere', 'r+')).rejects.toThrow(/does not exist/);
     await expect(H5File.open(pool, 'daos://other/strict', 'r')).rejects.toThrow(/names pool 'other'/);
+    await pool.createContainer({ label: 'posix-cont', type: 'POSIX' });
+    await expect(H5File.open(pool, 'posix-cont', 'a')).rejects.toThrow(/is of type POSIX, not HDF5/);
     const again = await H5File.open(pool, 'strict', 'a');
     expect(Array.from((await ((await again.get('d')) as Dataset).read()) as Float32Array)).toEqual(before);
     await again.close();

@@ -270,10 +270,13 @@ describe('ior backends', () => {
     ['MPIIO -c', ['-a', 'MPIIO', '-c', '-o', 'daos:/mpi']],
     ['MPIIO -c -F', ['-a', 'MPIIO', '-c', '-F', '-o', 'daos:/mpi']],
     ['MPIIO -F (local files)', ['-a', 'MPIIO', '-F']],
+    ['HDF5', ['-a', 'HDF5']],
+    ['HDF5 -c', ['-a', 'HDF5', '-c', '-o', 'daos:/h5']],
+    ['HDF5 -F', ['-a', 'HDF5', '-F']],
   ];
   it.each(cases)('%s: the same aggregate size, verified', async (_name, api) => {
     const args = [...line, ...api];
-    if (!api.some((a) => a.startsWith('daos:')) && api[1] !== 'DFS' && api[1] !== 'DAOS')
+    if (!api.some((a) => a.startsWith('daos:')) && api[1] !== 'DFS' && api[1] !== 'DAOS' && api[1] !== 'HDF5')
       args.push('-o', join(dir, `local-${api.join('')}`));
     const r = await runIor(args, { system: sys });
     expect(r.errors).toBe(0);

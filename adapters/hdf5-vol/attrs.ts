@@ -51,6 +51,8 @@ export function inferDtype(value: unknown): Dtype {
   if (typeof value === 'bigint') return parseDtype('<i8');
   if (typeof value === 'string') return { class: 'vlen-string', charset: 'utf-8' };
   if (Array.isArray(value)) {
+    if (value.length > 0 && value.every((v) => typeof v === 'number')) return parseDtype('<f8');
+    if (value.length > 0 && value.every((v) => typeof v === 'bigint')) return parseDtype('<i8');
     if (value.length > 0 && value.every((v) => typeof v === 'string'))
       return { class: 'vlen-string', charset: 'utf-8' };
     if (value.length > 0 && value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v)))
@@ -138,7 +140,17 @@ export class AttributeManager {
     let bytes: Uint8Array;
     if (dtype.class === 'vlen-string') bytes = packStrings(checkStrings(isArray ? value : [value], n, what));
     else if (!isArray) bytes = encodeScalar(dtype, value, what);
-    else bytes = encodeValues(dtype, value, n, what);
+    else {
+      // Plain arrays of numbers or bigints become the type's typed array (h5py takes lists too),
+      // each element checked against the type first.
+      const ctor = typedArrayFor(dtype);
+      let arr: unknown = value;
+      if (ctor && Array.isArray(value)) {
+        for (const [i, v] of value.entries()) encodeScalar(dtype, v, `${what} element ${i}`);
+        arr = (ctor as unknown as { from(a: unknown[]): unknown }).from(value);
+      }
+      bytes = encodeValues(dtype, arr, n, what);
+    }
     // A single value may not be empty: a zero-length array keeps one placeholder byte.
     if (bytes.byteLength === 0) bytes = new Uint8Array(1);
     await this.obj.update(ATTR_DKEY, [

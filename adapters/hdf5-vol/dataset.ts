@@ -54,6 +54,7 @@ import {
   autoChunks,
   type ChunkIo,
   chunkPlan,
+  extentList,
   normalizeSelection,
   RANK_MAX,
   type Selection,
@@ -325,17 +326,23 @@ export class Dataset {
     const es = this.elementBytes;
     await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
       const dk = chunkDkey(io.coords);
-      const first = io.extents[0]!;
-      const last = io.extents[io.extents.length - 1]!;
-      const span = last.idx + last.nr - first.idx;
+      const n = io.idx.length;
+      const first = io.idx[0]!;
+      const span = io.idx[n - 1]! + io.nr[n - 1]! - first;
       let selected = 0;
-      for (const e of io.extents) selected += e.nr;
+      for (let i = 0; i < n; i++) selected += io.nr[i]!;
       let map: Recx[];
-      if (io.extents.length === 1) {
+      if (n === 1) {
         // One extent lands in one piece of the output: read straight into it.
-        const piece = out.subarray(first.mem * es, (first.mem + first.nr) * es);
+        const piece = out.subarray(io.mem[0]! * es, (io.mem[0]! + io.nr[0]!) * es);
         const [res] = (await this.obj.fetch(dk, [
-          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: [first], out: piece },
+          {
+            akey: CHUNK_AKEY,
+            kind: 'array',
+            recordSize: es,
+            extents: [{ idx: first, nr: io.nr[0]! }],
+            out: piece,
+          },
         ])) as [ArrayFetchResult];
         if (res.data.buffer !== piece.buffer || res.data.byteOffset !== piece.byteOffset) piece.set(res.data);
         map = res.map;
@@ -349,29 +356,23 @@ export class Dataset {
               akey: CHUNK_AKEY,
               kind: 'array',
               recordSize: es,
-              extents: [{ idx: first.idx, nr: span }],
+              extents: [{ idx: first, nr: span }],
               ...(scratch ? { out: scratch.subarray(0, span * es) } : {}),
             },
           ])) as [ArrayFetchResult];
-          const data = res.data;
-          for (const e of io.extents) {
-            const from = (e.idx - first.idx) * es;
-            const n = e.nr * es;
-            if (n > SMALL_COPY_BYTES) out.set(data.subarray(from, from + n), e.mem * es);
-            else for (let k = 0, to = e.mem * es; k < n; k++) out[to + k] = data[from + k]!;
-          }
+          gather(out, res.data, io, first, es);
           map = res.map;
         } finally {
           if (scratch && sieves.length < CHUNK_IOS_IN_FLIGHT) sieves.push(scratch);
         }
       } else {
         const [res] = (await this.obj.fetch(dk, [
-          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: io.extents },
+          { akey: CHUNK_AKEY, kind: 'array', recordSize: es, extents: extentList(io) },
         ])) as [ArrayFetchResult];
         let pos = 0;
-        for (const e of io.extents) {
-          out.set(res.data.subarray(pos, pos + e.nr * es), e.mem * es);
-          pos += e.nr * es;
+        for (let i = 0; i < n; i++) {
+          out.set(res.data.subarray(pos, pos + io.nr[i]! * es), io.mem[i]! * es);
+          pos += io.nr[i]! * es;
         }
         map = res.map;
       }
@@ -385,19 +386,19 @@ export class Dataset {
     await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
       const dk = chunkDkey(io.coords);
       const [res] = (await this.obj.fetch(dk, [
-        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents: io.extents },
+        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents: extentList(io) },
       ])) as [ArrayFetchResult];
       const refs = Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength);
       // Elements that hold data (the rest keep the fill value): their positions in `refs` and in `out`.
       const written: Array<{ at: number; mem: number }> = [];
+      const posOf = new Map<number, number>();
       let pos = 0;
-      const byIdx = new Map<number, number>();
-      for (const e of io.extents) {
-        byIdx.set(e.idx, pos);
-        pos += e.nr;
+      for (let i = 0; i < io.idx.length; i++) {
+        posOf.set(io.idx[i]!, pos);
+        pos += io.nr[i]!;
       }
       forData(io, res.map, (idx, mem, nr, extentIdx) => {
-        const base = byIdx.get(extentIdx)! + (idx - extentIdx);
+        const base = posOf.get(extentIdx)! + (idx - extentIdx);
         for (let k = 0; k < nr; k++) written.push({ at: base + k, mem: mem + k });
       });
       let lo = Number.MAX_SAFE_INTEGER;
@@ -446,10 +447,10 @@ export class Dataset {
           akey: CHUNK_AKEY,
           kind: 'array',
           recordSize: es,
-          extents: io.extents.map((e) => ({
-            idx: e.idx,
-            nr: e.nr,
-            data: bytes.subarray(e.mem * es, (e.mem + e.nr) * es),
+          extents: io.idx.map((idx, i) => ({
+            idx,
+            nr: io.nr[i]!,
+            data: bytes.subarray(io.mem[i]! * es, (io.mem[i]! + io.nr[i]!) * es),
           })),
         },
       ]);
@@ -463,7 +464,8 @@ export class Dataset {
       let at = end ? Number(end.idx + end.nr) : 0;
       const parts: Buffer[] = [];
       const heapStart = at;
-      const extents = io.extents.map((e) => {
+      const extents = io.idx.map((idx, i) => {
+        const e = { idx, nr: io.nr[i]!, mem: io.mem[i]! };
         const refs = Buffer.alloc(e.nr * VLEN_REF_BYTES);
         for (let k = 0; k < e.nr; k++) {
           const b = Buffer.from(strings[e.mem + k]!, 'utf8');
@@ -524,7 +526,7 @@ export class Dataset {
             akey: CHUNK_AKEY,
             kind: 'array',
             recordSize: this.elementBytes,
-            extents: io.extents.map((e) => ({ idx: e.idx, nr: e.nr })),
+            extents: extentList(io),
           },
         ]);
       });
@@ -556,16 +558,17 @@ function takeSieve(): Uint8Array {
 /** Call `fn(mem, nr)` for each part of `io`'s extents the fetch map says holds no data. */
 function forHoles(io: ChunkIo, map: Recx[], fn: (mem: number, nr: number) => void): void {
   let m = 0;
-  for (const e of io.extents) {
-    let at = e.idx;
-    const end = e.idx + e.nr;
+  for (let i = 0; i < io.idx.length; i++) {
+    const idx = io.idx[i]!;
+    const end = idx + io.nr[i]!;
+    let at = idx;
     while (at < end) {
       while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= at) m++;
       const r = map[m];
       const rs = r ? Number(r.idx) : end;
       if (rs > at) {
         const stop = Math.min(rs, end);
-        fn(e.mem + (at - e.idx), stop - at);
+        fn(io.mem[i]! + (at - idx), stop - at);
         at = stop;
         continue;
       }
@@ -581,16 +584,41 @@ function forData(
   fn: (idx: number, mem: number, nr: number, extentIdx: number) => void,
 ): void {
   let m = 0;
-  for (const e of io.extents) {
-    const end = e.idx + e.nr;
-    while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= e.idx) m++;
+  for (let i = 0; i < io.idx.length; i++) {
+    const idx = io.idx[i]!;
+    const end = idx + io.nr[i]!;
+    while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= idx) m++;
     for (let k = m; k < map.length; k++) {
       const rs = Number(map[k]!.idx);
       if (rs >= end) break;
-      const from = Math.max(rs, e.idx);
+      const from = Math.max(rs, idx);
       const to = Math.min(end, Number(map[k]!.idx + map[k]!.nr));
-      if (to > from) fn(from, e.mem + (from - e.idx), to - from, e.idx);
+      if (to > from) fn(from, io.mem[i]! + (from - idx), to - from, idx);
     }
+  }
+}
+
+/**
+ * Copy each extent of `io` from `data` (records from `first` on) to its place in `out`. Pieces of
+ * whole 4-byte words go word by word when both sides are aligned; small ones byte by byte; larger
+ * ones with one set.
+ */
+function gather(out: Uint8Array, data: Uint8Array, io: ChunkIo, first: number, es: number): void {
+  const words = es % 4 === 0 && out.byteOffset % 4 === 0 && data.byteOffset % 4 === 0;
+  const o32 = words ? new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2) : undefined;
+  const d32 = words ? new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2) : undefined;
+  const w = es >>> 2;
+  for (let i = 0; i < io.idx.length; i++) {
+    const nr = io.nr[i]!;
+    const bytes = nr * es;
+    const from = (io.idx[i]! - first) * es;
+    const to = io.mem[i]! * es;
+    if (bytes > SMALL_COPY_BYTES) out.set(data.subarray(from, from + bytes), to);
+    else if (o32 && d32) {
+      const f = from >>> 2;
+      const t = to >>> 2;
+      for (let k = 0; k < nr * w; k++) o32[t + k] = d32[f + k]!;
+    } else for (let k = 0; k < bytes; k++) out[to + k] = data[from + k]!;
   }
 }
 

@@ -37,9 +37,15 @@ function containerOf(pool: Pool, name: string): string {
   return m[2]!;
 }
 
+/** Whether container `label` exists; DER_INVAL when it does but is not of type HDF5. */
 async function exists(pool: Pool, label: string): Promise<boolean> {
   try {
-    await pool.link.mgmt.contLookup(pool.uuid, label);
+    const info = await pool.link.mgmt.contLookup(pool.uuid, label);
+    if (info.type !== 'HDF5')
+      throw new DaosError(
+        'DER_INVAL',
+        `container '${pool.label}/${label}' is of type ${info.type}, not HDF5`,
+      );
     return true;
   } catch (err) {
     if (err instanceof DaosError && err.code === 'DER_NONEXIST') return false;

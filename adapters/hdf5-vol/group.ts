@@ -84,8 +84,15 @@ export class Group {
   }
 
   /** The link `name` of this group, or undefined. */
-  async getLink(name: string): Promise<LinkInfo | undefined> {
-    checkName(name, 'link name');
+  async getLink(path: string): Promise<LinkInfo | undefined> {
+    if (typeof path === 'string' && path.includes('/')) {
+      const { parent, name } = await this.parentOf(path, false).catch((err: unknown) => {
+        if (err instanceof DaosError && err.code === 'DER_NONEXIST') return { parent: undefined, name: '' };
+        throw err;
+      });
+      return parent?.getLink(name);
+    }
+    const name = checkName(path, 'link name');
     const [v] = (await this.obj.fetch(name, [{ akey: LINK_AKEY, kind: 'single' }])) as [
       Uint8Array | undefined,
     ];
@@ -246,10 +253,9 @@ export class Group {
     for (const { n } of withOrder) yield n;
   }
 
-  /** Hard link `name` to an object of the same file. */
-  async link(name: string, target: H5Object): Promise<void> {
-    this.file.checkWritable(`link '${name}'`);
-    checkName(name, 'link name');
+  /** Hard link at `path` (groups on the way are made) to an object of the same file. */
+  async link(path: string, target: H5Object): Promise<void> {
+    this.file.checkWritable(`link '${path}'`);
     if (!(target instanceof Group) && !(target instanceof Dataset))
       throw new DaosError('DER_INVAL', 'a hard link target must be a Group or Dataset');
     if (target.file.container !== this.file.container)
@@ -257,27 +263,28 @@ export class Group {
         'DER_INVAL',
         `'${target.name}' belongs to another file; hard links stay within one file`,
       );
-    await this.addLink(name, { type: 'hard', oid: target.oid });
+    const { parent, name } = await this.parentOf(path, true);
+    await parent.addLink(name, { type: 'hard', oid: target.oid });
   }
 
-  /** Soft link `name` to `path` (which need not exist). */
-  async symlink(name: string, path: string): Promise<void> {
-    this.file.checkWritable(`symlink '${name}'`);
-    checkName(name, 'link name');
-    if (typeof path !== 'string' || path.length === 0)
+  /** Soft link at `path` (groups on the way are made) to `target` (which need not exist). */
+  async symlink(path: string, target: string): Promise<void> {
+    this.file.checkWritable(`symlink '${path}'`);
+    if (typeof target !== 'string' || target.length === 0)
       throw new DaosError('DER_INVAL', 'a soft link target must be a non-empty path');
-    await this.addLink(name, { type: 'soft', path });
+    const { parent, name } = await this.parentOf(path, true);
+    await parent.addLink(name, { type: 'soft', path: target });
   }
 
-  /** Remove link `name` (the object stays reachable through its other hard links). */
-  async delete(name: string): Promise<void> {
-    this.file.checkWritable(`delete '${name}'`);
-    checkName(name, 'link name');
+  /** Remove the link at `path` (the object stays reachable through its other hard links). */
+  async delete(path: string): Promise<void> {
+    this.file.checkWritable(`delete '${path}'`);
+    const { parent, name } = await this.parentOf(path, false);
     try {
-      await this.obj.punchDkeys([name], { mustExist: true });
+      await parent.obj.punchDkeys([name], { mustExist: true });
     } catch (err) {
       if (err instanceof DaosError && err.code === 'DER_NONEXIST')
-        throw new DaosError('DER_NONEXIST', `group '${this.name}' has no link '${name}'`);
+        throw new DaosError('DER_NONEXIST', `group '${parent.name}' has no link '${name}'`);
       throw err;
     }
   }

@@ -191,12 +191,24 @@ function dimChunks(start: number, stride: number, count: number, block: number, 
   return out;
 }
 
-/** Record extents of one chunk and where each sits in the caller's buffer (elements). */
+/**
+ * Record extents of one chunk and where each sits in the caller's buffer (elements), as three
+ * parallel arrays (a strided selection makes thousands per chunk: no object per extent).
+ * Sorted by idx, non-overlapping; `mem` increases with idx.
+ */
 export interface ChunkIo {
   /** The chunk's coordinates in chunk units (its dkey). */
   coords: number[];
-  /** Sorted by idx, non-overlapping; `mem` increases with idx. */
-  extents: Array<{ idx: number; nr: number; mem: number }>;
+  idx: number[];
+  nr: number[];
+  mem: number[];
+}
+
+/** The extents of `io` as an iod's extent list. */
+export function extentList(io: ChunkIo): Array<{ idx: number; nr: number }> {
+  const out = new Array<{ idx: number; nr: number }>(io.idx.length);
+  for (let i = 0; i < out.length; i++) out[i] = { idx: io.idx[i]!, nr: io.nr[i]! };
+  return out;
 }
 
 /**
@@ -212,8 +224,8 @@ export function* chunkPlan(
   const rank = chunks.length;
   if (slab.size === 0) return;
   if (rank === 0) {
-    // A scalar dataset: one element in its one chunk.
-    yield { coords: [], extents: [{ idx: 0, nr: 1, mem: 0 }] };
+    // A scalar dataspace: one element in a chunk of one.
+    yield { coords: [], idx: [0], nr: [1], mem: [0] };
     return;
   }
   const perDim = chunks.map((c, d) =>
@@ -233,34 +245,37 @@ export function* chunkPlan(
   const pick = new Array<number>(rank).fill(0);
   for (;;) {
     const coords = pick.map((p, d) => perDim[d]![p]!.chunk);
-    let extents: ChunkIo['extents'] = [];
-    const emit = (idx: number, nr: number, mem: number) => {
-      const tail = extents[extents.length - 1];
-      if (tail && tail.idx + tail.nr === idx && tail.mem + tail.nr === mem) {
-        tail.nr += nr;
-        return false;
-      }
-      extents.push({ idx, nr, mem });
-      return extents.length >= extentsMax;
-    };
     const pending: ChunkIo[] = [];
+    let io: ChunkIo = { coords, idx: [], nr: [], mem: [] };
+    const inner = perDim[rank - 1]![pick[rank - 1]!]!.runs;
     const walk = (d: number, idx: number, mem: number) => {
-      const runs = perDim[d]![pick[d]!]!.runs;
       if (d === rank - 1) {
-        for (const r of runs) {
-          if (emit(idx + r.local, r.len, mem + r.mem)) {
-            pending.push({ coords, extents });
-            extents = [];
+        for (const r of inner) {
+          const at = idx + r.local;
+          const m = mem + r.mem;
+          const n = io.idx.length;
+          // Merge with the previous extent when both the records and the buffer continue it.
+          if (n > 0 && io.idx[n - 1]! + io.nr[n - 1]! === at && io.mem[n - 1]! + io.nr[n - 1]! === m) {
+            io.nr[n - 1]! += r.len;
+            continue;
+          }
+          io.idx.push(at);
+          io.nr.push(r.len);
+          io.mem.push(m);
+          if (n + 1 >= extentsMax) {
+            pending.push(io);
+            io = { coords, idx: [], nr: [], mem: [] };
           }
         }
         return;
       }
+      const runs = perDim[d]![pick[d]!]!.runs;
       for (const r of runs)
         for (let k = 0; k < r.len; k++)
           walk(d + 1, idx + (r.local + k) * cStride[d]!, mem + (r.mem + k) * mStride[d]!);
     };
     walk(0, 0, 0);
-    if (extents.length > 0) pending.push({ coords, extents });
+    if (io.idx.length > 0) pending.push(io);
     yield* pending;
     // Next chunk combination, last dimension fastest.
     let d = rank - 1;

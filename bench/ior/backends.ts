@@ -1,15 +1,18 @@
 /**
  * IOR's APIs in a rank: POSIX (node:fs), DFS (a DfsFile on the job's container or --dfs.cont),
- * DAOS (one DaosArray per file name, as IOR's DAOS driver) and MPIIO (MpiFile, -c collective).
+ * DAOS (one DaosArray per file name, as IOR's DAOS driver), MPIIO (MpiFile, -c collective) and
+ * HDF5 (a 1-D dataset in an HDF5 file = a container, -c collective).
  * `open` is collective over the communicator of the ranks sharing the file (the world for a
  * shared file, the rank alone with -F).
  */
 import { constants, type FileHandle, open, rm, stat } from 'node:fs/promises';
+import { type Dataset, H5File } from '../../adapters/hdf5-vol/index.js';
 import type { Comm } from '../../adapters/mpiio/comm.js';
 import { MODE_CREATE, MODE_RDONLY, MODE_RDWR, MpiFile } from '../../adapters/mpiio/file.js';
 import { DaosError } from '../../core/common/errors.js';
 import { DaosArray } from '../../core/daos/array.js';
 import type { Container } from '../../core/daos/container.js';
+import type { Pool } from '../../core/daos/pool.js';
 import { Dfs } from '../../core/dfs/dfs.js';
 import { DfsError } from '../../core/dfs/errors.js';
 import type { DfsFile } from '../../core/dfs/file.js';
@@ -50,6 +53,8 @@ export async function openBackend(o: IorOptions, world: Comm, container: string)
         o,
         o.testFileName.startsWith('daos:') ? await mountJobDfs(o, world, container) : undefined,
       );
+    case 'HDF5':
+      return new Hdf5Backend(o, await world.pool());
   }
 }
 
@@ -264,4 +269,69 @@ class MpiioBackend implements IorBackend {
   async close(): Promise<void> {
     await this.dfs?.umount();
   }
+}
+
+/** The dataset IOR's HDF5 driver writes into. */
+export const HDF5_DATASET_NAME = 'Dataset';
+
+/**
+ * IOR's HDF5 API: the test file is an HDF5 file (a container of type HDF5, labelled from the file
+ * name), holding one 1-D dataset of bytes ('|u1') as long as the file (tasks sharing it × block ×
+ * segments); a transfer is a hyperslab of it. With -c each transfer is collective: the ranks of
+ * the file synchronize on it, as H5Dwrite with H5FD_MPIO_COLLECTIVE does; the data itself moves
+ * per rank, as the DAOS VOL moves it.
+ */
+class Hdf5Backend implements IorBackend {
+  constructor(
+    private readonly o: IorOptions,
+    private readonly pool: Pool,
+  ) {}
+
+  /** A container label from an IOR file name: daos: and leading slashes dropped, other characters as '_'. */
+  private label(name: string): string {
+    const bare = name.replace(/^daos:/, '').replace(/^\/+/, '');
+    return bare.replace(/[^A-Za-z0-9_.:-]/g, '_').slice(-120) || 'testFile';
+  }
+
+  async open(name: string, mode: 'write' | 'read', fileComm: Comm): Promise<IorHandle> {
+    const label = this.label(name);
+    let file: H5File | undefined;
+    if (mode === 'write' && fileComm.rank === 0) {
+      file = await H5File.open(this.pool, label, 'w');
+      const length = fileComm.size * this.o.blockSize * this.o.segmentCount;
+      await file.createDataset(HDF5_DATASET_NAME, { shape: [length], dtype: '|u1' });
+    }
+    if (fileComm.size > 1) await fileComm.barrier();
+    file ??= await H5File.open(this.pool, label, mode === 'write' ? 'r+' : 'r');
+    const f = file;
+    const ds = (await f.get(HDF5_DATASET_NAME)) as Dataset;
+    const collective = this.o.collective && fileComm.size > 1;
+    return {
+      async write(buf, offset) {
+        await ds.write([[offset, offset + buf.byteLength]], buf);
+        if (collective) await fileComm.barrier();
+      },
+      async read(buf, offset) {
+        await ds.readDirect(buf, [[offset, offset + buf.byteLength]]);
+        if (collective) await fileComm.barrier();
+      },
+      // Every dataset write is durable once it resolved.
+      sync: async () => {},
+      close: () => f.close(),
+    };
+  }
+  async remove(name: string): Promise<void> {
+    await this.pool.destroyContainer(this.label(name), { force: true }).catch((err: unknown) => {
+      if (!(err instanceof DaosError && err.code === 'DER_NONEXIST')) throw err;
+    });
+  }
+  async size(name: string): Promise<number> {
+    const f = await H5File.open(this.pool, this.label(name), 'r');
+    try {
+      return ((await f.get(HDF5_DATASET_NAME)) as Dataset).shape[0]!;
+    } finally {
+      await f.close();
+    }
+  }
+  async close(): Promise<void> {}
 }

@@ -54,7 +54,12 @@ function rankModule(): URL {
 
 /** Does this run reach DAOS (and so need a system)? */
 function needsSystem(o: IorOptions): boolean {
-  return o.api === 'DFS' || o.api === 'DAOS' || (o.api === 'MPIIO' && o.testFileName.startsWith('daos:'));
+  return (
+    o.api === 'DFS' ||
+    o.api === 'DAOS' ||
+    o.api === 'HDF5' ||
+    (o.api === 'MPIIO' && o.testFileName.startsWith('daos:'))
+  );
 }
 
 /**

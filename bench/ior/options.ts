@@ -4,7 +4,7 @@
  */
 import { RANKS_MAX } from '../../adapters/mpiio/spawn.js';
 
-export const IOR_APIS = ['POSIX', 'DFS', 'DAOS', 'MPIIO'] as const;
+export const IOR_APIS = ['POSIX', 'DFS', 'DAOS', 'MPIIO', 'HDF5'] as const;
 export type IorApi = (typeof IOR_APIS)[number];
 
 /** Largest block, transfer or aggregate the job accepts (bytes): offsets stay exact doubles. */
@@ -218,12 +218,12 @@ function setKeyValue(o: IorOptions, text: string, flag: string): void {
 
 /** IOR's usage text (the flags this implementation takes). */
 export const IOR_USAGE = `Usage: ior [options]
-  -a S  api -- API for I/O [POSIX|DFS|DAOS|MPIIO]
+  -a S  api -- API for I/O [POSIX|DFS|DAOS|MPIIO|HDF5]
   -b N  blockSize -- contiguous bytes to write per task (e.g.: 8, 4k, 2m, 1g)
   -t N  transferSize -- size of transfer in bytes (e.g.: 8, 4k, 2m, 1g)
   -s N  segmentCount -- number of segments
   -F    filePerProc -- file-per-process
-  -c    collective -- collective I/O (MPIIO)
+  -c    collective -- collective I/O (MPIIO, HDF5)
   -C    reorderTasks -- changes task ordering for readback
   -Q N  taskPerNodeOffset -- for read tests use with -C & -Z
   -Z    reorderTasksRandom -- changes task ordering to random ordering for readback
@@ -305,7 +305,8 @@ export function checkIorOptions(o: IorOptions): IorOptions {
   if (o.numTasks > RANKS_MAX) throw new IorUsageError(`-N ${o.numTasks}: at most ${RANKS_MAX} tasks`);
   if (o.blockSize * o.segmentCount * o.numTasks > IOR_BYTES_MAX)
     throw new IorUsageError('aggregate file size is too large');
-  if (o.collective && o.api !== 'MPIIO') throw new IorUsageError('-c (collective) needs -a MPIIO');
+  if (o.collective && o.api !== 'MPIIO' && o.api !== 'HDF5')
+    throw new IorUsageError('-c (collective) needs -a MPIIO or -a HDF5');
   if (o.reorderTasks && o.reorderTasksRandom) throw new IorUsageError('-C and -Z are exclusive');
   if (o.testFileName.length === 0) throw new IorUsageError('-o needs a file name');
   if (o.api === 'DAOS' && o.testFileName.startsWith('daos:'))

@@ -216,7 +216,14 @@ function summaryLine(o: IorOptions, s: SummaryLine): string {
 function optionLines(o: IorOptions): string[] {
   const lines = [
     keyVal('api', o.api),
-    keyVal('apiVersion', o.api === 'MPIIO' ? 'daos-ts MPI-IO (ROMIO two-phase)' : ''),
+    keyVal(
+      'apiVersion',
+      o.api === 'MPIIO'
+        ? 'daos-ts MPI-IO (ROMIO two-phase)'
+        : o.api === 'HDF5'
+          ? 'daos-ts HDF5 (DAOS VOL layout)'
+          : '',
+    ),
     keyVal('test filename', o.testFileName),
     keyVal('access', o.filePerProc ? 'file-per-process' : 'single-shared-file'),
     keyVal('type', o.collective ? 'collective' : 'independent'),

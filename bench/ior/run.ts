@@ -162,9 +162,9 @@ async function phase(
   const count = Math.min(offsets.length, limit ?? offsets.length);
   const fileComm = o.filePerProc ? self : world;
   const timed = kind !== 'check';
-  // MPI-IO's collective calls (and its collective sync) need every rank to make the same number
-  // of calls: its ranks decide together when the deadline has passed.
-  const together = o.api === 'MPIIO';
+  // MPI-IO's collective calls (and its collective sync), and HDF5's collective transfers, need
+  // every rank to make the same number of calls: its ranks decide together when the deadline has passed.
+  const together = o.api === 'MPIIO' || (o.api === 'HDF5' && o.collective);
   const deadlineMs = timed ? o.deadlineForStonewalling * 1000 : 0;
 
   const t0 = nowMs();
