@@ -5,7 +5,7 @@
  */
 
 import fs from 'node:fs';
-import { Module, ready } from 'h5wasm/node';
+import type { Module } from 'h5wasm/node';
 import { DaosError } from '../../core/common/errors.js';
 import { decodeValues, encodeValues, littleEndian } from './codec.js';
 import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
@@ -27,11 +27,14 @@ export const H5T_STR_SPACEPAD = 2;
 
 export type H5Module = typeof Module;
 
-let loaded: Promise<unknown> | undefined;
-export async function h5(): Promise<H5Module> {
-  loaded ??= ready;
-  await loaded;
-  return Module;
+let loaded: Promise<H5Module> | undefined;
+/** h5wasm's module, loaded on first use (compiling its 4 MB of wasm costs every CLI start otherwise). */
+export function h5(): Promise<H5Module> {
+  loaded ??= import('h5wasm/node').then(async (mod) => {
+    await mod.ready;
+    return mod.Module;
+  });
+  return loaded;
 }
 
 export function childPath(parent: string, name: string): string {
