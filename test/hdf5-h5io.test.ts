@@ -17,7 +17,7 @@ import {
   readH5,
   slabsOf,
 } from '../adapters/hdf5-vol/h5io.js';
-import { describeTree, h5dumpStructure, makeFixture, oracleDump } from './hdf5-oracle.js';
+import { describeTree, h5dumpStructure, h5dumpText, makeFixture, oracleDump } from './hdf5-oracle.js';
 
 let dir: string;
 let fixture: string;
@@ -100,6 +100,8 @@ describe('h5io: .h5 files through h5wasm', () => {
     expect(dumped.get('/hard_data')).toMatchObject({ kind: 'dataset', hardlink: '/a/b/c/data' });
     expect(dumped.get('/alias_b')).toMatchObject({ kind: 'group', hardlink: '/a/b' });
     expect(dumped.get('/dangling')).toEqual({ kind: 'softlink', target: '/no/such/object' });
+    // Everything h5dump prints, values included, but string padding.
+    expect(h5dumpText(out)).toEqual(h5dumpText(fixture));
   });
 
   it('writes element-sized slabs too (every dataset created empty, then filled)', async () => {

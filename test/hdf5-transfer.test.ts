@@ -17,7 +17,14 @@ import {
   importH5,
 } from '../adapters/hdf5-vol/index.js';
 import { DaosSystem, type Pool } from '../index.js';
-import { describeTree, h5dumpStructure, makeFixture, type OracleDump, oracleDump } from './hdf5-oracle.js';
+import {
+  describeTree,
+  h5dumpStructure,
+  h5dumpText,
+  makeFixture,
+  type OracleDump,
+  oracleDump,
+} from './hdf5-oracle.js';
 
 const root = join(import.meta.dirname, '..');
 let dir: string;
@@ -122,6 +129,8 @@ describe('hdf5 import and export', () => {
       'z_first',
     ]);
     expect(h5dumpStructure(out)).toEqual(h5dumpStructure(fixture));
+    // All of h5dump's text, values included (it lists attributes by name), but string padding.
+    expect(h5dumpText(out)).toEqual(h5dumpText(fixture));
   });
 
   it('refuses to import into a file that is read-only or not empty, writing nothing', async () => {

@@ -16,8 +16,8 @@
  * - Creation-order tracking: not reported. Read from the Link Info / Attribute Info messages of the
  *   object header; written through h5wasm's track_order flags (links and attributes together).
  * - Byte order: data arrives little-endian; datasets and attributes are written little-endian.
- * - Fixed strings are written NULLTERM (ascii) or SPACEPAD (utf-8), HDF5's C and Fortran string
- *   types; h5py writes NULLPAD. Values are unchanged (trailing spaces of a SPACEPAD value are pad).
+ * - Strings are written NULLTERM (ascii) or SPACEPAD (utf-8), HDF5's C and Fortran string types;
+ *   h5py writes NULLPAD (fixed) and NULLTERM (vlen). Values are unchanged (SPACEPAD pad is trimmed).
  * - Types outside Dtype (enums and bools, arrays, references, opaque, bitfields, vlen sequences,
  *   named datatypes, compounds holding variable-length strings) fail with DER_NOTSUPPORTED.
  */
