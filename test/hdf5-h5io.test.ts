@@ -4,11 +4,13 @@
  * dump, then written back and the new file read by h5py (same dump) and by h5dump (same structure).
  */
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DtypeValues } from '../adapters/hdf5-vol/dtype.js';
+import { lookup3 } from '../adapters/hdf5-vol/h5-object-header.js';
 import { writeH5 } from '../adapters/hdf5-vol/h5-write.js';
 import {
   type H5DatasetNode,
@@ -17,7 +19,7 @@ import {
   readH5,
   slabsOf,
 } from '../adapters/hdf5-vol/h5io.js';
-import { describeTree, h5dumpStructure, h5dumpText, makeFixture, oracleDump } from './hdf5-oracle.js';
+import { describeTree, h5dumpStructure, h5dumpText, makeFixture, oracleDump, PYTHON } from './hdf5-oracle.js';
 
 let dir: string;
 let fixture: string;
@@ -183,6 +185,49 @@ describe('h5io: .h5 files through h5wasm', () => {
     } finally {
       await src.close();
     }
+  });
+
+  it('big-endian datasets read as their values; written back little-endian', async () => {
+    const file = join(dir, 'big-endian.h5');
+    execFileSync(PYTHON, [
+      '-c',
+      `import h5py, numpy as np
+with h5py.File(${JSON.stringify(file)}, 'w') as f:
+    f.create_dataset('i', data=np.array([1, -2, 2**30], dtype='>i4'))
+    f.create_dataset('d', data=np.array([0.5, -1e300], dtype='>f8'), fillvalue=2.5)`,
+    ]);
+    const src = await readH5(file);
+    const out = join(dir, 'big-endian-out.h5');
+    try {
+      const theirs = oracleDump(file);
+      expect(await describeTree(src.root)).toEqual(theirs);
+      expect(theirs.objects['/d']).toMatchObject({ dtype: { order: '>' }, fillvalue: 2.5 });
+      await writeH5(out, src.root);
+    } finally {
+      await src.close();
+    }
+    const back = oracleDump(out);
+    expect(back.objects['/i']).toMatchObject({ dtype: { order: '<' }, data: [1, -2, 2 ** 30] });
+    expect(back.objects['/d']).toMatchObject({ dtype: { order: '<' }, data: [0.5, -1e300], fillvalue: 2.5 });
+  });
+
+  it('refuses types outside Dtype, naming the dataset', async () => {
+    const file = join(dir, 'bool.h5');
+    execFileSync(PYTHON, [
+      '-c',
+      `import h5py, numpy as np
+with h5py.File(${JSON.stringify(file)}, 'w') as f:
+    f.create_dataset('flags', data=np.array([True, False]))`,
+    ]);
+    await expect(readH5(file)).rejects.toMatchObject({
+      code: 'DER_NOTSUPPORTED',
+      message: /\/flags: HDF5 type class 8/,
+    });
+  });
+
+  it('lookup3 is Bob Jenkins’ hashlittle (his test vectors)', () => {
+    expect(lookup3(new Uint8Array(0))).toBe(0xdeadbeef);
+    expect(lookup3(Buffer.from('Four score and seven years ago'))).toBe(0x17770551);
   });
 
   it('slabsOf covers a shape once, in C order, within the byte limit', () => {

@@ -24,6 +24,7 @@ import {
   makeFixture,
   type OracleDump,
   oracleDump,
+  PYTHON,
 } from './hdf5-oracle.js';
 
 const root = join(import.meta.dirname, '..');
@@ -144,6 +145,20 @@ describe('hdf5 import and export', () => {
     await f.close();
     const g = await H5File.open(pool, 'fresh', 'w');
     await expect(importH5(join(dir, 'missing.h5'), g)).rejects.toMatchObject({ code: 'DER_NONEXIST' });
+    expect(await names(g, 'name')).toEqual([]);
+    // An external link (the adapter has none) is found before anything is written.
+    const ext = join(dir, 'external.h5');
+    execFileSync(PYTHON, [
+      '-c',
+      `import h5py
+with h5py.File(${JSON.stringify(ext)}, 'w') as f:
+    f['a'] = [1, 2]
+    f['z'] = h5py.ExternalLink('other.h5', '/x')`,
+    ]);
+    await expect(importH5(ext, g)).rejects.toMatchObject({
+      code: 'DER_NOTSUPPORTED',
+      message: /\/z: external link/,
+    });
     expect(await names(g, 'name')).toEqual([]);
     await g.close();
   });
