@@ -6,7 +6,7 @@
  * Both sides use chunks of 16 rows (1 MiB): ours chooses them (the VOL's auto-chunking), h5wasm is
  * given them (a dataset it can grow slab by slab, so it never holds the whole array).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -185,8 +185,14 @@ async function main(): Promise<void> {
   if (f.writeResults) console.error(`updated ${updateResults('hdf5', block)}`);
 }
 
+/** h5wasm's version as installed (dist/bench/ → the package's node_modules). */
 function h5wasmVersion(): string {
-  return '0.10.3';
+  try {
+    const url = new URL('../../node_modules/h5wasm/package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
 }
 
 main().catch((err: unknown) => {

@@ -270,6 +270,23 @@ describe('HDF5 adapter', () => {
     await f.close();
   }, 120_000);
 
+  it("racing creators: distinct names all land, one name once; 'w' starts over", async () => {
+    const f = await H5File.open(pool, 'race', 'w');
+    const other = await H5File.open(pool, 'race', 'r+');
+    await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? f : other).createGroup(`g${i}`)));
+    const same = await Promise.allSettled([f.createGroup('one'), other.createGroup('one')]);
+    expect(same.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(same.find((r) => r.status === 'rejected')).toMatchObject({
+      reason: { code: 'DER_EXIST', message: expect.stringMatching(/'\/one' already exists/) },
+    });
+    expect(await names(f)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'one']);
+    await other.close();
+    await f.close();
+    const fresh = await H5File.open(pool, 'race', 'w');
+    expect(await names(fresh)).toEqual([]);
+    await fresh.close();
+  });
+
   it('strided reads of a large chunk: sieved span, extent lists, and fill in both', async () => {
     const f = await H5File.open(pool, 'bigchunk', 'w');
     const n = 512;

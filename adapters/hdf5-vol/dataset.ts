@@ -3,16 +3,14 @@
  * Creation Property List, Fill Value) and its chunks (dkey = zero byte + chunk coordinates as
  * uint64 LE, akey `0` = an array of elements). A read or write cuts its hyperslab per chunk and
  * moves each chunk's part in one fetch or update; records never written read as the fill value.
- *
- * Variable-length strings: each element is a 16-byte reference (heap offset, byte length; uint64
- * LE each) into akey `H` of the same chunk, a byte array that writes append to. Overwritten strings
- * leave their old bytes in the heap.
+ * Variable-length strings are stored as vlen.ts says.
  */
 import { DaosError } from '../../core/common/errors.js';
 import type { Oid } from '../../core/common/oid.js';
 import { DaosObject } from '../../core/daos/object.js';
 import type { ArrayFetchResult, Recx } from '../../core/wire/obj-types.js';
 import { AttributeManager } from './attrs.js';
+import { fillPattern, forHoles, gather, putSieve, takeSieve } from './chunk-io.js';
 import {
   checkStorableDtype,
   checkStrings,
@@ -24,14 +22,7 @@ import {
   type ScalarValue,
   typedArrayFor,
 } from './codec.js';
-import {
-  type Dtype,
-  type DtypeLike,
-  type DtypeValues,
-  dtypeSize,
-  parseDtype,
-  VLEN_REF_BYTES,
-} from './dtype.js';
+import { type Dtype, type DtypeLike, type DtypeValues, dtypeSize, parseDtype } from './dtype.js';
 import {
   AKEY_CPL,
   AKEY_DATASPACE,
@@ -42,7 +33,6 @@ import {
   CHUNK_TARGET_BYTES,
   chunkDkey,
   type FileContext,
-  HEAP_AKEY,
   json,
   MD_DKEY,
   parseJson,
@@ -52,7 +42,6 @@ import {
 } from './layout.js';
 import {
   autoChunks,
-  type ChunkIo,
   chunkPlan,
   extentList,
   normalizeSelection,
@@ -60,6 +49,7 @@ import {
   type Selection,
   type Slab,
 } from './selection.js';
+import { readStrings, writeStrings } from './vlen.js';
 
 export interface DatasetOptions {
   /** Extent per dimension ([] for a scalar dataset). */
@@ -278,7 +268,8 @@ export class Dataset {
   /** Read a selection (default: everything): values flat in C order of the selection's shape. */
   async read(selection?: Selection): Promise<DtypeValues> {
     const slab = this.slab(selection);
-    if (this.dtype.class === 'vlen-string') return this.readStrings(slab);
+    if (this.dtype.class === 'vlen-string')
+      return readStrings(this.obj, this.chunks, slab, Buffer.from(this.fillBytes).toString('utf8'));
     const out = new Uint8Array(slab.size * this.elementBytes);
     await this.readBytes(slab, out);
     if (slab.size === 0) {
@@ -363,7 +354,7 @@ export class Dataset {
           gather(out, res.data, io, first, es);
           map = res.map;
         } finally {
-          if (scratch && sieves.length < CHUNK_IOS_IN_FLIGHT) sieves.push(scratch);
+          if (scratch) putSieve(scratch);
         }
       } else {
         const [res] = (await this.obj.fetch(dk, [
@@ -380,52 +371,6 @@ export class Dataset {
     });
   }
 
-  private async readStrings(slab: Slab): Promise<string[]> {
-    const fill = Buffer.from(this.fillBytes).toString('utf8');
-    const out = new Array<string>(slab.size).fill(fill);
-    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
-      const dk = chunkDkey(io.coords);
-      const [res] = (await this.obj.fetch(dk, [
-        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents: extentList(io) },
-      ])) as [ArrayFetchResult];
-      const refs = Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength);
-      // Elements that hold data (the rest keep the fill value): their positions in `refs` and in `out`.
-      const written: Array<{ at: number; mem: number }> = [];
-      const posOf = new Map<number, number>();
-      let pos = 0;
-      for (let i = 0; i < io.idx.length; i++) {
-        posOf.set(io.idx[i]!, pos);
-        pos += io.nr[i]!;
-      }
-      forData(io, res.map, (idx, mem, nr, extentIdx) => {
-        const base = posOf.get(extentIdx)! + (idx - extentIdx);
-        for (let k = 0; k < nr; k++) written.push({ at: base + k, mem: mem + k });
-      });
-      let lo = Number.MAX_SAFE_INTEGER;
-      let hi = 0;
-      for (const w of written) {
-        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
-        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
-        if (len === 0) continue;
-        lo = Math.min(lo, off);
-        hi = Math.max(hi, off + len);
-      }
-      let heap: Buffer = Buffer.alloc(0);
-      if (hi > lo) {
-        const [h] = (await this.obj.fetch(dk, [
-          { akey: HEAP_AKEY, kind: 'array', recordSize: 1, extents: [{ idx: lo, nr: hi - lo }] },
-        ])) as [ArrayFetchResult];
-        heap = Buffer.from(h.data.buffer, h.data.byteOffset, h.data.byteLength);
-      }
-      for (const w of written) {
-        const off = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES));
-        const len = Number(refs.readBigUInt64LE(w.at * VLEN_REF_BYTES + 8));
-        out[w.mem] = len === 0 ? '' : heap.toString('utf8', off - lo, off - lo + len);
-      }
-    });
-    return out;
-  }
-
   /**
    * Write `values` (flat in C order of the selection's shape) into a selection (null: all).
    * The values and the selection are checked whole before the first chunk is written.
@@ -436,7 +381,7 @@ export class Dataset {
     const slab = this.slab(selection);
     if (this.dtype.class === 'vlen-string') {
       const strings = checkStrings(values, slab.size, what);
-      await this.writeStrings(slab, strings);
+      await writeStrings(this.obj, this.chunks, slab, strings);
       return;
     }
     const bytes = encodeValues(this.dtype, values, slab.size, what);
@@ -453,42 +398,6 @@ export class Dataset {
             data: bytes.subarray(io.mem[i]! * es, (io.mem[i]! + io.nr[i]!) * es),
           })),
         },
-      ]);
-    });
-  }
-
-  private async writeStrings(slab: Slab, strings: string[]): Promise<void> {
-    await runLimited(chunkPlan(slab, this.chunks), CHUNK_IOS_IN_FLIGHT, async (io) => {
-      const dk = chunkDkey(io.coords);
-      const end = await this.obj.queryRecx(dk, HEAP_AKEY, 'max');
-      let at = end ? Number(end.idx + end.nr) : 0;
-      const parts: Buffer[] = [];
-      const heapStart = at;
-      const extents = io.idx.map((idx, i) => {
-        const e = { idx, nr: io.nr[i]!, mem: io.mem[i]! };
-        const refs = Buffer.alloc(e.nr * VLEN_REF_BYTES);
-        for (let k = 0; k < e.nr; k++) {
-          const b = Buffer.from(strings[e.mem + k]!, 'utf8');
-          refs.writeBigUInt64LE(BigInt(b.byteLength === 0 ? 0 : at), k * VLEN_REF_BYTES);
-          refs.writeBigUInt64LE(BigInt(b.byteLength), k * VLEN_REF_BYTES + 8);
-          if (b.byteLength > 0) parts.push(b);
-          at += b.byteLength;
-        }
-        return { idx: e.idx, nr: e.nr, data: refs as Uint8Array };
-      });
-      const heap = Buffer.concat(parts);
-      await this.obj.update(dk, [
-        { akey: CHUNK_AKEY, kind: 'array', recordSize: VLEN_REF_BYTES, extents },
-        ...(heap.byteLength > 0
-          ? [
-              {
-                akey: HEAP_AKEY,
-                kind: 'array' as const,
-                recordSize: 1,
-                extents: [{ idx: heapStart, nr: heap.byteLength, data: heap as Uint8Array }],
-              },
-            ]
-          : []),
       ]);
     });
   }
@@ -540,102 +449,5 @@ export class Dataset {
   /** numpy's spelling of the dtype, or a description for compounds and vlen strings. */
   get dtypeName(): string {
     return describeDtype(this.dtype);
-  }
-}
-
-/**
- * Sieve buffers kept between reads (at most CHUNK_IOS_IN_FLIGHT): a fresh buffer per chunk would
- * pay first-touch page faults on every read, which on some machines cost more than the read.
- */
-const sieves: Uint8Array[] = [];
-/** Pieces up to this size are copied byte by byte (cheaper than a subarray and a set). */
-const SMALL_COPY_BYTES = 64;
-
-function takeSieve(): Uint8Array {
-  return sieves.pop() ?? new Uint8Array(SIEVE_BYTES_MAX);
-}
-
-/** Call `fn(mem, nr)` for each part of `io`'s extents the fetch map says holds no data. */
-function forHoles(io: ChunkIo, map: Recx[], fn: (mem: number, nr: number) => void): void {
-  let m = 0;
-  for (let i = 0; i < io.idx.length; i++) {
-    const idx = io.idx[i]!;
-    const end = idx + io.nr[i]!;
-    let at = idx;
-    while (at < end) {
-      while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= at) m++;
-      const r = map[m];
-      const rs = r ? Number(r.idx) : end;
-      if (rs > at) {
-        const stop = Math.min(rs, end);
-        fn(io.mem[i]! + (at - idx), stop - at);
-        at = stop;
-        continue;
-      }
-      at = Math.min(end, Number(r!.idx + r!.nr));
-    }
-  }
-}
-
-/** Call `fn(idx, mem, nr, extentIdx)` for each part of `io`'s extents that holds data. */
-function forData(
-  io: ChunkIo,
-  map: Recx[],
-  fn: (idx: number, mem: number, nr: number, extentIdx: number) => void,
-): void {
-  let m = 0;
-  for (let i = 0; i < io.idx.length; i++) {
-    const idx = io.idx[i]!;
-    const end = idx + io.nr[i]!;
-    while (m < map.length && Number(map[m]!.idx + map[m]!.nr) <= idx) m++;
-    for (let k = m; k < map.length; k++) {
-      const rs = Number(map[k]!.idx);
-      if (rs >= end) break;
-      const from = Math.max(rs, idx);
-      const to = Math.min(end, Number(map[k]!.idx + map[k]!.nr));
-      if (to > from) fn(from, io.mem[i]! + (from - idx), to - from, idx);
-    }
-  }
-}
-
-/**
- * Copy each extent of `io` from `data` (records from `first` on) to its place in `out`. Pieces of
- * whole 4-byte words go word by word when both sides are aligned; small ones byte by byte; larger
- * ones with one set.
- */
-function gather(out: Uint8Array, data: Uint8Array, io: ChunkIo, first: number, es: number): void {
-  const words = es % 4 === 0 && out.byteOffset % 4 === 0 && data.byteOffset % 4 === 0;
-  const o32 = words ? new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2) : undefined;
-  const d32 = words ? new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2) : undefined;
-  const w = es >>> 2;
-  for (let i = 0; i < io.idx.length; i++) {
-    const nr = io.nr[i]!;
-    const bytes = nr * es;
-    const from = (io.idx[i]! - first) * es;
-    const to = io.mem[i]! * es;
-    if (bytes > SMALL_COPY_BYTES) out.set(data.subarray(from, from + bytes), to);
-    else if (o32 && d32) {
-      const f = from >>> 2;
-      const t = to >>> 2;
-      for (let k = 0; k < nr * w; k++) o32[t + k] = d32[f + k]!;
-    } else for (let k = 0; k < bytes; k++) out[to + k] = data[from + k]!;
-  }
-}
-
-/** Fill elements [mem, mem + nr) of `out` with one element's bytes. */
-function fillPattern(out: Uint8Array, pattern: Uint8Array, mem: number, nr: number): void {
-  const es = pattern.byteLength;
-  const start = mem * es;
-  const end = (mem + nr) * es;
-  if (es === 1) {
-    out.fill(pattern[0]!, start, end);
-    return;
-  }
-  out.set(pattern, start);
-  let filled = es;
-  while (start + filled < end) {
-    const n = Math.min(filled, end - start - filled);
-    out.copyWithin(start + filled, start, start + n);
-    filled += n;
   }
 }
