@@ -5,7 +5,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,6 +223,30 @@ with h5py.File(${JSON.stringify(file)}, 'w') as f:
       code: 'DER_NOTSUPPORTED',
       message: /\/flags: HDF5 type class 8/,
     });
+  });
+
+  it('a fill value too big for the header’s free space fails, leaving no file', async () => {
+    const out = join(dir, 'big-fill.h5');
+    const ds: H5DatasetNode = {
+      kind: 'dataset',
+      shape: [2],
+      maxshape: [2],
+      chunks: null,
+      dtype: { class: 'string', size: 400, charset: 'ascii' },
+      fillvalue: 'x'.repeat(400),
+      trackOrder: false,
+      attrs: [],
+      readSlab: async () => ['a', 'b'],
+    };
+    const root: H5GroupNode = {
+      kind: 'group',
+      trackOrder: false,
+      attrs: [],
+      links: [{ name: 's', type: 'hard', target: ds }],
+    };
+    await expect(writeH5(out, root)).rejects.toMatchObject({ code: 'DER_NOSPACE' });
+    expect(existsSync(out)).toBe(false);
+    await expect(writeH5(join(dir, 'no/such/dir.h5'), root)).rejects.toMatchObject({ code: 'DER_IO' });
   });
 
   it('lookup3 is Bob Jenkins’ hashlittle (his test vectors)', () => {

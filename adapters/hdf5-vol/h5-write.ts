@@ -4,6 +4,7 @@
  * datasets' attributes (h5io.ts explains why in that order).
  */
 
+import { rmSync } from 'node:fs';
 import { DaosError } from '../../core/common/errors.js';
 import { decodeValues, encodeScalar, littleEndian } from './codec.js';
 import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
@@ -35,14 +36,26 @@ export interface WriteH5Options {
   readonly slabBytes?: number;
 }
 
-/** Write the tree under `root` to a new .h5 file at `path` (replaced if it exists). */
+/**
+ * Write the tree under `root` to a new .h5 file at `path` (replaced if it exists). On any failure
+ * (a slab that cannot be read, a value that does not fit its type) no partial file is left.
+ */
 export async function writeH5(path: string, root: H5GroupNode, options: WriteH5Options = {}): Promise<void> {
+  try {
+    await writeTree(path, root, options);
+  } catch (err) {
+    rmSync(path, { force: true });
+    throw err;
+  }
+}
+
+async function writeTree(path: string, root: H5GroupNode, options: WriteH5Options): Promise<void> {
   const slabBytes = options.slabBytes ?? H5_SLAB_BYTES_MAX;
   const M = await h5();
   const written = new Map<H5Node, string>();
   const fills: { path: string; bytes: Uint8Array; address?: bigint }[] = [];
   const datasetAttrs: [string, readonly H5Attribute[]][] = [];
-  let fileId = M.open(path, M.H5F_ACC_TRUNC, root.trackOrder, -1, -1);
+  let fileId = withHdf5ErrorsMuted(() => M.open(path, M.H5F_ACC_TRUNC, root.trackOrder, -1, -1));
   if (fileId < 0n) throw new DaosError('DER_IO', `${path}: cannot create`);
   const check = (rc: number, what: string) => {
     if (rc < 0) throw new DaosError('DER_IO', `${path}: ${what} failed (${rc})`);
