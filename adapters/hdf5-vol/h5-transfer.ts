@@ -28,11 +28,9 @@ import {
   type H5Node,
   readH5,
   slabsOf,
+  VLEN_SLAB_ELEMENT_BYTES,
 } from './h5io.js';
 import type { Selection } from './selection.js';
-
-/** Bytes per element assumed for variable-length strings when sizing slabs. */
-const VLEN_SLAB_ELEMENT_BYTES = 64;
 
 export interface TransferOptions {
   /** Largest slab of values moved at once (default H5_SLAB_BYTES_MAX, 64 MiB). */

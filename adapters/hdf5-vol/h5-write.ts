@@ -17,6 +17,7 @@ import {
   type H5GroupNode,
   type H5Node,
   slabsOf,
+  VLEN_SLAB_ELEMENT_BYTES,
 } from './h5io.js';
 import {
   big,
@@ -26,7 +27,6 @@ import {
   metadataOf,
   objectAddress,
   product,
-  VLEN_SLAB_ELEMENT_BYTES,
   withHdf5ErrorsMuted,
   writeHeap,
 } from './h5wasm-glue.js';

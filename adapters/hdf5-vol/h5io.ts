@@ -45,6 +45,8 @@ import {
 
 /** Largest slab of dataset values read or written at once. */
 export const H5_SLAB_BYTES_MAX = 64 * 1024 * 1024;
+/** Bytes per element assumed for variable-length strings when sizing slabs. */
+export const VLEN_SLAB_ELEMENT_BYTES = 64;
 /** HDF5's highest dataset rank. */
 export const H5_RANK_MAX = 32;
 

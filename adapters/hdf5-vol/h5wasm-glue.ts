@@ -12,8 +12,6 @@ import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
 
 /** A variable-length string's element in wasm memory: a 32-bit pointer. */
 export const WASM_POINTER_BYTES = 4;
-/** Bytes per element assumed for variable-length strings when sizing slabs. */
-export const VLEN_SLAB_ELEMENT_BYTES = 64;
 /** HDF5's "unlimited" extent (2^64 - 1). */
 export const H5S_UNLIMITED = 0xffff_ffff_ffff_ffffn;
 
