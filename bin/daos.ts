@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * daos: the DAOS user tool — pool query, containers, their properties, ACLs, snapshots and
- * attributes, POSIX containers (`filesystem`, in daos-filesystem.ts) and Arrow datasets
- * (`arrow`, in daos-arrow.ts) — through the libdaos
- * client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR)
- * starts or reopens an embedded system in DIR for the one command and stops it after.
+ * attributes, POSIX containers (`filesystem`, in daos-filesystem.ts), .h5 files in and out of
+ * HDF5 containers (`hdf5`, in daos-hdf5.ts) and Arrow datasets (`arrow`, in daos-arrow.ts) —
+ * through the libdaos client (DaosClient). `--embedded DIR` (or DAOS_EMBEDDED=DIR) starts or
+ * reopens an embedded system in DIR for the one command and stops it after.
  */
 import { type Command, program } from 'commander';
 import { DaosError } from '../core/common/errors.js';
@@ -28,6 +28,7 @@ import {
 } from './cli-output.js';
 import { arrowCommand } from './daos-arrow.js';
 import { filesystemCommand } from './daos-filesystem.js';
+import { hdf5Command } from './daos-hdf5.js';
 
 type Body = (client: DaosClient, opts: GlobalOptions) => Promise<CommandOutput>;
 
@@ -393,6 +394,9 @@ cont.command('list-attrs <pool> <cont>').action(
 
 // ---- filesystem ----
 program.addCommand(filesystemCommand(act));
+
+// ---- hdf5 ----
+program.addCommand(hdf5Command(act));
 
 // ---- arrow ----
 program.addCommand(arrowCommand(act));

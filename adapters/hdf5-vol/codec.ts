@@ -276,3 +276,20 @@ export function unpackStrings(bytes: Uint8Array, n: number): string[] {
   }
   return out;
 }
+
+/** `t` with every multi-byte number little-endian (h5wasm hands values over in that order). */
+export function littleEndian(t: Dtype): Dtype {
+  if (t.class === 'int' || t.class === 'float') return t.order === '>' ? { ...t, order: '<' } : t;
+  if (t.class === 'compound')
+    return { ...t, fields: t.fields.map((f) => ({ ...f, type: littleEndian(f.type) })) };
+  return t;
+}
+
+/** One element as a values array of length one (a scalar attribute's value in array form). */
+export function valuesOfOne(t: Dtype, v: ScalarValue): DtypeValues {
+  const ctor = typedArrayFor(t);
+  if (!ctor) return [v] as DtypeValues;
+  const out = new ctor(1);
+  (out as unknown as ScalarValue[])[0] = v;
+  return out as DtypeValues;
+}
