@@ -423,6 +423,15 @@ export class DaosServer extends MgmtControl implements ControlPlane {
     if (m.state !== 'Unresponsive') m.state = 'Errored';
     m.info = why;
     this.log(`daos_server: engine rank ${m.rank} ${why}`);
+    // Self-healing: the rank's targets go DOWN in the pools whose self_heal says so, and their
+    // rebuild starts; a restarted engine's targets stay out until `dmg pool reintegrate`.
+    this.mgmtService?.rankFailed(m.rank).then(
+      (pools) => {
+        for (const p of pools)
+          this.log(`daos_server: pool ${p.pool}: rank ${m.rank} excluded (map version ${p.mapVersion})`);
+      },
+      (err: unknown) => this.log(`daos_server: excluding rank ${m.rank}: ${(err as Error).message}`),
+    );
     this.scheduleRestart(m);
   }
 
@@ -656,6 +665,7 @@ export class DaosServer extends MgmtControl implements ControlPlane {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     if (this.monitor) clearInterval(this.monitor);
+    this.mgmtService?.close();
     await Promise.all(this.members.map((m) => this.stopMember(m, false)));
     await this.drpcListener?.close();
     this.drpcListener = undefined;

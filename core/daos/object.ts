@@ -333,9 +333,9 @@ export class DaosObject {
     const byTarget = new Map<string, { to: ObjTarget; dkeys: Uint8Array[] }>();
     for (const key of dkeys) {
       const dk = encodeKey(key, this.dkeyKind, 'dkey');
-      const to = this.targetFor(dk);
-      const id = `${to.target.rank}:${to.target.target}`;
-      const entry = byTarget.get(id) ?? { to, dkeys: [] };
+      // One op per redundancy group (a target may lead several groups' shards).
+      const id = String(this.groupOfDkey(dk));
+      const entry = byTarget.get(id) ?? { to: this.targetFor(dk), dkeys: [] };
       entry.dkeys.push(dk);
       byTarget.set(id, entry);
     }
@@ -372,7 +372,12 @@ export class DaosObject {
       const shard = layout.shards.findIndex(
         (t) => t.rank === op.to.target.rank && t.target === op.to.target.target,
       );
-      const g = Math.floor(shard / layout.groupSize);
+      const g =
+        op.kind === 'punch_dkeys'
+          ? this.groupOfDkey(op.dkeys[0]!)
+          : op.kind === 'punch_akeys'
+            ? this.groupOfDkey(op.dkey)
+            : Math.floor(shard / layout.groupSize);
       await this.io(
         () => this.leaderOf(g),
         (to) => this.engineFor(to).punch({ ...op, to }),
@@ -387,19 +392,23 @@ export class DaosObject {
   async *listDkeys(options?: { epoch?: bigint; after?: Key }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
     const start = options?.after === undefined ? undefined : encodeKey(options.after, this.dkeyKind, 'dkey');
-    const sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>> = [];
-    for (let g = 0; g < this.layout.groups; g++) {
+    const sources: Source[] = [];
+    const groups = this.layout.groups;
+    for (let g = 0; g < groups; g++) {
       const listers = this.listersOf(g);
       for (const first of listers) {
-        sources.push((after) =>
-          this.io(
-            () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
-            (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
-          ),
-        );
+        sources.push({
+          fetchPage: (after) =>
+            this.io(
+              () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+              (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+            ),
+          // A target may hold shards of several groups (a spare after a rebuild): only this group's keys.
+          keep: groups === 1 ? undefined : (k) => this.groupOfDkey(k) === g,
+        });
       }
     }
-    const dedupe = sources.length > this.layout.groups;
+    const dedupe = sources.length > groups;
     for await (const k of mergeSorted(sources, dedupe, start)) yield decodeKey(k, this.dkeyKind);
   }
 
@@ -409,13 +418,13 @@ export class DaosObject {
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const g = this.groupOfDkey(dk);
     const listers = this.listersOf(g);
-    const sources = listers.map(
-      (first) => (after: Uint8Array | undefined) =>
+    const sources: Source[] = listers.map((first) => ({
+      fetchPage: (after: Uint8Array | undefined) =>
         this.io(
           () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
           (to) => this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS),
         ),
-    );
+    }));
     for await (const k of mergeSorted(sources, sources.length > 1)) yield decodeKey(k, this.akeyKind);
   }
 
@@ -890,26 +899,36 @@ function toIndex(v: Index, what: string): bigint {
   return v;
 }
 
+/** A paged key stream; `keep` filters its keys (paging goes by the unfiltered pages). */
+interface Source {
+  fetchPage: (after: Uint8Array | undefined) => Promise<Uint8Array[]>;
+  keep?: ((key: Uint8Array) => boolean) | undefined;
+}
+
 /** Merge sorted, paged key streams (one per group) into one sorted stream. */
 async function* mergeSorted(
-  sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>>,
+  sources: Source[],
   dedupe = false,
   after?: Uint8Array,
 ): AsyncGenerator<Uint8Array> {
   const seen = dedupe ? new Set<string>() : undefined;
-  const state = sources.map((fetchPage) => ({
+  const state = sources.map(({ fetchPage, keep }) => ({
     fetchPage,
+    keep,
     page: [] as Uint8Array[],
     pos: 0,
     done: false,
     last: after,
   }));
   const refill = async (s: (typeof state)[number]) => {
-    if (s.pos < s.page.length || s.done) return;
-    s.page = await s.fetchPage(s.last);
-    s.pos = 0;
-    // A short page is the last one.
-    s.done = s.page.length < LIST_PAGE_KEYS;
+    while (s.pos >= s.page.length && !s.done) {
+      const raw = await s.fetchPage(s.last);
+      // A short page is the last one.
+      s.done = raw.length < LIST_PAGE_KEYS;
+      if (raw.length > 0) s.last = raw[raw.length - 1];
+      s.page = s.keep ? raw.filter(s.keep) : raw;
+      s.pos = 0;
+    }
   };
   await Promise.all(state.map(refill));
   for (;;) {
@@ -920,7 +939,6 @@ async function* mergeSorted(
     }
     if (!best) return;
     const key = best.page[best.pos++]!;
-    best.last = key;
     const id = seen ? Buffer.from(key).toString('hex') : '';
     if (!seen?.has(id)) {
       seen?.add(id);

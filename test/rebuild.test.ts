@@ -1,0 +1,95 @@
+/**
+ * Self-healing of the embedded-engines system (`DaosSystem.start({ engines: 6, transport: 'tcp' })`):
+ * RP_2GX and EC_2P1GX objects (each survives one loss) hold REBUILD_TEST_MIB MiB (default 48;
+ * `npm run test:rebuild` uses 1024). An engine is SIGKILLed → the system excludes its rank within
+ * the detection bound → the rebuild finishes (pool query: rebuild done, targets DOWNOUT) → every
+ * shard of every group is back, checked on its target → a second engine is SIGKILLed → every
+ * value reads back byte-exact. Writes made while the rebuild runs read back after it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  checkShards,
+  readBack,
+  valueBytes,
+  type WorkloadObject,
+  waitFor,
+  writeValue,
+  writeWorkload,
+} from '../bench/rebuild-workload.js';
+import { SYSTEM_ENGINE_PING_MS, SYSTEM_ENGINE_PING_TIMEOUT_MS } from '../embedded/system.js';
+import { DaosSystem } from '../index.js';
+
+const MiB = 1024 * 1024;
+const DATA_MIB = Number(process.env.REBUILD_TEST_MIB ?? 48);
+/** Detection bound of the system (ping period + timeout), plus the time the map change takes. */
+const DETECT_MS = SYSTEM_ENGINE_PING_MS + SYSTEM_ENGINE_PING_TIMEOUT_MS + 2000;
+/** Generous: the rebuild of 1 GiB on a loaded 2-core machine. */
+const REBUILD_WAIT_MS = 30 * 60_000;
+
+const dirs: string[] = [];
+const systems: DaosSystem[] = [];
+
+afterEach(async () => {
+  for (const s of systems.splice(0)) await s.stop().catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'daos-rebuild-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('self-healing of DaosSystem engine processes', () => {
+  it(`excludes a SIGKILLed engine, rebuilds ${DATA_MIB} MiB to full redundancy, and survives a second loss`, async () => {
+    const sys = await DaosSystem.start({ dir: tempDir(), engines: 6, targetsPerEngine: 2, transport: 'tcp' });
+    systems.push(sys);
+    await sys.createPool({ label: 'tank', size: `${Math.max(4, Math.ceil((DATA_MIB * 8) / 1024))}G` });
+    const client = await sys.connect();
+    const pool = await client.connectPool('tank', { mode: 'rw' });
+    await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
+    const cont = await pool.openContainer('c');
+    const objs = await writeWorkload(cont, {
+      bytes: DATA_MIB * MiB,
+      oclasses: ['RP_2GX', 'EC_2P1GX'],
+      objectsPerClass: 2,
+    });
+    expect((await pool.query()).rebuild.state).toBe('idle');
+    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+
+    // First loss: detected, excluded, rebuilt.
+    const killedAt = Date.now();
+    process.kill(sys.engines[2]!.pid, 'SIGKILL');
+    await waitFor('rank 2 excluded', async () => (await pool.query()).disabledTargets === 2, DETECT_MS);
+    expect(sys.failures).toEqual([expect.objectContaining({ rank: 2 })]);
+    expect(sys.failures[0]!.detectedMs - killedAt).toBeLessThan(DETECT_MS);
+    // I/O goes on while the rebuild runs; what is written then is kept.
+    const during = objs.filter((_, i) => i % 2 === 0);
+    const rewritten = (o: WorkloadObject, d: number) => valueBytes(o.seed + 1000, d);
+    for (const o of during) await writeValue(o, 0, rewritten(o, 0));
+    await waitFor(
+      'rebuild done',
+      async () => (await pool.query()).rebuild.state === 'done',
+      REBUILD_WAIT_MS,
+      250,
+    );
+    const q = await pool.query();
+    expect(q.rebuild.objects).toBeGreaterThan(0);
+    expect(q.rebuild.bytes).toBeGreaterThan(0);
+    const expected = (seed: number, d: number) => {
+      const o = objs.find((x) => x.seed === seed)!;
+      return d === 0 && during.includes(o) ? rewritten(o, 0) : valueBytes(seed, d);
+    };
+    await pool.refreshMap();
+    expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
+    expect(await checkShards(pool, cont, objs, expected)).toBeGreaterThan(0);
+
+    // Second loss: every value still reads back.
+    process.kill(sys.engines[4]!.pid, 'SIGKILL');
+    await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, DETECT_MS);
+    expect(await readBack(objs, expected)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+  });
+});
