@@ -93,3 +93,70 @@ describe('self-healing of DaosSystem engine processes', () => {
     expect(await readBack(objs, expected)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
   });
 });
+
+describe('operator actions: exclude, drain, reintegrate, extend', () => {
+  it('refuses while a rebuild runs and past the redundancy factor; drains, reintegrates and extends 4 → 6 engines without losing data', async () => {
+    const sys = await DaosSystem.start({ dir: tempDir(), engines: 4, targetsPerEngine: 2, transport: 'tcp' });
+    systems.push(sys);
+    await sys.createPool({ label: 'tank', size: '4G' });
+    await sys.createPool({ label: 'small', size: '1G' });
+    const client = await sys.connect();
+    const pool = await client.connectPool('tank', { mode: 'rw' });
+    await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
+    const cont = await pool.openContainer('c');
+    const objs = await writeWorkload(cont, {
+      bytes: 16 * MiB,
+      oclasses: ['RP_2GX', 'EC_2P1GX'],
+      objectsPerClass: 2,
+    });
+    const done = () =>
+      waitFor('rebuild done', async () => (await pool.query()).rebuild.state === 'done', REBUILD_WAIT_MS, 100);
+
+    // DER_RF: a second rank with DOWN targets breaks a redundancy factor 1 container (no rebuild
+    // in between: self_heal without `rebuild`), unless forced.
+    await sys.mgmt.poolSetProps('small', { self_heal: 'exclude' });
+    const small = await client.connectPool('small', { mode: 'rw' });
+    await small.createContainer({ label: 'rf1', props: { redunFactor: 1 } });
+    await sys.mgmt.poolExclude('small', 1);
+    expect((await small.query()).rebuild.state).toBe('idle');
+    await expect(sys.mgmt.poolExclude('small', 2)).rejects.toMatchObject({ code: 'DER_RF' });
+    expect((await small.query()).disabledTargets).toBe(2);
+    await sys.mgmt.poolExclude('small', 2, undefined, { force: true });
+    expect((await small.query()).disabledTargets).toBe(4);
+
+    // Drain rank 3: its shards move off while it still serves; DER_BUSY while that runs.
+    await sys.mgmt.poolDrain('tank', 3);
+    await expect(sys.mgmt.poolDrain('tank', 2)).rejects.toMatchObject({ code: 'DER_BUSY' });
+    await expect(sys.mgmt.poolExclude('tank', 2)).rejects.toMatchObject({ code: 'DER_BUSY' });
+    await done();
+    await pool.refreshMap();
+    expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
+    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+    // Removed: the rank holds nothing the pool needs (stop its engine; everything reads back).
+    await sys.mgmt.poolSetProps('tank', { self_heal: 'none' });
+    process.kill(sys.engines[3]!.pid, 'SIGSTOP');
+    try {
+      expect(await readBack(objs)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+    } finally {
+      process.kill(sys.engines[3]!.pid, 'SIGCONT');
+    }
+
+    // Reintegrate it: refilled from the others, then UPIN; data consistent shard by shard.
+    await sys.mgmt.poolReintegrate('tank', 3);
+    await done();
+    await pool.refreshMap();
+    expect(pool.map.states.every((s) => s === 'UPIN')).toBe(true);
+    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+
+    // Extend 4 → 6 engines: rebalanced onto the new ranks, everything reads back.
+    const ranks = await sys.addEngines(2);
+    expect(ranks).toEqual([4, 5]);
+    await sys.extendPool('tank', ranks);
+    await done();
+    await pool.refreshMap();
+    expect(pool.map.targets).toHaveLength(12);
+    expect(pool.map.states.every((s) => s === 'UPIN')).toBe(true);
+    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+    expect(await readBack(objs)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+  });
+});

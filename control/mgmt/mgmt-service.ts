@@ -405,7 +405,7 @@ export class MgmtService implements MgmtApi {
 
   /**
    * Targets (default all) of `rank` go DOWN in the pool's map (dmg pool exclude), and the rebuild
-   * starts. DER_BUSY while a rebuild runs; DER_RF when more fault domains (ranks) would have DOWN
+   * starts when the pool's self_heal has `rebuild`. DER_BUSY while a rebuild runs; DER_RF when more fault domains (ranks) would have DOWN
    * targets than a container of the pool survives (its redundancy factor), unless `force`.
    */
   poolExclude(
@@ -530,7 +530,8 @@ export class MgmtService implements MgmtApi {
         await check(pool, setTargetsState(pool.map, refs, state));
       }
       const changed = await this.setTargets([pool], rank, targets, state);
-      this.kickRebuilds(changed, 'always');
+      // An exclusion rebuilds as the pool's self_heal says; drain and reintegration always move data.
+      this.kickRebuilds(changed, state === 'DOWN' ? 'self_heal' : 'always');
       return { mapVersion: changed[0]?.mapVersion ?? pool.map.version };
     });
   }

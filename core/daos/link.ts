@@ -241,6 +241,8 @@ export type RebuildReadReq = { pool: string; cont: string; oid: Oid; epoch: bigi
   | { what: 'akey'; dkey: Uint8Array; akey: Uint8Array }
   | { what: 'recx'; dkey: Uint8Array; akey: Uint8Array }
   | { what: 'extent'; dkey: Uint8Array; akey: Uint8Array; recordSize: number; recx: Recx }
+  /** Not a read: drop the target's records of the dkey at or below `epoch` (before a copy there). */
+  | { what: 'discard'; dkey: Uint8Array }
 );
 
 export interface RebuildReadReply {
@@ -250,6 +252,8 @@ export interface RebuildReadReply {
   akey?: { kind: 'single'; epoch?: bigint; value?: Uint8Array } | { kind: 'array'; recordSize: number };
   /** recx: visible ranges with the epochs that wrote them. */
   recx?: Array<Recx & { epoch: bigint }>;
+  /** discard: records removed. */
+  removed?: number;
   /** extent: the records (holes as zeros) and which of them hold data. */
   data?: Uint8Array;
   map?: Recx[];

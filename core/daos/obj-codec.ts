@@ -546,7 +546,7 @@ export {
 
 // ---- rebuild reads (engine to engine) ----
 
-const REBUILD_READS = ['dkeys', 'akeys', 'akey', 'recx', 'extent'] as const;
+const REBUILD_READS = ['dkeys', 'akeys', 'akey', 'recx', 'extent', 'discard'] as const;
 
 export function encodeRebuildReq(target: number, req: RebuildReadReq): Obj {
   const o: Obj = {
@@ -578,7 +578,7 @@ export function decodeRebuildReq(h: Obj): { target: number; req: RebuildReadReq 
   const target = expectCount(h.target, 'target');
   if (what === 'dkeys') return { target, req: { ...base, what } };
   const dkey = expectBytes(h.dkey, 'dkey');
-  if (what === 'akeys') return { target, req: { ...base, what, dkey } };
+  if (what === 'akeys' || what === 'discard') return { target, req: { ...base, what, dkey } };
   const akey = expectBytes(h.akey, 'akey');
   if (what !== 'extent') return { target, req: { ...base, what, dkey, akey } };
   const recordSize = expectCount(h.recordSize, 'recordSize');
@@ -601,6 +601,7 @@ export function encodeRebuildReply(r: RebuildReadReply, bulk: BulkOut): Obj {
           : { kind: 'single', epoch: r.akey.epoch, len: bulk.add(r.akey.value) };
   }
   if (r.recx) o.recx = r.recx.map((x) => ({ idx: x.idx, nr: x.nr, epoch: x.epoch }));
+  if (r.removed !== undefined) o.removed = r.removed;
   if (r.data) {
     o.len = bulk.add(r.data);
     o.map = (r.map ?? []).map(encodeRecx);
@@ -624,6 +625,7 @@ export function decodeRebuildReply(h: Obj, bulk: BulkIn): RebuildReadReply {
       };
   }
   if (h.recx !== undefined) r.recx = decodeRecxEpochs(h.recx, 'reply.recx');
+  if (h.removed !== undefined) r.removed = expectCount(h.removed, 'reply.removed');
   if (h.len !== undefined) {
     r.data = bulk.take(expectCount(h.len, 'reply.len'), 'reply.data');
     r.map = expectArray(h.map, 'reply.map').map((m, i) => decodeRecx(m, `reply.map[${i}]`));

@@ -40,6 +40,14 @@ import type { Tx } from './tx.js';
 /** Read failures worth another try: a stale map or an unreachable target (map refresh), a corrupt copy. */
 const RETRIED_READ_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_CSUM']);
 
+/**
+ * Times a plain write (no transaction) is sent again when it met a key locked by a prepared
+ * distributed transaction (DER_TX_RESTART: nothing was applied), e.g. one whose member just
+ * failed and is being resolved; the wait doubles from WRITE_RESTART_DELAY_MS each time.
+ */
+export const WRITE_RESTARTS_MAX = 6;
+export const WRITE_RESTART_DELAY_MS = 20;
+
 /** Record indexes and counts as users give them. */
 export type Index = number | bigint;
 
@@ -239,9 +247,11 @@ export class DaosObject {
       return;
     }
     const g = this.groupOfDkey(dk);
-    await this.io(
-      () => this.leaderOf(g),
-      (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
+    await restarted(() =>
+      this.io(
+        () => this.leaderOf(g),
+        (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
+      ),
     );
   }
 
@@ -378,14 +388,16 @@ export class DaosObject {
           : op.kind === 'punch_akeys'
             ? this.groupOfDkey(op.dkey)
             : Math.floor(shard / layout.groupSize);
-      await this.io(
-        () => this.leaderOf(g),
-        (to) => this.engineFor(to).punch({ ...op, to }),
+      await restarted(() =>
+        this.io(
+          () => this.leaderOf(g),
+          (to) => this.engineFor(to).punch({ ...op, to }),
+        ),
       );
       return;
     }
     // Several targets: one transaction so that the punch is all-or-nothing.
-    await this.engineFor(ops[0]!.to).txCommit(ops);
+    await restarted(() => this.engineFor(ops[0]!.to).txCommit(ops));
   }
 
   /** Visible dkeys, in key order for lexical and uint64 objects; `after` starts past that key (a cursor). */
@@ -844,6 +856,18 @@ export class DaosObject {
       );
     seen.add(id);
     return bytes;
+  }
+}
+
+/** Run a plain write; on DER_TX_RESTART (nothing applied) wait and send it again, WRITE_RESTARTS_MAX times. */
+async function restarted<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof DaosError) || err.code !== 'DER_TX_RESTART' || i >= WRITE_RESTARTS_MAX) throw err;
+      await new Promise((r) => setTimeout(r, WRITE_RESTART_DELAY_MS * 2 ** i));
+    }
   }
 }
 

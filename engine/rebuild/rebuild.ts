@@ -221,7 +221,12 @@ class ObjectJob {
     const inGroup = (dkey: Uint8Array) =>
       groups === 1 || dkeyGroup(dkey, { groups, groupSize: members.length, shards: [] }) === g;
     const dkeys = (await this.union(listers, { what: 'dkeys' })).filter(inGroup);
+    // A new home that is no member of the group now may keep records of the dkey from an older
+    // role (an earlier layout): cleared first, so they cannot mix with the copy. (Writes placed
+    // with the goal layout are newer than the rebuild epoch and stay.)
+    const fresh = moves.map((j) => homes[j]!).filter((h) => !members.some((m) => same(m, h)));
     for (const dkey of dkeys) {
+      for (const h of fresh) await this.read(h, { what: 'discard', dkey });
       const akeys = await this.union(listers, { what: 'akeys', dkey });
       for (const akey of akeys) {
         if (this.run_.aborted) return;
@@ -440,6 +445,8 @@ export function rebuildReadLocal(
     }
     case 'recx':
       return { recx: store.listRecx(cont, oid, epoch, req.dkey, req.akey) };
+    case 'discard':
+      return store.discardDkey(cont, oid, req.dkey, epoch).then((removed) => ({ removed }));
     case 'extent':
       return store
         .fetchAsync(cont, oid, epoch, req.dkey, [

@@ -17,7 +17,7 @@ import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/li
 import type { Oid } from '../../core/common/oid.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile } from '../bio/data-file.js';
-import { aggregateContainer, destroyContainerRecords } from './aggregate.js';
+import { aggregateContainer, destroyContainerRecords, discardDkeyRecords } from './aggregate.js';
 import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
 import {
   buildAndWriteInOrder,
@@ -534,6 +534,15 @@ export class Target implements VosTarget {
       epoch: v.epoch,
       value: Uint8Array.from(this.vis.singleBytes(v.payload)),
     };
+  }
+
+  async discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number> {
+    checkTarget(cont, oid);
+    checkKey(dkey, 'dkey');
+    checkEpoch(upTo, 'discard');
+    const cid = this.store.contId(cont);
+    if (cid === undefined) return 0;
+    return discardDkeyRecords(this.vis, cid, oid, dkey, upTo, this.contBytes, (fn) => this.commit(fn));
   }
 
   listObjects(cont: string): Oid[] {

@@ -185,6 +185,12 @@ export interface VosTarget {
     | { kind: 'single'; epoch: undefined; value: undefined }
     | { kind: 'array'; recordSize: number }
     | undefined;
+  /**
+   * Remove the versions and extents under one dkey written at or below `upTo` (punches and akey
+   * metadata stay); resolves to the records removed. Rebuild clears a dkey's old records from a
+   * target this way before it copies the dkey's shard there.
+   */
+  discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number>;
   /** Object ids with any record in a container (for tools and rebuild). */
   listObjects(cont: string): Oid[];
 
