@@ -225,8 +225,36 @@ class ObjectJob {
     // role (an earlier layout): cleared first, so they cannot mix with the copy. (Writes placed
     // with the goal layout are newer than the rebuild epoch and stay.)
     const fresh = moves.map((j) => homes[j]!).filter((h) => !members.some((m) => same(m, h)));
+    // A new home that is a member now in another role (a rebalance can do that) is still read in
+    // that role by this copy: its new shard is built in memory first, then its old records go,
+    // then the new shard is written (see the README for reads during that window).
+    const swapped = moves.map((j) => homes[j]!).filter((h) => members.some((m) => same(m, h)));
     for (const dkey of dkeys) {
       for (const h of fresh) await this.read(h, { what: 'discard', dkey });
+      this.deferred = new Map(swapped.map((h) => [`${h.rank}:${h.target}`, []]));
+      await this.dkey(dkey, listers, members, homes, moves, lead, serving);
+      const deferred = this.deferred;
+      this.deferred = undefined;
+      for (const h of swapped) {
+        await this.read(h, { what: 'discard', dkey });
+        for (const w of deferred.get(`${h.rank}:${h.target}`) ?? []) await this.write(h, dkey, w.iods, w.epoch);
+      }
+    }
+  }
+
+  /** Writes held back for homes that change role (see group). */
+  private deferred: Map<string, Array<{ iods: UpdateIod[]; epoch: bigint }>> | undefined;
+
+  private async dkey(
+    dkey: Uint8Array,
+    listers: TargetRef[],
+    members: TargetRef[],
+    homes: TargetRef[],
+    moves: number[],
+    lead: number,
+    serving: (t: TargetRef) => boolean,
+  ): Promise<void> {
+    {
       const akeys = await this.union(listers, { what: 'akeys', dkey });
       for (const akey of akeys) {
         if (this.run_.aborted) return;
@@ -379,6 +407,11 @@ class ObjectJob {
   }
 
   private async write(home: TargetRef, dkey: Uint8Array, iods: UpdateIod[], epoch: bigint): Promise<void> {
+    const held = this.deferred?.get(`${home.rank}:${home.target}`);
+    if (held) {
+      held.push({ iods: iods.map(copyIod), epoch });
+      return;
+    }
     let bytes = 0;
     for (const iod of iods) {
       if (iod.kind === 'single') bytes += iod.value.byteLength;
@@ -411,6 +444,12 @@ class ObjectJob {
       epoch: this.epoch,
     } as RebuildReadReq);
   }
+}
+
+/** An iod with its own copies of the bytes (the buffers it was read into may be reused). */
+function copyIod(iod: UpdateIod): UpdateIod {
+  if (iod.kind === 'single') return { ...iod, value: Uint8Array.from(iod.value) };
+  return { ...iod, extents: iod.extents.map((e) => (e.data ? { ...e, data: Uint8Array.from(e.data) } : e)) };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
