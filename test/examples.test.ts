@@ -112,4 +112,17 @@ describe('examples', () => {
     expect(out).toMatch(/^out: 2 files, 3 dirs, 1 links to /m);
     expect(out).toMatch(/restored tree matches the original: true/);
   });
+
+  it('rebuild: an engine killed, its rank excluded and rebuilt, everything read back after a second loss', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/rebuild.js'), '--mib', '8'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(out).toMatch(/wrote 8 MiB into 4 objects/);
+    expect(out).toMatch(/killed engine rank 3/);
+    expect(out).toMatch(/rank 3 excluded after \d+ ms: its process exited/);
+    expect(out).toMatch(/rebuild done: [1-9]\d* objects/);
+    expect(out).toMatch(/full redundancy again after \d+ ms: [1-9]\d* shards checked/);
+    expect(out).toMatch(/read back 8 MiB byte-exact/);
+  });
 });

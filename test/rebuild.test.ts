@@ -32,6 +32,8 @@ const DATA_MIB = Number(process.env.REBUILD_TEST_MIB ?? 48);
 const DETECT_MS = SYSTEM_ENGINE_PING_MS + SYSTEM_ENGINE_PING_TIMEOUT_MS + 2000;
 /** Generous: the rebuild of 1 GiB on a loaded 2-core machine. */
 const REBUILD_WAIT_MS = 30 * 60_000;
+/** Per test: start-up, writes, checks and reads grow with the data. */
+const TEST_MS = 180_000 + DATA_MIB * 3_000;
 
 const dirs: string[] = [];
 const systems: Array<{ stop(): Promise<void> }> = [];
@@ -48,54 +50,63 @@ function tempDir(): string {
 }
 
 describe('self-healing of DaosSystem engine processes', () => {
-  it(`excludes a SIGKILLed engine, rebuilds ${DATA_MIB} MiB to full redundancy, and survives a second loss`, async () => {
-    const sys = await DaosSystem.start({ dir: tempDir(), engines: 6, targetsPerEngine: 2, transport: 'tcp' });
-    systems.push(sys);
-    await sys.createPool({ label: 'tank', size: `${Math.max(4, Math.ceil((DATA_MIB * 8) / 1024))}G` });
-    const client = await sys.connect();
-    const pool = await client.connectPool('tank', { mode: 'rw' });
-    await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
-    const cont = await pool.openContainer('c');
-    const objs = await writeWorkload(cont, {
-      bytes: DATA_MIB * MiB,
-      oclasses: ['RP_2GX', 'EC_2P1GX'],
-      objectsPerClass: 2,
-    });
-    expect((await pool.query()).rebuild.state).toBe('idle');
-    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+  it(
+    `excludes a SIGKILLed engine, rebuilds ${DATA_MIB} MiB to full redundancy, and survives a second loss`,
+    async () => {
+      const sys = await DaosSystem.start({
+        dir: tempDir(),
+        engines: 6,
+        targetsPerEngine: 2,
+        transport: 'tcp',
+      });
+      systems.push(sys);
+      await sys.createPool({ label: 'tank', size: `${Math.max(4, Math.ceil((DATA_MIB * 8) / 1024))}G` });
+      const client = await sys.connect();
+      const pool = await client.connectPool('tank', { mode: 'rw' });
+      await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
+      const cont = await pool.openContainer('c');
+      const objs = await writeWorkload(cont, {
+        bytes: DATA_MIB * MiB,
+        oclasses: ['RP_2GX', 'EC_2P1GX'],
+        objectsPerClass: 2,
+      });
+      expect((await pool.query()).rebuild.state).toBe('idle');
+      expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
 
-    // First loss: detected, excluded, rebuilt.
-    const killedAt = Date.now();
-    process.kill(sys.engines[2]!.pid, 'SIGKILL');
-    await waitFor('rank 2 excluded', async () => (await pool.query()).disabledTargets === 2, DETECT_MS);
-    expect(sys.failures).toEqual([expect.objectContaining({ rank: 2 })]);
-    expect(sys.failures[0]!.detectedMs - killedAt).toBeLessThan(DETECT_MS);
-    // I/O goes on while the rebuild runs; what is written then is kept.
-    const during = objs.filter((_, i) => i % 2 === 0);
-    const rewritten = (o: WorkloadObject, d: number) => valueBytes(o.seed + 1000, d);
-    for (const o of during) await writeValue(o, 0, rewritten(o, 0));
-    await waitFor(
-      'rebuild done',
-      async () => (await pool.query()).rebuild.state === 'done',
-      REBUILD_WAIT_MS,
-      250,
-    );
-    const q = await pool.query();
-    expect(q.rebuild.objects).toBeGreaterThan(0);
-    expect(q.rebuild.bytes).toBeGreaterThan(0);
-    const expected = (seed: number, d: number) => {
-      const o = objs.find((x) => x.seed === seed)!;
-      return d === 0 && during.includes(o) ? rewritten(o, 0) : valueBytes(seed, d);
-    };
-    await pool.refreshMap();
-    expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
-    expect(await checkShards(pool, cont, objs, expected)).toBeGreaterThan(0);
+      // First loss: detected, excluded, rebuilt.
+      const killedAt = Date.now();
+      process.kill(sys.engines[2]!.pid, 'SIGKILL');
+      await waitFor('rank 2 excluded', async () => (await pool.query()).disabledTargets === 2, DETECT_MS);
+      expect(sys.failures).toEqual([expect.objectContaining({ rank: 2 })]);
+      expect(sys.failures[0]!.detectedMs - killedAt).toBeLessThan(DETECT_MS);
+      // I/O goes on while the rebuild runs; what is written then is kept.
+      const during = objs.filter((_, i) => i % 2 === 0);
+      const rewritten = (o: WorkloadObject, d: number) => valueBytes(o.seed + 1000, d);
+      for (const o of during) await writeValue(o, 0, rewritten(o, 0));
+      await waitFor(
+        'rebuild done',
+        async () => (await pool.query()).rebuild.state === 'done',
+        REBUILD_WAIT_MS,
+        250,
+      );
+      const q = await pool.query();
+      expect(q.rebuild.objects).toBeGreaterThan(0);
+      expect(q.rebuild.bytes).toBeGreaterThan(0);
+      const expected = (seed: number, d: number) => {
+        const o = objs.find((x) => x.seed === seed)!;
+        return d === 0 && during.includes(o) ? rewritten(o, 0) : valueBytes(seed, d);
+      };
+      await pool.refreshMap();
+      expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
+      expect(await checkShards(pool, cont, objs, expected)).toBeGreaterThan(0);
 
-    // Second loss: every value still reads back.
-    process.kill(sys.engines[4]!.pid, 'SIGKILL');
-    await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, DETECT_MS);
-    expect(await readBack(objs, expected)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
-  });
+      // Second loss: every value still reads back.
+      process.kill(sys.engines[4]!.pid, 'SIGKILL');
+      await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, DETECT_MS);
+      expect(await readBack(objs, expected)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+    },
+    TEST_MS,
+  );
 });
 
 describe('operator actions: exclude, drain, reintegrate, extend', () => {
@@ -179,46 +190,50 @@ describe('self-healing of a daos_server deployment', () => {
         `  - targets: 2\n    storage:\n      - class: ram\n        scm_mount: ${dir}/ram${r}\n        scm_size: 1GiB\n`,
     ).join('')}`;
 
-  it(`excludes a SIGKILLed engine (exit or missed heartbeats), rebuilds ${DATA_MIB} MiB, and survives a second loss`, async () => {
-    const dir = tempDir();
-    const config = parseServerConfig(yaml(dir, 6), 'daos_server.yml');
-    const server = await DaosServer.start(config, { log: () => undefined });
-    systems.push({ stop: () => server.shutdown() });
-    await server.storageFormat();
-    await server.poolCreate({ label: 'tank', size: `${Math.max(2, Math.ceil((DATA_MIB * 8) / 1024))}G` });
-    const pool = await new DaosClient(server.link()).connectPool('tank', { mode: 'rw' });
-    await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
-    const cont = await pool.openContainer('c');
-    const objs = await writeWorkload(cont, {
-      bytes: DATA_MIB * MiB,
-      oclasses: ['RP_2GX', 'EC_2P1GX'],
-      objectsPerClass: 2,
-    });
-    const pidOf = async (rank: number) => (await server.systemQuery({ ranks: [rank] })).members[0]!.pid!;
-    const detect = ENGINE_HEARTBEAT_TIMEOUT_MS + 2000;
+  it(
+    `excludes a SIGKILLed engine (exit or missed heartbeats), rebuilds ${DATA_MIB} MiB, and survives a second loss`,
+    async () => {
+      const dir = tempDir();
+      const config = parseServerConfig(yaml(dir, 6), 'daos_server.yml');
+      const server = await DaosServer.start(config, { log: () => undefined });
+      systems.push({ stop: () => server.shutdown() });
+      await server.storageFormat();
+      await server.poolCreate({ label: 'tank', size: `${Math.max(2, Math.ceil((DATA_MIB * 8) / 1024))}G` });
+      const pool = await new DaosClient(server.link()).connectPool('tank', { mode: 'rw' });
+      await pool.createContainer({ label: 'c', props: { redunFactor: 1 } });
+      const cont = await pool.openContainer('c');
+      const objs = await writeWorkload(cont, {
+        bytes: DATA_MIB * MiB,
+        oclasses: ['RP_2GX', 'EC_2P1GX'],
+        objectsPerClass: 2,
+      });
+      const pidOf = async (rank: number) => (await server.systemQuery({ ranks: [rank] })).members[0]!.pid!;
+      const detect = ENGINE_HEARTBEAT_TIMEOUT_MS + 2000;
 
-    process.kill(await pidOf(1), 'SIGKILL');
-    await waitFor('rank 1 excluded', async () => (await pool.query()).disabledTargets === 2, detect);
-    await waitFor(
-      'rebuild done',
-      async () => (await pool.query()).rebuild.state === 'done',
-      REBUILD_WAIT_MS,
-      250,
-    );
-    expect((await server.poolQuery('tank')).rebuild).toMatchObject({ state: 'done' });
-    await pool.refreshMap();
-    expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
-    expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
-    // The engine was restarted by supervision; its targets stay out until reintegrated.
-    await waitFor(
-      'rank 1 restarted',
-      async () => (await server.systemQuery({ ranks: [1] })).members[0]!.state === 'Joined',
-      30_000,
-    );
-    expect((await pool.query()).disabledTargets).toBe(2);
+      process.kill(await pidOf(1), 'SIGKILL');
+      await waitFor('rank 1 excluded', async () => (await pool.query()).disabledTargets === 2, detect);
+      await waitFor(
+        'rebuild done',
+        async () => (await pool.query()).rebuild.state === 'done',
+        REBUILD_WAIT_MS,
+        250,
+      );
+      expect((await server.poolQuery('tank')).rebuild).toMatchObject({ state: 'done' });
+      await pool.refreshMap();
+      expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
+      expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+      // The engine was restarted by supervision; its targets stay out until reintegrated.
+      await waitFor(
+        'rank 1 restarted',
+        async () => (await server.systemQuery({ ranks: [1] })).members[0]!.state === 'Joined',
+        30_000,
+      );
+      expect((await pool.query()).disabledTargets).toBe(2);
 
-    process.kill(await pidOf(4), 'SIGKILL');
-    await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, detect);
-    expect(await readBack(objs)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
-  });
+      process.kill(await pidOf(4), 'SIGKILL');
+      await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, detect);
+      expect(await readBack(objs)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+    },
+    TEST_MS,
+  );
 });

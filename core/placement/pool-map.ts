@@ -33,9 +33,13 @@ export function makePoolMap(ranks: number[], targetsPerEngine: number, ecCellByt
   return map;
 }
 
-/** States in which a target serves I/O. */
+/**
+ * States in which a target serves I/O: UPIN, and DRAIN (its data is still there while it moves
+ * off). An UP target (being reintegrated) and a NEW one (being added) only receive writes until
+ * the rebuild has filled them (see core/placement/layout.ts).
+ */
 export function targetServes(state: TargetState): boolean {
-  return state === 'UP' || state === 'UPIN' || state === 'DRAIN';
+  return state === 'UPIN' || state === 'DRAIN';
 }
 
 /** The state of a target in the map (undefined when the map does not list it). */
@@ -59,7 +63,7 @@ export function targetUp(map: PoolMap, ref: TargetRef): boolean {
  */
 function transition(from: TargetState, to: TargetState): TargetState | undefined {
   if (from === to) return undefined;
-  if (to === 'DOWN') return targetServes(from) || from === 'NEW' ? 'DOWN' : undefined;
+  if (to === 'DOWN') return targetServes(from) || from === 'NEW' || from === 'UP' ? 'DOWN' : undefined;
   if (to === 'DRAIN') return from === 'UPIN' || from === 'UP' ? 'DRAIN' : undefined;
   if (to === 'UP') return from === 'DOWNOUT' ? 'UP' : from === 'DRAIN' ? 'UPIN' : undefined;
   if (to === 'UPIN') return to;

@@ -148,7 +148,7 @@ export async function ecExpand(
     members.forEach((ref, i) => {
       const extra = group.also?.[i];
       if (extra) {
-        const to = { ...op.to, target: extra };
+        const to = { ...op.to, target: extra, mapVersion: undefined };
         extras.push({
           ref: extra,
           op: op.kind === 'punch_obj' ? { ...op, to } : { ...op, to, mustExist: undefined },
@@ -235,7 +235,12 @@ export async function ecExpand(
     if (extra && perMember[i]!.length > 0)
       extras.push({
         ref: extra,
-        op: { ...op, to: { ...op.to, target: extra }, iods: perMember[i]!, cond: undefined },
+        op: {
+          ...op,
+          to: { ...op.to, target: extra, mapVersion: undefined },
+          iods: perMember[i]!,
+          cond: undefined,
+        },
       });
     if (!up[i] || perMember[i]!.length === 0) return;
     out.push({

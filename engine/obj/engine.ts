@@ -41,7 +41,7 @@ import type {
   UpdateCond,
   UpdateIod,
 } from '../../core/wire/obj-types.js';
-import { Rebuilder, rebuildReadLocal } from '../rebuild/rebuild.js';
+import { filling, Rebuilder, rebuildReadLocal } from '../rebuild/rebuild.js';
 import { openVosTarget } from '../vos/index.js';
 import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
 import { asCellRead, ecExpand, ecLockNames, NEWEST, StripeCache } from './ec-write.js';
@@ -480,7 +480,7 @@ export class Engine implements ObjApi, EnginePeer {
     const goalLayout = this.layoutOf(to.pool, to.oid, map, 'goal');
     const goalAt = goalLayout.shards
       .slice(g * n, (g + 1) * n)
-      .map((t, i) => (sameTarget(t, data[i]!) ? undefined : t));
+      .map((t, i) => (sameTarget(t, data[i]!) && !filling(map, t) ? undefined : t));
     return { g, data, goalAt, goal: goalAt.filter((t): t is TargetRef => t !== undefined) };
   }
 
@@ -735,7 +735,7 @@ export class Engine implements ObjApi, EnginePeer {
           : this.writeTargets(op.to, opDkey(op)).map(({ ref, extra }) => ({
               ref,
               op: extra
-                ? withoutConditions({ ...op, to: { ...op.to, target: ref } })
+                ? withoutConditions({ ...op, to: { ...op.to, target: ref, mapVersion: undefined } })
                 : sameTarget(ref, op.to.target)
                   ? op
                   : { ...op, to: { ...op.to, target: ref } },

@@ -155,6 +155,12 @@ class Throttle {
   }
 }
 
+/** Whether a target is being filled by the rebuild (it takes writes, serves no reads yet). */
+export function filling(map: PoolMap, t: TargetRef): boolean {
+  const s = targetState(map, t);
+  return s === 'UP' || s === 'NEW';
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const same = (a: TargetRef, b: TargetRef) => a.rank === b.rank && a.target === b.target;
 
@@ -185,7 +191,9 @@ class ObjectJob {
       if (this.run_.aborted) return this.moved;
       const members = data.shards.slice(g * n, (g + 1) * n);
       const homes = goal.shards.slice(g * n, (g + 1) * n);
-      const moves = homes.flatMap((t, j) => (same(t, members[j]!) ? [] : [j]));
+      // A shard moves when its home changes, or when its home is being filled (UP: reintegrated
+      // with no spare to stand in for it meanwhile).
+      const moves = homes.flatMap((t, j) => (same(t, members[j]!) && !filling(this.map, t) ? [] : [j]));
       if (moves.length === 0) continue;
       const serving = (t: TargetRef) => {
         const s = targetState(this.map, t);
@@ -237,7 +245,8 @@ class ObjectJob {
       this.deferred = undefined;
       for (const h of swapped) {
         await this.read(h, { what: 'discard', dkey });
-        for (const w of deferred.get(`${h.rank}:${h.target}`) ?? []) await this.write(h, dkey, w.iods, w.epoch);
+        for (const w of deferred.get(`${h.rank}:${h.target}`) ?? [])
+          await this.write(h, dkey, w.iods, w.epoch);
       }
     }
   }

@@ -8,9 +8,10 @@
  * data-file space freed. Work goes in transactions of at most RECORDS_PER_TXN_MAX records,
  * awaited one after another, so aggregation never holds the write lock for long.
  */
+
+import type { Oid } from '../../core/common/oid.js';
 import type { Extent } from '../bio/allocator.js';
 import { type Candidate, resolveExtents } from './extents.js';
-import type { Oid } from '../../core/common/oid.js';
 import {
   contPrefix,
   dkeyPrefix,
