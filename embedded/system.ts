@@ -154,6 +154,8 @@ export class DaosSystem {
     await mgmt.announceAll();
     // Transactions a crash left prepared, now that every engine knows its peers and pools.
     for (const c of controls) await c.resolvePendingDtx();
+    // Rebuilds a stop interrupted go on.
+    mgmt.resumeRebuilds();
     const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps, agentKey, options);
     sys.watchEngines(engines);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {

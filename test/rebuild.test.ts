@@ -22,6 +22,7 @@ import {
 import { parseServerConfig } from '../control/server/config.js';
 import { ENGINE_HEARTBEAT_TIMEOUT_MS } from '../control/server/drpc.js';
 import { DaosServer } from '../control/server/server.js';
+import { Telemetry } from '../control/server/telemetry.js';
 import { DaosClient } from '../core/daos/client.js';
 import { SYSTEM_ENGINE_PING_MS, SYSTEM_ENGINE_PING_TIMEOUT_MS } from '../embedded/system.js';
 import { DaosSystem } from '../index.js';
@@ -219,6 +220,12 @@ describe('self-healing of a daos_server deployment', () => {
         250,
       );
       expect((await server.poolQuery('tank')).rebuild).toMatchObject({ state: 'done' });
+      // The rebuild in the server's metrics.
+      const metrics = await new Telemetry(server, { processMetrics: false }).metrics();
+      expect(metrics).toMatch(/daos_pool_rebuild_state\{pool="[^"]+",label="tank",state="done"\} 1/);
+      expect(Number(/daos_pool_rebuild_bytes\{[^}]*label="tank"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(
+        0,
+      );
       await pool.refreshMap();
       expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
       expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);

@@ -548,6 +548,20 @@ export class MgmtService implements MgmtApi {
 
   // ---- rebuild ----
 
+  /**
+   * Start the rebuilds a restart interrupted: every pool whose map still has targets in
+   * transition (DOWN per its self_heal, DRAIN, UP, NEW). Called once the engines have joined.
+   */
+  resumeRebuilds(): void {
+    const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => ({ pool: p.uuid, map: p.map }));
+    const moving = pools.filter((p) => p.map.states.some((s) => s === 'DRAIN' || s === 'UP' || s === 'NEW'));
+    this.kickRebuilds(moving, 'always');
+    this.kickRebuilds(
+      pools.filter((p) => !moving.includes(p)),
+      'self_heal',
+    );
+  }
+
   /** Whether every engine takes part in rebuilds (test doubles may not). */
   private rebuildable(): boolean {
     return this.engines.length > 0 && this.engines.every((e) => e.rebuildStart && e.rebuildStatus);

@@ -499,6 +499,8 @@ export class DaosServer extends MgmtControl implements ControlPlane {
         this.log(`daos_server: engine rank ${m.rank} joined`);
       }
     }
+    // Rebuilds a restart interrupted go on (a running one is left as it is).
+    this.mgmt.resumeRebuilds();
   }
 
   private select(ranks?: number[]): Member[] {

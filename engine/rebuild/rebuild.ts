@@ -19,6 +19,7 @@
  * hides them. The rebuild reads at an epoch taken after REBUILD_SETTLE_MS, so that writes placed
  * with the older map have landed. Throughput is bounded by REBUILD_BYTES_PER_SEC_MAX per engine.
  */
+import { bigMax, bigMin } from '../../core/common/bigint.js';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
@@ -263,27 +264,25 @@ class ObjectJob {
     lead: number,
     serving: (t: TargetRef) => boolean,
   ): Promise<void> {
-    {
-      const akeys = await this.union(listers, { what: 'akeys', dkey });
-      for (const akey of akeys) {
-        if (this.run_.aborted) return;
-        let info: RebuildReadReply['akey'];
-        for (const l of listers) {
-          info = (await this.read(l, { what: 'akey', dkey, akey })).akey;
-          if (info) break;
+    const akeys = await this.union(listers, { what: 'akeys', dkey });
+    for (const akey of akeys) {
+      if (this.run_.aborted) return;
+      let info: RebuildReadReply['akey'];
+      for (const l of listers) {
+        info = (await this.read(l, { what: 'akey', dkey, akey })).akey;
+        if (info) break;
+      }
+      if (!info) continue;
+      for (const j of moves) {
+        const home = homes[j]!;
+        if (info.kind === 'single') {
+          if (info.value === undefined || info.epoch === undefined) continue;
+          await this.write(home, dkey, [{ akey, kind: 'single', value: info.value }], info.epoch);
+          continue;
         }
-        if (!info) continue;
-        for (const j of moves) {
-          const home = homes[j]!;
-          if (info.kind === 'single') {
-            if (info.value === undefined || info.epoch === undefined) continue;
-            await this.write(home, dkey, [{ akey, kind: 'single', value: info.value }], info.epoch);
-            continue;
-          }
-          if (!this.ec) await this.copyArray(members[lead]!, home, dkey, akey, info.recordSize);
-          else if (serving(members[j]!)) await this.copyArray(members[j]!, home, dkey, akey, info.recordSize);
-          else await this.decodeCells(members, serving, j, home, dkey, akey, info.recordSize);
-        }
+        if (!this.ec) await this.copyArray(members[lead]!, home, dkey, akey, info.recordSize);
+        else if (serving(members[j]!)) await this.copyArray(members[j]!, home, dkey, akey, info.recordSize);
+        else await this.decodeCells(members, serving, j, home, dkey, akey, info.recordSize);
       }
     }
   }
@@ -313,7 +312,7 @@ class ObjectJob {
     for (const r of ranges) {
       for (let idx = r.idx; idx < r.idx + r.nr; idx += step) {
         if (this.run_.aborted) return;
-        const nr = r.idx + r.nr - idx < step ? r.idx + r.nr - idx : step;
+        const nr = bigMin(r.idx + r.nr - idx, step);
         const got = await this.read(src, { what: 'extent', dkey, akey, recordSize, recx: { idx, nr } });
         await this.writeExtents(home, dkey, akey, recordSize, got, { idx, nr }, r.epoch);
       }
@@ -405,8 +404,8 @@ class ObjectJob {
     const data = got.data;
     if (!data) return;
     const extents = (got.map ?? []).flatMap((m) => {
-      const from = m.idx > recx.idx ? m.idx : recx.idx;
-      const end = m.idx + m.nr < recx.idx + recx.nr ? m.idx + m.nr : recx.idx + recx.nr;
+      const from = bigMax(m.idx, recx.idx);
+      const end = bigMin(m.idx + m.nr, recx.idx + recx.nr);
       if (end <= from) return [];
       const off = Number(from - recx.idx) * recordSize;
       return [{ idx: from, nr: end - from, data: data.subarray(off, off + Number(end - from) * recordSize) }];
