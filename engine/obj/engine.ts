@@ -853,7 +853,22 @@ export class Engine implements ObjApi, EnginePeer {
     checkPart(ops, epochs, epoch);
     hlc.update(epoch);
     const { store, vosOps } = this.partStore(ops);
-    await store.apply(epoch, vosOps(epochs), this.vosCheck(check));
+    await this.lockRetried(store.apply(epoch, vosOps(epochs), this.vosCheck(check)));
+  }
+
+  /**
+   * A write that met a key locked by a prepared transaction (DER_TX_RESTART): if that transaction's
+   * coordinator is DOWN, resolving it frees the key, so a resolution pass starts (in the
+   * background) before the error goes back; the client sends a plain write again.
+   */
+  private async lockRetried(write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (err instanceof DaosError && err.code === 'DER_TX_RESTART' && this.ranksDown().size > 0)
+        void this.resolvePendingDtx({ coordinatorDown: true }).catch(this.onBackgroundError);
+      throw err;
+    }
   }
 
   async tgtPrepare(
@@ -871,7 +886,7 @@ export class Engine implements ObjApi, EnginePeer {
     // A prepare from a coordinator already DOWN (sent before it died, read after): refused.
     if (this.ranksDown().has(coordinator.rank)) throw refuse();
     const { store, vosOps } = this.partStore(ops);
-    await store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check));
+    await this.lockRetried(store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check)));
     // The coordinator went DOWN while this prepare ran: the resolution pass of that map change may
     // have missed it, so resolve again (with the survivors) before answering.
     if (this.ranksDown().has(coordinator.rank)) {
