@@ -179,14 +179,23 @@ export class DaosObject {
       .map((t) => this.at(t));
   }
 
-  /** Run `fn`; when a target was unreachable or the map stale, refresh the map and, if it changed, once more. */
+  /**
+   * Run `fn`; when a target was unreachable or the map stale, refresh the map and, if it changed,
+   * run it again. An engine that answered that one of its peers is unreachable (a member that
+   * just failed, which that engine's map does not show yet) is asked again after a pause, up to
+   * WRITE_RESTARTS_MAX times, even when the map did not change.
+   */
   private async retried<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
-      if (!(await this.container.pool.refreshMap())) throw err;
-      return fn();
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
+        if (i >= 2 * WRITE_RESTARTS_MAX) throw err;
+        if (await this.container.pool.refreshMap()) continue;
+        if (!err.remote || i >= WRITE_RESTARTS_MAX) throw err;
+        await new Promise((r) => setTimeout(r, WRITE_RESTART_DELAY_MS * 2 ** i));
+      }
     }
   }
 
