@@ -190,7 +190,8 @@ export class DaosObject {
       try {
         return await fn();
       } catch (err) {
-        if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
+        if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE'))
+          throw err;
         if (i >= 2 * WRITE_RESTARTS_MAX) throw err;
         if (await this.container.pool.refreshMap()) continue;
         if (!err.remote || i >= WRITE_RESTARTS_MAX) throw err;
