@@ -345,24 +345,35 @@ for (const [verb, done] of [
   ['drain', 'Drain'],
   ['reintegrate', 'Reintegration'],
 ] as const) {
-  pool
+  const cmd = pool
     .command(`${verb} <pool>`)
     .requiredOption('--rank <n>', 'engine rank')
-    .option('--target-idx <list>', 'target indices on the rank, e.g. 0,2-3 (default all)')
-    .action(
-      act((id: string, o: { rank: string; targetIdx?: string }) => async (ctl) => {
-        const rank = rankOption(o.rank);
-        const targets = targetList(o.targetIdx);
-        const q =
-          verb === 'exclude'
-            ? await ctl.poolExclude(id, rank, targets)
-            : verb === 'drain'
-              ? await ctl.poolDrain(id, rank, targets)
-              : await ctl.poolReintegrate(id, rank, targets);
-        return { json: q, text: `${done} command succeeded\n${poolQueryText(q)}` };
-      }),
-    );
+    .option('--target-idx <list>', 'target indices on the rank, e.g. 0,2-3 (default all)');
+  if (verb === 'exclude') cmd.option('--force', "exclude even when a container's redundancy factor breaks");
+  cmd.action(
+    act((id: string, o: { rank: string; targetIdx?: string; force?: boolean }) => async (ctl) => {
+      const rank = rankOption(o.rank);
+      const targets = targetList(o.targetIdx);
+      const q =
+        verb === 'exclude'
+          ? await ctl.poolExclude(id, rank, targets, { force: o.force === true })
+          : verb === 'drain'
+            ? await ctl.poolDrain(id, rank, targets)
+            : await ctl.poolReintegrate(id, rank, targets);
+      return { json: q, text: `${done} command succeeded\n${poolQueryText(q)}` };
+    }),
+  );
 }
+pool
+  .command('extend <pool>')
+  .requiredOption('--ranks <list>', 'engine ranks to extend the pool onto, e.g. 4,5 or 4-5')
+  .action(
+    act((id: string, o: { ranks: string }) => async (ctl) => {
+      const ranks = targetList(o.ranks) ?? [];
+      const q = await ctl.poolExtend(id, ranks);
+      return { json: q, text: `Extend command succeeded\n${poolQueryText(q)}` };
+    }),
+  );
 
 // ---- containers ----
 const cont = program.command('cont').alias('container').description('containers (admin)');

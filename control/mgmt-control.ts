@@ -68,8 +68,18 @@ export abstract class MgmtControl {
     return this.mgmt.poolDeleteAcl(id, principal);
   }
 
-  async poolExclude(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
-    await this.mgmt.poolExclude(id, rank, targets);
+  async poolExclude(
+    id: string,
+    rank: number,
+    targets?: number[],
+    options: { force?: boolean } = {},
+  ): Promise<PoolQuery> {
+    await this.mgmt.poolExclude(id, rank, targets, options);
+    return this.mgmt.poolQuery(id);
+  }
+
+  async poolExtend(id: string, ranks: number[]): Promise<PoolQuery> {
+    await this.mgmt.poolExtend(id, ranks);
     return this.mgmt.poolQuery(id);
   }
 

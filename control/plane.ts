@@ -113,8 +113,18 @@ export interface ControlPlane {
   poolOverwriteAcl(id: string, entries: string[]): Promise<string[]>;
   poolUpdateAcl(id: string, entries: string[]): Promise<string[]>;
   poolDeleteAcl(id: string, principal: string): Promise<string[]>;
-  /** Targets (default all) of a rank go DOWN in the pool's map. */
-  poolExclude(id: string, rank: number, targets?: number[]): Promise<PoolQuery>;
+  /**
+   * Targets (default all) of a rank go DOWN in the pool's map and the rebuild starts. DER_BUSY
+   * while a rebuild runs; DER_RF when it would break a container's redundancy factor, unless `force`.
+   */
+  poolExclude(
+    id: string,
+    rank: number,
+    targets?: number[],
+    options?: { force?: boolean },
+  ): Promise<PoolQuery>;
+  /** Extend the pool onto more engine ranks of the system (the rebuild rebalances it). */
+  poolExtend(id: string, ranks: number[]): Promise<PoolQuery>;
   poolDrain(id: string, rank: number, targets?: number[]): Promise<PoolQuery>;
   poolReintegrate(id: string, rank: number, targets?: number[]): Promise<PoolQuery>;
 

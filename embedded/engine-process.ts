@@ -133,8 +133,17 @@ export class EngineProcess {
     return this.stderr.text;
   }
 
+  /** Whether stop() was called (an exit is then expected). */
+  stopping = false;
+
+  /** SIGKILL the process (an engine that stopped answering). */
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited in time; closes the connection. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.remote.close();
     if (!this.running) return;
     this.child.kill('SIGTERM');

@@ -14,6 +14,7 @@ import { parseBytes } from '../core/common/units.js';
 import { DaosClient } from '../core/daos/client.js';
 import type { EngineCounters } from '../core/daos/engine-counters.js';
 import type { PoolInfo, SystemLink } from '../core/daos/link.js';
+import type { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { PoolMap } from '../core/placement/pool-map.js';
 import type { Listener } from '../core/wire/transport.js';
 import { Engine } from '../engine/obj/engine.js';
@@ -29,6 +30,15 @@ import { EngineProcess } from './engine-process.js';
  *   DIR/control/             management service metadata (LMDB)
  *   DIR/engine-R/target-T/   one VOS store per target (LMDB index + data file)
  */
+
+/** How often the system pings each engine process (tcp) to find one that stopped answering. */
+export const SYSTEM_ENGINE_PING_MS = 1000;
+/**
+ * How long an engine process may leave pings unanswered before it is declared failed (and
+ * killed). An engine that exits is declared failed at once; so a failure is detected within
+ * SYSTEM_ENGINE_PING_MS + SYSTEM_ENGINE_PING_TIMEOUT_MS.
+ */
+export const SYSTEM_ENGINE_PING_TIMEOUT_MS = 5000;
 
 /** The OS user running the system and their primary group, as credential names (no `@`). */
 function osUser(): { user: string; groups: string[] } {
@@ -75,6 +85,15 @@ export class DaosSystem {
   private stopped = false;
   private serving: Promise<Array<{ rank: number; address: string }>> | undefined;
   private readonly listeners: Listener[] = [];
+  /** The engines' object services by rank (what clients call). */
+  private readonly apis: Array<Engine | RemoteEngine>;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly lastAnswer = new Map<number, number>();
+  /** Engine failures the system detected (tcp): rank, when it was noticed, and why. */
+  readonly failures: Array<{ rank: number; detectedMs: number; why: string }> = [];
+  private readonly failing = new Set<number>();
+  private readonly options: SystemOptions;
+  private readonly seenMaps: Map<string, PoolMap>;
 
   private constructor(
     dir: string,
@@ -83,7 +102,10 @@ export class DaosSystem {
     mgmt: MgmtService,
     seenMaps: Map<string, PoolMap>,
     agentKey: SigningKeyPair,
+    options: SystemOptions,
   ) {
+    this.options = options;
+    this.seenMaps = seenMaps;
     this.agentKey = agentKey;
     this.dir = dir;
     this.transport = engines[0]?.kind === 'process' ? 'tcp' : 'inproc';
@@ -91,6 +113,7 @@ export class DaosSystem {
     this.store = store;
     this.mgmt = mgmt;
     const apis = engines.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote));
+    this.apis = apis;
     this.link = {
       mgmt: mgmt.asCaller(this.credentialSource(osUser())),
       engine: (rank: number) => {
@@ -131,7 +154,10 @@ export class DaosSystem {
     await mgmt.announceAll();
     // Transactions a crash left prepared, now that every engine knows its peers and pools.
     for (const c of controls) await c.resolvePendingDtx();
-    const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps, agentKey);
+    // Rebuilds a stop interrupted go on.
+    mgmt.resumeRebuilds();
+    const sys = new DaosSystem(dir, engines, store, mgmt, seenMaps, agentKey, options);
+    sys.watchEngines(engines);
     if (options.aggregationIntervalMs && options.aggregationIntervalMs > 0) {
       sys.aggTimer = setInterval(() => {
         // One pass at a time; stop() waits for the one in flight before closing the stores.
@@ -170,6 +196,125 @@ export class DaosSystem {
   async rankDown(rank: number): Promise<Array<{ pool: string; mapVersion: number }>> {
     this.checkRunning();
     return this.mgmt.rankDown(rank);
+  }
+
+  /**
+   * Watch engine processes (tcp): one that exits without being asked to, or leaves pings
+   * unanswered for SYSTEM_ENGINE_PING_TIMEOUT_MS (it is then killed), has failed — its rank is
+   * excluded from the pools whose self_heal says so, and their rebuild starts (MgmtService.rankFailed).
+   */
+  private watchEngines(engines: readonly SystemEngine[]): void {
+    for (const e of engines) {
+      if (e.kind !== 'process') continue;
+      this.lastAnswer.set(e.proc.rank, Date.now());
+      void e.proc.exited.then(() => {
+        if (!this.stopped && !e.proc.stopping) this.engineFailed(e.proc.rank, 'its process exited');
+      });
+    }
+    if (this.pingTimer || !engines.some((e) => e.kind === 'process')) return;
+    this.pingTimer = setInterval(() => {
+      for (const e of this.engineList) {
+        if (e.kind !== 'process' || !e.proc.running || this.failing.has(e.proc.rank)) continue;
+        const rank = e.proc.rank;
+        e.proc.remote.ping({}, { timeoutMs: SYSTEM_ENGINE_PING_TIMEOUT_MS }).then(
+          () => this.lastAnswer.set(rank, Date.now()),
+          () => undefined,
+        );
+        if (Date.now() - (this.lastAnswer.get(rank) ?? Date.now()) > SYSTEM_ENGINE_PING_TIMEOUT_MS) {
+          e.proc.kill();
+          this.engineFailed(rank, `no answer to pings for ${SYSTEM_ENGINE_PING_TIMEOUT_MS} ms; killed`);
+        }
+      }
+    }, SYSTEM_ENGINE_PING_MS);
+    this.pingTimer.unref();
+  }
+
+  private engineFailed(rank: number, why: string): void {
+    if (this.failing.has(rank) || this.stopped) return;
+    this.failing.add(rank);
+    this.failures.push({ rank, detectedMs: Date.now(), why });
+    this.mgmt.rankFailed(rank).catch(() => undefined);
+  }
+
+  /**
+   * Start `count` more engine ranks (same targets per engine, same transport) and add them to the
+   * system; pools are extended onto them with extendPool. Resolves to the new ranks.
+   */
+  async addEngines(count: number): Promise<number[]> {
+    this.checkRunning();
+    if (!Number.isInteger(count) || count < 1 || this.engineList.length + count > ENGINES_MAX)
+      throw new DaosError(
+        'DER_INVAL',
+        `engines to add ${count} must be 1..${ENGINES_MAX - this.engineList.length}`,
+      );
+    const layout = JSON.parse(readFileSync(join(this.dir, 'system.json'), 'utf8')) as SystemFile;
+    const first = this.engineList.length;
+    const ranks = Array.from({ length: count }, (_, i) => first + i);
+    let added: SystemEngine[];
+    if (this.transport === 'tcp') {
+      const onPoolMap = (pool: string, map: PoolMap) => {
+        if (map.version > (this.seenMaps.get(pool)?.version ?? 0)) this.seenMaps.set(pool, map);
+      };
+      const procs = await Promise.all(
+        ranks.map((rank) =>
+          EngineProcess.spawn({
+            dir: join(this.dir, `engine-${rank}`),
+            rank,
+            targets: layout.targetsPerEngine,
+            durability: this.options.durability ?? 'process',
+            onPoolMap,
+          }),
+        ),
+      );
+      added = procs.map((proc) => ({ kind: 'process', proc }));
+      this.engineList.push(...added);
+      const peers = this.engineList.flatMap((e) =>
+        e.kind === 'process' && e.proc.running ? [{ rank: e.proc.rank, address: e.proc.address }] : [],
+      );
+      for (const e of this.engineList)
+        if (e.kind === 'process' && e.proc.running) await e.proc.remote.setPeers(peers);
+    } else {
+      const inproc = this.engineList.flatMap((e) => (e.kind === 'inproc' ? [e.engine] : []));
+      const peers = (rank: number) => {
+        const e = inproc[rank];
+        if (!e) throw new DaosError('DER_UNREACH', `no engine rank ${rank}`);
+        return e;
+      };
+      for (const rank of ranks) {
+        inproc.push(
+          await Engine.start({
+            dir: join(this.dir, `engine-${rank}`),
+            rank,
+            targets: layout.targetsPerEngine,
+            vos: { durability: this.options.durability },
+            peers,
+            checkToken: tokenChecker(),
+          }),
+        );
+      }
+      for (const e of inproc) e.setPeers(peers);
+      added = ranks.map((rank) => ({ kind: 'inproc', engine: inproc[rank]! }));
+      this.engineList.push(...added);
+    }
+    for (const e of added) this.apis.push(e.kind === 'inproc' ? e.engine : e.proc.remote);
+    this.mgmt.addEngines(added.map((e) => (e.kind === 'inproc' ? e.engine : e.proc.remote)));
+    writeFileSync(
+      join(this.dir, 'system.json'),
+      `${JSON.stringify({ ...layout, engines: this.engineList.length }, null, 2)}\n`,
+    );
+    this.watchEngines(added);
+    return ranks;
+  }
+
+  /** Extend a pool onto engine ranks (what `dmg pool extend` does); the rebuild rebalances it. */
+  async extendPool(id: string, ranks: number[]): Promise<{ mapVersion: number }> {
+    this.checkRunning();
+    return this.mgmt.poolExtend(id, ranks);
+  }
+
+  /** The pool's rebuild as pool query reports it, with the map version and seconds it took so far. */
+  rebuildState(id: string): ReturnType<MgmtService['rebuildState']> {
+    return this.mgmt.rebuildState(id);
   }
 
   /** Create a pool spanning every target (what `dmg pool create` does). */
@@ -288,6 +433,8 @@ export class DaosSystem {
     if (this.stopped) return;
     this.stopped = true;
     if (this.aggTimer) clearInterval(this.aggTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.mgmt.close();
     await this.aggRunning;
     for (const l of this.listeners.splice(0)) await l.close();
     for (const e of this.engineList) await (e.kind === 'inproc' ? e.engine.stop() : e.proc.stop());

@@ -207,8 +207,28 @@ cache_expiry: 0
     );
     // The data is still there (a new client: the restarted engine listens on a new port).
     await writeAndCheck(false);
+    // Self-healing excluded the dead rank's targets (pool self_heal exclude;rebuild); a restarted
+    // engine's targets stay out until the operator reintegrates them, which refills them.
+    type Q = { targets: number; disabledTargets: number; rebuild: { state: string } };
+    const query = async () => (await dmg('pool', 'query', 'tank')) as Q;
+    await until(
+      async () => (await query()).rebuild.state === 'done',
+      60_000,
+      () => 'rebuild after the kill',
+    );
+    expect((await query()).disabledTargets).toBe(2);
+    await dmg('pool', 'reintegrate', 'tank', '--rank', '1');
+    await until(
+      async () => {
+        const r = await query();
+        return r.rebuild.state === 'done' && r.disabledTargets === 0;
+      },
+      60_000,
+      () => 'reintegration',
+    );
+    await writeAndCheck(false);
     // The pool is still there and queryable through the restarted engine.
-    const q = (await dmg('pool', 'query', 'tank')) as { targets: number; disabledTargets: number };
+    const q = await query();
     expect(q.targets).toBe(4);
     expect(q.disabledTargets).toBe(0);
 

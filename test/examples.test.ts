@@ -80,7 +80,7 @@ describe('examples', () => {
     );
     expect(new Set(pids).size).toBe(3);
     expect(pids).not.toContain(process.pid);
-    expect(out).toMatch(/killed engine rank 1; pool map version is now 2/);
+    expect(out).toMatch(/killed engine rank 1; the system excluded it \(pool map version \d+\)/);
     expect(out).toMatch(/read back 100\/100 keys; 2 of 6 targets disabled/);
     expect(out).toMatch(/sensor-0 = "written after the loss"/);
   });
@@ -111,5 +111,18 @@ describe('examples', () => {
     expect(out).toMatch(/link in DFS: todo -> notes\/todo\.txt/);
     expect(out).toMatch(/^out: 2 files, 3 dirs, 1 links to /m);
     expect(out).toMatch(/restored tree matches the original: true/);
+  });
+
+  it('rebuild: an engine killed, its rank excluded and rebuilt, everything read back after a second loss', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist/examples/rebuild.js'), '--mib', '8'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(out).toMatch(/wrote 8 MiB into 4 objects/);
+    expect(out).toMatch(/killed engine rank 3/);
+    expect(out).toMatch(/rank 3 excluded after \d+ ms: its process exited/);
+    expect(out).toMatch(/rebuild done: [1-9]\d* objects/);
+    expect(out).toMatch(/full redundancy again after \d+ ms: [1-9]\d* shards checked/);
+    expect(out).toMatch(/read back 8 MiB byte-exact/);
   });
 });

@@ -305,8 +305,18 @@ export class ManagementClient implements ControlPlane {
     return (await this.unary<{ values: string[] }>('PoolSvc', 'DeleteAcl', { id, principal })).values;
   }
 
-  async poolExclude(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
-    return this.poolTargets('Exclude', id, rank, targets);
+  async poolExclude(
+    id: string,
+    rank: number,
+    targets?: number[],
+    options: { force?: boolean } = {},
+  ): Promise<PoolQuery> {
+    return this.poolTargets('Exclude', id, rank, targets, options.force === true);
+  }
+
+  async poolExtend(id: string, ranks: number[]): Promise<PoolQuery> {
+    const request = { id, ranks: ranks.map((r) => u32ToWire(r, 'ranks')) };
+    return poolQueryFromWire(await this.unary<WirePoolQuery>('PoolSvc', 'Extend', request));
   }
 
   async poolDrain(id: string, rank: number, targets?: number[]): Promise<PoolQuery> {
@@ -322,8 +332,14 @@ export class ManagementClient implements ControlPlane {
     id: string,
     rank: number,
     targets?: number[],
+    force = false,
   ): Promise<PoolQuery> {
-    const request = { id, rank: u32ToWire(rank, 'rank'), targets: u32ListToWire(targets, 'targets') };
+    const request = {
+      id,
+      rank: u32ToWire(rank, 'rank'),
+      targets: u32ListToWire(targets, 'targets'),
+      ...(force ? { force } : {}),
+    };
     return poolQueryFromWire(await this.unary<WirePoolQuery>('PoolSvc', method, request));
   }
 

@@ -112,6 +112,7 @@ const RESULTS: Record<keyof ControlPlane, unknown> = {
   poolExclude: QUERY,
   poolDrain: { ...QUERY, rebuild: { state: 'idle', objects: 0, bytes: 0 } },
   poolReintegrate: { ...QUERY, rebuild: { state: 'done', objects: 1, bytes: 1 } },
+  poolExtend: { ...QUERY, rebuild: { state: 'busy', objects: 2, bytes: 3 } },
   contSetOwner: CONT,
   attachInfo: ATTACH,
 };
@@ -255,7 +256,13 @@ describe('gRPC control plane, insecure transport', () => {
   });
 
   it('pools: exclude, drain, reintegrate with and without targets', async () => {
-    await roundTrip('poolExclude', ['tank', 1, [0, 3]], ['tank', 1, [0, 3]]);
+    await roundTrip('poolExclude', ['tank', 1, [0, 3]], ['tank', 1, [0, 3], { force: false }]);
+    await roundTrip(
+      'poolExclude',
+      ['tank', 1, undefined, { force: true }],
+      ['tank', 1, undefined, { force: true }],
+    );
+    await roundTrip('poolExtend', ['tank', [4, 5]], ['tank', [4, 5]]);
     await roundTrip('poolDrain', ['tank', 0], ['tank', 0, undefined]);
     await roundTrip('poolReintegrate', ['tank', 2, []], ['tank', 2, []]);
   });

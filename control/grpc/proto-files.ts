@@ -52,6 +52,7 @@ export const SERVICES = {
     'Exclude',
     'Drain',
     'Reintegrate',
+    'Extend',
   ],
   ContSvc: ['SetOwner'],
   MgmtSvc: ['GetAttachInfo'],

@@ -143,9 +143,14 @@ function routes(plane: ControlPlane, client: MgmtSource | undefined): Record<Ser
         OverwriteAcl: async (r) => ({ values: await plane.poolOverwriteAcl(id(r), r.entries as string[]) }),
         UpdateAcl: async (r) => ({ values: await plane.poolUpdateAcl(id(r), r.entries as string[]) }),
         DeleteAcl: async (r) => ({ values: await plane.poolDeleteAcl(id(r), r.principal as string) }),
-        Exclude: async (r) => poolQueryToWire(await plane.poolExclude(...targets(r))),
+        Exclude: async (r) =>
+          poolQueryToWire(await plane.poolExclude(...targets(r), { force: r.force === true })),
         Drain: async (r) => poolQueryToWire(await plane.poolDrain(...targets(r))),
         Reintegrate: async (r) => poolQueryToWire(await plane.poolReintegrate(...targets(r))),
+        Extend: async (r) =>
+          poolQueryToWire(
+            await plane.poolExtend(id(r), ((r.ranks as number[] | undefined) ?? []).map(Number)),
+          ),
       },
       streaming: {},
     },

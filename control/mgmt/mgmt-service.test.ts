@@ -117,7 +117,7 @@ describe('MgmtService pool properties', () => {
     expect(await mgmt.poolGetProps('tank')).toEqual({
       label: 'tank',
       ec_cell_sz: '65536',
-      self_heal: 'exclude,rebuild',
+      self_heal: 'exclude;rebuild',
       reclaim: 'time',
       space_rb: '0',
       rd_fac: '0',

@@ -15,6 +15,7 @@ import type {
   ContCreateOptions,
   ContInfo,
   ContProps,
+  EngineRebuildStatus,
   MgmtApi,
   OpenOptions,
   PoolInfo,
@@ -22,14 +23,18 @@ import type {
 } from '../../core/daos/link.js';
 import { CONTAINER_TYPES } from '../../core/daos/link.js';
 import { EC_CODEC_CELL_BYTES_MAX } from '../../core/ec/limits.js';
+import { layoutsDiffer } from '../../core/placement/layout.js';
 import { oclassByName } from '../../core/placement/oclass.js';
 import {
+  completeRebuild,
+  extendMap,
   makePoolMap,
   type PoolMap,
   ranksDown,
   setTargetsState,
   type TargetRef,
   type TargetState,
+  targetState,
 } from '../../core/placement/pool-map.js';
 import {
   type AccessTarget,
@@ -56,7 +61,13 @@ import { exportKeyPem, generateKeyPair, type SigningKeyPair } from '../security/
 import { issueToken, TOKEN_TTL_MS_DEFAULT } from '../security/token.js';
 import { callerPrincipals } from './caller.js';
 import type { MetadataStore } from './metadata-store.js';
-import { checkPoolPropNames, checkPoolProps, POOL_PROP_NAMES, POOL_PROPS } from './pool-props.js';
+import {
+  checkPoolPropNames,
+  checkPoolProps,
+  POOL_PROP_NAMES,
+  POOL_PROPS,
+  selfHealHas,
+} from './pool-props.js';
 
 /**
  * The management service: pools, containers, their properties, attributes, snapshots and object
@@ -85,6 +96,27 @@ export interface EngineControl {
     upTo: bigint,
     keep: bigint[],
   ): Promise<{ recordsRemoved: number; bytesFreed: number }>;
+  /** Start the engine's part of the pool's rebuild for map `version` (engine/rebuild). */
+  rebuildStart?(pool: string, version: number): void | Promise<void>;
+  rebuildStatus?(pool: string): EngineRebuildStatus | Promise<EngineRebuildStatus>;
+  /** Drop what `targets` (default all) of the engine hold for the pool (before reintegration). */
+  rebuildDiscard?(pool: string, targets?: readonly number[]): Promise<void>;
+}
+
+/** How often the management service asks the engines how a rebuild goes. */
+export const REBUILD_POLL_MS = 200;
+
+/** A pool's rebuild as pool query reports it. */
+interface PoolRebuild {
+  /** The pool map version being rebuilt for. */
+  version: number;
+  state: 'busy' | 'done';
+  objects: number;
+  bytes: number;
+  /** Objects and bytes of earlier runs that a newer map version replaced. */
+  carried: { objects: number; bytes: number };
+  startedMs: number;
+  doneMs?: number;
 }
 
 interface PoolRecord {
@@ -193,14 +225,23 @@ export class MgmtService implements MgmtApi {
   readonly tokenPublicKeyPem: string;
   private readonly tokenTtlMs: number;
 
+  /** Engines of the system (extend adds to them). */
+  private readonly engines: EngineControl[];
+  /** Rebuilds by pool uuid (the latest of each; kept in memory, restarted from the map on start). */
+  private readonly rebuilds = new Map<string, PoolRebuild>();
+  private rebuildTimer: NodeJS.Timeout | undefined;
+  private rebuildPolling = false;
+  private closed = false;
+
   constructor(
     private readonly store: MetadataStore,
-    private readonly engines: readonly EngineControl[],
+    engines: readonly EngineControl[],
     private readonly now: () => bigint,
     /** Who asks when a request names no owner (default: this process's OS user and group). */
     private readonly caller: () => { user: string; group: string } = callerPrincipals,
     private readonly security: MgmtSecurity = {},
   ) {
+    this.engines = [...engines];
     this.tokenKey = security.tokenKey ?? generateKeyPair();
     this.tokenPublicKeyPem = exportKeyPem(this.tokenKey.publicKey);
     this.tokenTtlMs = security.tokenTtlMs ?? TOKEN_TTL_MS_DEFAULT;
@@ -314,7 +355,27 @@ export class MgmtService implements MgmtApi {
     return this.serial(async () => {
       this.checkRank(rank);
       const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => p);
-      return this.setTargets(pools, rank, undefined, 'DOWN');
+      const changed = await this.setTargets(pools, rank, undefined, 'DOWN');
+      this.kickRebuilds(changed, 'self_heal');
+      return changed;
+    });
+  }
+
+  /**
+   * An engine rank died or stopped answering (the control plane's detection): in every pool whose
+   * self_heal has `exclude`, its targets go DOWN (new map versions); where it also has `rebuild`,
+   * the rebuild starts. Resolves to the pools whose map changed.
+   */
+  rankFailed(rank: number): Promise<Array<{ pool: string; mapVersion: number }>> {
+    return this.serial(async () => {
+      this.checkRank(rank);
+      const pools = this.store
+        .list<PoolRecord>('pool/')
+        .map(([, p]) => p)
+        .filter((p) => selfHealHas(p.props?.self_heal, 'exclude'));
+      const changed = await this.setTargets(pools, rank, undefined, 'DOWN');
+      this.kickRebuilds(changed, 'self_heal');
+      return changed;
     });
   }
 
@@ -329,7 +390,7 @@ export class MgmtService implements MgmtApi {
       const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => p);
       for (const r of ranks) {
         const latest = pools.map((p) => this.store.get<PoolRecord>(poolKey(p.uuid)) ?? p);
-        await this.setTargets(latest, r, undefined, 'DOWN');
+        this.kickRebuilds(await this.setTargets(latest, r, undefined, 'DOWN'), 'self_heal');
       }
     });
   }
@@ -342,22 +403,109 @@ export class MgmtService implements MgmtApi {
       .sort((a, b) => a - b);
   }
 
-  /** Targets (default all) of `rank` go DOWN in the pool's map (dmg pool exclude). */
-  poolExclude(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
-    return this.poolTargets(poolId, rank, targets, 'DOWN');
+  /**
+   * Targets (default all) of `rank` go DOWN in the pool's map (dmg pool exclude), and the rebuild
+   * starts when the pool's self_heal has `rebuild`. DER_BUSY while a rebuild runs; DER_RF when more fault domains (ranks) would have DOWN
+   * targets than a container of the pool survives (its redundancy factor), unless `force`.
+   */
+  poolExclude(
+    poolId: string,
+    rank: number,
+    targets?: number[],
+    options: { force?: boolean } = {},
+  ): Promise<{ mapVersion: number }> {
+    return this.poolTargets(poolId, rank, targets, 'DOWN', (pool, next) => {
+      if (options.force) return;
+      const down = new Set(next.targets.filter((_, i) => next.states[i] === 'DOWN').map((t) => t.rank));
+      for (const [, c] of this.store.list<ContRecord>(`cont/${pool.uuid}/`)) {
+        if (down.size > c.props.redunFactor)
+          throw new DaosError(
+            'DER_RF',
+            `excluding rank ${rank} leaves ${down.size} fault domains (ranks ${[...down].join(',')}) with DOWN targets in pool "${pool.label}"; container "${c.label}" has redundancy factor ${c.props.redunFactor} (use force to exclude anyway)`,
+          );
+      }
+    });
   }
 
-  /** Targets (default all) of `rank` go DRAIN: they still serve, but are on their way out (dmg pool drain). */
+  /**
+   * Targets (default all) of `rank` go DRAIN: they still serve while the rebuild moves their
+   * shards to other targets, then they are out (DOWNOUT) (dmg pool drain). DER_BUSY while a
+   * rebuild runs.
+   */
   poolDrain(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
     return this.poolTargets(poolId, rank, targets, 'DRAIN');
   }
 
   /**
-   * Targets (default all) of `rank` come back UPIN (dmg pool reintegrate). There is no rebuild
-   * yet: what was written while they were out is not copied back to them.
+   * Targets (default all) of `rank` come back (dmg pool reintegrate): what they held is dropped,
+   * they go UP, the rebuild fills them with their shards, then they are UPIN. A DRAIN target
+   * just comes back UPIN. DER_BUSY while a rebuild runs. Without engines that rebuild, targets
+   * come back UPIN at once.
    */
   poolReintegrate(poolId: string, rank: number, targets?: number[]): Promise<{ mapVersion: number }> {
-    return this.poolTargets(poolId, rank, targets, 'UPIN');
+    return this.poolTargets(poolId, rank, targets, this.rebuildable() ? 'UP' : 'UPIN', async (pool) => {
+      const refs = this.refsOf(pool, rank, targets);
+      const down = refs.filter((r) => targetState(pool.map, r) === 'DOWN');
+      if (down.length > 0 && this.rebuildable())
+        throw new DaosError(
+          'DER_BUSY',
+          `rank ${rank} of pool "${pool.label}" has DOWN targets whose rebuild has not finished; reintegrate them once they are DOWNOUT`,
+        );
+      const out = refs.filter((r) => targetState(pool.map, r) === 'DOWNOUT').map((r) => r.target);
+      const e = this.engines.find((x) => x.rank === rank);
+      if (out.length > 0 && e?.rebuildDiscard) await e.rebuildDiscard(pool.uuid, out);
+    });
+  }
+
+  /**
+   * Add engine ranks to the system's engine list (they start serving pools when a pool is
+   * extended onto them). Ranks already known are DER_EXIST.
+   */
+  addEngines(engines: readonly EngineControl[]): void {
+    for (const e of engines)
+      if (this.engines.some((x) => x.rank === e.rank))
+        throw new DaosError('DER_EXIST', `engine rank ${e.rank} is already in the system`);
+    this.engines.push(...engines);
+  }
+
+  /**
+   * Extend a pool onto more engine ranks (dmg pool extend): their targets join as NEW, the pool's
+   * size grows in proportion, the rebuild rebalances shards onto them, then they are UPIN.
+   * DER_BUSY while a rebuild runs; DER_NONEXIST for an unknown rank, DER_EXIST for one already in.
+   */
+  poolExtend(poolId: string, ranks: number[]): Promise<{ mapVersion: number }> {
+    return this.serial(async () => {
+      const pool = this.findPool(poolId);
+      this.checkNotRebuilding(pool);
+      if (!Array.isArray(ranks) || ranks.length === 0)
+        throw new DaosError('DER_INVAL', 'pool extend needs at least one rank');
+      for (const r of ranks) {
+        this.checkRank(r);
+        if (pool.map.targets.some((t) => t.rank === r))
+          throw new DaosError('DER_EXIST', `rank ${r} is already in pool "${pool.label}"`);
+      }
+      const perEngine = pool.map.targets.filter((t) => t.rank === pool.map.targets[0]!.rank).length;
+      const map = extendMap(pool.map, ranks, perEngine);
+      const next: PoolRecord = {
+        ...pool,
+        map,
+        totalBytes: Math.floor((pool.totalBytes * map.targets.length) / pool.map.targets.length),
+      };
+      await this.store.commit([[poolKey(pool.uuid), next]]);
+      for (const e of this.engines.filter((x) => ranks.includes(x.rank))) {
+        await e.poolCreate(next.uuid, this.bytesPerTarget(next), next.map, this.tokenPublicKeyPem);
+        for (const [, c] of this.store.list<ContRecord>(`cont/${pool.uuid}/`))
+          await e.contCreate(pool.uuid, c.uuid);
+      }
+      await this.pushMap(next);
+      this.kickRebuilds([{ pool: next.uuid, mapVersion: map.version }], 'always');
+      return { mapVersion: map.version };
+    });
+  }
+
+  private refsOf(pool: PoolRecord, rank: number, targets: readonly number[] | undefined): TargetRef[] {
+    const ofRank = pool.map.targets.filter((t) => t.rank === rank);
+    return targets !== undefined && targets.length > 0 ? targets.map((target) => ({ rank, target })) : ofRank;
   }
 
   private poolTargets(
@@ -365,13 +513,212 @@ export class MgmtService implements MgmtApi {
     rank: number,
     targets: number[] | undefined,
     state: TargetState,
+    check?: (pool: PoolRecord, next: PoolMap) => void | Promise<void>,
   ): Promise<{ mapVersion: number }> {
     return this.serial(async () => {
       const pool = this.findPool(poolId);
       this.checkRank(rank);
+      this.checkNotRebuilding(pool);
+      if (check) {
+        const refs = this.refsOf(pool, rank, targets);
+        for (const r of refs)
+          if (!pool.map.targets.some((t) => t.rank === r.rank && t.target === r.target))
+            throw new DaosError(
+              'DER_NONEXIST',
+              `pool "${pool.label}" has no target ${r.target} on rank ${rank}`,
+            );
+        await check(pool, setTargetsState(pool.map, refs, state));
+      }
       const changed = await this.setTargets([pool], rank, targets, state);
+      // An exclusion rebuilds as the pool's self_heal says; drain and reintegration always move data.
+      this.kickRebuilds(changed, state === 'DOWN' ? 'self_heal' : 'always');
       return { mapVersion: changed[0]?.mapVersion ?? pool.map.version };
     });
+  }
+
+  /** DER_BUSY while the pool's rebuild runs (operator changes wait for it). */
+  private checkNotRebuilding(pool: PoolRecord): void {
+    const rb = this.rebuilds.get(pool.uuid);
+    if (rb?.state === 'busy')
+      throw new DaosError(
+        'DER_BUSY',
+        `pool "${pool.label}" is rebuilding (map version ${rb.version}, ${rb.objects} objects and ${rb.bytes} bytes so far); try again when it is done`,
+      );
+  }
+
+  // ---- rebuild ----
+
+  /**
+   * Start the rebuilds a restart interrupted: every pool whose map still has targets in
+   * transition (DOWN per its self_heal, DRAIN, UP, NEW). Called once the engines have joined.
+   */
+  resumeRebuilds(): void {
+    const pools = this.store.list<PoolRecord>('pool/').map(([, p]) => ({ pool: p.uuid, map: p.map }));
+    const moving = pools.filter((p) => p.map.states.some((s) => s === 'DRAIN' || s === 'UP' || s === 'NEW'));
+    this.kickRebuilds(moving, 'always');
+    this.kickRebuilds(
+      pools.filter((p) => !moving.includes(p)),
+      'self_heal',
+    );
+  }
+
+  /** Whether every engine takes part in rebuilds (test doubles may not). */
+  private rebuildable(): boolean {
+    return this.engines.length > 0 && this.engines.every((e) => e.rebuildStart && e.rebuildStatus);
+  }
+
+  /** Engines that take part in a pool's rebuild: those with a target not out of the map. */
+  private rebuildEngines(map: PoolMap): EngineControl[] {
+    const ranks = new Set(
+      map.targets
+        .filter((_, i) => map.states[i] !== 'DOWN' && map.states[i] !== 'DOWNOUT')
+        .map((t) => t.rank),
+    );
+    return this.engines.filter((e) => ranks.has(e.rank));
+  }
+
+  /**
+   * Start (or restart, for a newer map) the rebuild of pools whose map just changed, when their
+   * layouts now differ: always for operator actions, per self_heal (`rebuild`) for detected failures.
+   */
+  private kickRebuilds(
+    changed: ReadonlyArray<{ pool: string; mapVersion?: number }>,
+    why: 'always' | 'self_heal',
+  ): void {
+    if (!this.rebuildable() || this.closed) return;
+    for (const { pool: uuid } of changed) {
+      const pool = this.store.get<PoolRecord>(poolKey(uuid));
+      if (!pool || !layoutsDiffer(pool.map)) continue;
+      if (why === 'self_heal' && !selfHealHas(pool.props?.self_heal, 'rebuild')) continue;
+      const prev = this.rebuilds.get(uuid);
+      const carried =
+        prev?.state === 'busy' ? { objects: prev.objects, bytes: prev.bytes } : { objects: 0, bytes: 0 };
+      this.rebuilds.set(uuid, {
+        version: pool.map.version,
+        state: 'busy',
+        objects: carried.objects,
+        bytes: carried.bytes,
+        carried,
+        startedMs: prev?.state === 'busy' ? prev.startedMs : Date.now(),
+      });
+      for (const e of this.rebuildEngines(pool.map))
+        Promise.resolve()
+          .then(() => e.rebuildStart!(uuid, pool.map.version))
+          .catch(() => undefined); // asked again by the poll
+    }
+    if (!this.rebuildTimer && [...this.rebuilds.values()].some((r) => r.state === 'busy')) {
+      this.rebuildTimer = setInterval(() => void this.pollRebuilds(), REBUILD_POLL_MS);
+      this.rebuildTimer.unref();
+    }
+  }
+
+  /** Ask the engines how the busy rebuilds go; finish those every engine is done with. */
+  private async pollRebuilds(): Promise<void> {
+    if (this.rebuildPolling || this.closed) return;
+    this.rebuildPolling = true;
+    try {
+      for (const [uuid, rb] of this.rebuilds) {
+        if (rb.state !== 'busy') continue;
+        const pool = this.store.get<PoolRecord>(poolKey(uuid));
+        if (!pool) {
+          this.rebuilds.delete(uuid);
+          continue;
+        }
+        if (pool.map.version !== rb.version) continue;
+        let done = true;
+        let objects = rb.carried.objects;
+        let bytes = rb.carried.bytes;
+        for (const e of this.rebuildEngines(pool.map)) {
+          let st: EngineRebuildStatus;
+          try {
+            st = await e.rebuildStatus!(uuid);
+          } catch {
+            done = false; // not answering: the detection excludes it, or it answers later
+            continue;
+          }
+          if (st.version === rb.version) {
+            objects += st.objects;
+            bytes += st.bytes;
+          }
+          if (st.version !== rb.version || st.state === 'failed' || st.state === 'idle') {
+            done = false;
+            await Promise.resolve(e.rebuildStart!(uuid, rb.version)).catch(() => undefined);
+          } else if (st.state !== 'done') done = false;
+        }
+        rb.objects = objects;
+        rb.bytes = bytes;
+        if (done) await this.serial(() => this.finishRebuild(uuid, rb));
+      }
+    } finally {
+      this.rebuildPolling = false;
+      if (this.rebuildTimer && ![...this.rebuilds.values()].some((r) => r.state === 'busy')) {
+        clearInterval(this.rebuildTimer);
+        this.rebuildTimer = undefined;
+      }
+    }
+  }
+
+  /** Every engine is done: DOWN and DRAIN targets go DOWNOUT, UP and NEW ones UPIN (a new map version). */
+  private async finishRebuild(uuid: string, rb: PoolRebuild): Promise<void> {
+    const pool = this.store.get<PoolRecord>(poolKey(uuid));
+    if (!pool || pool.map.version !== rb.version || rb.state !== 'busy') return;
+    const map = completeRebuild(pool.map);
+    const next: PoolRecord = { ...pool, map };
+    await this.store.commit([[poolKey(uuid), next]]);
+    rb.state = 'done';
+    rb.doneMs = Date.now();
+    await this.pushMap(next);
+  }
+
+  /** Tell every engine a pool's map (those that do not answer learn it when they rejoin). */
+  private async pushMap(pool: PoolRecord): Promise<void> {
+    await Promise.all(
+      this.engines.map((e) => Promise.resolve(e.poolMapUpdate(pool.uuid, pool.map)).catch(() => undefined)),
+    );
+  }
+
+  /**
+   * A pool's rebuild as pool query shows it: 'busy' while one runs, 'done' once the latest
+   * finished, 'idle' when none ran since the service started; with objects and bytes moved.
+   */
+  rebuildState(poolId: string): { state: 'idle' | 'busy' | 'done'; objects: number; bytes: number } & {
+    mapVersion?: number;
+    seconds?: number;
+  } {
+    const pool = this.findPool(poolId);
+    const rb = this.rebuilds.get(pool.uuid);
+    if (!rb) return { state: 'idle', objects: 0, bytes: 0 };
+    return {
+      state: rb.state,
+      objects: rb.objects,
+      bytes: rb.bytes,
+      mapVersion: rb.version,
+      seconds: ((rb.doneMs ?? Date.now()) - rb.startedMs) / 1000,
+    };
+  }
+
+  /** Every pool's rebuild (metrics). */
+  rebuildStates(): Array<{
+    pool: string;
+    label: string;
+    state: 'busy' | 'done';
+    objects: number;
+    bytes: number;
+  }> {
+    const out = [];
+    for (const [uuid, rb] of this.rebuilds) {
+      const pool = this.store.get<PoolRecord>(poolKey(uuid));
+      if (pool)
+        out.push({ pool: uuid, label: pool.label, state: rb.state, objects: rb.objects, bytes: rb.bytes });
+    }
+    return out;
+  }
+
+  /** Stop polling rebuilds (the service is closing). */
+  close(): void {
+    this.closed = true;
+    if (this.rebuildTimer) clearInterval(this.rebuildTimer);
+    this.rebuildTimer = undefined;
   }
 
   private checkRank(rank: number): void {
@@ -415,7 +762,7 @@ export class MgmtService implements MgmtApi {
             try {
               await e.poolMapUpdate(p.uuid, p.map);
               // A rank coming back learns the containers created while it was out.
-              if (state === 'UPIN' && e.rank === rank) {
+              if ((state === 'UPIN' || state === 'UP') && e.rank === rank) {
                 for (const [, c] of this.store.list<ContRecord>(`cont/${p.uuid}/`))
                   await e.contCreate(p.uuid, c.uuid);
               }
@@ -540,7 +887,10 @@ export class MgmtService implements MgmtApi {
   async poolQuery(poolUuid: string): Promise<PoolQuery> {
     const pool = this.findPool(poolUuid);
     let used = 0;
-    for (const e of this.liveEngines(pool.uuid)) used += await e.poolUsedBytes(pool.uuid);
+    for (const e of this.liveEngines(pool.uuid)) {
+      // An engine that does not answer (failed, not yet excluded) counts nothing.
+      used += await Promise.resolve(e.poolUsedBytes(pool.uuid)).catch(() => 0);
+    }
     return {
       uuid: pool.uuid,
       label: pool.label,
@@ -549,7 +899,7 @@ export class MgmtService implements MgmtApi {
       targets: pool.map.targets.length,
       disabledTargets: pool.map.states.filter((s) => s === 'DOWN' || s === 'DOWNOUT').length,
       mapVersion: pool.map.version,
-      rebuild: { state: 'idle', objects: 0, bytes: 0 },
+      rebuild: (({ state, objects, bytes }) => ({ state, objects, bytes }))(this.rebuildState(pool.uuid)),
     };
   }
 

@@ -30,6 +30,32 @@ function oneOf(name: string, values: readonly string[]): (value: string) => stri
   };
 }
 
+/** DAOS's self_heal flags. */
+const SELF_HEAL_FLAGS = ['exclude', 'rebuild', 'delay_rebuild'] as const;
+
+/**
+ * self_heal: 'none' or flags from SELF_HEAL_FLAGS joined by ';' (DAOS's spelling; ',' is taken
+ * too), normalised to ';' in flag order.
+ */
+function selfHealFlags(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v === 'none') return v;
+  const flags = v.split(/[;,]/).map((f) => f.trim());
+  for (const f of flags) {
+    if (!(SELF_HEAL_FLAGS as readonly string[]).includes(f))
+      throw new DaosError(
+        'DER_INVAL',
+        `pool property self_heal: "${value}" is not none or flags from ${SELF_HEAL_FLAGS.join(' ')} joined by ;`,
+      );
+  }
+  return SELF_HEAL_FLAGS.filter((f) => flags.includes(f)).join(';');
+}
+
+/** Whether a pool's self_heal value holds `flag`. */
+export function selfHealHas(value: string | undefined, flag: 'exclude' | 'rebuild'): boolean {
+  return (value ?? POOL_PROPS.self_heal!.defaultValue).split(';').includes(flag);
+}
+
 function intRange(name: string, min: number, max: number): (value: string) => string {
   return (value) => {
     if (!/^\s*\d+\s*$/.test(value) || Number(value) < min || Number(value) > max)
@@ -61,9 +87,9 @@ export const POOL_PROPS: Readonly<Record<string, PoolPropSpec>> = {
   },
   self_heal: {
     description: 'Self-healing policy',
-    defaultValue: 'exclude,rebuild',
+    defaultValue: 'exclude;rebuild',
     settable: 'always',
-    normalise: oneOf('self_heal', ['exclude', 'rebuild', 'exclude,rebuild', 'delay_rebuild']),
+    normalise: selfHealFlags,
   },
   reclaim: {
     description: 'Space reclaim policy',

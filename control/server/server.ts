@@ -423,6 +423,15 @@ export class DaosServer extends MgmtControl implements ControlPlane {
     if (m.state !== 'Unresponsive') m.state = 'Errored';
     m.info = why;
     this.log(`daos_server: engine rank ${m.rank} ${why}`);
+    // Self-healing: the rank's targets go DOWN in the pools whose self_heal says so, and their
+    // rebuild starts; a restarted engine's targets stay out until `dmg pool reintegrate`.
+    this.mgmtService?.rankFailed(m.rank).then(
+      (pools) => {
+        for (const p of pools)
+          this.log(`daos_server: pool ${p.pool}: rank ${m.rank} excluded (map version ${p.mapVersion})`);
+      },
+      (err: unknown) => this.log(`daos_server: excluding rank ${m.rank}: ${(err as Error).message}`),
+    );
     this.scheduleRestart(m);
   }
 
@@ -490,6 +499,8 @@ export class DaosServer extends MgmtControl implements ControlPlane {
         this.log(`daos_server: engine rank ${m.rank} joined`);
       }
     }
+    // Rebuilds a restart interrupted go on (a running one is left as it is).
+    this.mgmt.resumeRebuilds();
   }
 
   private select(ranks?: number[]): Member[] {
@@ -656,6 +667,7 @@ export class DaosServer extends MgmtControl implements ControlPlane {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     if (this.monitor) clearInterval(this.monitor);
+    this.mgmtService?.close();
     await Promise.all(this.members.map((m) => this.stopMember(m, false)));
     await this.drpcListener?.close();
     this.drpcListener = undefined;

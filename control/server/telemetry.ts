@@ -21,6 +21,7 @@ import {
 } from 'prom-client';
 import { DaosError } from '../../core/common/errors.js';
 import { ENGINE_OPS, type EngineCounters, OP_LATENCY_BUCKETS_S } from '../../core/daos/engine-counters.js';
+import type { PoolQuery } from '../../core/daos/link.js';
 import type { TargetState } from '../../core/placement/pool-map.js';
 import type { ControlPlane, RankState } from '../plane.js';
 
@@ -154,6 +155,9 @@ export class Telemetry {
   private readonly poolSpace: Gauge<string>;
   private readonly poolTargets: Gauge<string>;
   private readonly poolMapVersion: Gauge<string>;
+  private readonly rebuildState: Gauge<string>;
+  private readonly rebuildObjects: Gauge<string>;
+  private readonly rebuildBytes: Gauge<string>;
 
   constructor(
     private readonly source: TelemetrySource,
@@ -222,6 +226,21 @@ export class Telemetry {
       'state',
     ]);
     this.poolMapVersion = gauge('daos_pool_map_version', 'Version of the pool map', ['pool', 'label']);
+    this.rebuildState = gauge(
+      'daos_pool_rebuild_state',
+      "The pool's latest rebuild (or rebalance): 1 for its state (idle, busy, done), 0 for the others",
+      ['pool', 'label', 'state'],
+    );
+    this.rebuildObjects = gauge(
+      'daos_pool_rebuild_objects',
+      'Objects the latest rebuild of the pool moved or rebuilt shards of, so far',
+      ['pool', 'label'],
+    );
+    this.rebuildBytes = gauge(
+      'daos_pool_rebuild_bytes',
+      'Bytes the latest rebuild of the pool wrote to the shards new homes, so far',
+      ['pool', 'label'],
+    );
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -296,6 +315,9 @@ export class Telemetry {
     this.poolSpace.reset();
     this.poolTargets.reset();
     this.poolMapVersion.reset();
+    this.rebuildState.reset();
+    this.rebuildObjects.reset();
+    this.rebuildBytes.reset();
     for (const p of pools ?? []) {
       const labels: LabelValues<string> = { pool: p.uuid, label: p.label };
       this.poolSpace.set({ ...labels, kind: 'total' }, p.totalBytes);
@@ -303,6 +325,12 @@ export class Telemetry {
       for (const state of TARGET_STATES)
         this.poolTargets.set({ ...labels, state }, p.states.filter((s) => s === state).length);
       this.poolMapVersion.set(labels, p.mapVersion);
+      if (p.rebuild) {
+        for (const state of ['idle', 'busy', 'done'])
+          this.rebuildState.set({ ...labels, state }, state === p.rebuild.state ? 1 : 0);
+        this.rebuildObjects.set(labels, p.rebuild.objects);
+        this.rebuildBytes.set(labels, p.rebuild.bytes);
+      }
     }
   }
 
@@ -315,6 +343,7 @@ export class Telemetry {
       freeBytes?: number;
       states: TargetState[];
       mapVersion: number;
+      rebuild?: PoolQuery['rebuild'];
     }>
   > {
     let list: Awaited<ReturnType<TelemetrySource['poolList']>>;
@@ -331,7 +360,7 @@ export class Telemetry {
           uuid: p.uuid,
           label: p.label,
           totalBytes: p.totalBytes,
-          ...(q && { freeBytes: q.freeBytes }),
+          ...(q && { freeBytes: q.freeBytes, rebuild: q.rebuild }),
           states: p.map.states,
           mapVersion: p.map.version,
         };

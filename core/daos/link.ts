@@ -227,6 +227,47 @@ export interface EnginePeer {
   tgtCheckReads(check: TxCheckIn): Promise<void>;
   /** Whether `target` (or, without it, any target of the peer) recorded `dtxId` committed. */
   dtxCommitted(dtxId: string, target?: number): Promise<boolean>;
+  /**
+   * What a rebuild reads of one of the peer's targets (engine to engine, no capability token):
+   * keys, an akey's kind and single-value version, an array akey's ranges or one extent.
+   */
+  rebuildRead?(target: number, req: RebuildReadReq): Promise<RebuildReadReply>;
+}
+
+/** A rebuild read (EnginePeer.rebuildRead); every read is at `epoch`. */
+export type RebuildReadReq = { pool: string; cont: string; oid: Oid; epoch: bigint } & (
+  | { what: 'dkeys' }
+  | { what: 'akeys'; dkey: Uint8Array }
+  | { what: 'akey'; dkey: Uint8Array; akey: Uint8Array }
+  | { what: 'recx'; dkey: Uint8Array; akey: Uint8Array }
+  | { what: 'extent'; dkey: Uint8Array; akey: Uint8Array; recordSize: number; recx: Recx }
+  /** Not a read: drop the target's records of the dkey at or below `epoch` (before a copy there). */
+  | { what: 'discard'; dkey: Uint8Array }
+);
+
+export interface RebuildReadReply {
+  /** dkeys / akeys: every key, in order. */
+  keys?: Uint8Array[];
+  /** akey: its kind; for a single value the visible version (absent when punched). */
+  akey?: { kind: 'single'; epoch?: bigint; value?: Uint8Array } | { kind: 'array'; recordSize: number };
+  /** recx: visible ranges with the epochs that wrote them. */
+  recx?: Array<Recx & { epoch: bigint }>;
+  /** discard: records removed. */
+  removed?: number;
+  /** extent: the records (holes as zeros) and which of them hold data. */
+  data?: Uint8Array;
+  map?: Recx[];
+}
+
+/** Progress of an engine's part of a pool's rebuild (or rebalance) for one pool map version. */
+export interface EngineRebuildStatus {
+  /** The pool map version the scan ran for (0: none ran). */
+  version: number;
+  state: 'idle' | 'busy' | 'done' | 'failed';
+  /** Objects this engine moved or rebuilt shards of, and bytes it wrote to their new homes. */
+  objects: number;
+  bytes: number;
+  error?: string;
 }
 
 /**

@@ -8,13 +8,20 @@
  * it reads (types of every field) and fails with DER_INVAL naming the field.
  */
 import { DaosError } from '../common/errors.js';
-import { LABEL_BYTES_MAX } from '../common/limits.js';
+import { IO_BYTES_MAX, LABEL_BYTES_MAX } from '../common/limits.js';
 import type { Oid } from '../common/oid.js';
 import { csumsFromBytes, csumsToBytes } from '../csum/index.js';
 import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import { OPCODES_KNOWN } from '../wire/opcodes.js';
-import type { ObjApi, ObjTarget, TxOp } from './link.js';
+import type {
+  EngineRebuildStatus,
+  ObjApi,
+  ObjTarget,
+  RebuildReadReply,
+  RebuildReadReq,
+  TxOp,
+} from './link.js';
 
 // ---- engine-management opcodes (what the management service tells an engine) ----
 // Above the object (0x01xx) and transaction (0x02xx) ranges of core/wire/opcodes.ts.
@@ -57,6 +64,15 @@ export const OPC_TGT_FORGET = 0x0405;
 export const OPC_TGT_CHECK_READS = 0x0406;
 /** Whether a target (or any target) of the engine recorded a transaction committed. */
 export const OPC_DTX_COMMITTED = 0x0407;
+/** A rebuild's read of one target: keys, an akey's version, ranges or an extent (no token). */
+export const OPC_TGT_REBUILD_READ = 0x0408;
+
+/** Start the engine's part of a pool's rebuild for a map version. */
+export const OPC_ENGINE_REBUILD_START = 0x030b;
+/** Progress of the engine's part of a pool's rebuild. */
+export const OPC_ENGINE_REBUILD_STATUS = 0x030c;
+/** Drop what some targets of the engine hold for a pool (before reintegration refills them). */
+export const OPC_ENGINE_REBUILD_DISCARD = 0x030d;
 
 /** Every opcode an engine's RPC service answers. */
 export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
@@ -78,6 +94,10 @@ export const ENGINE_OPCODES: ReadonlySet<number> = new Set([
   OPC_TGT_FORGET,
   OPC_TGT_CHECK_READS,
   OPC_DTX_COMMITTED,
+  OPC_TGT_REBUILD_READ,
+  OPC_ENGINE_REBUILD_START,
+  OPC_ENGINE_REBUILD_STATUS,
+  OPC_ENGINE_REBUILD_DISCARD,
 ]);
 
 // ---- shape checks ----
@@ -243,6 +263,7 @@ export function decodeTarget(v: unknown, field = 'to'): ObjTarget {
     oid: decodedOid,
     target: ref,
   };
+  if (o.mv !== undefined && o.mv !== null) to.mapVersion = expectCount(o.mv, `${field}.mv`);
   if (o.tok !== undefined && o.tok !== null) {
     const tok = expectString(o.tok, `${field}.tok`);
     if (tok.length > TOKEN_WIRE_BYTES_MAX)
@@ -522,3 +543,104 @@ export {
   UPDATE_CONDS,
   WHICH,
 };
+
+// ---- rebuild reads (engine to engine) ----
+
+const REBUILD_READS = ['dkeys', 'akeys', 'akey', 'recx', 'extent', 'discard'] as const;
+
+export function encodeRebuildReq(target: number, req: RebuildReadReq): Obj {
+  const o: Obj = {
+    target,
+    pool: req.pool,
+    cont: req.cont,
+    oid: { hi: req.oid.hi, lo: req.oid.lo },
+    epoch: req.epoch,
+    what: req.what,
+  };
+  if (req.what !== 'dkeys') o.dkey = req.dkey;
+  if (req.what === 'akey' || req.what === 'recx' || req.what === 'extent') o.akey = req.akey;
+  if (req.what === 'extent') {
+    o.recordSize = req.recordSize;
+    o.recx = encodeRecx(req.recx);
+  }
+  return o;
+}
+
+export function decodeRebuildReq(h: Obj): { target: number; req: RebuildReadReq } {
+  const oid = expectObject(h.oid, 'oid');
+  const base = {
+    pool: expectId(h.pool, 'pool'),
+    cont: expectId(h.cont, 'cont'),
+    oid: { hi: expectBigint(oid.hi, 'oid.hi'), lo: expectBigint(oid.lo, 'oid.lo') },
+    epoch: expectBigint(h.epoch, 'epoch'),
+  };
+  const what = expectOneOf(h.what, 'what', REBUILD_READS);
+  const target = expectCount(h.target, 'target');
+  if (what === 'dkeys') return { target, req: { ...base, what } };
+  const dkey = expectBytes(h.dkey, 'dkey');
+  if (what === 'akeys' || what === 'discard') return { target, req: { ...base, what, dkey } };
+  const akey = expectBytes(h.akey, 'akey');
+  if (what !== 'extent') return { target, req: { ...base, what, dkey, akey } };
+  const recordSize = expectCount(h.recordSize, 'recordSize');
+  const recx = decodeRecx(h.recx, 'recx');
+  if (BigInt(recordSize) * recx.nr > BigInt(IO_BYTES_MAX))
+    throw inval('recx', `at most ${IO_BYTES_MAX} bytes`);
+  return { target, req: { ...base, what, dkey, akey, recordSize, recx } };
+}
+
+/** A rebuild read's reply: single values and extent data go to `bulk`. */
+export function encodeRebuildReply(r: RebuildReadReply, bulk: BulkOut): Obj {
+  const o: Obj = {};
+  if (r.keys) o.keys = r.keys;
+  if (r.akey) {
+    o.akey =
+      r.akey.kind === 'array'
+        ? { kind: 'array', recordSize: r.akey.recordSize }
+        : r.akey.value === undefined
+          ? { kind: 'single' }
+          : { kind: 'single', epoch: r.akey.epoch, len: bulk.add(r.akey.value) };
+  }
+  if (r.recx) o.recx = r.recx.map((x) => ({ idx: x.idx, nr: x.nr, epoch: x.epoch }));
+  if (r.removed !== undefined) o.removed = r.removed;
+  if (r.data) {
+    o.len = bulk.add(r.data);
+    o.map = (r.map ?? []).map(encodeRecx);
+  }
+  return o;
+}
+
+export function decodeRebuildReply(h: Obj, bulk: BulkIn): RebuildReadReply {
+  const r: RebuildReadReply = {};
+  if (h.keys !== undefined) r.keys = bytesList(h.keys, 'reply.keys');
+  if (h.akey !== undefined) {
+    const a = expectObject(h.akey, 'reply.akey');
+    const kind = expectOneOf(a.kind, 'reply.akey.kind', ['single', 'array'] as const);
+    if (kind === 'array') r.akey = { kind, recordSize: expectCount(a.recordSize, 'reply.akey.recordSize') };
+    else if (a.len === undefined) r.akey = { kind };
+    else
+      r.akey = {
+        kind,
+        epoch: expectBigint(a.epoch, 'reply.akey.epoch'),
+        value: bulk.take(expectCount(a.len, 'reply.akey.len'), 'reply.akey'),
+      };
+  }
+  if (h.recx !== undefined) r.recx = decodeRecxEpochs(h.recx, 'reply.recx');
+  if (h.removed !== undefined) r.removed = expectCount(h.removed, 'reply.removed');
+  if (h.len !== undefined) {
+    r.data = bulk.take(expectCount(h.len, 'reply.len'), 'reply.data');
+    r.map = expectArray(h.map, 'reply.map').map((m, i) => decodeRecx(m, `reply.map[${i}]`));
+  }
+  return r;
+}
+
+export function decodeRebuildStatus(h: Obj): EngineRebuildStatus {
+  const state = expectOneOf(h.state, 'reply.state', ['idle', 'busy', 'done', 'failed'] as const);
+  const s: EngineRebuildStatus = {
+    version: expectCount(h.version, 'reply.version'),
+    state,
+    objects: expectCount(h.objects, 'reply.objects'),
+    bytes: expectCount(h.bytes, 'reply.bytes'),
+  };
+  if (h.error !== undefined) s.error = expectString(h.error, 'reply.error');
+  return s;
+}

@@ -40,6 +40,14 @@ import type { Tx } from './tx.js';
 /** Read failures worth another try: a stale map or an unreachable target (map refresh), a corrupt copy. */
 const RETRIED_READ_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_CSUM']);
 
+/**
+ * Times a plain write (no transaction) is sent again when it met a key locked by a prepared
+ * distributed transaction (DER_TX_RESTART: nothing was applied), e.g. one whose member just
+ * failed and is being resolved; the wait doubles from WRITE_RESTART_DELAY_MS each time.
+ */
+export const WRITE_RESTARTS_MAX = 6;
+export const WRITE_RESTART_DELAY_MS = 20;
+
 /** Record indexes and counts as users give them. */
 export type Index = number | bigint;
 
@@ -171,14 +179,24 @@ export class DaosObject {
       .map((t) => this.at(t));
   }
 
-  /** Run `fn`; when a target was unreachable or the map stale, refresh the map and, if it changed, once more. */
+  /**
+   * Run `fn`; when a target was unreachable or the map stale, refresh the map and, if it changed,
+   * run it again. An engine that answered that one of its peers is unreachable (a member that
+   * just failed, which that engine's map does not show yet) is asked again after a pause, up to
+   * WRITE_RESTARTS_MAX times, even when the map did not change.
+   */
   private async retried<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
-      if (!(await this.container.pool.refreshMap())) throw err;
-      return fn();
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE'))
+          throw err;
+        if (i >= 2 * WRITE_RESTARTS_MAX) throw err;
+        if (await this.container.pool.refreshMap()) continue;
+        if (!err.remote || i >= WRITE_RESTARTS_MAX) throw err;
+        await new Promise((r) => setTimeout(r, WRITE_RESTART_DELAY_MS * 2 ** i));
+      }
     }
   }
 
@@ -239,9 +257,11 @@ export class DaosObject {
       return;
     }
     const g = this.groupOfDkey(dk);
-    await this.io(
-      () => this.leaderOf(g),
-      (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
+    await restarted(() =>
+      this.io(
+        () => this.leaderOf(g),
+        (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
+      ),
     );
   }
 
@@ -333,9 +353,9 @@ export class DaosObject {
     const byTarget = new Map<string, { to: ObjTarget; dkeys: Uint8Array[] }>();
     for (const key of dkeys) {
       const dk = encodeKey(key, this.dkeyKind, 'dkey');
-      const to = this.targetFor(dk);
-      const id = `${to.target.rank}:${to.target.target}`;
-      const entry = byTarget.get(id) ?? { to, dkeys: [] };
+      // One op per redundancy group (a target may lead several groups' shards).
+      const id = String(this.groupOfDkey(dk));
+      const entry = byTarget.get(id) ?? { to: this.targetFor(dk), dkeys: [] };
       entry.dkeys.push(dk);
       byTarget.set(id, entry);
     }
@@ -372,34 +392,45 @@ export class DaosObject {
       const shard = layout.shards.findIndex(
         (t) => t.rank === op.to.target.rank && t.target === op.to.target.target,
       );
-      const g = Math.floor(shard / layout.groupSize);
-      await this.io(
-        () => this.leaderOf(g),
-        (to) => this.engineFor(to).punch({ ...op, to }),
+      const g =
+        op.kind === 'punch_dkeys'
+          ? this.groupOfDkey(op.dkeys[0]!)
+          : op.kind === 'punch_akeys'
+            ? this.groupOfDkey(op.dkey)
+            : Math.floor(shard / layout.groupSize);
+      await restarted(() =>
+        this.io(
+          () => this.leaderOf(g),
+          (to) => this.engineFor(to).punch({ ...op, to }),
+        ),
       );
       return;
     }
     // Several targets: one transaction so that the punch is all-or-nothing.
-    await this.engineFor(ops[0]!.to).txCommit(ops);
+    await restarted(() => this.engineFor(ops[0]!.to).txCommit(ops));
   }
 
   /** Visible dkeys, in key order for lexical and uint64 objects; `after` starts past that key (a cursor). */
   async *listDkeys(options?: { epoch?: bigint; after?: Key }): AsyncGenerator<ListedKey> {
     const epoch = this.readEpoch(options);
     const start = options?.after === undefined ? undefined : encodeKey(options.after, this.dkeyKind, 'dkey');
-    const sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>> = [];
-    for (let g = 0; g < this.layout.groups; g++) {
+    const sources: Source[] = [];
+    const groups = this.layout.groups;
+    for (let g = 0; g < groups; g++) {
       const listers = this.listersOf(g);
       for (const first of listers) {
-        sources.push((after) =>
-          this.io(
-            () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
-            (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
-          ),
-        );
+        sources.push({
+          fetchPage: (after) =>
+            this.io(
+              () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
+              (to) => this.engineFor(to).listDkeys(to, epoch, after, LIST_PAGE_KEYS),
+            ),
+          // A target may hold shards of several groups (a spare after a rebuild): only this group's keys.
+          keep: groups === 1 ? undefined : (k) => this.groupOfDkey(k) === g,
+        });
       }
     }
-    const dedupe = sources.length > this.layout.groups;
+    const dedupe = sources.length > groups;
     for await (const k of mergeSorted(sources, dedupe, start)) yield decodeKey(k, this.dkeyKind);
   }
 
@@ -409,13 +440,13 @@ export class DaosObject {
     const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
     const g = this.groupOfDkey(dk);
     const listers = this.listersOf(g);
-    const sources = listers.map(
-      (first) => (after: Uint8Array | undefined) =>
+    const sources: Source[] = listers.map((first) => ({
+      fetchPage: (after: Uint8Array | undefined) =>
         this.io(
           () => (listers.length === 1 ? this.listersOf(g)[0]! : first),
           (to) => this.engineFor(to).listAkeys(to, epoch, dk, after, LIST_PAGE_KEYS),
         ),
-    );
+    }));
     for await (const k of mergeSorted(sources, sources.length > 1)) yield decodeKey(k, this.akeyKind);
   }
 
@@ -838,6 +869,18 @@ export class DaosObject {
   }
 }
 
+/** Run a plain write; on DER_TX_RESTART (nothing applied) wait and send it again, WRITE_RESTARTS_MAX times. */
+async function restarted<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof DaosError) || err.code !== 'DER_TX_RESTART' || i >= WRITE_RESTARTS_MAX) throw err;
+      await new Promise((r) => setTimeout(r, WRITE_RESTART_DELAY_MS * 2 ** i));
+    }
+  }
+}
+
 function checkIodCount(iods: unknown[]): void {
   if (!Array.isArray(iods) || iods.length === 0)
     throw new DaosError('DER_INVAL', 'at least one iod (akey) is required');
@@ -890,26 +933,36 @@ function toIndex(v: Index, what: string): bigint {
   return v;
 }
 
+/** A paged key stream; `keep` filters its keys (paging goes by the unfiltered pages). */
+interface Source {
+  fetchPage: (after: Uint8Array | undefined) => Promise<Uint8Array[]>;
+  keep?: ((key: Uint8Array) => boolean) | undefined;
+}
+
 /** Merge sorted, paged key streams (one per group) into one sorted stream. */
 async function* mergeSorted(
-  sources: Array<(after: Uint8Array | undefined) => Promise<Uint8Array[]>>,
+  sources: Source[],
   dedupe = false,
   after?: Uint8Array,
 ): AsyncGenerator<Uint8Array> {
   const seen = dedupe ? new Set<string>() : undefined;
-  const state = sources.map((fetchPage) => ({
+  const state = sources.map(({ fetchPage, keep }) => ({
     fetchPage,
+    keep,
     page: [] as Uint8Array[],
     pos: 0,
     done: false,
     last: after,
   }));
   const refill = async (s: (typeof state)[number]) => {
-    if (s.pos < s.page.length || s.done) return;
-    s.page = await s.fetchPage(s.last);
-    s.pos = 0;
-    // A short page is the last one.
-    s.done = s.page.length < LIST_PAGE_KEYS;
+    while (s.pos >= s.page.length && !s.done) {
+      const raw = await s.fetchPage(s.last);
+      // A short page is the last one.
+      s.done = raw.length < LIST_PAGE_KEYS;
+      if (raw.length > 0) s.last = raw[raw.length - 1];
+      s.page = s.keep ? raw.filter(s.keep) : raw;
+      s.pos = 0;
+    }
   };
   await Promise.all(state.map(refill));
   for (;;) {
@@ -920,7 +973,6 @@ async function* mergeSorted(
     }
     if (!best) return;
     const key = best.page[best.pos++]!;
-    best.last = key;
     const id = seen ? Buffer.from(key).toString('hex') : '';
     if (!seen?.has(id)) {
       seen?.add(id);

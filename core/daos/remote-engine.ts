@@ -16,7 +16,15 @@ import {
 } from '../wire/opcodes.js';
 import type { Connection } from '../wire/transport.js';
 import { decodeEngineCounters, type EngineCounters } from './engine-counters.js';
-import type { EnginePeer, ObjApi, ObjTarget, TxOp } from './link.js';
+import type {
+  EnginePeer,
+  EngineRebuildStatus,
+  ObjApi,
+  ObjTarget,
+  RebuildReadReply,
+  RebuildReadReq,
+  TxOp,
+} from './link.js';
 import {
   BulkIn,
   BulkOut,
@@ -24,10 +32,13 @@ import {
   decodeFetchResults,
   decodeOptionalRecx,
   decodePoolMap,
+  decodeRebuildReply,
+  decodeRebuildStatus,
   decodeRecxEpochs,
   encodeFetchIods,
   encodeOp,
   encodePoolMap,
+  encodeRebuildReq,
   encodeTarget,
   encodeTxCheck,
   encodeUpdateIods,
@@ -47,6 +58,9 @@ import {
   OPC_ENGINE_POOL_DESTROY,
   OPC_ENGINE_POOL_MAP,
   OPC_ENGINE_POOL_USED,
+  OPC_ENGINE_REBUILD_DISCARD,
+  OPC_ENGINE_REBUILD_START,
+  OPC_ENGINE_REBUILD_STATUS,
   OPC_ENGINE_RESOLVE_DTX,
   OPC_TGT_ABORT,
   OPC_TGT_APPLY,
@@ -54,6 +68,7 @@ import {
   OPC_TGT_COMMIT,
   OPC_TGT_FORGET,
   OPC_TGT_PREPARE,
+  OPC_TGT_REBUILD_READ,
   optional,
   type PunchOp,
   type TxCheck,
@@ -97,9 +112,10 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  /** Liveness probe; resolves to the echoed header. */
-  async ping(header: Record<string, unknown> = {}): Promise<unknown> {
-    return (await this.conn.request(OPC_PING, header)).header;
+  /** Liveness probe; resolves to the echoed header. `timeoutMs` bounds the wait (DER_TIMEDOUT). */
+  async ping(header: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    const opts = options.timeoutMs === undefined ? undefined : { timeoutMs: options.timeoutMs };
+    return (await this.conn.request(OPC_PING, header, undefined, opts)).header;
   }
 
   async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
@@ -291,6 +307,26 @@ export class RemoteEngine implements ObjApi, EnginePeer {
   async dtxCommitted(dtxId: string, target?: number): Promise<boolean> {
     const { header } = await this.call(OPC_DTX_COMMITTED, { dtxId, target });
     return expectBool(header.committed, 'reply.committed');
+  }
+
+  async rebuildRead(target: number, req: RebuildReadReq): Promise<RebuildReadReply> {
+    const reply = await this.call(OPC_TGT_REBUILD_READ, encodeRebuildReq(target, req));
+    return decodeRebuildReply(reply.header, new BulkIn(reply.bulk));
+  }
+
+  // ---- rebuild (what the management service tells an engine) ----
+
+  async rebuildStart(pool: string, version: number): Promise<void> {
+    await this.call(OPC_ENGINE_REBUILD_START, { pool, version });
+  }
+
+  async rebuildStatus(pool: string): Promise<EngineRebuildStatus> {
+    const { header } = await this.call(OPC_ENGINE_REBUILD_STATUS, { pool });
+    return decodeRebuildStatus(header);
+  }
+
+  async rebuildDiscard(pool: string, targets?: readonly number[]): Promise<void> {
+    await this.call(OPC_ENGINE_REBUILD_DISCARD, { pool, targets });
   }
 
   async poolDestroy(pool: string): Promise<void> {

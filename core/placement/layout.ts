@@ -1,7 +1,7 @@
 import { DaosError } from '../common/errors.js';
 import { type Oid, oidGroups, oidRedun } from '../common/oid.js';
 import { redunInfo } from './oclass.js';
-import type { PoolMap, TargetRef } from './pool-map.js';
+import type { PoolMap, TargetRef, TargetState } from './pool-map.js';
 
 /**
  * Placement: which target holds which shard of an object. Client and engine compute the same
@@ -58,25 +58,69 @@ export function jumpConsistentHash(key: bigint, buckets: number): number {
   return b;
 }
 
-/** The map's targets in rank-interleaved order (cached per map object). */
-const interleavedCache = new WeakMap<PoolMap, { targets: TargetRef[]; ranks: number }>();
+/**
+ * Which layout of a map: 'data' is where an object's shards are now (reads go there), 'goal' is
+ * where they are going (a rebuild, drain, reintegration or extension moves them; writes go to
+ * both while they differ). With every target UPIN or DOWNOUT the two are the same.
+ *
+ * - data: NEW targets (an extension not yet rebalanced) are not part of the placement at all;
+ *   DOWNOUT and UP (reintegrating) targets are replaced by spares (where rebuild put their
+ *   shards); DOWN targets keep their shards (degraded: nothing serves them).
+ * - goal: every target is part of the placement; DOWN, DOWNOUT and DRAIN targets are replaced by
+ *   spares.
+ */
+export type LayoutMode = 'data' | 'goal';
 
-function interleaved(map: PoolMap): { targets: TargetRef[]; ranks: number } {
-  let c = interleavedCache.get(map);
+/** Whether a target in `state` gives its shards to spares in this layout. */
+function replaced(state: TargetState, mode: LayoutMode): boolean {
+  return mode === 'data'
+    ? state === 'DOWNOUT' || state === 'UP'
+    : state === 'DOWN' || state === 'DOWNOUT' || state === 'DRAIN';
+}
+
+interface Placement {
+  /** The placed targets in rank-interleaved order. */
+  targets: TargetRef[];
+  /** Their states, in the same order. */
+  states: TargetState[];
+  ranks: number;
+}
+
+/** The map's placed targets in rank-interleaved order (cached per map object and mode). */
+const interleavedCache = new WeakMap<PoolMap, Partial<Record<LayoutMode, Placement>>>();
+
+function interleaved(map: PoolMap, mode: LayoutMode = 'data'): Placement {
+  let byMode = interleavedCache.get(map);
+  if (!byMode) {
+    byMode = {};
+    interleavedCache.set(map, byMode);
+  }
+  let c = byMode[mode];
   if (!c) {
-    const ranks = new Set(map.targets.map((t) => t.rank)).size;
-    const targets = [...map.targets].sort((a, b) => a.target - b.target || a.rank - b.rank);
-    c = { targets, ranks };
-    interleavedCache.set(map, c);
+    const placed = map.targets
+      .map((t, i) => ({ t, s: map.states[i]! }))
+      .filter((x) => mode === 'goal' || x.s !== 'NEW')
+      .sort((a, b) => a.t.target - b.t.target || a.t.rank - b.t.rank);
+    const targets = placed.map((x) => x.t);
+    c = { targets, states: placed.map((x) => x.s), ranks: new Set(targets.map((t) => t.rank)).size };
+    byMode[mode] = c;
   }
   return c;
 }
 
-/** The layout of an object over a pool map. */
-export function objectLayout(oid: Oid, map: PoolMap): ObjectLayout {
+/**
+ * The layout of an object over a pool map: where its shards are now (mode 'data', the default,
+ * what reads use) or where they are going (mode 'goal').
+ *
+ * A shard whose target is replaced (see LayoutMode) goes to a spare: the first target after the
+ * object's window in placement order that is not replaced, not on a rank of another member of
+ * its redundancy group, and (when one is left) holds no other shard of the object. Client,
+ * engines and rebuild compute the same spares from the same map.
+ */
+export function objectLayout(oid: Oid, map: PoolMap, mode: LayoutMode = 'data'): ObjectLayout {
   const info = redunInfo(oidRedun(oid));
   const groups = oidGroups(oid);
-  const { targets, ranks } = interleaved(map);
+  const { targets, states, ranks } = interleaved(map, mode);
   const need = groups * info.groupSize;
   if (need > targets.length) {
     throw new DaosError(
@@ -90,10 +134,50 @@ export function objectLayout(oid: Oid, map: PoolMap): ObjectLayout {
       `a redundancy group of this object needs ${info.groupSize} engine ranks (fault domains); the pool has ${ranks}`,
     );
   }
-  const first = jumpConsistentHash(hashOid(oid), targets.length);
-  const shards: TargetRef[] = [];
-  for (let s = 0; s < need; s++) shards.push(targets[(first + s) % targets.length]!);
-  return { groups, groupSize: info.groupSize, shards };
+  const n = targets.length;
+  const first = jumpConsistentHash(hashOid(oid), n);
+  const pos: number[] = [];
+  for (let s = 0; s < need; s++) pos.push((first + s) % n);
+  if (pos.some((p) => replaced(states[p]!, mode))) {
+    const used = new Set(pos.filter((p) => !replaced(states[p]!, mode)));
+    for (let s = 0; s < need; s++) {
+      if (!replaced(states[pos[s]!]!, mode)) continue;
+      const g = Math.floor(s / info.groupSize);
+      const groupRanks = new Set<number>();
+      for (let m = g * info.groupSize; m < (g + 1) * info.groupSize; m++)
+        if (m !== s && !replaced(states[pos[m]!]!, mode)) groupRanks.add(targets[pos[m]!]!.rank);
+      const spare = findSpare(targets, states, mode, first + need, groupRanks, used);
+      if (spare === undefined) continue; // nowhere to go: the shard stays (degraded)
+      used.add(spare);
+      pos[s] = spare;
+    }
+  }
+  return { groups, groupSize: info.groupSize, shards: pos.map((p) => targets[p]!) };
+}
+
+/** A spare position: see objectLayout. */
+function findSpare(
+  targets: TargetRef[],
+  states: TargetState[],
+  mode: LayoutMode,
+  from: number,
+  groupRanks: Set<number>,
+  used: Set<number>,
+): number | undefined {
+  const n = targets.length;
+  let fallback: number | undefined;
+  for (let i = 0; i < n; i++) {
+    const p = (from + i) % n;
+    if (replaced(states[p]!, mode) || groupRanks.has(targets[p]!.rank)) continue;
+    if (!used.has(p)) return p;
+    fallback ??= p;
+  }
+  return fallback;
+}
+
+/** Whether the goal layout of `map` differs from its data layout for some object (something to move). */
+export function layoutsDiffer(map: PoolMap): boolean {
+  return map.states.some((s) => s === 'NEW' || s === 'UP' || s === 'DOWN' || s === 'DRAIN');
 }
 
 /** The members of the redundancy group holding shard target `ref`, or undefined when it holds none. */

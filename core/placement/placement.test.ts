@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeOid } from '../common/oid.js';
-import { dkeyGroup, groupOf, jumpConsistentHash, objectLayout } from './layout.js';
+import { dkeyGroup, groupOf, jumpConsistentHash, layoutsDiffer, objectLayout } from './layout.js';
 import { checkClassForRf, defaultOclass, oclassByName, REDUN } from './oclass.js';
-import { makePoolMap } from './pool-map.js';
+import { completeRebuild, extendMap, makePoolMap, setTargetsState } from './pool-map.js';
 
 describe('placement', () => {
   const map = makePoolMap([0, 1], 4);
@@ -64,5 +64,67 @@ describe('placement', () => {
     expect(defaultOclass(1, 'kv')).toBe('RP_2GX');
     expect(() => checkClassForRf(oclassByName('S1'), 1)).toThrow(/redundancy factor is 1/);
     expect(() => oclassByName('Q9')).toThrow(/unknown object class/);
+  });
+
+  it('moves the shards of out targets to spares: data layout where they are, goal layout where they go', () => {
+    const wide = makePoolMap([0, 1, 2, 3, 4, 5], 2);
+    const rank2 = wide.targets.filter((t) => t.rank === 2);
+    const down = setTargetsState(wide, rank2, 'DOWN');
+    expect(layoutsDiffer(wide)).toBe(false);
+    expect(layoutsDiffer(down)).toBe(true);
+    const out = completeRebuild(down);
+    expect(out.states.filter((x) => x === 'DOWNOUT')).toHaveLength(2);
+    for (const [redun, size] of [
+      [REDUN.RP_2, 2],
+      [REDUN.EC_2P1, 3],
+    ] as const) {
+      for (let u = 1n; u < 60n; u++) {
+        const oid = makeOid('multi_hashed', redun, Math.floor(12 / size), u);
+        const before = objectLayout(oid, wide);
+        // DOWN: reads stay where the data is (degraded); the goal puts the shard elsewhere.
+        expect(objectLayout(oid, down)).toEqual(before);
+        const goal = objectLayout(oid, down, 'goal');
+        // DOWNOUT (rebuilt): the data layout is the goal of the DOWN map.
+        expect(objectLayout(oid, out)).toEqual(goal);
+        for (let g = 0; g < goal.groups; g++) {
+          const members = goal.shards.slice(g * size, (g + 1) * size);
+          expect(members.some((t) => t.rank === 2)).toBe(false);
+          expect(new Set(members.map((t) => t.rank)).size).toBe(size);
+          // Only the shards that were on rank 2 moved.
+          members.forEach((t, i) => {
+            const was = before.shards[g * size + i]!;
+            if (was.rank !== 2) expect(t).toEqual(was);
+          });
+        }
+      }
+    }
+  });
+
+  it('drains, reintegrates and extends through the same two layouts', () => {
+    const map = makePoolMap([0, 1, 2, 3], 2);
+    const oid = makeOid('multi_hashed', REDUN.RP_2, 4, 7n);
+    const drain = setTargetsState(
+      map,
+      map.targets.filter((t) => t.rank === 1),
+      'DRAIN',
+    );
+    expect(objectLayout(oid, drain)).toEqual(objectLayout(oid, map));
+    expect(objectLayout(oid, drain, 'goal').shards.some((t) => t.rank === 1)).toBe(false);
+    const drained = completeRebuild(drain);
+    const back = setTargetsState(
+      drained,
+      drained.targets.filter((t) => t.rank === 1),
+      'UP',
+    );
+    expect(back.states.filter((x) => x === 'UP')).toHaveLength(2);
+    // Reintegrating: read from the spares, written to the returning targets.
+    expect(objectLayout(oid, back)).toEqual(objectLayout(oid, drained));
+    expect(objectLayout(oid, back, 'goal')).toEqual(objectLayout(oid, map));
+    expect(objectLayout(oid, completeRebuild(back))).toEqual(objectLayout(oid, map));
+    // Extension: NEW targets are not placed until the rebuild made them UPIN.
+    const ext = extendMap(map, [4, 5], 2);
+    expect(ext.targets).toHaveLength(12);
+    expect(objectLayout(oid, ext)).toEqual(objectLayout(oid, map));
+    expect(objectLayout(oid, completeRebuild(ext))).toEqual(objectLayout(oid, ext, 'goal'));
   });
 });

@@ -33,9 +33,13 @@ export function makePoolMap(ranks: number[], targetsPerEngine: number, ecCellByt
   return map;
 }
 
-/** States in which a target serves I/O. */
+/**
+ * States in which a target serves I/O: UPIN, and DRAIN (its data is still there while it moves
+ * off). An UP target (being reintegrated) and a NEW one (being added) only receive writes until
+ * the rebuild has filled them (see core/placement/layout.ts).
+ */
 export function targetServes(state: TargetState): boolean {
-  return state === 'UP' || state === 'UPIN' || state === 'DRAIN';
+  return state === 'UPIN' || state === 'DRAIN';
 }
 
 /** The state of a target in the map (undefined when the map does not list it). */
@@ -52,16 +56,52 @@ export function targetUp(map: PoolMap, ref: TargetRef): boolean {
 
 /**
  * The state a target moves to when an operator asks for `to`, or undefined when the request does
- * not apply (already there, or nothing to do): DOWN takes a serving target out (exclude), DRAIN a
- * fully-in one (drain), UPIN brings back a DOWN, DOWNOUT or DRAIN one (reintegrate: with no
- * rebuild to wait for, reintegration is complete at once, so UP is skipped).
+ * not apply (already there, or nothing to do): DOWN takes a serving (or new) target out
+ * (exclude), DRAIN a fully-in one (drain); UP starts a reintegration that a rebuild completes
+ * (from DOWNOUT; a DRAIN target just comes back UPIN, its data never left); UPIN brings a target
+ * back at once (systems without rebuild).
  */
 function transition(from: TargetState, to: TargetState): TargetState | undefined {
   if (from === to) return undefined;
-  if (to === 'DOWN') return targetServes(from) ? 'DOWN' : undefined;
+  if (to === 'DOWN') return targetServes(from) || from === 'NEW' || from === 'UP' ? 'DOWN' : undefined;
   if (to === 'DRAIN') return from === 'UPIN' || from === 'UP' ? 'DRAIN' : undefined;
-  if (to === 'UPIN' || to === 'UP') return to;
+  if (to === 'UP') return from === 'DOWNOUT' ? 'UP' : from === 'DRAIN' ? 'UPIN' : undefined;
+  if (to === 'UPIN') return to;
   return undefined;
+}
+
+/**
+ * The map once the rebuild of `map` finished (version + 1): DOWN and DRAIN targets are out
+ * (DOWNOUT), UP and NEW ones in (UPIN). The same map when nothing was in transition.
+ */
+export function completeRebuild(map: PoolMap): PoolMap {
+  const done: Partial<Record<TargetState, TargetState>> = {
+    DOWN: 'DOWNOUT',
+    DRAIN: 'DOWNOUT',
+    UP: 'UPIN',
+    NEW: 'UPIN',
+  };
+  let changed = false;
+  const states = map.states.map((s) => {
+    const next = done[s];
+    if (next === undefined) return s;
+    changed = true;
+    return next;
+  });
+  return changed ? { ...map, version: map.version + 1, states } : map;
+}
+
+/** A new map (version + 1) with `targetsPerEngine` NEW targets for each of `ranks` (pool extend). */
+export function extendMap(map: PoolMap, ranks: readonly number[], targetsPerEngine: number): PoolMap {
+  const targets = [...map.targets];
+  const states = [...map.states];
+  for (const rank of ranks) {
+    for (let t = 0; t < targetsPerEngine; t++) {
+      targets.push({ rank, target: t });
+      states.push('NEW');
+    }
+  }
+  return { ...map, version: map.version + 1, targets, states };
 }
 
 /**

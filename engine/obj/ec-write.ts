@@ -53,6 +53,11 @@ export interface EcGroup {
   members: TargetRef[];
   /** Whether each member serves I/O (pool map). */
   up: boolean[];
+  /**
+   * Per member, the shard's new home while a move (rebuild, drain, reintegration, extension) is
+   * under way: it gets the member's writes too (without conditions), and is never read.
+   */
+  also?: ReadonlyArray<TargetRef | undefined>;
   cellBytes: number;
   /** Read records of an array akey from a member at the newest epoch (local store or peer). */
   fetch(
@@ -139,7 +144,16 @@ export async function ecExpand(
   if (op.kind !== 'update') {
     for (const name of ecLockNames(op)) cache.punch(name);
     const out: Array<{ ref: TargetRef; op: TxOp }> = [];
+    const extras: Array<{ ref: TargetRef; op: TxOp }> = [];
     members.forEach((ref, i) => {
+      const extra = group.also?.[i];
+      if (extra) {
+        const to = { ...op.to, target: extra, mapVersion: undefined };
+        extras.push({
+          ref: extra,
+          op: op.kind === 'punch_obj' ? { ...op, to } : { ...op, to, mustExist: undefined },
+        });
+      }
       if (!up[i]) return;
       const perMember: TxOp =
         op.kind === 'punch_obj'
@@ -147,7 +161,7 @@ export async function ecExpand(
           : { ...op, to: at(i), mustExist: checksHere(i) ? op.mustExist : undefined };
       out.push({ ref, op: perMember });
     });
-    return out;
+    return [...out, ...extras];
   }
 
   const perMember: UpdateIod[][] = members.map(() => op.iods.filter((iod) => iod.kind === 'single'));
@@ -215,7 +229,19 @@ export async function ecExpand(
     });
   }
   const out: Array<{ ref: TargetRef; op: TxOp }> = [];
+  const extras: Array<{ ref: TargetRef; op: TxOp }> = [];
   members.forEach((ref, i) => {
+    const extra = group.also?.[i];
+    if (extra && perMember[i]!.length > 0)
+      extras.push({
+        ref: extra,
+        op: {
+          ...op,
+          to: { ...op.to, target: extra, mapVersion: undefined },
+          iods: perMember[i]!,
+          cond: undefined,
+        },
+      });
     if (!up[i] || perMember[i]!.length === 0) return;
     out.push({
       ref,
@@ -228,7 +254,7 @@ export async function ecExpand(
       `EC write of object ${oid.hi.toString(16)}.${oid.lo.toString(16)}: no serving shard takes any of it`,
     );
   }
-  return out;
+  return [...out, ...extras];
 }
 
 /** The stripe's current cells (those the write does not cover whole) and its data ranges. */

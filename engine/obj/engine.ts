@@ -6,9 +6,25 @@ import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
 import type { EngineCounters } from '../../core/daos/engine-counters.js';
-import type { EnginePeer, ObjApi, ObjTarget, TokenCheck, TxCheckIn, TxOp } from '../../core/daos/link.js';
+import type {
+  EnginePeer,
+  EngineRebuildStatus,
+  ObjApi,
+  ObjTarget,
+  RebuildReadReply,
+  RebuildReadReq,
+  TokenCheck,
+  TxCheckIn,
+  TxOp,
+} from '../../core/daos/link.js';
 import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
-import { groupOf, type ObjectLayout, objectLayout } from '../../core/placement/layout.js';
+import {
+  dkeyGroup,
+  type LayoutMode,
+  layoutsDiffer,
+  type ObjectLayout,
+  objectLayout,
+} from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
 import {
   type PoolMap,
@@ -25,6 +41,7 @@ import type {
   UpdateCond,
   UpdateIod,
 } from '../../core/wire/obj-types.js';
+import { filling, Rebuilder, rebuildReadLocal } from '../rebuild/rebuild.js';
 import { openVosTarget } from '../vos/index.js';
 import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
 import { asCellRead, ecExpand, ecLockNames, NEWEST, StripeCache } from './ec-write.js';
@@ -86,6 +103,8 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly ecLocks = new NameLocks();
   /** Calls, failures, latency and bytes of the object service (counters()). */
   private readonly stats = new EngineStats();
+  /** This engine's part of pool rebuilds (engine/rebuild). */
+  private readonly rebuilder: Rebuilder;
 
   private constructor(options: EngineOptions, targets: VosTarget[]) {
     this.rank = options.rank;
@@ -101,6 +120,46 @@ export class Engine implements ObjApi, EnginePeer {
       ((err) => process.stderr.write(`engine rank ${this.rank}: ${(err as Error)?.message ?? err}\n`));
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.checkToken = options.checkToken;
+    this.rebuilder = new Rebuilder({
+      rank: this.rank,
+      targets: this.targets,
+      containers: (pool) => [...(this.poolConts.get(pool) ?? [])],
+      poolMap: (pool) => this.poolMaps.get(pool),
+      peer: (rank) => this.peer(rank),
+    });
+  }
+
+  // ---- rebuild (told by the management service; engine/rebuild) ----
+
+  /** Start this engine's part of the rebuild of `pool` for map `version` (returns at once). */
+  rebuildStart(pool: string, version: number): void {
+    if (!this.poolConts.has(pool)) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
+    this.rebuilder.start(pool, version);
+  }
+
+  /** Progress of this engine's part of the pool's latest rebuild. */
+  rebuildStatus(pool: string): EngineRebuildStatus {
+    return this.rebuilder.status(pool);
+  }
+
+  /**
+   * Drop everything `targets` (default all) of this engine hold for `pool`: a target coming back
+   * (reintegration) is filled again from the others, without stale records of its own.
+   */
+  async rebuildDiscard(pool: string, targets?: readonly number[]): Promise<void> {
+    const conts = this.poolConts.get(pool);
+    if (!conts) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
+    for (const t of targets ?? this.targets.map((_, i) => i))
+      for (const cont of conts) await this.localTarget(t).destroyContainer(cont);
+  }
+
+  /** A rebuild read of a local target (EnginePeer.rebuildRead). */
+  async rebuildRead(target: number, req: RebuildReadReq): Promise<RebuildReadReply> {
+    const store = this.localTarget(target);
+    const pool = this.contPool.get(req.cont);
+    if (pool === undefined || pool !== req.pool)
+      throw new DaosError('DER_NO_HDL', `container ${req.cont} is not in pool ${req.pool} here`);
+    return rebuildReadLocal(store, req);
   }
 
   /** Open (or create) the engine's targets under `dir`, running each store's recovery. */
@@ -239,7 +298,22 @@ export class Engine implements ObjApi, EnginePeer {
   /** The store of `to` once its token allows reading (lists and queries). */
   private authorized(to: ObjTarget): VosTarget {
     this.authorize(to, 'r');
+    this.checkFresh(to);
     return this.store(to);
+  }
+
+  /**
+   * DER_STALE for a read placed with an older pool map than this engine's: where an object's
+   * shards are may have changed since (a rebuild or rebalance finished), so the reader must look
+   * again with the newer map (it comes back in the reply, or from the management service).
+   */
+  private checkFresh(to: ObjTarget): void {
+    const map = to.mapVersion === undefined ? undefined : this.poolMaps.get(to.pool);
+    if (map && map.version > to.mapVersion!)
+      throw new DaosError(
+        'DER_STALE',
+        `read of target ${to.target.rank}:${to.target.target} placed with pool map version ${to.mapVersion}; this engine has version ${map.version}`,
+      );
   }
 
   private authorize(to: ObjTarget, perm: 'r' | 'w'): void {
@@ -300,6 +374,7 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   async stop(): Promise<void> {
+    await this.rebuilder.stop();
     await this.resolving;
     for (const t of this.targets) await t.close();
   }
@@ -341,40 +416,77 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   /**
-   * The targets a write addressed to `to` goes to: the serving members of its redundancy group
-   * for a replicated object, else `to` itself.
+   * The targets a write addressed to `to` (of dkey `dkey`, when it has one) goes to: the serving
+   * members of its redundancy group in the data layout, and the members of the goal layout where
+   * they differ (a rebuild, drain, reintegration or extension is moving the shard: its new home
+   * gets every write from now on, the rebuild copies what came before). `extra` marks those.
    */
-  private writeTargets(to: ObjTarget): TargetRef[] {
+  private writeTargets(to: ObjTarget, dkey?: Uint8Array): Array<{ ref: TargetRef; extra: boolean }> {
     const map = this.poolMaps.get(to.pool);
-    if (!map || redunInfo(oidRedun(to.oid)).kind === 'none') return [to.target];
-    const group = this.groupFor(to, map);
-    const serving = group.filter((t) => targetUp(map, t));
-    if (serving.length === 0) {
+    if (!map) return [{ ref: to.target, extra: false }];
+    const { g, data, goal } = this.groupsFor(to, map, dkey);
+    const none = redunInfo(oidRedun(to.oid)).kind === 'none';
+    const out: Array<{ ref: TargetRef; extra: boolean }> = none
+      ? [{ ref: to.target, extra: false }]
+      : data.filter((t) => targetUp(map, t)).map((ref) => ({ ref, extra: false }));
+    if (out.length === 0) {
       throw new DaosError(
         'DER_UNREACH',
-        `every replica of object ${oidText(to.oid)} is on a DOWN target (pool map version ${map.version})`,
+        `every replica of group ${g} of object ${oidText(to.oid)} is on a DOWN target (pool map version ${map.version})`,
       );
     }
-    return serving;
+    for (const ref of goal) if (!out.some((o) => sameTarget(o.ref, ref))) out.push({ ref, extra: true });
+    return out;
   }
 
-  /** The members of the redundancy group of `to` (DER_BAD_TARGET when it holds no shard). */
-  private groupFor(to: ObjTarget, map: PoolMap): TargetRef[] {
-    const key = `${to.pool}/${to.oid.hi}/${to.oid.lo}`;
+  /** The layout of an object in a mode (cached per pool map). */
+  private layoutOf(pool: string, oid: ObjTarget['oid'], map: PoolMap, mode: LayoutMode): ObjectLayout {
+    const key = `${pool}/${oid.hi}/${oid.lo}/${mode}/${map.version}`;
     let layout = this.layouts.get(key);
     if (!layout) {
-      layout = objectLayout(to.oid, map);
+      layout = objectLayout(oid, map, mode);
       if (this.layouts.size >= LAYOUT_CACHE_ENTRIES) this.layouts.clear();
       this.layouts.set(key, layout);
     }
-    const group = groupOf(layout, to.target);
-    if (!group) {
-      throw new DaosError(
-        'DER_BAD_TARGET',
-        `target ${to.target.rank}:${to.target.target} holds no shard of object ${oidText(to.oid)} in pool map version ${map.version}`,
-      );
+    return layout;
+  }
+
+  /**
+   * The redundancy group of `to` — the group of `dkey`, or without one the first group whose
+   * data-layout members include `to` (DER_BAD_TARGET when none does) — its data-layout members
+   * and its goal-layout members that differ from them (same positions).
+   */
+  private groupsFor(
+    to: ObjTarget,
+    map: PoolMap,
+    dkey?: Uint8Array,
+  ): { g: number; data: TargetRef[]; goalAt: Array<TargetRef | undefined>; goal: TargetRef[] } {
+    const layout = this.layoutOf(to.pool, to.oid, map, 'data');
+    let g: number;
+    if (dkey !== undefined) g = dkeyGroup(dkey, layout);
+    else {
+      const s = layout.shards.findIndex((t) => sameTarget(t, to.target));
+      if (s < 0) {
+        throw new DaosError(
+          'DER_BAD_TARGET',
+          `target ${to.target.rank}:${to.target.target} holds no shard of object ${oidText(to.oid)} in pool map version ${map.version}`,
+        );
+      }
+      g = Math.floor(s / layout.groupSize);
     }
-    return group;
+    const n = layout.groupSize;
+    const data = layout.shards.slice(g * n, (g + 1) * n);
+    if (!layoutsDiffer(map)) return { g, data, goalAt: data.map(() => undefined), goal: [] };
+    const goalLayout = this.layoutOf(to.pool, to.oid, map, 'goal');
+    const goalAt = goalLayout.shards
+      .slice(g * n, (g + 1) * n)
+      .map((t, i) => (sameTarget(t, data[i]!) && !filling(map, t) ? undefined : t));
+    return { g, data, goalAt, goal: goalAt.filter((t): t is TargetRef => t !== undefined) };
+  }
+
+  /** The members of the redundancy group of `to` in the data layout. */
+  private groupFor(to: ObjTarget, map: PoolMap, dkey?: Uint8Array): TargetRef[] {
+    return this.groupsFor(to, map, dkey).data;
   }
 
   /** Whether writes to `to` are erasure-coded here (an EC object in a pool whose map this engine has). */
@@ -383,30 +495,31 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   /** Whether a write to `to` involves targets other than `to` (a replicated or EC object). */
-  private replicated(to: ObjTarget): boolean {
+  private replicated(to: ObjTarget, dkey?: Uint8Array): boolean {
     if (this.erasureCoded(to)) return true;
-    const targets = this.writeTargets(to);
-    return targets.length !== 1 || !sameTarget(targets[0]!, to.target);
+    const targets = this.writeTargets(to, dkey);
+    return targets.length !== 1 || !sameTarget(targets[0]!.ref, to.target);
   }
 
   /**
    * Where a transaction's read check of `to` goes: a member that holds every key of the group
    * (any serving replica; for EC, a serving parity shard, or a data shard when none serves).
    */
-  private checkTarget(to: ObjTarget): TargetRef {
-    const serving = this.writeTargets(to);
+  private checkTarget(to: ObjTarget, dkey: Uint8Array): TargetRef {
+    const serving = this.writeTargets(to, dkey).filter((t) => !t.extra);
     const map = this.poolMaps.get(to.pool);
     const shape = map && ecShape(to.oid);
-    if (!shape || !map) return serving[0]!;
-    const group = this.groupFor(to, map);
-    return group.slice(shape.k).find((t) => targetUp(map, t)) ?? serving[0]!;
+    if (!shape || !map) return serving[0]!.ref;
+    const group = this.groupFor(to, map, dkey);
+    return group.slice(shape.k).find((t) => targetUp(map, t)) ?? serving[0]!.ref;
   }
 
   /** An EC op as per-member ops (data pieces, parity, conditions placed), see ec-write.ts. */
   private async ecPlace(op: TxOp, cache: StripeCache): Promise<Array<{ ref: TargetRef; op: TxOp }>> {
     const map = this.poolMaps.get(op.to.pool)!;
     const { k, p } = ecShape(op.to.oid)!;
-    const members = this.groupFor(op.to, map);
+    const dkey = op.kind === 'update' || op.kind === 'punch_akeys' ? op.dkey : undefined;
+    const { data: members, goalAt } = this.groupsFor(op.to, map, dkey ?? opDkey(op));
     return ecExpand(
       op,
       {
@@ -414,10 +527,11 @@ export class Engine implements ObjApi, EnginePeer {
         p,
         members,
         up: members.map((t) => targetUp(map, t)),
+        also: goalAt,
         cellBytes: ecCellBytes(map),
         fetch: async (ref, dkey, akey, recordSize, recx) =>
           asCellRead(
-            await this.peer(ref.rank).fetch({ ...op.to, target: ref }, NEWEST, dkey, [
+            await this.peer(ref.rank).fetch({ ...op.to, target: ref, mapVersion: undefined }, NEWEST, dkey, [
               { akey, kind: 'array', recordSize, extents: [recx] },
             ]),
           ),
@@ -450,7 +564,7 @@ export class Engine implements ObjApi, EnginePeer {
     iods: UpdateIod[],
     cond?: UpdateCond,
   ): Promise<bigint> {
-    if (this.replicated(to)) return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]);
+    if (this.replicated(to, dkey)) return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]);
     const store = this.store(to);
     this.checkSpace(to, iodBytes(iods));
     const epoch = hlc.now();
@@ -485,6 +599,7 @@ export class Engine implements ObjApi, EnginePeer {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
+    this.checkFresh(to);
     const store = this.store(to);
     try {
       return await store.fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
@@ -516,7 +631,7 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   private async punchOnce(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
-    if (this.replicated(op.to)) return this.txCommitOnce([op]);
+    if (this.replicated(op.to, opDkey(op))) return this.txCommitOnce([op]);
     const store = this.store(op.to);
     const epoch = hlc.now();
     await store.apply(epoch, [toVosOp(op)]);
@@ -617,9 +732,13 @@ export class Engine implements ObjApi, EnginePeer {
       placed.push(
         ec[i]
           ? await this.ecPlace(op, cache)
-          : this.writeTargets(op.to).map((ref) => ({
+          : this.writeTargets(op.to, opDkey(op)).map(({ ref, extra }) => ({
               ref,
-              op: sameTarget(ref, op.to.target) ? op : { ...op, to: { ...op.to, target: ref } },
+              op: extra
+                ? withoutConditions({ ...op, to: { ...op.to, target: ref, mapVersion: undefined } })
+                : sameTarget(ref, op.to.target)
+                  ? op
+                  : { ...op, to: { ...op.to, target: ref } },
             })),
       );
     }
@@ -646,7 +765,7 @@ export class Engine implements ObjApi, EnginePeer {
       }
     });
     for (const r of check?.readSet ?? []) {
-      const ref = this.checkTarget(r.to);
+      const ref = this.checkTarget(r.to, r.dkey);
       part(ref).check!.readSet.push({ ...r, to: { ...r.to, target: ref } });
     }
     const all = [...parts.values()];
@@ -734,7 +853,22 @@ export class Engine implements ObjApi, EnginePeer {
     checkPart(ops, epochs, epoch);
     hlc.update(epoch);
     const { store, vosOps } = this.partStore(ops);
-    await store.apply(epoch, vosOps(epochs), this.vosCheck(check));
+    await this.lockRetried(store.apply(epoch, vosOps(epochs), this.vosCheck(check)));
+  }
+
+  /**
+   * A write that met a key locked by a prepared transaction (DER_TX_RESTART): if that transaction's
+   * coordinator is DOWN, resolving it frees the key, so a resolution pass starts (in the
+   * background) before the error goes back; the client sends a plain write again.
+   */
+  private async lockRetried(write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (err instanceof DaosError && err.code === 'DER_TX_RESTART' && this.ranksDown().size > 0)
+        void this.resolvePendingDtx({ coordinatorDown: true }).catch(this.onBackgroundError);
+      throw err;
+    }
   }
 
   async tgtPrepare(
@@ -752,7 +886,7 @@ export class Engine implements ObjApi, EnginePeer {
     // A prepare from a coordinator already DOWN (sent before it died, read after): refused.
     if (this.ranksDown().has(coordinator.rank)) throw refuse();
     const { store, vosOps } = this.partStore(ops);
-    await store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check));
+    await this.lockRetried(store.prepareDtx(dtxId, epoch, vosOps(epochs), coordinator, this.vosCheck(check)));
     // The coordinator went DOWN while this prepare ran: the resolution pass of that map change may
     // have missed it, so resolve again (with the survivors) before answering.
     if (this.ranksDown().has(coordinator.rank)) {
@@ -811,6 +945,24 @@ function checkPart(ops: TxOp[], epochs: bigint[], epoch: bigint): void {
     );
   for (const e of epochs)
     if (e > epoch) throw new DaosError('DER_INVAL', `an op's epoch ${e} is above the call's epoch ${epoch}`);
+}
+
+/** The dkey an op writes under (the first of a dkey punch); undefined for an object punch. */
+function opDkey(op: TxOp): Uint8Array | undefined {
+  if (op.kind === 'update' || op.kind === 'punch_akeys') return op.dkey;
+  if (op.kind === 'punch_dkeys') return op.dkeys[0];
+  return undefined;
+}
+
+/**
+ * An op as a shard's new home gets it during a move: without its conditions (they were checked
+ * on the members that hold the data; the new home may not have it yet).
+ */
+function withoutConditions(op: TxOp): TxOp {
+  if (op.kind === 'update') return op.cond === undefined ? op : { ...op, cond: undefined };
+  if (op.kind === 'punch_dkeys' || op.kind === 'punch_akeys')
+    return op.mustExist === undefined ? op : { ...op, mustExist: undefined };
+  return op;
 }
 
 function sameTarget(a: TargetRef, b: TargetRef): boolean {

@@ -14,6 +14,7 @@ import {
   decodeOp,
   decodePoolMap,
   decodePunchOp,
+  decodeRebuildReq,
   decodeRef,
   decodeTarget,
   decodeTargetOps,
@@ -22,6 +23,7 @@ import {
   ENGINE_OPCODES,
   encodeFetchResults,
   encodePoolMap,
+  encodeRebuildReply,
   expectArray,
   expectBigint,
   expectBytes,
@@ -41,6 +43,9 @@ import {
   OPC_ENGINE_POOL_DESTROY,
   OPC_ENGINE_POOL_MAP,
   OPC_ENGINE_POOL_USED,
+  OPC_ENGINE_REBUILD_DISCARD,
+  OPC_ENGINE_REBUILD_START,
+  OPC_ENGINE_REBUILD_STATUS,
   OPC_ENGINE_RESOLVE_DTX,
   OPC_TGT_ABORT,
   OPC_TGT_APPLY,
@@ -48,6 +53,7 @@ import {
   OPC_TGT_COMMIT,
   OPC_TGT_FORGET,
   OPC_TGT_PREPARE,
+  OPC_TGT_REBUILD_READ,
   optional,
   UPDATE_CONDS,
   WHICH,
@@ -336,6 +342,34 @@ async function dispatch(
       const target = optional(h.target, 'target', expectCount);
       noBulk();
       return { header: { committed: await engine.dtxCommitted(dtxId, target) } };
+    }
+    case OPC_TGT_REBUILD_READ: {
+      const { target, req } = decodeRebuildReq(h);
+      noBulk();
+      const out = new BulkOut();
+      const header = encodeRebuildReply(await engine.rebuildRead(target, req), out);
+      return { header, bulk: out.join() };
+    }
+    case OPC_ENGINE_REBUILD_START: {
+      const pool = expectId(h.pool, 'pool');
+      const version = expectCount(h.version, 'version');
+      noBulk();
+      engine.rebuildStart(pool, version);
+      return { header: {} };
+    }
+    case OPC_ENGINE_REBUILD_STATUS: {
+      const pool = expectId(h.pool, 'pool');
+      noBulk();
+      return { header: { ...engine.rebuildStatus(pool) } };
+    }
+    case OPC_ENGINE_REBUILD_DISCARD: {
+      const pool = expectId(h.pool, 'pool');
+      const targets = optional(h.targets, 'targets', (v, f) =>
+        expectArray(v, f).map((t, i) => expectCount(t, `${f}[${i}]`)),
+      );
+      noBulk();
+      await engine.rebuildDiscard(pool, targets);
+      return { header: {} };
     }
     case OPC_ENGINE_POOL_DESTROY: {
       const pool = expectId(h.pool, 'pool');

@@ -8,10 +8,13 @@
  * data-file space freed. Work goes in transactions of at most RECORDS_PER_TXN_MAX records,
  * awaited one after another, so aggregation never holds the write lock for long.
  */
+
+import type { Oid } from '../../core/common/oid.js';
 import type { Extent } from '../bio/allocator.js';
 import { type Candidate, resolveExtents } from './extents.js';
 import {
   contPrefix,
+  dkeyPrefix,
   EPOCH_BYTES,
   extentKeyIdx,
   keyEpoch,
@@ -187,6 +190,33 @@ async function dropStalePunches(
     });
     stats.recordsRemoved += chunk.length;
   }
+}
+
+/**
+ * Remove the versions and extents under one dkey written at or below `upTo` (punches and akey
+ * metadata stay), in bounded transactions: what a rebuild clears from a target before it copies
+ * the dkey's shard there, so that records the target kept from another role of the object (an
+ * older layout) cannot mix with the copy.
+ */
+export async function discardDkeyRecords(
+  vis: Visibility,
+  cid: number,
+  oid: Oid,
+  dkey: Uint8Array,
+  upTo: bigint,
+  contBytes: Map<number, number>,
+  commit: Commit,
+): Promise<number> {
+  const prefix = dkeyPrefix(cid, oid, dkey);
+  const keys = [...vis.store.main.getKeys({ start: prefix, end: prefixEnd(prefix) })]
+    .filter((k) => recordTag(k) !== TAG_META && keyEpoch(k) <= upTo)
+    .map((k) => Buffer.from(k));
+  const stats: AggregateStats = { recordsRemoved: 0, bytesFreed: 0 };
+  for (let i = 0; i < keys.length; i += RECORDS_PER_TXN_MAX) {
+    const chunk = keys.slice(i, i + RECORDS_PER_TXN_MAX);
+    await commit((freed) => deleteRecords(vis, cid, chunk, freed, contBytes, stats));
+  }
+  return stats.recordsRemoved;
 }
 
 /** Remove every record of a container, in bounded transactions. */

@@ -17,7 +17,7 @@ import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/li
 import type { Oid } from '../../core/common/oid.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile } from '../bio/data-file.js';
-import { aggregateContainer, destroyContainerRecords } from './aggregate.js';
+import { aggregateContainer, destroyContainerRecords, discardDkeyRecords } from './aggregate.js';
 import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
 import {
   buildAndWriteInOrder,
@@ -28,8 +28,9 @@ import {
   writeEffects,
 } from './effects.js';
 import { IndexStore } from './index-store.js';
-import { contPrefix } from './keys.js';
+import { akeyPrefix, contPrefix } from './keys.js';
 import * as reads from './reads.js';
+import { KIND_ARRAY } from './records.js';
 import { recover } from './recovery.js';
 import type {
   AggregateStats,
@@ -513,6 +514,35 @@ export class Target implements VosTarget {
     checkKey(dkey, 'dkey');
     checkKey(akey, 'akey');
     return reads.queryRecx(this.vis, this.store.contId(cont), oid, epoch, dkey, akey, which);
+  }
+
+  akeyVersion(cont: string, oid: Oid, epoch: bigint, dkey: Uint8Array, akey: Uint8Array) {
+    checkTarget(cont, oid);
+    checkEpoch(epoch, 'read');
+    checkKey(dkey, 'dkey');
+    checkKey(akey, 'akey');
+    const cid = this.store.contId(cont);
+    if (cid === undefined) return undefined;
+    const pfx = akeyPrefix(cid, oid, dkey, akey);
+    const m = this.vis.meta(pfx);
+    if (m === undefined) return undefined;
+    if (m.kind === KIND_ARRAY) return { kind: 'array' as const, recordSize: m.recordSize };
+    const v = this.vis.single(pfx, epoch, this.vis.floor(cid, oid, epoch, dkey, akey));
+    if (v === undefined) return { kind: 'single' as const, epoch: undefined, value: undefined };
+    return {
+      kind: 'single' as const,
+      epoch: v.epoch,
+      value: Uint8Array.from(this.vis.singleBytes(v.payload)),
+    };
+  }
+
+  async discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number> {
+    checkTarget(cont, oid);
+    checkKey(dkey, 'dkey');
+    checkEpoch(upTo, 'discard');
+    const cid = this.store.contId(cont);
+    if (cid === undefined) return 0;
+    return discardDkeyRecords(this.vis, cid, oid, dkey, upTo, this.contBytes, (fn) => this.commit(fn));
   }
 
   listObjects(cont: string): Oid[] {

@@ -169,6 +169,28 @@ export interface VosTarget {
     akey: Uint8Array,
     which: 'max' | 'min',
   ): Recx | undefined;
+  /**
+   * What an akey holds at `epoch` (for rebuild): a single value's visible version with the epoch
+   * that wrote it, or an array's record size (its ranges come from listRecx); undefined when the
+   * akey has no record here.
+   */
+  akeyVersion(
+    cont: string,
+    oid: Oid,
+    epoch: bigint,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+  ):
+    | { kind: 'single'; epoch: bigint; value: Uint8Array }
+    | { kind: 'single'; epoch: undefined; value: undefined }
+    | { kind: 'array'; recordSize: number }
+    | undefined;
+  /**
+   * Remove the versions and extents under one dkey written at or below `upTo` (punches and akey
+   * metadata stay); resolves to the records removed. Rebuild clears a dkey's old records from a
+   * target this way before it copies the dkey's shard there.
+   */
+  discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number>;
   /** Object ids with any record in a container (for tools and rebuild). */
   listObjects(cont: string): Oid[];
 
