@@ -4,7 +4,7 @@
  * Variable-length strings stay strings here; the dataset and attribute code store them.
  */
 import { DaosError } from '../../core/common/errors.js';
-import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
+import { type Dtype, type DtypeValues, dtypeSize, STRING_PADDINGS } from './dtype.js';
 
 /** One element's JavaScript value: what scalar attributes, fill values and compound elements hold. */
 export type ScalarValue = number | bigint | string | Record<string, number | bigint | string>;
@@ -67,6 +67,12 @@ function swapBytes(bytes: Uint8Array, size: number): void {
 export function checkStorableDtype(t: Dtype, what: string): void {
   if (t.class === 'string' && (!Number.isInteger(t.size) || t.size < 1))
     bad(`${what}: string size ${t.size}`);
+  if (
+    (t.class === 'string' || t.class === 'vlen-string') &&
+    t.padding !== undefined &&
+    !STRING_PADDINGS.includes(t.padding)
+  )
+    bad(`${what}: string padding '${t.padding}' (want one of ${STRING_PADDINGS.join(', ')})`);
   if (t.class !== 'compound') return;
   if (!Array.isArray(t.fields) || t.fields.length === 0) bad(`${what}: a compound needs at least one field`);
   const names = new Set<string>();

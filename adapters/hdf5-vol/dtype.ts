@@ -18,12 +18,37 @@ export type Dtype =
       readonly order: ByteOrder;
     }
   | { readonly class: 'float'; readonly size: 4 | 8; readonly order: ByteOrder }
-  /** Fixed-length string of `size` bytes, null-padded (h5py's 'S<n>'); utf-8 or ascii. */
-  | { readonly class: 'string'; readonly size: number; readonly charset: 'ascii' | 'utf-8' }
+  /** Fixed-length string of `size` bytes (h5py's 'S<n>'); utf-8 or ascii. */
+  | {
+      readonly class: 'string';
+      readonly size: number;
+      readonly charset: 'ascii' | 'utf-8';
+      /** How the file pads it; absent means h5py's 'nullpad'. */
+      readonly padding?: StringPadding;
+    }
   /** Variable-length string (h5py's string_dtype()); stored as utf-8. */
-  | { readonly class: 'vlen-string'; readonly charset: 'ascii' | 'utf-8' }
+  | {
+      readonly class: 'vlen-string';
+      readonly charset: 'ascii' | 'utf-8';
+      /** How the file pads it; absent means h5py's 'nullterm'. */
+      readonly padding?: StringPadding;
+    }
   /** A C struct: fields at byte offsets within `size` bytes (numpy's aligned or packed layout). */
   | { readonly class: 'compound'; readonly size: number; readonly fields: readonly CompoundField[] };
+
+/**
+ * HDF5's string padding (H5T_str_t): NUL-terminated, NUL-padded, or space-padded. It changes how
+ * a file stores a fixed-length string's unused bytes, not the value read.
+ */
+export type StringPadding = 'nullterm' | 'nullpad' | 'spacepad';
+
+/** The string paddings in HDF5's numbering (the datatype message's padding field). */
+export const STRING_PADDINGS: readonly StringPadding[] = ['nullterm', 'nullpad', 'spacepad'];
+
+/** A string type's padding, or h5py's choice when none is recorded (nullpad fixed, nullterm vlen). */
+export function paddingOf(t: Dtype & { class: 'string' | 'vlen-string' }): StringPadding {
+  return t.padding ?? (t.class === 'string' ? 'nullpad' : 'nullterm');
+}
 
 export interface CompoundField {
   readonly name: string;

@@ -8,6 +8,9 @@
  * the Link Info (0x02), Attribute Info (0x15), Fill Value (0x05) and old Fill Value (0x04)
  * messages. Shared messages (a fill value kept in the shared-message heap) are not followed.
  *
+ * `setStringPaddings` rewrites the padding field of the string types in a header's Datatype and
+ * Attribute messages (h5wasm picks its own padding); sizes do not change, checksums are redone.
+ *
  * `setFillValue` also writes one: h5wasm creates datasets with HDF5's default fill value and has no
  * way to set another, so after the file is closed the dataset's Fill Value message is rewritten
  * in the free space (a NULL message) of its version-2 object header, and the checksum redone.
@@ -15,6 +18,7 @@
 
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { DaosError } from '../../core/common/errors.js';
+import { type Dtype, paddingOf, STRING_PADDINGS } from './dtype.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Where a superblock may start: 0, then 512 doubling (after a user block). */
@@ -28,6 +32,8 @@ const MSG_NULL = 0x00;
 const MSG_LINK_INFO = 0x02;
 const MSG_FILL_OLD = 0x04;
 const MSG_FILL = 0x05;
+const MSG_DATATYPE = 0x03;
+const MSG_ATTRIBUTE = 0x0c;
 const MSG_CONTINUATION = 0x10;
 const MSG_ATTR_INFO = 0x15;
 const MSG_FLAG_SHARED = 0x02;
@@ -170,6 +176,66 @@ export class ObjectHeaderReader {
     if (wrote !== total + 4) throw new DaosError('DER_IO', `h5 header: short write at ${at}`);
   }
 
+  /**
+   * Give the string types of the object at `address` the paddings `dataset` (its Datatype message)
+   * and `attrs` (its attributes' types, by name) say, h5py's when they say none. Only messages in
+   * the header are patched: attributes in dense storage (a fractal heap) keep theirs. Returns the
+   * names of the attributes patched.
+   */
+  setStringPaddings(address: bigint, dataset: Dtype | undefined, attrs: ReadonlyMap<string, Dtype>): string[] {
+    const at = this.base + address;
+    const first = this.read(at, 16);
+    if (first.subarray(0, 4).toString('latin1') !== 'OHDR')
+      throw new DaosError('DER_NOTSUPPORTED', `h5 header: padding patch needs a version 2 header at ${address}`);
+    const flags = first[5]!;
+    let pos = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
+    const sizeBytes = 1 << (flags & 3);
+    const chunkLen = Number(this.read(at, pos + sizeBytes).readUIntLE(pos, Math.min(sizeBytes, 6)));
+    pos += sizeBytes;
+    const headerBytes = 4 + (flags & 0x04 ? 2 : 0);
+    // Each block: its bytes (checksum last), where messages start and end.
+    const blocks: { at: bigint; bytes: Buffer; start: number; end: number }[] = [
+      { at, bytes: this.read(at, pos + chunkLen + 4), start: pos, end: pos + chunkLen },
+    ];
+    const patched: string[] = [];
+    for (let i = 0; i < blocks.length; i++) {
+      if (i > CONTINUATIONS_MAX) throw new DaosError('DER_INVAL', 'h5 header: too many continuation blocks');
+      const b = blocks[i]!;
+      let changed = false;
+      for (let p = b.start; p + headerBytes <= b.end; ) {
+        const type = b.bytes[p]!;
+        const size = b.bytes.readUInt16LE(p + 1);
+        const msgFlags = b.bytes[p + 3]!;
+        const body = b.bytes.subarray(p + headerBytes, p + headerBytes + size);
+        if (type === MSG_CONTINUATION) {
+          const len = Number(body.readBigUInt64LE(8));
+          if (len > HEADER_CHUNK_BYTES_MAX) throw new DaosError('DER_INVAL', 'h5 header: chunk too large');
+          const cat = this.base + body.readBigUInt64LE(0);
+          const bytes = this.read(cat, len);
+          if (bytes.subarray(0, 4).toString('latin1') !== 'OCHK')
+            throw new DaosError('DER_INVAL', `h5 header: bad continuation block at ${cat}`);
+          blocks.push({ at: cat, bytes, start: 4, end: len - 4 });
+        } else if (!(msgFlags & MSG_FLAG_SHARED)) {
+          if (type === MSG_DATATYPE && dataset) changed = setPaddings(body, 0, dataset) || changed;
+          else if (type === MSG_ATTRIBUTE) {
+            const attr = attributeDatatype(body);
+            const t = attr && attrs.get(attr.name);
+            if (attr && t) {
+              changed = setPaddings(body, attr.at, t) || changed;
+              patched.push(attr.name);
+            }
+          }
+        }
+        p += headerBytes + size;
+      }
+      if (!changed) continue;
+      b.bytes.writeUInt32LE(lookup3(b.bytes.subarray(0, b.bytes.length - 4)), b.bytes.length - 4);
+      const wrote = writeSync(this.fd, b.bytes, 0, b.bytes.length, Number(b.at));
+      if (wrote !== b.bytes.length) throw new DaosError('DER_IO', `h5 header: short write at ${b.at}`);
+    }
+    return patched;
+  }
+
   private forEachMessage(address: bigint, visit: (type: number, flags: number, body: Buffer) => void): void {
     const at = this.base + address;
     const first = this.read(at, 16);
@@ -217,6 +283,86 @@ export class ObjectHeaderReader {
         pos += headerBytes + size;
       }
     }
+  }
+}
+
+/** An Attribute message's name and where its (not shared) datatype starts in `body`. */
+function attributeDatatype(body: Buffer): { name: string; at: number } | undefined {
+  const version = body[0]!;
+  if (version < 1 || version > 3) return undefined;
+  if (version > 1 && body[1]! & 0x01) return undefined; // a shared datatype
+  const nameSize = body.readUInt16LE(2);
+  const nameAt = version === 3 ? 9 : 8;
+  const name = body.subarray(nameAt, nameAt + nameSize - 1).toString('utf8');
+  const pad8 = (n: number) => (version === 1 ? Math.ceil(n / 8) * 8 : n);
+  return { name, at: nameAt + pad8(nameSize) };
+}
+
+/** HDF5 datatype classes this patch walks through. */
+const DT_FIXED = 0;
+const DT_FLOAT = 1;
+const DT_STRING = 3;
+const DT_COMPOUND = 6;
+const DT_VLEN = 9;
+
+/**
+ * Set the padding of every string type in the datatype encoded at `body[at]` to what `t` says.
+ * Returns whether a byte changed; a type that does not match `t` is left alone.
+ */
+function setPaddings(body: Buffer, at: number, t: Dtype): boolean {
+  return walkDatatype(body, at, t).changed;
+}
+
+function walkDatatype(body: Buffer, at: number, t: Dtype | undefined): { changed: boolean; length: number } {
+  const cls = body[at]! & 0x0f;
+  const version = body[at]! >> 4;
+  const bits = body.readUIntLE(at + 1, 3);
+  const size = body.readUInt32LE(at + 4);
+  let changed = false;
+  const setPad = (byte: number, shift: number, want: number) => {
+    const old = body[byte]!;
+    const now = (old & ~(0x0f << shift)) | (want << shift);
+    if (now !== old) {
+      body[byte] = now;
+      changed = true;
+    }
+  };
+  switch (cls) {
+    case DT_FIXED:
+      return { changed, length: 8 + 4 };
+    case DT_FLOAT:
+      return { changed, length: 8 + 12 };
+    case DT_STRING:
+      if (t?.class === 'string') setPad(at + 1, 0, STRING_PADDINGS.indexOf(paddingOf(t)));
+      return { changed, length: 8 };
+    case DT_VLEN: {
+      if ((bits & 0x0f) === 1 && t?.class === 'vlen-string')
+        setPad(at + 1, 4, STRING_PADDINGS.indexOf(paddingOf(t)));
+      const base = walkDatatype(body, at + 8, undefined);
+      return { changed, length: 8 + base.length };
+    }
+    case DT_COMPOUND: {
+      const members = bits & 0xffff;
+      let p = at + 8;
+      const offsetBytes = size < 1 << 8 ? 1 : size < 1 << 16 ? 2 : size < 1 << 24 ? 3 : 4;
+      for (let i = 0; i < members; i++) {
+        const nul = body.indexOf(0, p);
+        if (nul < 0) throw new DaosError('DER_INVAL', 'h5 header: unterminated compound member name');
+        const name = body.subarray(p, nul).toString('utf8');
+        if (version >= 3) p = nul + 1 + offsetBytes;
+        else {
+          p += Math.ceil((nul + 1 - p) / 8) * 8;
+          p += version === 1 ? 4 + 28 : 4;
+        }
+        const field = t?.class === 'compound' ? t.fields.find((f) => f.name === name) : undefined;
+        const member = walkDatatype(body, p, field?.type);
+        changed = member.changed || changed;
+        p += member.length;
+      }
+      return { changed, length: p - at };
+    }
+    default:
+      throw new DaosError('DER_NOTSUPPORTED', `h5 header: datatype class ${cls} in a padding patch`);
   }
 }
 

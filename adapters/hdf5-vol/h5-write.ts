@@ -1,7 +1,8 @@
 /**
  * Writing an h5io tree to an .h5 file through h5wasm: groups, links and datasets first (values
  * slab by slab), then the Fill Value messages h5wasm cannot set (h5-object-header.ts), then the
- * datasets' attributes (h5io.ts explains why in that order).
+ * datasets' attributes (h5io.ts explains why in that order), then the string types' padding
+ * (h5wasm picks its own; h5-object-header.ts rewrites it in the Datatype and Attribute messages).
  */
 
 import { rmSync } from 'node:fs';
@@ -55,6 +56,13 @@ async function writeTree(path: string, root: H5GroupNode, options: WriteH5Option
   const written = new Map<H5Node, string>();
   const fills: { path: string; bytes: Uint8Array; address?: bigint }[] = [];
   const datasetAttrs: [string, readonly H5Attribute[]][] = [];
+  // Objects with string types whose padding is set after writing: the dataset's type, the attributes'.
+  const paddings: { path: string; dataset?: Dtype; attrs: Map<string, Dtype>; address?: bigint }[] = [];
+  const notePaddings = (p: string, dataset: Dtype | undefined, attrs: readonly H5Attribute[]) => {
+    const strAttrs = new Map(attrs.filter((a) => hasString(a.dtype)).map((a) => [a.name, a.dtype]));
+    const ds = dataset && hasString(dataset) ? dataset : undefined;
+    if (ds || strAttrs.size) paddings.push({ path: p, ...(ds ? { dataset: ds } : {}), attrs: strAttrs });
+  };
   let fileId = withHdf5ErrorsMuted(() => M.open(path, M.H5F_ACC_TRUNC, root.trackOrder, -1, -1));
   if (fileId < 0n) throw new DaosError('DER_IO', `${path}: cannot create`);
   const check = (rc: number, what: string) => {
@@ -139,6 +147,7 @@ async function writeTree(path: string, root: H5GroupNode, options: WriteH5Option
 
   const writeGroup = async (p: string, g: H5GroupNode) => {
     writeAttrs(p, g.attrs);
+    notePaddings(p, undefined, g.attrs);
     for (const link of g.links) {
       const cp = childPath(p, link.name);
       if (link.type === 'soft') check(M.create_soft_link(fileId, link.path, cp), `soft link ${cp}`);
@@ -157,6 +166,7 @@ async function writeTree(path: string, root: H5GroupNode, options: WriteH5Option
         } else {
           await writeDataset(cp, link.target);
           datasetAttrs.push([cp, link.target.attrs]);
+          notePaddings(cp, link.target.dtype, link.target.attrs);
         }
       }
     }
@@ -166,6 +176,7 @@ async function writeTree(path: string, root: H5GroupNode, options: WriteH5Option
     written.set(root, '/');
     await writeGroup('/', root);
     for (const f of fills) f.address = objectAddress(M, fileId, f.path);
+    for (const o of paddings) o.address = objectAddress(M, fileId, o.path);
   } finally {
     M.close_file(fileId);
   }
@@ -186,6 +197,21 @@ async function writeTree(path: string, root: H5GroupNode, options: WriteH5Option
       M.close_file(fileId);
     }
   }
+  if (paddings.length) {
+    const headers = new ObjectHeaderReader(path, 'r+');
+    try {
+      // Attributes in dense storage (HDF5 moves them there past 8 on one object) keep h5wasm's.
+      for (const o of paddings) headers.setStringPaddings(o.address!, o.dataset, o.attrs);
+    } finally {
+      headers.close();
+    }
+  }
+}
+
+/** Does `t` hold a string type (whose padding the file records)? */
+function hasString(t: Dtype): boolean {
+  if (t.class === 'string' || t.class === 'vlen-string') return true;
+  return t.class === 'compound' && t.fields.some((f) => hasString(f.type));
 }
 
 function encodeEmpty(t: Dtype): DtypeValues {

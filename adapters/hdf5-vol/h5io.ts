@@ -34,7 +34,6 @@ import {
   type H5Metadata,
   type H5Module,
   H5S_UNLIMITED,
-  H5T_STR_SPACEPAD,
   h5,
   memoryElementBytes,
   objectAddress,
@@ -108,7 +107,7 @@ function readAttributes(M: H5Module, fileId: bigint, path: string): H5Attribute[
     const ptr = M._malloc(Math.max(m.size * count, 1));
     try {
       M.get_attribute_data(fileId, path, name, BigInt(ptr));
-      const value = readHeap(M, ptr, dtype, count, m.strpad === H5T_STR_SPACEPAD);
+      const value = readHeap(M, ptr, dtype, count);
       out.push({ name, dtype, shape: m.shape, value });
     } finally {
       if (m.vlen) M.reclaim_vlen_memory(fileId, path, name, BigInt(ptr));
@@ -153,7 +152,6 @@ export async function readH5(path: string): Promise<H5Source> {
     if (facts?.fillValue && dtype.class !== 'vlen-string' && facts.fillValue.length === dtypeSize(dtype))
       fillvalue = decodeScalar(dtype, facts.fillValue);
     const shape = m.shape;
-    const spacePadded = m.strpad === H5T_STR_SPACEPAD;
     return {
       kind: 'dataset',
       shape,
@@ -170,7 +168,7 @@ export async function readH5(path: string): Promise<H5Source> {
         const bytes = memoryElementBytes(dtype) * n;
         if (bytes > H5_SLAB_BYTES_MAX && dtype.class !== 'vlen-string')
           throw new DaosError('DER_OVERFLOW', `${p}: slab of ${bytes} bytes exceeds ${H5_SLAB_BYTES_MAX}`);
-        if (n === 0) return readHeap(M, 0, dtype, 0, false);
+        if (n === 0) return readHeap(M, 0, dtype, 0);
         const ptr = M._malloc(bytes);
         if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${bytes} bytes`);
         const ones = count.map(() => 1n);
@@ -180,7 +178,7 @@ export async function readH5(path: string): Promise<H5Source> {
               ? M.get_dataset_data(fileId, p, null, null, null, BigInt(ptr))
               : M.get_dataset_data(fileId, p, big(count), big(start), ones, BigInt(ptr));
           if (rc < 0) throw new DaosError('DER_IO', `${p}: HDF5 read failed (${rc})`);
-          return readHeap(M, ptr, dtype, n, spacePadded);
+          return readHeap(M, ptr, dtype, n);
         } finally {
           if (dtype.class === 'vlen-string')
             M.reclaim_vlen_memory_count(fileId, p, '', BigInt(ptr), big(count));

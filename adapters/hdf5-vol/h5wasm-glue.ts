@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Module } from 'h5wasm/node';
 import { DaosError } from '../../core/common/errors.js';
 import { decodeValues, encodeValues, littleEndian } from './codec.js';
-import { type Dtype, type DtypeValues, dtypeSize } from './dtype.js';
+import { type Dtype, type DtypeValues, dtypeSize, STRING_PADDINGS } from './dtype.js';
 
 /** A variable-length string's element in wasm memory: a 32-bit pointer. */
 export const WASM_POINTER_BYTES = 4;
@@ -21,7 +21,6 @@ const H5T_FLOAT = 1;
 const H5T_STRING = 3;
 const H5T_COMPOUND = 6;
 const H5T_CSET_UTF8 = 1;
-export const H5T_STR_SPACEPAD = 2;
 
 export type H5Module = typeof Module;
 
@@ -73,7 +72,11 @@ export function dtypeOf(m: H5Metadata, where: string): Dtype {
       return { class: 'float', size: m.size, order };
     case H5T_STRING: {
       const charset = m.cset === H5T_CSET_UTF8 ? 'utf-8' : 'ascii';
-      return m.vlen ? { class: 'vlen-string', charset } : { class: 'string', size: m.size, charset };
+      const padding = STRING_PADDINGS[m.strpad ?? -1];
+      const pad = padding ? { padding } : {};
+      return m.vlen
+        ? { class: 'vlen-string', charset, ...pad }
+        : { class: 'string', size: m.size, charset, ...pad };
     }
     case H5T_COMPOUND: {
       const fields = (m.compound_type?.members ?? []).map((f) => ({
@@ -127,20 +130,14 @@ export function memoryElementBytes(t: Dtype): number {
 }
 
 /** Copy `count` elements of `t` out of wasm memory at `ptr`. */
-export function readHeap(
-  M: H5Module,
-  ptr: number,
-  t: Dtype,
-  count: number,
-  spacePadded: boolean,
-): DtypeValues {
+export function readHeap(M: H5Module, ptr: number, t: Dtype, count: number): DtypeValues {
   if (t.class === 'vlen-string') {
     const ptrs = new Uint32Array(M.HEAPU8.buffer, ptr, count);
     return Array.from(ptrs, (p) => (p === 0 ? '' : M.UTF8ToString(p)));
   }
   const bytes = M.HEAPU8.slice(ptr, ptr + dtypeSize(t) * count);
   const values = decodeValues(littleEndian(t), bytes, count);
-  if (spacePadded && t.class === 'string') return (values as string[]).map((s) => s.replace(/ +$/, ''));
+  if (t.class === 'string' && t.padding === 'spacepad') return (values as string[]).map((s) => s.replace(/ +$/, ''));
   return values;
 }
 
@@ -171,10 +168,17 @@ export function writeHeap(
     return { ptr, free: () => M._free(ptr) };
   }
   const bytes = encodeValues(littleEndian(t), values, count, what);
+  if (t.class === 'string' && t.padding === 'spacepad') spacePad(bytes, t.size);
   const ptr = M._malloc(Math.max(bytes.length, 1));
   if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${bytes.length} bytes`);
   M.HEAPU8.set(bytes, ptr);
   return { ptr, free: () => M._free(ptr) };
+}
+
+/** Turn the trailing NULs of each `size`-byte string in `bytes` into spaces (HDF5's SPACEPAD). */
+function spacePad(bytes: Uint8Array, size: number): void {
+  for (let at = 0; at < bytes.length; at += size)
+    for (let i = at + size - 1; i >= at && bytes[i] === 0; i--) bytes[i] = 0x20;
 }
 
 export function objectAddress(M: H5Module, fileId: bigint, path: string): bigint {
