@@ -102,7 +102,7 @@ describe('h5io: .h5 files through h5wasm', () => {
     expect(dumped.get('/hard_data')).toMatchObject({ kind: 'dataset', hardlink: '/a/b/c/data' });
     expect(dumped.get('/alias_b')).toMatchObject({ kind: 'group', hardlink: '/a/b' });
     expect(dumped.get('/dangling')).toEqual({ kind: 'softlink', target: '/no/such/object' });
-    // Everything h5dump prints, values included, but string padding.
+    // Everything h5dump prints, values and string padding included.
     expect(h5dumpText(out)).toEqual(h5dumpText(fixture));
   });
 

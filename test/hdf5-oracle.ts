@@ -180,16 +180,10 @@ export function h5dumpStructure(file: string): Map<string, H5DumpObject> {
 }
 
 /**
- * h5dump's full text of `file` (types, dataspaces, attributes and every value; groups and
- * attributes in name order; no line wrapping), less what h5wasm cannot reproduce: the file name line, string
- * padding (STRPAD, and the NULs h5dump shows in a null-padded value).
+ * h5dump's full text of `file` (types with their string padding, dataspaces, attributes and every
+ * value; groups and attributes in name order; no line wrapping), less the file name line.
  */
 export function h5dumpText(file: string): string {
   const text = execFileSync(H5DUMP, ['-w', '0', file], { maxBuffer: 1 << 28 }).toString('utf8');
-  return text
-    .split('\n')
-    .slice(1)
-    .map((line) => (/^\s*STRPAD /.test(line) ? line.replace(/STRPAD .*/, 'STRPAD *') : line))
-    .map((line) => line.replace(/(\\000)+"/g, '"'))
-    .join('\n');
+  return text.split('\n').slice(1).join('\n');
 }

@@ -1,8 +1,11 @@
 /**
  * Attributes of a file, group or dataset (h5py's `obj.attrs`): under dkey `/Attribute`, akey
  * `T-<name>` the datatype, `S-<name>` the shape (null for a scalar), `V-<name>` the value bytes
- * (elements packed; variable-length strings as u32 LE length + UTF-8 each). All three are written in
- * one update, so an attribute is replaced whole or not at all.
+ * (elements packed; variable-length strings as u32 LE length + UTF-8 each), `C-<name>` the creation
+ * index (uint64 LE). The object's last creation index is akey `Max Attribute Creation Order`
+ * (uint64 LE) of the same dkey. All are written in one update, so an attribute is replaced whole
+ * or not at all. Replacing an attribute gives it a new creation index, as h5py's `attrs[name] = v`
+ * does (it makes a new attribute).
  */
 import { DaosError } from '../../core/common/errors.js';
 import type { DaosObject } from '../../core/daos/object.js';
@@ -19,11 +22,14 @@ import {
   unpackStrings,
 } from './codec.js';
 import { type Dtype, type DtypeLike, type DtypeValues, dtypeSize, parseDtype } from './dtype.js';
-import { ATTR_DKEY, checkName, type FileContext, json, parseJson } from './layout.js';
+import { ATTR_DKEY, checkName, type FileContext, json, parseJson, readU64, u64 } from './layout.js';
 import { RANK_MAX } from './selection.js';
 
 /** An attribute's value: one element (shape null) or all elements of an array, flat in C order. */
 export type AttrValue = ScalarValue | DtypeValues;
+
+/** Akey (in ATTR_DKEY) of the object's last attribute creation index. */
+const AKEY_MAX_ATTR_CORDER = 'Max Attribute Creation Order';
 
 export interface AttrOptions {
   dtype?: DtypeLike;
@@ -153,10 +159,16 @@ export class AttributeManager {
     }
     // A single value may not be empty: a zero-length array keeps one placeholder byte.
     if (bytes.byteLength === 0) bytes = new Uint8Array(1);
+    const [last] = (await this.obj.fetch(ATTR_DKEY, [{ akey: AKEY_MAX_ATTR_CORDER, kind: 'single' }])) as [
+      Uint8Array | undefined,
+    ];
+    const corder = readU64(last) + 1n;
     await this.obj.update(ATTR_DKEY, [
       { akey: `T-${name}`, kind: 'single', value: json(dtype) },
       { akey: `S-${name}`, kind: 'single', value: json(shape) },
       { akey: `V-${name}`, kind: 'single', value: bytes },
+      { akey: `C-${name}`, kind: 'single', value: u64(corder) },
+      { akey: AKEY_MAX_ATTR_CORDER, kind: 'single', value: u64(corder) },
     ]);
   }
 
@@ -202,14 +214,29 @@ export class AttributeManager {
     return (await this.info(name)) !== undefined;
   }
 
-  /** Attribute names, in name order. */
-  async keys(): Promise<string[]> {
+  /**
+   * Attribute names, in name order (default) or creation order (h5py's order on an object that
+   * tracks it). Attributes written before creation indices were recorded come first, by name.
+   */
+  async keys(options: { order?: 'name' | 'creation' } = {}): Promise<string[]> {
+    const order = options.order ?? 'name';
+    if (order !== 'name' && order !== 'creation')
+      throw new DaosError('DER_INVAL', `order must be 'name' or 'creation', not ${String(order)}`);
     const out: string[] = [];
     for await (const k of this.obj.listAkeys(ATTR_DKEY)) {
       const s = (k as Buffer).toString('utf8');
       if (s.startsWith('T-')) out.push(s.slice(2));
     }
-    return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    if (order === 'name' || out.length < 2) return out;
+    const corders = (await this.obj.fetch(
+      ATTR_DKEY,
+      out.map((n) => ({ akey: `C-${n}`, kind: 'single' as const })),
+    )) as Array<Uint8Array | undefined>;
+    const ranked = out.map((n, i) => ({ n, corder: readU64(corders[i]) }));
+    // A stable sort: equal indices (none recorded) keep name order.
+    ranked.sort((a, b) => (a.corder < b.corder ? -1 : a.corder > b.corder ? 1 : 0));
+    return ranked.map((r) => r.n);
   }
 
   /** Remove attribute `name`; DER_NONEXIST when there is none. */
@@ -218,6 +245,6 @@ export class AttributeManager {
     this.file.checkWritable(`delete attribute '${name}' of ${this.owner}`);
     if (!(await this.has(name)))
       throw new DaosError('DER_NONEXIST', `${this.owner} has no attribute '${name}'`);
-    await this.obj.punchAkeys(ATTR_DKEY, [`T-${name}`, `S-${name}`, `V-${name}`]);
+    await this.obj.punchAkeys(ATTR_DKEY, [`T-${name}`, `S-${name}`, `V-${name}`, `C-${name}`]);
   }
 }

@@ -4,11 +4,14 @@
  * a container's file as an h5io tree and writes it. Dataset values move slab by slab (at most
  * H5_SLAB_BYTES_MAX at once), so a dataset of any size crosses in bounded memory.
  *
+ * Attributes are imported in the source's iteration order (creation order where it tracks it),
+ * so their creation indices follow it, and exported in creation order. String types keep their
+ * padding (Dtype.padding).
+ *
  * What does not cross exactly (the adapter keeps no record of it):
- * - Attribute creation order: the adapter lists attributes by name, so exported attributes
- *   iterate in name order even where the source tracked creation order.
- * - Whether a group tracks creation order: every adapter group records it. An exported group is
- *   marked as tracking (h5py's track_order) when its creation order differs from name order.
+ * - Whether an object tracks creation order: every adapter group records link creation order and
+ *   every object attribute creation order. An exported object is marked as tracking (h5py's
+ *   track_order) when its links' or attributes' creation order differs from name order.
  * - A fill value equal to zero is HDF5's default and exports as "not user-defined".
  */
 
@@ -188,7 +191,7 @@ function isZero(v: ScalarValue): boolean {
 
 async function readAttributes(obj: H5Object): Promise<H5Attribute[]> {
   const out: H5Attribute[] = [];
-  for (const name of await obj.attrs.keys()) {
+  for (const name of await obj.attrs.keys({ order: 'creation' })) {
     const info = await obj.attrs.info(name);
     const value = await obj.attrs.get(name);
     if (!info || value === undefined) continue; // removed meanwhile
@@ -214,7 +217,7 @@ function datasetNode(ds: Dataset, attrs: H5Attribute[]): H5DatasetNode {
     chunks: ds.layout === 'contiguous' && !resizable ? null : [...ds.chunks],
     dtype: ds.dtype,
     fillvalue: isZero(fill) ? undefined : fill,
-    trackOrder: false,
+    trackOrder: !inNameOrder(attrs.map((a) => a.name)),
     attrs,
     readSlab: (start, count) => ds.read(toSelection(start, count)),
   };
@@ -227,10 +230,11 @@ export async function describeH5File(file: H5File): Promise<H5GroupNode> {
     const names: string[] = [];
     for await (const n of g.keys({ order: 'creation' })) names.push(n);
     const links: H5Link[] = [];
+    const attrs = await readAttributes(g);
     const node: H5GroupNode = {
       kind: 'group',
-      trackOrder: !inNameOrder(names),
-      attrs: await readAttributes(g),
+      trackOrder: !inNameOrder(names) || !inNameOrder(attrs.map((a) => a.name)),
+      attrs,
       links,
     };
     seen.set(`${g.oid.hi}.${g.oid.lo}`, node);
