@@ -164,6 +164,12 @@ describe('h5io: .h5 files through h5wasm', () => {
       track_order: { attrs: true },
     });
     expect((dump.objects['/z']!.attrs as { name: string }[]).map((a) => a.name)).toEqual(['u', 'b']);
+    // A string type without a recorded padding gets h5py's.
+    expect((dump.objects['/z']!.attrs as { dtype: unknown }[])[0]!.dtype).toEqual({
+      class: 'vlen-string',
+      charset: 'utf-8',
+      padding: 'nullterm',
+    });
     expect(dump.objects['/z']!.data).toEqual(Array.from(values));
     expect(dump.objects['/']!.links).toEqual([
       { name: 'z', object: '/z' },
@@ -209,6 +215,54 @@ with h5py.File(${JSON.stringify(file)}, 'w') as f:
     const back = oracleDump(out);
     expect(back.objects['/i']).toMatchObject({ dtype: { order: '<' }, data: [1, -2, 2 ** 30] });
     expect(back.objects['/d']).toMatchObject({ dtype: { order: '<' }, data: [0.5, -1e300], fillvalue: 2.5 });
+  });
+
+  it('string padding crosses: every padding, fixed and variable-length, attributes and compound fields', async () => {
+    const file = join(dir, 'padding.h5');
+    execFileSync(PYTHON, [
+      '-c',
+      `import h5py, numpy as np
+pads = {'nullterm': h5py.h5t.STR_NULLTERM, 'nullpad': h5py.h5t.STR_NULLPAD, 'spacepad': h5py.h5t.STR_SPACEPAD}
+def strtype(size, pad):
+    t = h5py.h5t.C_S1.copy()
+    t.set_size(size)
+    t.set_strpad(pads[pad])
+    if size == h5py.h5t.VARIABLE:
+        t.set_cset(h5py.h5t.CSET_UTF8)
+    return t
+with h5py.File(${JSON.stringify(file)}, 'w') as f:
+    for pad in pads:
+        d = h5py.h5d.create(f.id, ('fixed_' + pad).encode(), strtype(5, pad), h5py.h5s.create_simple((2,)))
+        d.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([b'ab', b'abcd'], dtype='S5'))
+        v = h5py.h5d.create(f.id, ('vlen_' + pad).encode(), strtype(h5py.h5t.VARIABLE, pad), h5py.h5s.create_simple((2,)))
+        v.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array(['x', 'yz'], dtype=h5py.string_dtype()))
+        a = h5py.h5a.create(f.id, ('attr_' + pad).encode(), strtype(5, pad), h5py.h5s.create(h5py.h5s.SCALAR))
+        a.write(np.array(b'hi', dtype='S5'))
+    ct = h5py.h5t.create(h5py.h5t.COMPOUND, 9)
+    ct.insert(b'n', 0, strtype(5, 'spacepad'))
+    ct.insert(b'i', 5, h5py.h5t.STD_I32LE)
+    c = h5py.h5d.create(f.id, b'compound', ct, h5py.h5s.create_simple((2,)))
+    c.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([(b'ab', 1), (b'abcde', 2)], dtype=[('n', 'S5'), ('i', '<i4')]))`,
+    ]);
+    const theirs = oracleDump(file);
+    for (const pad of ['nullterm', 'nullpad', 'spacepad']) {
+      expect(theirs.objects[`/fixed_${pad}`]).toMatchObject({
+        dtype: { padding: pad },
+        data: ['ab', 'abcd'],
+      });
+      expect(theirs.objects[`/vlen_${pad}`]).toMatchObject({ dtype: { padding: pad }, data: ['x', 'yz'] });
+    }
+    const out = join(dir, 'padding-out.h5');
+    const src = await readH5(file);
+    try {
+      expect(await describeTree(src.root)).toEqual(theirs);
+      await writeH5(out, src.root);
+    } finally {
+      await src.close();
+    }
+    expect(oracleDump(out)).toEqual(theirs);
+    expect(h5dumpText(out)).toEqual(h5dumpText(file));
+    expect(h5dumpText(out)).toContain('"ab   "'); // space-padded bytes, as HDF5 stores them
   });
 
   it('refuses types outside Dtype, naming the dataset', async () => {

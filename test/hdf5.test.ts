@@ -440,6 +440,18 @@ describe('HDF5 adapter', () => {
       'title',
       'version',
     ]);
+    expect(await r.attrs.keys({ order: 'creation' })).toEqual([
+      'title',
+      'version',
+      'scale',
+      'matrix',
+      'labels',
+      'fixed',
+      'point',
+      'empty',
+      'list',
+      'ints',
+    ]);
     expect(await r.attrs.get('title')).toBe('round trip');
     expect(await r.attrs.get('version')).toBe(3n);
     expect(await r.attrs.get('scale')).toBe(0.5);
@@ -559,6 +571,27 @@ describe('HDF5 adapter', () => {
     expect(ds.shape).toEqual([10, 6]);
     expect(await names(f)).toEqual(['d']);
     expect(await f.attrs.keys()).toEqual([]);
+    await expect(f.attrs.keys({ order: 'size' as 'name' })).rejects.toThrow(
+      /order must be 'name' or 'creation'/,
+    );
+    await expect(
+      f.attrs.set('s', 'x', {
+        dtype: { class: 'vlen-string', charset: 'utf-8', padding: 'zero' as 'nullterm' },
+      }),
+    ).rejects.toThrow(/string padding 'zero'/);
+    expect(await f.attrs.keys()).toEqual([]);
+
+    // Attribute creation order: replacing an attribute makes it the newest (as h5py's attrs[name] = v);
+    // deleting one leaves the others' order.
+    await f.attrs.set('z', 1);
+    await f.attrs.set('m', 2);
+    await f.attrs.set('a', 3);
+    await f.attrs.set('z', 4);
+    await f.attrs.delete('m');
+    await f.attrs.set('b', 5);
+    expect(await f.attrs.keys({ order: 'creation' })).toEqual(['a', 'z', 'b']);
+    expect(await f.attrs.keys()).toEqual(['a', 'b', 'z']);
+    for (const n of ['a', 'z', 'b']) await f.attrs.delete(n);
     await f.close();
 
     // Read-only: every write fails before reaching the store.

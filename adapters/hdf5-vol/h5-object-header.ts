@@ -182,11 +182,18 @@ export class ObjectHeaderReader {
    * the header are patched: attributes in dense storage (a fractal heap) keep theirs. Returns the
    * names of the attributes patched.
    */
-  setStringPaddings(address: bigint, dataset: Dtype | undefined, attrs: ReadonlyMap<string, Dtype>): string[] {
+  setStringPaddings(
+    address: bigint,
+    dataset: Dtype | undefined,
+    attrs: ReadonlyMap<string, Dtype>,
+  ): string[] {
     const at = this.base + address;
     const first = this.read(at, 16);
     if (first.subarray(0, 4).toString('latin1') !== 'OHDR')
-      throw new DaosError('DER_NOTSUPPORTED', `h5 header: padding patch needs a version 2 header at ${address}`);
+      throw new DaosError(
+        'DER_NOTSUPPORTED',
+        `h5 header: padding patch needs a version 2 header at ${address}`,
+      );
     const flags = first[5]!;
     let pos = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
     const sizeBytes = 1 << (flags & 3);

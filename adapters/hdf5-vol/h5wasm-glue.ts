@@ -137,7 +137,15 @@ export function readHeap(M: H5Module, ptr: number, t: Dtype, count: number): Dty
   }
   const bytes = M.HEAPU8.slice(ptr, ptr + dtypeSize(t) * count);
   const values = decodeValues(littleEndian(t), bytes, count);
-  if (t.class === 'string' && t.padding === 'spacepad') return (values as string[]).map((s) => s.replace(/ +$/, ''));
+  // HDF5 hands space-padded strings over with their pad; the value is without it.
+  const trim = (v: string) => v.replace(/ +$/, '');
+  if (t.class === 'string' && t.padding === 'spacepad') return (values as string[]).map(trim);
+  if (t.class === 'compound') {
+    const padded = t.fields.filter((f) => f.type.class === 'string' && f.type.padding === 'spacepad');
+    if (padded.length)
+      for (const rec of values as Record<string, number | bigint | string>[])
+        for (const f of padded) rec[f.name] = trim(rec[f.name] as string);
+  }
   return values;
 }
 
@@ -168,16 +176,23 @@ export function writeHeap(
     return { ptr, free: () => M._free(ptr) };
   }
   const bytes = encodeValues(littleEndian(t), values, count, what);
-  if (t.class === 'string' && t.padding === 'spacepad') spacePad(bytes, t.size);
+  if (t.class === 'string' && t.padding === 'spacepad') spacePad(bytes, 0, t.size, t.size);
+  if (t.class === 'compound')
+    for (const f of t.fields)
+      if (f.type.class === 'string' && f.type.padding === 'spacepad')
+        spacePad(bytes, f.offset, f.type.size, t.size);
   const ptr = M._malloc(Math.max(bytes.length, 1));
   if (ptr === 0) throw new DaosError('DER_NOMEM', `wasm heap: ${bytes.length} bytes`);
   M.HEAPU8.set(bytes, ptr);
   return { ptr, free: () => M._free(ptr) };
 }
 
-/** Turn the trailing NULs of each `size`-byte string in `bytes` into spaces (HDF5's SPACEPAD). */
-function spacePad(bytes: Uint8Array, size: number): void {
-  for (let at = 0; at < bytes.length; at += size)
+/**
+ * Turn the trailing NULs of the `size`-byte string at `offset` of each `stride`-byte element of
+ * `bytes` into spaces (HDF5's SPACEPAD).
+ */
+function spacePad(bytes: Uint8Array, offset: number, size: number, stride: number): void {
+  for (let at = offset; at < bytes.length; at += stride)
     for (let i = at + size - 1; i >= at && bytes[i] === 0; i--) bytes[i] = 0x20;
 }
 
