@@ -15,9 +15,12 @@
  *   Variable-length string fill values are neither read nor written.
  * - Creation-order tracking: not reported. Read from the Link Info / Attribute Info messages of the
  *   object header; written through h5wasm's track_order flags (links and attributes together).
+ *   Attribute names come in creation order where it is tracked.
  * - Byte order: data arrives little-endian; datasets and attributes are written little-endian.
- * - Strings are written NULLTERM (ascii) or SPACEPAD (utf-8), HDF5's C and Fortran string types;
- *   h5py writes NULLPAD (fixed) and NULLTERM (vlen). Values are unchanged (SPACEPAD pad is trimmed).
+ * - String padding: read from h5wasm's `strpad` into Dtype.padding. h5wasm writes NULLTERM (ascii)
+ *   or SPACEPAD (utf-8) whatever it is asked, so writeH5 rewrites the padding field of each string
+ *   type in the written headers afterwards (h5-object-header.ts), to Dtype.padding or h5py's
+ *   convention (NULLPAD fixed, NULLTERM vlen). SPACEPAD values are read without their pad.
  * - Types outside Dtype (enums and bools, arrays, references, opaque, bitfields, vlen sequences,
  *   named datatypes, compounds holding variable-length strings) fail with DER_NOTSUPPORTED.
  */
