@@ -276,7 +276,8 @@ function inlineRank(
     core.makeClient = () => sys.connect();
     core.makeDfs = (pool, container) => Dfs.mount(pool, container, { create: true });
   }
-  setImmediate(() => void runRank(core, init).then(toLauncher));
+  // The outcome crosses as it would from a thread (a Buffer result arrives as a Uint8Array).
+  setImmediate(() => void runRank(core, init).then((m) => toLauncher(structuredClone(m))));
   return {
     post: (m) => {
       // A forwarded 'msg' carries data the sender's post already copied; nothing else holds it.
