@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { DaosError } from '../core/common/errors.js';
+import type { DaosClient } from '../core/daos/client.js';
+import type { Container } from '../core/daos/container.js';
 
 /** Options every command takes (defined on the program, read with optsWithGlobals). */
 export interface GlobalOptions {
@@ -174,4 +176,25 @@ export function progressBar(opts: GlobalOptions): {
       if (started) bar.stop();
     },
   };
+}
+
+/** Open a container of a pool, run `fn`, close both. */
+export async function withCont<T>(
+  client: DaosClient,
+  pool: string,
+  cont: string,
+  mode: 'ro' | 'rw',
+  fn: (c: Container) => Promise<T>,
+): Promise<T> {
+  const p = await client.connectPool(pool, { mode });
+  try {
+    const c = await p.openContainer(cont, { mode });
+    try {
+      return await fn(c);
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await p.disconnect();
+  }
 }

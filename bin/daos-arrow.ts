@@ -8,32 +8,11 @@ import { Command } from 'commander';
 import { exportIpc, importIpc, listDatasets, openDataset } from '../adapters/arrow/index.js';
 import { DaosError } from '../core/common/errors.js';
 import type { DaosClient } from '../core/daos/client.js';
-import type { Container } from '../core/daos/container.js';
-import { type CommandOutput, formatFields, type GlobalOptions, intOption } from './cli-output.js';
+import { type CommandOutput, formatFields, type GlobalOptions, intOption, withCont } from './cli-output.js';
 
 type Body = (client: DaosClient, opts: GlobalOptions) => Promise<CommandOutput>;
 /** daos.ts's `act`: start or reach the system, connect, run a body, print, stop. */
 type Act = <A extends unknown[]>(make: (...args: A) => Body) => (...args: unknown[]) => Promise<void>;
-
-async function withCont<T>(
-  client: DaosClient,
-  pool: string,
-  cont: string,
-  mode: 'ro' | 'rw',
-  fn: (c: Container) => Promise<T>,
-): Promise<T> {
-  const p = await client.connectPool(pool, { mode });
-  try {
-    const c = await p.openContainer(cont, { mode });
-    try {
-      return await fn(c);
-    } finally {
-      await c.close();
-    }
-  } finally {
-    await p.disconnect();
-  }
-}
 
 /** `--rows S:E` → [S, E). */
 function rowsOption(text: string | undefined): [number, number] | undefined {

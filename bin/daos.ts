@@ -11,7 +11,6 @@ import { DaosError } from '../core/common/errors.js';
 import { formatBytes } from '../core/common/units.js';
 import type { DaosClient } from '../core/daos/client.js';
 import { CONT_PROP_NAMES, contPropsFromDaos, contPropsToDaos } from '../core/daos/cont-prop-names.js';
-import type { Container } from '../core/daos/container.js';
 import type { ContainerType, ContInfo } from '../core/daos/link.js';
 import { DaosSystem } from '../embedded/system.js';
 import { connect } from '../index.js';
@@ -25,6 +24,7 @@ import {
   parseKeyValues,
   readAclFile,
   runCommand,
+  withCont,
 } from './cli-output.js';
 import { arrowCommand } from './daos-arrow.js';
 import { filesystemCommand } from './daos-filesystem.js';
@@ -66,27 +66,6 @@ function act<A extends unknown[]>(make: (...args: A) => Body): (...args: unknown
       }
     });
   };
-}
-
-/** Open a container of a pool, run `fn`, close both. */
-async function withCont<T>(
-  client: DaosClient,
-  pool: string,
-  cont: string,
-  mode: 'ro' | 'rw',
-  fn: (c: Container) => Promise<T>,
-): Promise<T> {
-  const p = await client.connectPool(pool, { mode });
-  try {
-    const c = await p.openContainer(cont, { mode });
-    try {
-      return await fn(c);
-    } finally {
-      await c.close();
-    }
-  } finally {
-    await p.disconnect();
-  }
 }
 
 function contJson(info: ContInfo) {
