@@ -174,7 +174,7 @@ export async function checkShards(
         }
         const parity = await codec.encode(cells);
         for (let j = 0; j < p; j++) {
-          const e = parityIndex(BigInt(s), cr);
+          const e = parityIndex(BigInt(s), cr, j);
           if (!(await read(members[k + j]!, e.idx, e.nr)).equals(Buffer.from(parity[j]!)))
             throw new DaosError(
               'DER_MISC',

@@ -13,6 +13,9 @@
  * socket, a heartbeat every ENGINE_HEARTBEAT_MS, and stops cleanly (exit 0) on DRPC_ENGINE_STOP;
  * it stops on its own (exit ENGINE_EXIT_ORPHANED) when the server stops answering. See
  * control/server/drpc.ts.
+ *
+ * Environment: DAOS_REBUILD_BYTES_PER_SEC sets the rebuild throttle (bytes per second this
+ * engine's rebuild writes at most; default REBUILD_BYTES_PER_SEC_MAX).
  */
 import { tokenChecker } from '../control/security/token.js';
 import { EngineDrpc } from '../control/server/drpc.js';
@@ -78,6 +81,16 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
+function rebuildThrottle(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new DaosError(
+      'DER_INVAL',
+      `DAOS_REBUILD_BYTES_PER_SEC must be a positive integer, not ${JSON.stringify(v)}`,
+    );
+  return Number(v);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const engine = await Engine.start({
@@ -87,6 +100,7 @@ async function main(): Promise<void> {
     vos: { durability: args.durability },
     // Capability tokens of every object RPC, checked with the key the management service sends.
     checkToken: tokenChecker(),
+    rebuildBytesPerSec: rebuildThrottle(process.env.DAOS_REBUILD_BYTES_PER_SEC),
   });
   // Peers: one lazily made connection per rank, from the list the system sends (OPC_ENGINE_PEERS).
   let peers = new Map<number, RemoteEngine>();

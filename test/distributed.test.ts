@@ -308,11 +308,12 @@ async function expectShardsAgree(pool: Pool, obj: DaosObject): Promise<number> {
       const parts: string[] = [];
       const cells = new Map<string, Uint8Array>();
       for (const dkey of dkeys) {
-        // Replicas and EC data shards hold the extent at its own indexes; parity shards hold
-        // stripe s's parity at [s * cr, (s + 1) * cr).
+        // Replicas and EC data shards hold the extent at its own indexes; parity shard k + j
+        // holds stripe s's parity at [s * cr, (s + 1) * cr) past its tag (bit 63, j in bits 60..62).
+        const from = ec && i >= ec.k ? (1n << 63n) | (BigInt(i - ec.k) << 60n) : 0n;
         const [v, a] = await engine.fetch(at(target), EPOCH_MAX, dkey, [
           { akey: Buffer.from('v'), kind: 'single' },
-          { akey: Buffer.from('arr'), kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: 4096n }] },
+          { akey: Buffer.from('arr'), kind: 'array', recordSize: 1, extents: [{ idx: from, nr: 4096n }] },
         ]);
         const data = (a as ArrayFetchResult).data;
         cells.set(dkey.toString(), data);

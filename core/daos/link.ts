@@ -4,6 +4,7 @@
  * objects; the distributed system (a later issue) hands it RPC stubs with the same shapes.
  */
 import type { Oid } from '../common/oid.js';
+import type { ShardRole } from '../ec/stripe.js';
 import type { PoolMap, TargetRef } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 
@@ -239,10 +240,14 @@ export type RebuildReadReq = { pool: string; cont: string; oid: Oid; epoch: bigi
   | { what: 'dkeys' }
   | { what: 'akeys'; dkey: Uint8Array }
   | { what: 'akey'; dkey: Uint8Array; akey: Uint8Array }
-  | { what: 'recx'; dkey: Uint8Array; akey: Uint8Array }
+  /** With `role`: only that EC shard's ranges (a target may hold records of several roles). */
+  | { what: 'recx'; dkey: Uint8Array; akey: Uint8Array; role?: ShardRole }
   | { what: 'extent'; dkey: Uint8Array; akey: Uint8Array; recordSize: number; recx: Recx }
-  /** Not a read: drop the target's records of the dkey at or below `epoch` (before a copy there). */
-  | { what: 'discard'; dkey: Uint8Array }
+  /**
+   * Not a read: drop the target's records of the dkey at or below `epoch` (before a copy there);
+   * with `role`, only that EC shard's array extents.
+   */
+  | { what: 'discard'; dkey: Uint8Array; role?: ShardRole }
 );
 
 export interface RebuildReadReply {

@@ -11,6 +11,7 @@ import { DaosError } from '../common/errors.js';
 import { IO_BYTES_MAX, LABEL_BYTES_MAX } from '../common/limits.js';
 import type { Oid } from '../common/oid.js';
 import { csumsFromBytes, csumsToBytes } from '../csum/index.js';
+import type { ShardRole } from '../ec/stripe.js';
 import type { PoolMap, TargetRef, TargetState } from '../placement/pool-map.js';
 import type { FetchCond, FetchIod, FetchResult, Recx, UpdateCond, UpdateIod } from '../wire/obj-types.js';
 import { OPCODES_KNOWN } from '../wire/opcodes.js';
@@ -563,7 +564,21 @@ export function encodeRebuildReq(target: number, req: RebuildReadReq): Obj {
     o.recordSize = req.recordSize;
     o.recx = encodeRecx(req.recx);
   }
+  if ((req.what === 'recx' || req.what === 'discard') && req.role) o.role = { ...req.role };
   return o;
+}
+
+function decodeRole(v: unknown): ShardRole | undefined {
+  if (v === undefined) return undefined;
+  const r = expectObject(v, 'role');
+  const role = {
+    k: expectCount(r.k, 'role.k'),
+    shard: expectCount(r.shard, 'role.shard'),
+    cellBytes: expectCount(r.cellBytes, 'role.cellBytes'),
+  };
+  if (role.k < 1) throw inval('role.k', 'at least 1');
+  if (role.cellBytes < 1) throw inval('role.cellBytes', 'at least 1');
+  return role;
 }
 
 export function decodeRebuildReq(h: Obj): { target: number; req: RebuildReadReq } {
@@ -578,8 +593,11 @@ export function decodeRebuildReq(h: Obj): { target: number; req: RebuildReadReq 
   const target = expectCount(h.target, 'target');
   if (what === 'dkeys') return { target, req: { ...base, what } };
   const dkey = expectBytes(h.dkey, 'dkey');
-  if (what === 'akeys' || what === 'discard') return { target, req: { ...base, what, dkey } };
+  if (what === 'akeys') return { target, req: { ...base, what, dkey } };
+  const role = decodeRole(h.role);
+  if (what === 'discard') return { target, req: { ...base, what, dkey, ...(role && { role }) } };
   const akey = expectBytes(h.akey, 'akey');
+  if (what === 'recx') return { target, req: { ...base, what, dkey, akey, ...(role && { role }) } };
   if (what !== 'extent') return { target, req: { ...base, what, dkey, akey } };
   const recordSize = expectCount(h.recordSize, 'recordSize');
   const recx = decodeRecx(h.recx, 'recx');

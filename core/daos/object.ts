@@ -12,7 +12,7 @@ import {
 } from '../common/limits.js';
 import { akeyKind, dkeyKind, type KeyKind, type Oid, oidType } from '../common/oid.js';
 import { chunkCsums } from '../csum/index.js';
-import { cellExtent, cellRecordsFor, splitExtent } from '../ec/stripe.js';
+import { cellExtent, cellRecordsFor, splitExtent, untagParity } from '../ec/stripe.js';
 import {
   type CellRead,
   ecCellBytes,
@@ -744,7 +744,8 @@ export class DaosObject {
       const rsize = await this.ecRecordSize(to, epoch, dk, ak);
       const cr = BigInt(cellRecordsFor(rsize, ecCellBytes(map)));
       for (const r of parityRecx) {
-        for (let s = r.idx / cr; s <= (r.idx + r.nr - 1n) / cr; s++) {
+        const idx = untagParity(r.idx);
+        for (let s = idx / cr; s <= (idx + r.nr - 1n) / cr; s++) {
           for (const shard of down) out.push({ ...cellExtent(s, shard, k, Number(cr)), epoch: r.epoch });
         }
       }

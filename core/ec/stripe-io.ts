@@ -98,7 +98,8 @@ export async function readStripeCells(input: StripeReadIn): Promise<StripeReadOu
   const got = new Map<number, CellRead>();
   const tryFetch = async (shard: number): Promise<void> => {
     if (got.has(shard) || unavailable.has(shard)) return;
-    const recx = shard < k ? cellExtent(stripe, shard, k, cellRecords) : parityIndex(stripe, cellRecords);
+    const recx =
+      shard < k ? cellExtent(stripe, shard, k, cellRecords) : parityIndex(stripe, cellRecords, shard - k);
     try {
       got.set(shard, await fetch(shard, recx));
     } catch (err) {

@@ -12,9 +12,12 @@ import {
   degradedReadPlan,
   locateRecord,
   parityIndex,
+  rangesOfShard,
+  recordShard,
   splitExtent,
   stripeExtent,
   stripesTouched,
+  untagParity,
 } from './stripe.js';
 
 /** Brute force: the (stripe, data shard) of one record, straight from the layout's definition. */
@@ -112,6 +115,7 @@ describe.each(SHAPES)('geometry k=%i cellRecords=%i against a per-record brute f
   });
 
   it('cell, stripe and parity extents follow the layout', () => {
+    const p = 3;
     for (let s = 0n; s < 5n; s++) {
       const st = stripeExtent(s, k, cr);
       expect(st).toEqual({ idx: s * BigInt(k * cr), nr: BigInt(k * cr) });
@@ -121,8 +125,58 @@ describe.each(SHAPES)('geometry k=%i cellRecords=%i against a per-record brute f
         for (let r = ce.idx; r < ce.idx + ce.nr; r++)
           expect(place(r, k, cr)).toEqual({ stripe: s, shard: c });
       }
-      expect(parityIndex(s, cr)).toEqual({ idx: s * BigInt(cr), nr: BigInt(cr) });
+      for (let j = 0; j < p; j++) {
+        // Bit 63 marks parity, bits 60..62 the parity cell, the rest is the stripe's cell.
+        const idx = (1n << 63n) + (BigInt(j) << 60n) + s * BigInt(cr);
+        expect(parityIndex(s, cr, j)).toEqual({ idx, nr: BigInt(cr) });
+        expect(recordShard(idx, k, cr)).toBe(k + j);
+      }
     }
+  });
+
+  it('rangesOfShard keeps one role of a target holding several', () => {
+    const kb = BigInt(k);
+    const crb = BigInt(cr);
+    // A target holding cells of every data shard for stripes 0..2 (one range), and parity cells 0
+    // and 1 of stripes 1..2.
+    const all = [
+      { idx: 0n, nr: 3n * kb * crb, epoch: 5n },
+      { ...parityIndex(1n, cr, 0), nr: 2n * crb, epoch: 6n },
+      { ...parityIndex(1n, cr, 1), nr: 2n * crb, epoch: 7n },
+    ];
+    for (let shard = 0; shard < k; shard++) {
+      const got = rangesOfShard(all, shard, k, cr);
+      expect(got).toEqual([0n, 1n, 2n].map((s) => ({ ...cellExtent(s, shard, k, cr), epoch: 5n })));
+      for (const r of got) expect(recordShard(r.idx, k, cr)).toBe(shard);
+    }
+    expect(rangesOfShard(all, k, k, cr)).toEqual([
+      { idx: parityIndex(1n, cr, 0).idx, nr: 2n * crb, epoch: 6n },
+    ]);
+    expect(untagParity(parityIndex(1n, cr, 0).idx)).toBe(crb);
+    expect(rangesOfShard(all, k + 1, k, cr)).toEqual([
+      { idx: parityIndex(1n, cr, 1).idx, nr: 2n * crb, epoch: 7n },
+    ]);
+    // Ranges starting and ending anywhere: record by record, against the brute force.
+    const rand = seededRandom(k * 31 + cr);
+    for (let n = 0; n < 20; n++) {
+      const r = {
+        idx: BigInt(Math.floor(rand() * 4 * k * cr)),
+        nr: BigInt(1 + Math.floor(rand() * 3 * k * cr)),
+      };
+      for (let shard = 0; shard < k; shard++) {
+        const got = new Set<bigint>();
+        for (const g of rangesOfShard([r], shard, k, cr))
+          for (let i = g.idx; i < g.idx + g.nr; i++) got.add(i);
+        const want = new Set<bigint>();
+        for (let i = r.idx; i < r.idx + r.nr; i++) if (place(i, k, cr).shard === shard) want.add(i);
+        expect(got).toEqual(want);
+      }
+    }
+  });
+
+  it('erasure-coded arrays end at 2^60 records (the tag bits of parity indexes)', () => {
+    expect(() => splitExtent((1n << 60n) - 1n, 2n, k, cr)).toThrow(/EC_RECORD_INDEX_LIMIT/);
+    expect(splitExtent((1n << 60n) - 1n, 1n, k, cr)).toHaveLength(1);
   });
 
   it('assembleStripe overlays extents on the old cells record by record', () => {
@@ -164,8 +218,8 @@ describe.each(SHAPES)('geometry k=%i cellRecords=%i against a per-record brute f
 });
 
 describe('geometry edges', () => {
-  it('works near 2^64', () => {
-    const top = 1n << 64n;
+  it('works near 2^60, where erasure-coded arrays end', () => {
+    const top = 1n << 60n;
     const pieces = splitExtent(top - 10n, 10n, 4, 4);
     expect(pieces.map((p) => p.nr)).toEqual([2n, 4n, 4n]);
     expect(pieces[2]!.idx + pieces[2]!.nr).toBe(top);
@@ -224,10 +278,11 @@ describe.each([
         for (let o = 0; o < cr; o++)
           shards[c]!.set(at.idx + BigInt(o), cells[c]!.subarray(o * rsize, (o + 1) * rsize));
       }
-      const pAt = parityIndex(cover.stripe, cr);
-      for (let j = 0; j < p; j++)
+      for (let j = 0; j < p; j++) {
+        const pAt = parityIndex(cover.stripe, cr, j);
         for (let o = 0; o < cr; o++)
           shards[k + j]!.set(pAt.idx + BigInt(o), parity[j]!.subarray(o * rsize, (o + 1) * rsize));
+      }
     }
     const fetchCell = (shard: number, recx: Recx): Uint8Array => {
       const out = new Uint8Array(Number(recx.nr) * rsize);

@@ -3,14 +3,21 @@
  * shards (k..k+p-1). An array akey of record size rsize is cut into cells of `cellRecords`
  * records; stripe s is the k consecutive cells covering records [s*k*cr, (s+1)*k*cr). Data shard i
  * holds cell i of every stripe at its original record indexes; parity shard k+j holds parity cell j
- * of stripe s at records [s*cr, (s+1)*cr). Record indexes are bigints, as `Recx` on the wire.
+ * of stripe s at records [s*cr, (s+1)*cr) tagged with bit 63 and j in bits 60..62 (so one target's
+ * records of two roles never meet). Array indexes of EC objects stay below EC_RECORD_INDEX_LIMIT.
+ * Record indexes are bigints, as `Recx` on the wire.
  */
 
 import { bigMax, bigMin } from '../common/bigint.js';
 import { check, DaosError } from '../common/errors.js';
-import { RECORD_INDEX_LIMIT } from '../common/limits.js';
 import type { Recx } from '../wire/obj-types.js';
-import { EC_CELL_BYTES_DEFAULT, EC_PIECES_MAX } from './limits.js';
+import {
+  EC_CELL_BYTES_DEFAULT,
+  EC_PARITY_BIT,
+  EC_PARITY_CELL_SHIFT,
+  EC_PIECES_MAX,
+  EC_RECORD_INDEX_LIMIT,
+} from './limits.js';
 
 /** Records per cell for a record size: max(1, floor(cellBytes / rsize)). */
 export function cellRecordsFor(rsize: number, cellBytes: number = EC_CELL_BYTES_DEFAULT): number {
@@ -92,7 +99,12 @@ function checkRecx(idx: bigint, nr: bigint, what: string): void {
     () => `${what}: idx and nr must be bigints`,
   );
   check(idx >= 0n && nr >= 1n, 'DER_INVAL', () => `${what}: idx ${idx} must be >= 0 and nr ${nr} >= 1`);
-  check(idx + nr <= RECORD_INDEX_LIMIT, 'DER_INVAL', () => `${what}: idx ${idx} + nr ${nr} passes 2^64`);
+  check(
+    idx + nr <= EC_RECORD_INDEX_LIMIT,
+    'DER_INVAL',
+    () =>
+      `${what}: idx ${idx} + nr ${nr} passes 2^60, the end of an erasure-coded array (EC_RECORD_INDEX_LIMIT)`,
+  );
 }
 
 function checkCount(count: bigint, what: string): void {
@@ -154,15 +166,87 @@ export function cellExtent(stripe: bigint, cell: number, k: number, cellRecords:
   return { idx: (stripe * BigInt(k) + BigInt(cell)) * cr, nr: cr };
 }
 
-/** Where a stripe's parity cell lives on each parity shard. */
-export function parityIndex(stripe: bigint, cellRecords: number): Recx {
+/** Where parity cell `parityCell` (0..p-1) of a stripe lives on its parity shard (tagged, see above). */
+export function parityIndex(stripe: bigint, cellRecords: number, parityCell: number): Recx {
   const cr = checkShape(1, cellRecords);
   check(
-    typeof stripe === 'bigint' && stripe >= 0n,
+    typeof stripe === 'bigint' && stripe >= 0n && stripe * cr < EC_RECORD_INDEX_LIMIT,
     'DER_INVAL',
-    () => `stripe ${stripe} must be a bigint >= 0`,
+    () => `stripe ${stripe} must be a bigint >= 0 below EC_RECORD_INDEX_LIMIT / cell records`,
   );
-  return { idx: stripe * cr, nr: cr };
+  check(
+    Number.isInteger(parityCell) && parityCell >= 0 && parityCell < 1 << 3,
+    'DER_INVAL',
+    () => `parity cell ${parityCell} is not in 0..7`,
+  );
+  return { idx: parityTag(parityCell) | (stripe * cr), nr: cr };
+}
+
+function parityTag(parityCell: number): bigint {
+  return EC_PARITY_BIT | (BigInt(parityCell) << EC_PARITY_CELL_SHIFT);
+}
+
+/** One shard (role) of an EC group, as a target that may hold several roles' records needs to know it. */
+export interface ShardRole {
+  /** Data shards of the group. */
+  k: number;
+  /** 0..k-1 a data shard, k.. a parity shard. */
+  shard: number;
+  /** The pool's cell size: an akey's cell records follow from its record size. */
+  cellBytes: number;
+}
+
+/** Whether an extent starting at `idx` of an akey with `recordSize`-byte records belongs to `role`. */
+export function recordOfRole(idx: bigint, recordSize: number, role: ShardRole): boolean {
+  return recordShard(idx, role.k, cellRecordsFor(recordSize, role.cellBytes)) === role.shard;
+}
+
+/** A parity index without its tag: s * cellRecords + offset for stripe s. */
+export function untagParity(idx: bigint): bigint {
+  return idx % EC_RECORD_INDEX_LIMIT;
+}
+
+/** Which shard of a k-data group a record index on a shard belongs to: a data cell's, or k + j for parity cell j. */
+export function recordShard(idx: bigint, k: number, cellRecords: number): number {
+  if (idx >= EC_PARITY_BIT) return k + Number((idx - EC_PARITY_BIT) >> EC_PARITY_CELL_SHIFT);
+  return Number((idx / BigInt(cellRecords)) % BigInt(k));
+}
+
+/**
+ * The parts of a shard's ranges that belong to shard `shard` of the group (a target may also keep
+ * records of another role of the object). Parity ranges keep their tag (see untagParity).
+ */
+export function rangesOfShard<R extends Recx>(
+  ranges: R[],
+  shard: number,
+  k: number,
+  cellRecords: number,
+): R[] {
+  const cr = checkShape(k, cellRecords);
+  const out: R[] = [];
+  if (shard >= k) {
+    const tag = parityTag(shard - k);
+    const end = tag + EC_RECORD_INDEX_LIMIT;
+    for (const r of ranges) {
+      const from = bigMax(r.idx, tag);
+      const to = bigMin(r.idx + r.nr, end);
+      if (to > from) out.push({ ...r, idx: from, nr: to - from });
+    }
+    return out;
+  }
+  const kb = BigInt(k);
+  for (const r of ranges) {
+    const stop = bigMin(r.idx + r.nr, EC_RECORD_INDEX_LIMIT);
+    // The first cell of this shard at or after the range's start, then every k-th cell.
+    let cell = r.idx / cr;
+    const off = (BigInt(shard) - (cell % kb) + kb) % kb;
+    for (cell += off; cell * cr < stop; cell += kb) {
+      const from = bigMax(r.idx, cell * cr);
+      const to = bigMin(stop, (cell + 1n) * cr);
+      if (to > from) out.push({ ...r, idx: from, nr: to - from });
+    }
+  }
+  return out;
 }
 
 /**
@@ -331,7 +415,7 @@ export function degradedReadPlan(
     if (out.has(s)) continue;
     fetch.push({
       shard: s,
-      recx: s < k ? cellExtent(stripe, s, k, cellRecords) : parityIndex(stripe, cellRecords),
+      recx: s < k ? cellExtent(stripe, s, k, cellRecords) : parityIndex(stripe, cellRecords, s - k),
     });
   }
   return { rebuild, fetch };

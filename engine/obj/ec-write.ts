@@ -214,13 +214,12 @@ export async function ecExpand(
         cache.set(key, st);
       }
       applyExtents(st, iod, cover.stripe, k, cr);
-      const where = parityIndex(cover.stripe, cr);
+      const where = (j: number) => parityIndex(cover.stripe, cr, j);
       if (st.present.length === 0) {
-        for (let j = 0; j < p; j++) parity[j]!.push({ idx: where.idx, nr: where.nr });
+        for (let j = 0; j < p; j++) parity[j]!.push(where(j));
       } else {
         const cells = await codecFor(k, p).encode(st.cells);
-        for (let j = 0; j < p; j++)
-          parity[j]!.push(withCsums({ idx: where.idx, nr: where.nr, data: cells[j]! }));
+        for (let j = 0; j < p; j++) parity[j]!.push(withCsums({ ...where(j), data: cells[j]! }));
       }
     }
     parity.forEach((extents, j) => {

@@ -17,6 +17,7 @@ import type {
   TxCheckIn,
   TxOp,
 } from '../../core/daos/link.js';
+import { cellRecordsFor, rangesOfShard, type ShardRole } from '../../core/ec/stripe.js';
 import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
 import {
   dkeyGroup,
@@ -72,6 +73,8 @@ export interface EngineOptions {
    * without it, tokens are not checked.
    */
   checkToken?: TokenCheck;
+  /** The rebuild throttle, bytes per second (default REBUILD_BYTES_PER_SEC_MAX). */
+  rebuildBytesPerSec?: number;
 }
 
 /** Layouts kept per engine (objects recently written through it). */
@@ -126,6 +129,7 @@ export class Engine implements ObjApi, EnginePeer {
       containers: (pool) => [...(this.poolConts.get(pool) ?? [])],
       poolMap: (pool) => this.poolMaps.get(pool),
       peer: (rank) => this.peer(rank),
+      bytesPerSec: options.rebuildBytesPerSec,
     });
   }
 
@@ -661,15 +665,35 @@ export class Engine implements ObjApi, EnginePeer {
     );
   }
 
+  /**
+   * Visible ranges of an array akey on `to`; for an EC object, only those of the target's role in
+   * the dkey's group (a target may also keep records of another role, see rebuild), parity ranges
+   * still tagged.
+   */
   listRecx(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
     akey: Uint8Array,
   ): Promise<Array<Recx & { epoch: bigint }>> {
-    return this.stats.time('list', async () =>
-      this.authorized(to).listRecx(to.cont, to.oid, epoch, dkey, akey),
-    );
+    return this.stats.time('list', async () => {
+      const store = this.authorized(to);
+      const recx = store.listRecx(to.cont, to.oid, epoch, dkey, akey);
+      const role = recx.length > 0 ? this.ecRoleOf(to, dkey) : undefined;
+      if (!role) return recx;
+      const v = store.akeyVersion(to.cont, to.oid, epoch, dkey, akey);
+      if (v?.kind !== 'array') return recx;
+      return rangesOfShard(recx, role.shard, role.k, cellRecordsFor(v.recordSize, role.cellBytes));
+    });
+  }
+
+  /** The EC shard `to` is of the dkey's group in this engine's map (undefined: not EC, or no member). */
+  private ecRoleOf(to: ObjTarget, dkey: Uint8Array): ShardRole | undefined {
+    const map = this.poolMaps.get(to.pool);
+    const shape = map && ecShape(to.oid);
+    if (!map || !shape) return undefined;
+    const shard = this.groupFor(to, map, dkey).findIndex((t) => sameTarget(t, to.target));
+    return shard < 0 ? undefined : { k: shape.k, shard, cellBytes: ecCellBytes(map) };
   }
 
   queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {

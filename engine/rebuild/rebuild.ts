@@ -30,7 +30,14 @@ import type {
   RebuildReadReq,
   TxOp,
 } from '../../core/daos/link.js';
-import { cellExtent, cellRecordsFor, parityIndex } from '../../core/ec/stripe.js';
+import {
+  cellExtent,
+  cellRecordsFor,
+  parityIndex,
+  rangesOfShard,
+  type ShardRole,
+  untagParity,
+} from '../../core/ec/stripe.js';
 import { type CellRead, codecFor, ecCellBytes, ecShape, readStripeCells } from '../../core/ec/stripe-io.js';
 import { dkeyGroup, layoutsDiffer, objectLayout } from '../../core/placement/layout.js';
 import { type PoolMap, type TargetRef, targetServes, targetState } from '../../core/placement/pool-map.js';
@@ -56,6 +63,8 @@ export interface RebuildHost {
   containers(pool: string): string[];
   poolMap(pool: string): PoolMap | undefined;
   peer(rank: number): EnginePeer;
+  /** The throttle (default REBUILD_BYTES_PER_SEC_MAX). */
+  bytesPerSec?: number;
 }
 
 interface Run {
@@ -116,7 +125,7 @@ export class Rebuilder {
       );
     if (!layoutsDiffer(map)) return;
     const epoch = hlc.now();
-    const throttle = new Throttle(REBUILD_BYTES_PER_SEC_MAX);
+    const throttle = new Throttle(this.host.bytesPerSec ?? REBUILD_BYTES_PER_SEC_MAX);
     for (const cont of this.host.containers(pool)) {
       const seen = new Set<string>();
       const oids: Oid[] = [];
@@ -230,30 +239,31 @@ class ObjectJob {
     const inGroup = (dkey: Uint8Array) =>
       groups === 1 || dkeyGroup(dkey, { groups, groupSize: members.length, shards: [] }) === g;
     const dkeys = (await this.union(listers, { what: 'dkeys' })).filter(inGroup);
-    // A new home that is no member of the group now may keep records of the dkey from an older
-    // role (an earlier layout): cleared first, so they cannot mix with the copy. (Writes placed
-    // with the goal layout are newer than the rebuild epoch and stay.)
-    const fresh = moves.map((j) => homes[j]!).filter((h) => !members.some((m) => same(m, h)));
-    // A new home that is a member now in another role (a rebalance can do that) is still read in
-    // that role by this copy: its new shard is built in memory first, then its old records go,
-    // then the new shard is written (see the README for reads during that window).
-    const swapped = moves.map((j) => homes[j]!).filter((h) => members.some((m) => same(m, h)));
+    // A new home that is a member now in another role (a rebalance can do that) keeps serving
+    // that role until the map moves on. A replica holds the whole group already: nothing to copy.
+    // An EC home takes the new role's records beside the old role's (parity indexes are tagged
+    // per parity cell, data cells keep their own indexes, so roles never share a record).
+    const swapped = (j: number) => members.some((m, i) => i !== j && same(m, homes[j]!));
+    const copies = this.ec ? moves : moves.filter((j) => !swapped(j));
     for (const dkey of dkeys) {
-      for (const h of fresh) await this.read(h, { what: 'discard', dkey });
-      this.deferred = new Map(swapped.map((h) => [`${h.rank}:${h.target}`, []]));
-      await this.dkey(dkey, listers, members, homes, moves, lead, serving);
-      const deferred = this.deferred;
-      this.deferred = undefined;
-      for (const h of swapped) {
-        await this.read(h, { what: 'discard', dkey });
-        for (const w of deferred.get(`${h.rank}:${h.target}`) ?? [])
-          await this.write(h, dkey, w.iods, w.epoch);
+      // A new home may keep records of the dkey from an older layout: cleared first, so they
+      // cannot mix with the copy (all of them on a home that is no member now; on a member, only
+      // the new role's). Writes placed with the goal layout are newer than the rebuild epoch and
+      // stay.
+      for (const j of copies) {
+        await this.read(
+          homes[j]!,
+          swapped(j) ? { what: 'discard', dkey, role: this.role(j) } : { what: 'discard', dkey },
+        );
       }
+      await this.dkey(dkey, listers, members, homes, copies, lead, serving, swapped);
     }
   }
 
-  /** Writes held back for homes that change role (see group). */
-  private deferred: Map<string, Array<{ iods: UpdateIod[]; epoch: bigint }>> | undefined;
+  /** EC shard `j` of this object's groups. */
+  private role(j: number): ShardRole {
+    return { k: this.ec!.k, shard: j, cellBytes: ecCellBytes(this.map) };
+  }
 
   private async dkey(
     dkey: Uint8Array,
@@ -263,6 +273,7 @@ class ObjectJob {
     moves: number[],
     lead: number,
     serving: (t: TargetRef) => boolean,
+    swapped: (j: number) => boolean,
   ): Promise<void> {
     const akeys = await this.union(listers, { what: 'akeys', dkey });
     for (const akey of akeys) {
@@ -276,12 +287,14 @@ class ObjectJob {
       for (const j of moves) {
         const home = homes[j]!;
         if (info.kind === 'single') {
-          if (info.value === undefined || info.epoch === undefined) continue;
+          // A member in another role holds the group's single values already.
+          if (info.value === undefined || info.epoch === undefined || swapped(j)) continue;
           await this.write(home, dkey, [{ akey, kind: 'single', value: info.value }], info.epoch);
           continue;
         }
         if (!this.ec) await this.copyArray(members[lead]!, home, dkey, akey, info.recordSize);
-        else if (serving(members[j]!)) await this.copyArray(members[j]!, home, dkey, akey, info.recordSize);
+        else if (serving(members[j]!))
+          await this.copyArray(members[j]!, home, dkey, akey, info.recordSize, this.role(j));
         else await this.decodeCells(members, serving, j, home, dkey, akey, info.recordSize);
       }
     }
@@ -306,8 +319,9 @@ class ObjectJob {
     dkey: Uint8Array,
     akey: Uint8Array,
     recordSize: number,
+    role?: ShardRole,
   ): Promise<void> {
-    const ranges = (await this.read(src, { what: 'recx', dkey, akey })).recx ?? [];
+    const ranges = (await this.read(src, { what: 'recx', dkey, akey, ...(role && { role }) })).recx ?? [];
     const step = BigInt(Math.max(1, Math.floor(REBUILD_EXTENT_BYTES_MAX / recordSize)));
     for (const r of ranges) {
       for (let idx = r.idx; idx < r.idx + r.nr; idx += step) {
@@ -348,13 +362,18 @@ class ObjectJob {
     };
     const parity = members.slice(k).findIndex(serving);
     if (parity >= 0 && j < k) {
-      for (const r of (await this.read(members[k + parity]!, { what: 'recx', dkey, akey })).recx ?? [])
-        for (let s = r.idx / crb; s <= (r.idx + r.nr - 1n) / crb; s++) note(s, r.epoch);
+      const role = this.role(k + parity);
+      for (const r of (await this.read(members[k + parity]!, { what: 'recx', dkey, akey, role })).recx ??
+        []) {
+        const idx = untagParity(r.idx);
+        for (let s = idx / crb; s <= (idx + r.nr - 1n) / crb; s++) note(s, r.epoch);
+      }
     } else {
       const stripeRecords = BigInt(k) * crb;
       for (let i = 0; i < k; i++) {
         if (!serving(members[i]!)) continue;
-        for (const r of (await this.read(members[i]!, { what: 'recx', dkey, akey })).recx ?? [])
+        const role = this.role(i);
+        for (const r of (await this.read(members[i]!, { what: 'recx', dkey, akey, role })).recx ?? [])
           for (let s = r.idx / stripeRecords; s <= (r.idx + r.nr - 1n) / stripeRecords; s++) note(s, r.epoch);
       }
     }
@@ -377,7 +396,7 @@ class ObjectJob {
         if (got.maps.every((m) => (m ?? []).length === 0)) continue;
         const cells = got.cells.map((c) => c ?? new Uint8Array(cr * recordSize));
         const par = await codecFor(k, p).encode(cells);
-        const where = parityIndex(stripe, cr);
+        const where = parityIndex(stripe, cr, j - k);
         await this.writeExtents(
           home,
           dkey,
@@ -415,11 +434,6 @@ class ObjectJob {
   }
 
   private async write(home: TargetRef, dkey: Uint8Array, iods: UpdateIod[], epoch: bigint): Promise<void> {
-    const held = this.deferred?.get(`${home.rank}:${home.target}`);
-    if (held) {
-      held.push({ iods: iods.map(copyIod), epoch });
-      return;
-    }
     let bytes = 0;
     for (const iod of iods) {
       if (iod.kind === 'single') bytes += iod.value.byteLength;
@@ -454,12 +468,6 @@ class ObjectJob {
   }
 }
 
-/** An iod with its own copies of the bytes (the buffers it was read into may be reused). */
-function copyIod(iod: UpdateIod): UpdateIod {
-  if (iod.kind === 'single') return { ...iod, value: Uint8Array.from(iod.value) };
-  return { ...iod, extents: iod.extents.map((e) => (e.data ? { ...e, data: Uint8Array.from(e.data) } : e)) };
-}
-
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Serve a rebuild read from a local target's store. */
@@ -490,10 +498,16 @@ export function rebuildReadLocal(
         akey: v.epoch === undefined ? { kind: 'single' } : { kind: 'single', epoch: v.epoch, value: v.value },
       };
     }
-    case 'recx':
-      return { recx: store.listRecx(cont, oid, epoch, req.dkey, req.akey) };
+    case 'recx': {
+      const recx = store.listRecx(cont, oid, epoch, req.dkey, req.akey);
+      if (!req.role || recx.length === 0) return { recx };
+      const v = store.akeyVersion(cont, oid, epoch, req.dkey, req.akey);
+      if (v?.kind !== 'array') return { recx: [] };
+      const cr = cellRecordsFor(v.recordSize, req.role.cellBytes);
+      return { recx: rangesOfShard(recx, req.role.shard, req.role.k, cr) };
+    }
     case 'discard':
-      return store.discardDkey(cont, oid, req.dkey, epoch).then((removed) => ({ removed }));
+      return store.discardDkey(cont, oid, req.dkey, epoch, req.role).then((removed) => ({ removed }));
     case 'extent':
       return store
         .fetchAsync(cont, oid, epoch, req.dkey, [

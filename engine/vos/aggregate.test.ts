@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cellExtent, cellRecordsFor, parityIndex } from '../../core/ec/stripe.js';
 import { openVosTarget } from './index.js';
 import type { VosOp, VosTarget } from './types.js';
 
@@ -143,5 +144,81 @@ describe('aggregate', () => {
       },
     ]);
     expect(t.usage().fileBytes).toBe(50000);
+  });
+});
+
+describe('discardDkey', () => {
+  it("with a role, drops only that EC shard's extents of the dkey at or below the epoch", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-discard-'));
+    try {
+      const t = await openVosTarget(dir, { inlineBytesMax: 64 });
+      opened.push(t);
+      const k = 2;
+      const cellBytes = 8;
+      const cr = cellRecordsFor(2, cellBytes); // 4 records of 2 bytes per cell
+      const dkey = DKEYS[0]!;
+      const bytes = (nr: bigint, fill: number) => new Uint8Array(Number(nr) * 2).fill(fill);
+      const cell = (s: bigint, c: number) => cellExtent(s, c, k, cr);
+      const parity = (s: bigint, j: number) => parityIndex(s, cr, j);
+      // A target holding data cell 0 (its role now), data cell 1 and parity 0 (leftovers of older
+      // roles) of stripe 0, a single value, and a parity-0 write newer than the discard epoch.
+      const extents = [cell(0n, 0), cell(0n, 1), parity(0n, 0)].map((r, i) => ({
+        ...r,
+        data: bytes(r.nr, i + 1),
+      }));
+      await t.apply(10n, [
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey,
+          iods: [{ akey: AKEYS[2]!, kind: 'array', recordSize: 2, extents }],
+        },
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey,
+          iods: [{ akey: AKEYS[0]!, kind: 'single', value: Buffer.from('v') }],
+        },
+      ]);
+      const later = { ...parity(1n, 0), data: bytes(parity(1n, 0).nr, 9) };
+      await t.apply(30n, [
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey,
+          iods: [{ akey: AKEYS[2]!, kind: 'array', recordSize: 2, extents: [later] }],
+        },
+      ]);
+      const ranges = () => t.listRecx(CONT, OID, 40n, dkey, AKEYS[2]!).map((r) => [r.idx, r.nr]);
+      // (Parity of stripes 0 and 1 are adjacent but written at different epochs: two ranges.)
+      expect(ranges()).toEqual([
+        [0n, 2n * BigInt(cr)],
+        [parity(0n, 0).idx, BigInt(cr)],
+        [parity(1n, 0).idx, BigInt(cr)],
+      ]);
+      // Taking parity 0 here: its old records go, the newer write and the other roles stay.
+      expect(await t.discardDkey(CONT, OID, dkey, 20n, { k, shard: k, cellBytes })).toBe(1);
+      expect(ranges()).toEqual([
+        [0n, 2n * BigInt(cr)],
+        [parity(1n, 0).idx, BigInt(cr)],
+      ]);
+      // Taking data cell 1: only that cell goes; the single value stays.
+      expect(await t.discardDkey(CONT, OID, dkey, 20n, { k, shard: 1, cellBytes })).toBe(1);
+      expect(ranges()).toEqual([
+        [0n, BigInt(cr)],
+        [parity(1n, 0).idx, BigInt(cr)],
+      ]);
+      expect(t.fetch(CONT, OID, 40n, dkey, [{ akey: AKEYS[0]!, kind: 'single' }])[0]).toEqual(
+        Buffer.from('v'),
+      );
+      // Without a role: everything at or below the epoch.
+      await t.discardDkey(CONT, OID, dkey, 20n);
+      expect(ranges()).toEqual([[parity(1n, 0).idx, BigInt(cr)]]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,6 +10,7 @@
  */
 
 import type { Oid } from '../../core/common/oid.js';
+import { recordOfRole, type ShardRole } from '../../core/ec/stripe.js';
 import type { Extent } from '../bio/allocator.js';
 import { type Candidate, resolveExtents } from './extents.js';
 import {
@@ -23,6 +24,7 @@ import {
   prefixEnd,
   readEsc,
   recordTag,
+  recordTagPos,
   TAG_EXTENT,
   TAG_META,
   TAG_SINGLE,
@@ -31,6 +33,7 @@ import {
 import {
   decodeAnyPayload,
   decodeExtent,
+  decodeMeta,
   type ExtentRecord,
   payloadHeldBytes,
   WHERE_FILE,
@@ -195,8 +198,9 @@ async function dropStalePunches(
 /**
  * Remove the versions and extents under one dkey written at or below `upTo` (punches and akey
  * metadata stay), in bounded transactions: what a rebuild clears from a target before it copies
- * the dkey's shard there, so that records the target kept from another role of the object (an
- * older layout) cannot mix with the copy.
+ * the dkey's shard there, so that records the target kept from an older layout cannot mix with
+ * the copy. With `role` (an EC shard the target takes while it keeps serving another role of the
+ * object), only that role's array extents go.
  */
 export async function discardDkeyRecords(
   vis: Visibility,
@@ -206,11 +210,26 @@ export async function discardDkeyRecords(
   upTo: bigint,
   contBytes: Map<number, number>,
   commit: Commit,
+  role?: ShardRole,
 ): Promise<number> {
   const prefix = dkeyPrefix(cid, oid, dkey);
+  const recordSizes = new Map<string, number>();
+  const ofRole = (k: Buffer): boolean => {
+    const pos = recordTagPos(k);
+    if (k[pos] !== TAG_EXTENT) return false;
+    const akeyPfx = k.subarray(0, pos);
+    const name = akeyPfx.toString('latin1');
+    let rsize = recordSizes.get(name);
+    if (rsize === undefined) {
+      const meta = vis.store.main.get(withTag(Buffer.from(akeyPfx), TAG_META));
+      rsize = meta === undefined ? 1 : decodeMeta(meta as Buffer).recordSize;
+      recordSizes.set(name, rsize);
+    }
+    return recordOfRole(extentKeyIdx(k, pos), rsize, role!);
+  };
   const keys = [...vis.store.main.getKeys({ start: prefix, end: prefixEnd(prefix) })]
-    .filter((k) => recordTag(k) !== TAG_META && keyEpoch(k) <= upTo)
-    .map((k) => Buffer.from(k));
+    .map((k) => Buffer.from(k))
+    .filter((k) => recordTag(k) !== TAG_META && keyEpoch(k) <= upTo && (role === undefined || ofRole(k)));
   const stats: AggregateStats = { recordsRemoved: 0, bytesFreed: 0 };
   for (let i = 0; i < keys.length; i += RECORDS_PER_TXN_MAX) {
     const chunk = keys.slice(i, i + RECORDS_PER_TXN_MAX);

@@ -209,5 +209,10 @@ function skipEsc(key: Uint8Array, pos: number): number {
 
 /** The tag byte of a main record key (TAG_SINGLE, TAG_EXTENT or TAG_META). */
 export function recordTag(key: Uint8Array): number {
-  return key[skipEsc(key, skipEsc(key, OBJ_PREFIX_BYTES))]!;
+  return key[recordTagPos(key)]!;
+}
+
+/** Where the tag byte of a main record key is (the length of its akey prefix). */
+export function recordTagPos(key: Uint8Array): number {
+  return skipEsc(key, skipEsc(key, OBJ_PREFIX_BYTES));
 }

@@ -15,6 +15,7 @@ import { ABORT } from 'lmdb';
 import { assert, check, DaosError } from '../../core/common/errors.js';
 import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
+import type { ShardRole } from '../../core/ec/stripe.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile } from '../bio/data-file.js';
 import { aggregateContainer, destroyContainerRecords, discardDkeyRecords } from './aggregate.js';
@@ -536,13 +537,19 @@ export class Target implements VosTarget {
     };
   }
 
-  async discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number> {
+  async discardDkey(
+    cont: string,
+    oid: Oid,
+    dkey: Uint8Array,
+    upTo: bigint,
+    role?: ShardRole,
+  ): Promise<number> {
     checkTarget(cont, oid);
     checkKey(dkey, 'dkey');
     checkEpoch(upTo, 'discard');
     const cid = this.store.contId(cont);
     if (cid === undefined) return 0;
-    return discardDkeyRecords(this.vis, cid, oid, dkey, upTo, this.contBytes, (fn) => this.commit(fn));
+    return discardDkeyRecords(this.vis, cid, oid, dkey, upTo, this.contBytes, (fn) => this.commit(fn), role);
   }
 
   listObjects(cont: string): Oid[] {

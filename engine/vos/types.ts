@@ -6,6 +6,7 @@
  * 8 big-endian bytes), so every listing is in byte order of the stored key. Epochs are HLC bigints.
  */
 import type { Oid } from '../../core/common/oid.js';
+import type { ShardRole } from '../../core/ec/stripe.js';
 import type {
   FetchCond,
   FetchIod,
@@ -188,9 +189,10 @@ export interface VosTarget {
   /**
    * Remove the versions and extents under one dkey written at or below `upTo` (punches and akey
    * metadata stay); resolves to the records removed. Rebuild clears a dkey's old records from a
-   * target this way before it copies the dkey's shard there.
+   * target this way before it copies the dkey's shard there; with `role`, only the array extents
+   * of that EC shard (the target keeps serving another role of the object meanwhile).
    */
-  discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint): Promise<number>;
+  discardDkey(cont: string, oid: Oid, dkey: Uint8Array, upTo: bigint, role?: ShardRole): Promise<number>;
   /** Object ids with any record in a container (for tools and rebuild). */
   listObjects(cont: string): Oid[];
 
