@@ -85,20 +85,29 @@ export async function writeValue(o: WorkloadObject, d: number, data?: Uint8Array
   ]);
 }
 
-/** Read every value back through the client; DER_MISC naming the first value that differs. */
-export async function readBack(objs: readonly WorkloadObject[], expected = valueBytes): Promise<number> {
+/**
+ * Read every value back through the client (at `epoch`, a snapshot, when given; newest without);
+ * DER_MISC naming the first value that differs.
+ */
+export async function readBack(
+  objs: readonly WorkloadObject[],
+  expected = valueBytes,
+  epoch?: bigint,
+): Promise<number> {
   let bytes = 0;
   for (const o of objs) {
     for (let d = 0; d < o.values; d++) {
       const want = expected(o.seed, d);
-      const [r] = await o.obj.fetch(dkeyOf(d), [
-        { akey: AKEY, kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: want.byteLength }] },
-      ]);
+      const [r] = await o.obj.fetch(
+        dkeyOf(d),
+        [{ akey: AKEY, kind: 'array', recordSize: 1, extents: [{ idx: 0, nr: want.byteLength }] }],
+        epoch === undefined ? {} : { epoch },
+      );
       const got = (r as ArrayFetchResult).data;
       if (!Buffer.from(got).equals(Buffer.from(want)))
         throw new DaosError(
           'DER_MISC',
-          `${o.oclass} object seed ${o.seed} value d${d} reads back different bytes`,
+          `${o.oclass} object seed ${o.seed} value d${d} reads back different bytes${epoch === undefined ? '' : ` at epoch ${epoch}`}`,
         );
       bytes += got.byteLength;
     }

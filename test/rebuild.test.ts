@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   checkShards,
+  dkeyOf,
   readBack,
   valueBytes,
   type WorkloadObject,
@@ -80,6 +81,14 @@ describe('self-healing of DaosSystem engine processes', () => {
       });
       expect((await pool.query()).rebuild.state).toBe('idle');
       expect(await checkShards(pool, cont, objs)).toBeGreaterThan(0);
+      // History the rebuild must keep: a snapshot, then values overwritten and punched after it.
+      const snap = await cont.createSnapshot('before-loss');
+      const changed = objs.filter((_, i) => i % 2 === 1);
+      const overwritten = (o: WorkloadObject) => valueBytes(o.seed + 2000, 0);
+      for (const o of changed) {
+        await writeValue(o, 0, overwritten(o));
+        if (o.values > 1) await o.obj.punchDkeys([dkeyOf(1)]);
+      }
 
       // First loss: detected, excluded, rebuilt.
       const killedAt = Date.now();
@@ -102,7 +111,10 @@ describe('self-healing of DaosSystem engine processes', () => {
       expect(q.rebuild.bytes).toBeGreaterThan(0);
       const expected = (seed: number, d: number) => {
         const o = objs.find((x) => x.seed === seed)!;
-        return d === 0 && during.includes(o) ? rewritten(o, 0) : valueBytes(seed, d);
+        if (d === 0 && during.includes(o)) return rewritten(o, 0);
+        if (d === 0 && changed.includes(o)) return overwritten(o);
+        if (d === 1 && changed.includes(o)) return new Uint8Array(MiB); // punched: a hole
+        return valueBytes(seed, d);
       };
       await pool.refreshMap();
       expect(pool.map.states.filter((s) => s === 'DOWNOUT')).toHaveLength(2);
@@ -112,6 +124,8 @@ describe('self-healing of DaosSystem engine processes', () => {
       process.kill(sys.engines[4]!.pid, 'SIGKILL');
       await waitFor('rank 4 excluded', async () => (await pool.query()).disabledTargets === 4, DETECT_MS);
       expect(await readBack(objs, expected)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
+      // The snapshot still reads what was there before the overwrites and punches.
+      expect(await readBack(objs, valueBytes, snap)).toBe(objs.reduce((n, o) => n + o.values, 0) * MiB);
     },
     TEST_MS,
   );

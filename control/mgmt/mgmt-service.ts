@@ -97,7 +97,7 @@ export interface EngineControl {
     keep: bigint[],
   ): Promise<{ recordsRemoved: number; bytesFreed: number }>;
   /** Start the engine's part of the pool's rebuild for map `version` (engine/rebuild). */
-  rebuildStart?(pool: string, version: number): void | Promise<void>;
+  rebuildStart?(pool: string, version: number, snapshots?: Record<string, bigint[]>): void | Promise<void>;
   rebuildStatus?(pool: string): EngineRebuildStatus | Promise<EngineRebuildStatus>;
   /** Drop what `targets` (default all) of the engine hold for the pool (before reintegration). */
   rebuildDiscard?(pool: string, targets?: readonly number[]): Promise<void>;
@@ -603,13 +603,21 @@ export class MgmtService implements MgmtApi {
       });
       for (const e of this.rebuildEngines(pool.map))
         Promise.resolve()
-          .then(() => e.rebuildStart!(uuid, pool.map.version))
+          .then(() => e.rebuildStart!(uuid, pool.map.version, this.rebuildSnapshots(uuid)))
           .catch(() => undefined); // asked again by the poll
     }
     if (!this.rebuildTimer && [...this.rebuilds.values()].some((r) => r.state === 'busy')) {
       this.rebuildTimer = setInterval(() => void this.pollRebuilds(), REBUILD_POLL_MS);
       this.rebuildTimer.unref();
     }
+  }
+
+  /** The snapshot epochs of each container of a pool (what a rebuild must keep readable). */
+  private rebuildSnapshots(pool: string): Record<string, bigint[]> {
+    const out: Record<string, bigint[]> = {};
+    for (const [, c] of this.store.list<ContRecord>(`cont/${pool}/`))
+      if (c.snapshots.length > 0) out[c.uuid] = c.snapshots.map((s) => BigInt(s.epoch));
+    return out;
   }
 
   /** Ask the engines how the busy rebuilds go; finish those every engine is done with. */
@@ -642,7 +650,9 @@ export class MgmtService implements MgmtApi {
           }
           if (st.version !== rb.version || st.state === 'failed' || st.state === 'idle') {
             done = false;
-            await Promise.resolve(e.rebuildStart!(uuid, rb.version)).catch(() => undefined);
+            await Promise.resolve(e.rebuildStart!(uuid, rb.version, this.rebuildSnapshots(uuid))).catch(
+              () => undefined,
+            );
           } else if (st.state !== 'done') done = false;
         }
         rb.objects = objects;

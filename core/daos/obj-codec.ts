@@ -662,3 +662,20 @@ export function decodeRebuildStatus(h: Obj): EngineRebuildStatus {
   if (h.error !== undefined) s.error = expectString(h.error, 'reply.error');
   return s;
 }
+
+/** A rebuild's snapshot epochs per container, on the wire: [cont, epochs] pairs. */
+export function encodeRebuildSnapshots(s: Record<string, bigint[]>): Array<[string, bigint[]]> {
+  return Object.entries(s);
+}
+
+export function decodeRebuildSnapshots(v: unknown): Record<string, bigint[]> | undefined {
+  if (v === undefined) return undefined;
+  const out: Record<string, bigint[]> = {};
+  for (const [i, pair] of expectArray(v, 'snapshots').entries()) {
+    const [cont, epochs] = expectArray(pair, `snapshots[${i}]`);
+    out[expectId(cont, `snapshots[${i}].cont`)] = expectArray(epochs, `snapshots[${i}].epochs`).map((e, j) =>
+      expectBigint(e, `snapshots[${i}].epochs[${j}]`),
+    );
+  }
+  return out;
+}

@@ -39,6 +39,7 @@ import {
   encodeOp,
   encodePoolMap,
   encodeRebuildReq,
+  encodeRebuildSnapshots,
   encodeTarget,
   encodeTxCheck,
   encodeUpdateIods,
@@ -316,8 +317,12 @@ export class RemoteEngine implements ObjApi, EnginePeer {
 
   // ---- rebuild (what the management service tells an engine) ----
 
-  async rebuildStart(pool: string, version: number): Promise<void> {
-    await this.call(OPC_ENGINE_REBUILD_START, { pool, version });
+  async rebuildStart(pool: string, version: number, snapshots?: Record<string, bigint[]>): Promise<void> {
+    await this.call(OPC_ENGINE_REBUILD_START, {
+      pool,
+      version,
+      ...(snapshots && { snapshots: encodeRebuildSnapshots(snapshots) }),
+    });
   }
 
   async rebuildStatus(pool: string): Promise<EngineRebuildStatus> {

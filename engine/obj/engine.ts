@@ -42,7 +42,7 @@ import type {
   UpdateCond,
   UpdateIod,
 } from '../../core/wire/obj-types.js';
-import { filling, Rebuilder, rebuildReadLocal } from '../rebuild/rebuild.js';
+import { filling, Rebuilder, type RebuildSnapshots, rebuildReadLocal } from '../rebuild/rebuild.js';
 import { openVosTarget } from '../vos/index.js';
 import type { TxCheck, VosOp, VosOptions, VosTarget } from '../vos/types.js';
 import { asCellRead, ecExpand, ecLockNames, NEWEST, StripeCache } from './ec-write.js';
@@ -135,10 +135,13 @@ export class Engine implements ObjApi, EnginePeer {
 
   // ---- rebuild (told by the management service; engine/rebuild) ----
 
-  /** Start this engine's part of the rebuild of `pool` for map `version` (returns at once). */
-  rebuildStart(pool: string, version: number): void {
+  /**
+   * Start this engine's part of the rebuild of `pool` for map `version` (returns at once);
+   * `snapshots`: each container's snapshot epochs, whose reads the rebuilt shards must answer too.
+   */
+  rebuildStart(pool: string, version: number, snapshots?: RebuildSnapshots): void {
     if (!this.poolConts.has(pool)) throw new DaosError('DER_NONEXIST', `pool ${pool} is not on this engine`);
-    this.rebuilder.start(pool, version);
+    this.rebuilder.start(pool, version, snapshots);
   }
 
   /** Progress of this engine's part of the pool's latest rebuild. */

@@ -15,6 +15,7 @@ import {
   decodePoolMap,
   decodePunchOp,
   decodeRebuildReq,
+  decodeRebuildSnapshots,
   decodeRef,
   decodeTarget,
   decodeTargetOps,
@@ -354,7 +355,7 @@ async function dispatch(
       const pool = expectId(h.pool, 'pool');
       const version = expectCount(h.version, 'version');
       noBulk();
-      engine.rebuildStart(pool, version);
+      engine.rebuildStart(pool, version, decodeRebuildSnapshots(h.snapshots));
       return { header: {} };
     }
     case OPC_ENGINE_REBUILD_STATUS: {

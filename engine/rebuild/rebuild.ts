@@ -38,7 +38,16 @@ import {
   type ShardRole,
   untagParity,
 } from '../../core/ec/stripe.js';
-import { type CellRead, codecFor, ecCellBytes, ecShape, readStripeCells } from '../../core/ec/stripe-io.js';
+import {
+  type CellRead,
+  codecFor,
+  ecCellBytes,
+  ecShape,
+  type Ranges,
+  rangesOf,
+  readStripeCells,
+  subtractRange,
+} from '../../core/ec/stripe-io.js';
 import { dkeyGroup, layoutsDiffer, objectLayout } from '../../core/placement/layout.js';
 import { type PoolMap, type TargetRef, targetServes, targetState } from '../../core/placement/pool-map.js';
 import type { Recx, UpdateIod } from '../../core/wire/obj-types.js';
@@ -67,7 +76,11 @@ export interface RebuildHost {
   bytesPerSec?: number;
 }
 
+/** Each container's snapshot epochs (container uuid → epochs), as the management service keeps them. */
+export type RebuildSnapshots = Record<string, bigint[]>;
+
 interface Run {
+  snapshots: RebuildSnapshots;
   status: EngineRebuildStatus;
   aborted: boolean;
   done: Promise<void>;
@@ -79,12 +92,16 @@ export class Rebuilder {
 
   constructor(private readonly host: RebuildHost) {}
 
-  /** Start (or restart) the rebuild of `pool` for map `version`; returns at once. */
-  start(pool: string, version: number): void {
+  /**
+   * Start (or restart) the rebuild of `pool` for map `version`; returns at once. The rebuilt shards
+   * answer reads at every snapshot epoch of `snapshots` as the old ones did.
+   */
+  start(pool: string, version: number, snapshots: RebuildSnapshots = {}): void {
     const old = this.runs.get(pool);
     if (old && old.status.version === version && old.status.state !== 'failed') return;
     if (old) old.aborted = true;
     const run: Run = {
+      snapshots,
       status: { version, state: 'busy', objects: 0, bytes: 0 },
       aborted: false,
       done: Promise.resolve(),
@@ -127,6 +144,10 @@ export class Rebuilder {
     const epoch = hlc.now();
     const throttle = new Throttle(this.host.bytesPerSec ?? REBUILD_BYTES_PER_SEC_MAX);
     for (const cont of this.host.containers(pool)) {
+      // The epochs whose reads the copy reproduces: the container's snapshots before the rebuild
+      // epoch, then the rebuild epoch (later writes reach the new homes by themselves).
+      const checkpoints = [...new Set(run.snapshots[cont] ?? [])].filter((e) => e < epoch).sort(bigCompare);
+      checkpoints.push(epoch);
       const seen = new Set<string>();
       const oids: Oid[] = [];
       for (const t of this.host.targets) {
@@ -141,7 +162,7 @@ export class Rebuilder {
       const worker = async () => {
         while (next < oids.length && !run.aborted) {
           const oid = oids[next++]!;
-          const job = new ObjectJob(this.host, pool, cont, oid, map, epoch, throttle, run);
+          const job = new ObjectJob(this.host, pool, cont, oid, map, checkpoints, throttle, run);
           if (await job.run()) run.status.objects++;
         }
       };
@@ -178,6 +199,8 @@ const same = (a: TargetRef, b: TargetRef) => a.rank === b.rank && a.target === b
 class ObjectJob {
   private moved = false;
   private readonly ec: { k: number; p: number } | undefined;
+  /** The rebuild epoch: the last checkpoint. */
+  private readonly epoch: bigint;
 
   constructor(
     private readonly host: RebuildHost,
@@ -185,11 +208,13 @@ class ObjectJob {
     private readonly cont: string,
     private readonly oid: Oid,
     private readonly map: PoolMap,
-    private readonly epoch: bigint,
+    /** Ascending epochs whose reads the copy reproduces; the last is the rebuild epoch. */
+    private readonly checkpoints: readonly bigint[],
     private readonly throttle: Throttle,
     private readonly run_: Run,
   ) {
     this.ec = ecShape(oid);
+    this.epoch = checkpoints[checkpoints.length - 1]!;
   }
 
   /** Resolves to whether some shard of the object moved here. */
@@ -278,41 +303,82 @@ class ObjectJob {
     const akeys = await this.union(listers, { what: 'akeys', dkey });
     for (const akey of akeys) {
       if (this.run_.aborted) return;
-      let info: RebuildReadReply['akey'];
-      for (const l of listers) {
-        info = (await this.read(l, { what: 'akey', dkey, akey })).akey;
-        if (info) break;
-      }
-      if (!info) continue;
+      const kind = await this.kindOf(listers, dkey, akey);
+      if (!kind) continue;
       for (const j of moves) {
         const home = homes[j]!;
-        if (info.kind === 'single') {
+        if (kind.kind === 'single') {
           // A member in another role holds the group's single values already.
-          if (info.value === undefined || info.epoch === undefined || swapped(j)) continue;
-          await this.write(home, dkey, [{ akey, kind: 'single', value: info.value }], info.epoch);
+          if (!swapped(j)) await this.copySingle(listers, home, dkey, akey);
           continue;
         }
-        if (!this.ec) await this.copyArray(members[lead]!, home, dkey, akey, info.recordSize);
+        if (!this.ec) await this.copyArray(members[lead]!, home, dkey, akey, kind.recordSize);
         else if (serving(members[j]!))
-          await this.copyArray(members[j]!, home, dkey, akey, info.recordSize, this.role(j));
-        else await this.decodeCells(members, serving, j, home, dkey, akey, info.recordSize);
+          await this.copyArray(members[j]!, home, dkey, akey, kind.recordSize, this.role(j));
+        else await this.decodeCells(members, serving, j, home, dkey, akey, kind.recordSize);
       }
     }
   }
 
-  /** Every key the listers hold, in byte order, once. */
+  /** Every key the listers hold at some checkpoint, in byte order, once. */
   private async union(
     listers: TargetRef[],
     req: { what: 'dkeys' } | { what: 'akeys'; dkey: Uint8Array },
   ): Promise<Uint8Array[]> {
     const seen = new Map<string, Uint8Array>();
-    for (const l of listers) {
-      for (const k of (await this.read(l, req)).keys ?? []) seen.set(Buffer.from(k).toString('hex'), k);
+    for (const e of this.checkpoints) {
+      for (const l of listers) {
+        for (const k of (await this.read(l, req, e)).keys ?? []) seen.set(Buffer.from(k).toString('hex'), k);
+      }
     }
     return [...seen.values()].sort((a, b) => Buffer.compare(a, b));
   }
 
-  /** Copy an array akey's visible ranges from `src` to `home`, each at the epoch that wrote it. */
+  /** An akey's kind (and an array's record size), from the newest checkpoint that knows it. */
+  private async kindOf(
+    listers: TargetRef[],
+    dkey: Uint8Array,
+    akey: Uint8Array,
+  ): Promise<RebuildReadReply['akey']> {
+    for (let c = this.checkpoints.length - 1; c >= 0; c--) {
+      for (const l of listers) {
+        const info = (await this.read(l, { what: 'akey', dkey, akey }, this.checkpoints[c]!)).akey;
+        if (info) return info;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A single value, checkpoint by checkpoint: each version visible at one is written with its
+   * epoch (once); one that is gone at the next (punched) is punched there at that checkpoint.
+   */
+  private async copySingle(listers: TargetRef[], home: TargetRef, dkey: Uint8Array, akey: Uint8Array) {
+    let prev: bigint | undefined;
+    let visible = false;
+    for (const e of this.checkpoints) {
+      let v: RebuildReadReply['akey'];
+      for (const l of listers) {
+        v = (await this.read(l, { what: 'akey', dkey, akey }, e)).akey;
+        if (v) break;
+      }
+      if (v?.kind === 'single' && v.value !== undefined && v.epoch !== undefined) {
+        if (prev === undefined || v.epoch > prev)
+          await this.write(home, dkey, [{ akey, kind: 'single', value: v.value }], v.epoch);
+        visible = true;
+      } else if (visible) {
+        await this.punchAkey(home, dkey, akey, e);
+        visible = false;
+      }
+      prev = e;
+    }
+  }
+
+  /**
+   * Copy an array akey's visible ranges from `src` to `home`, checkpoint by checkpoint: ranges
+   * written since the previous checkpoint at the epochs that wrote them, ranges gone since then
+   * (punched) as holes at the checkpoint.
+   */
   private async copyArray(
     src: TargetRef,
     home: TargetRef,
@@ -321,21 +387,49 @@ class ObjectJob {
     recordSize: number,
     role?: ShardRole,
   ): Promise<void> {
-    const ranges = (await this.read(src, { what: 'recx', dkey, akey, ...(role && { role }) })).recx ?? [];
     const step = BigInt(Math.max(1, Math.floor(REBUILD_EXTENT_BYTES_MAX / recordSize)));
-    for (const r of ranges) {
-      for (let idx = r.idx; idx < r.idx + r.nr; idx += step) {
-        if (this.run_.aborted) return;
-        const nr = bigMin(r.idx + r.nr - idx, step);
-        const got = await this.read(src, { what: 'extent', dkey, akey, recordSize, recx: { idx, nr } });
-        await this.writeExtents(home, dkey, akey, recordSize, got, { idx, nr }, r.epoch);
+    let prev: bigint | undefined;
+    let had: Ranges = [];
+    for (const e of this.checkpoints) {
+      const ranges =
+        (await this.read(src, { what: 'recx', dkey, akey, ...(role && { role }) }, e)).recx ?? [];
+      for (const r of ranges) {
+        if (prev !== undefined && r.epoch <= prev) continue; // copied at the previous checkpoint
+        for (let idx = r.idx; idx < r.idx + r.nr; idx += step) {
+          if (this.run_.aborted) return;
+          const nr = bigMin(r.idx + r.nr - idx, step);
+          const got = await this.read(src, { what: 'extent', dkey, akey, recordSize, recx: { idx, nr } }, e);
+          await this.writeExtents(home, dkey, akey, recordSize, got, { idx, nr }, r.epoch);
+        }
       }
+      const now = rangesOf(ranges);
+      await this.punchGone(home, dkey, akey, recordSize, had, now, e);
+      had = now;
+      prev = e;
     }
   }
 
+  /** Holes at `epoch` where `had` held data and `now` does not. */
+  private async punchGone(
+    home: TargetRef,
+    dkey: Uint8Array,
+    akey: Uint8Array,
+    recordSize: number,
+    had: Ranges,
+    now: Ranges,
+    epoch: bigint,
+  ): Promise<void> {
+    let gone = had;
+    for (const [a, b] of now) gone = subtractRange(gone, a, b);
+    if (gone.length === 0) return;
+    const extents = gone.map(([a, b]) => ({ idx: a, nr: b - a }));
+    await this.write(home, dkey, [{ akey, kind: 'array', recordSize, extents }], epoch);
+  }
+
   /**
-   * Rebuild EC shard `j` (its home `members[j]` is out) at `home`, stripe by stripe: a data cell
-   * decoded from k surviving cells, a parity cell encoded from the data cells.
+   * Rebuild EC shard `j` (its home `members[j]` is out) at `home`, stripe by stripe and
+   * checkpoint by checkpoint: a data cell decoded from k surviving cells, a parity cell encoded
+   * from the data cells; a stripe gone since the previous checkpoint (punched) becomes a hole.
    */
   private async decodeCells(
     members: TargetRef[],
@@ -353,60 +447,73 @@ class ObjectJob {
     members.forEach((t, i) => {
       if (!serving(t)) unavailable.add(i);
     });
-    // Stripes with data, and the newest epoch each was written at: from a serving parity shard
-    // (one parity range per stripe), else from the data shards' ranges.
-    const stripes = new Map<bigint, bigint>();
-    const note = (s: bigint, e: bigint) => {
-      const had = stripes.get(s);
-      if (had === undefined || e > had) stripes.set(s, e);
-    };
+    const where = (stripe: bigint) => (j < k ? cellExtent(stripe, j, k, cr) : parityIndex(stripe, cr, j - k));
     const parity = members.slice(k).findIndex(serving);
-    if (parity >= 0 && j < k) {
-      const role = this.role(k + parity);
-      for (const r of (await this.read(members[k + parity]!, { what: 'recx', dkey, akey, role })).recx ??
-        []) {
-        const idx = untagParity(r.idx);
-        for (let s = idx / crb; s <= (idx + r.nr - 1n) / crb; s++) note(s, r.epoch);
-      }
-    } else {
-      const stripeRecords = BigInt(k) * crb;
-      for (let i = 0; i < k; i++) {
-        if (!serving(members[i]!)) continue;
-        const role = this.role(i);
-        for (const r of (await this.read(members[i]!, { what: 'recx', dkey, akey, role })).recx ?? [])
-          for (let s = r.idx / stripeRecords; s <= (r.idx + r.nr - 1n) / stripeRecords; s++) note(s, r.epoch);
-      }
-    }
-    const fetch = (shard: number, recx: Recx): Promise<CellRead> =>
-      this.read(members[shard]!, { what: 'extent', dkey, akey, recordSize, recx }).then((r) => ({
-        data: r.data ?? new Uint8Array(Number(recx.nr) * recordSize),
-        map: r.map ?? [],
-      }));
-    for (const [stripe, epoch] of [...stripes].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (this.run_.aborted) return;
-      if (j < k) {
-        const got = await readStripeCells({ k, p, cellRecords: cr, stripe, want: [j], unavailable, fetch });
-        const map = got.maps[j] ?? [];
-        if (map.length === 0) continue;
-        const where = cellExtent(stripe, j, k, cr);
-        await this.writeExtents(home, dkey, akey, recordSize, { data: got.cells[j]!, map }, where, epoch);
+    let prev: bigint | undefined;
+    let had = new Map<bigint, bigint>();
+    for (const e of this.checkpoints) {
+      // Stripes with data at e, and the newest epoch each was written at: from a serving parity
+      // shard (one parity range per stripe), else from the data shards' ranges.
+      const stripes = new Map<bigint, bigint>();
+      const note = (s: bigint, ep: bigint) => {
+        const was = stripes.get(s);
+        if (was === undefined || ep > was) stripes.set(s, ep);
+      };
+      if (parity >= 0 && j < k) {
+        const role = this.role(k + parity);
+        for (const r of (await this.read(members[k + parity]!, { what: 'recx', dkey, akey, role }, e)).recx ??
+          []) {
+          const idx = untagParity(r.idx);
+          for (let s = idx / crb; s <= (idx + r.nr - 1n) / crb; s++) note(s, r.epoch);
+        }
       } else {
-        const want = Array.from({ length: k }, (_, i) => i);
-        const got = await readStripeCells({ k, p, cellRecords: cr, stripe, want, unavailable, fetch });
-        if (got.maps.every((m) => (m ?? []).length === 0)) continue;
-        const cells = got.cells.map((c) => c ?? new Uint8Array(cr * recordSize));
-        const par = await codecFor(k, p).encode(cells);
-        const where = parityIndex(stripe, cr, j - k);
-        await this.writeExtents(
-          home,
-          dkey,
-          akey,
-          recordSize,
-          { data: par[j - k]!, map: [where] },
-          where,
-          epoch,
-        );
+        const stripeRecords = BigInt(k) * crb;
+        for (let i = 0; i < k; i++) {
+          if (!serving(members[i]!)) continue;
+          const role = this.role(i);
+          for (const r of (await this.read(members[i]!, { what: 'recx', dkey, akey, role }, e)).recx ?? [])
+            for (let s = r.idx / stripeRecords; s <= (r.idx + r.nr - 1n) / stripeRecords; s++)
+              note(s, r.epoch);
+        }
       }
+      const fetch = (shard: number, recx: Recx): Promise<CellRead> =>
+        this.read(members[shard]!, { what: 'extent', dkey, akey, recordSize, recx }, e).then((r) => ({
+          data: r.data ?? new Uint8Array(Number(recx.nr) * recordSize),
+          map: r.map ?? [],
+        }));
+      for (const [stripe, epoch] of [...stripes].sort((a, b) => bigCompare(a[0], b[0]))) {
+        if (this.run_.aborted) return;
+        if (prev !== undefined && epoch <= prev) continue; // rebuilt at the previous checkpoint
+        if (j < k) {
+          const got = await readStripeCells({ k, p, cellRecords: cr, stripe, want: [j], unavailable, fetch });
+          const map = got.maps[j] ?? [];
+          if (map.length === 0) continue;
+          await this.writeExtents(
+            home,
+            dkey,
+            akey,
+            recordSize,
+            { data: got.cells[j]!, map },
+            where(stripe),
+            epoch,
+          );
+        } else {
+          const want = Array.from({ length: k }, (_, i) => i);
+          const got = await readStripeCells({ k, p, cellRecords: cr, stripe, want, unavailable, fetch });
+          if (got.maps.every((m) => (m ?? []).length === 0)) continue;
+          const cells = got.cells.map((c) => c ?? new Uint8Array(cr * recordSize));
+          const par = await codecFor(k, p).encode(cells);
+          const at = where(stripe);
+          await this.writeExtents(home, dkey, akey, recordSize, { data: par[j - k]!, map: [at] }, at, epoch);
+        }
+      }
+      const gone = [...had.keys()].filter((s) => !stripes.has(s));
+      if (gone.length > 0) {
+        const extents = gone.map(where);
+        await this.write(home, dkey, [{ akey, kind: 'array', recordSize, extents }], e);
+      }
+      had = stripes;
+      prev = e;
     }
   }
 
@@ -440,20 +547,28 @@ class ObjectJob {
       else for (const e of iod.extents) bytes += e.data?.byteLength ?? 0;
     }
     await this.throttle.take(bytes);
-    const op: TxOp = {
-      kind: 'update',
-      to: { pool: this.pool, cont: this.cont, oid: this.oid, target: home },
-      dkey,
-      iods,
-    };
+    await this.apply(home, epoch, { kind: 'update', to: this.at(home), dkey, iods });
+    this.run_.status.bytes += bytes;
+  }
+
+  /** Punch an akey at `home` at `epoch` (a single value gone since the previous checkpoint). */
+  private async punchAkey(home: TargetRef, dkey: Uint8Array, akey: Uint8Array, epoch: bigint): Promise<void> {
+    await this.apply(home, epoch, { kind: 'punch_akeys', to: this.at(home), dkey, akeys: [akey] });
+  }
+
+  private at(home: TargetRef): TxOp['to'] {
+    return { pool: this.pool, cont: this.cont, oid: this.oid, target: home };
+  }
+
+  private async apply(home: TargetRef, epoch: bigint, op: TxOp): Promise<void> {
     await this.host.peer(home.rank).tgtApply(epoch, [op], [epoch]);
     this.moved = true;
-    this.run_.status.bytes += bytes;
   }
 
   private read(
     from: TargetRef,
     req: DistributiveOmit<RebuildReadReq, 'pool' | 'cont' | 'oid' | 'epoch'>,
+    epoch: bigint = this.epoch,
   ): Promise<RebuildReadReply> {
     const peer = this.host.peer(from.rank);
     if (!peer.rebuildRead)
@@ -463,10 +578,12 @@ class ObjectJob {
       pool: this.pool,
       cont: this.cont,
       oid: this.oid,
-      epoch: this.epoch,
+      epoch,
     } as RebuildReadReq);
   }
 }
+
+const bigCompare = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
