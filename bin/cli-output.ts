@@ -185,10 +185,12 @@ export async function withCont<T>(
   cont: string,
   mode: 'ro' | 'rw',
   fn: (c: Container) => Promise<T>,
+  /** force: open an UNCLEAN container too (property get and set work on one, as in DAOS). */
+  options: { force?: boolean } = {},
 ): Promise<T> {
   const p = await client.connectPool(pool, { mode });
   try {
-    const c = await p.openContainer(cont, { mode });
+    const c = await p.openContainer(cont, { mode, ...options });
     try {
       return await fn(c);
     } finally {

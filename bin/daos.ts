@@ -225,21 +225,30 @@ cont
   .action(
     act(
       (poolId: string, contId: string, o: { properties?: string }) => async (client) =>
-        withCont(client, poolId, contId, 'ro', async (c) => {
-          const all = contPropsToDaos(await c.query());
-          const names =
-            o.properties === undefined ? [...CONT_PROP_NAMES] : o.properties.split(',').map((n) => n.trim());
-          const props: Record<string, string> = {};
-          for (const n of names) {
-            if (!(n in all))
-              throw new DaosError(
-                'DER_INVAL',
-                `"${n}" is not a container property (${CONT_PROP_NAMES.join(', ')})`,
-              );
-            props[n] = all[n as keyof typeof all];
-          }
-          return { json: props, text: formatTable(['Name', 'Value'], Object.entries(props)) };
-        }),
+        withCont(
+          client,
+          poolId,
+          contId,
+          'ro',
+          async (c) => {
+            const all = contPropsToDaos(await c.query());
+            const names =
+              o.properties === undefined
+                ? [...CONT_PROP_NAMES]
+                : o.properties.split(',').map((n) => n.trim());
+            const props: Record<string, string> = {};
+            for (const n of names) {
+              if (!(n in all))
+                throw new DaosError(
+                  'DER_INVAL',
+                  `"${n}" is not a container property (${CONT_PROP_NAMES.join(', ')})`,
+                );
+              props[n] = all[n as keyof typeof all];
+            }
+            return { json: props, text: formatTable(['Name', 'Value'], Object.entries(props)) };
+          },
+          { force: true },
+        ),
     ),
   );
 cont
@@ -248,12 +257,19 @@ cont
   .action(
     act(
       (poolId: string, contId: string, o: { properties: string }) => async (client) =>
-        withCont(client, poolId, contId, 'rw', async (c) => {
-          const update = contPropsFromDaos(parseKeyValues(o.properties));
-          await c.setProps(update);
-          const info = await c.query();
-          return { json: contPropsToDaos(info), text: `Properties were successfully set` };
-        }),
+        withCont(
+          client,
+          poolId,
+          contId,
+          'rw',
+          async (c) => {
+            const update = contPropsFromDaos(parseKeyValues(o.properties));
+            await c.setProps(update);
+            const info = await c.query();
+            return { json: contPropsToDaos(info), text: `Properties were successfully set` };
+          },
+          { force: true },
+        ),
     ),
   );
 cont.command('get-acl <pool> <cont>').action(

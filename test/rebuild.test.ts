@@ -165,6 +165,14 @@ describe('operator actions: exclude, drain, reintegrate, extend', () => {
     expect((await small.query()).disabledTargets).toBe(2);
     await sys.mgmt.poolExclude('small', 2, undefined, { force: true });
     expect((await small.query()).disabledTargets).toBe(4);
+    // The forced exclusion passed the container's redundancy factor: UNCLEAN, refused at open
+    // (DER_RF) until opened with force or set HEALTHY again (DAOS's status property).
+    await expect(small.openContainer('rf1')).rejects.toMatchObject({ code: 'DER_RF', message: /UNCLEAN/ });
+    const forced = await small.openContainer('rf1', { force: true });
+    expect((await forced.query()).status).toBe('UNCLEAN');
+    await forced.setProps({ status: 'HEALTHY' });
+    await forced.close();
+    expect((await (await small.openContainer('rf1')).query()).status).toBe('HEALTHY');
 
     // Drain rank 3: its shards move off while it still serves; DER_BUSY while that runs.
     await sys.mgmt.poolDrain('tank', 3);

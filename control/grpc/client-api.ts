@@ -48,7 +48,7 @@ const mode = (r: Request): OpenOptions => {
   if (r.mode === undefined || r.mode === null || r.mode === '') return {};
   if (r.mode !== 'ro' && r.mode !== 'rw')
     throw new DaosError('DER_INVAL', `mode: ${String(r.mode)} is not ro or rw`);
-  return { mode: r.mode };
+  return { mode: r.mode, ...(r.force === true && { force: true }) };
 };
 
 const str = (r: Request, field: string): string => {

@@ -8,7 +8,15 @@
  * integers (else DER_OVERFLOW), epochs become bigints. A malformed message is DER_PROTO.
  */
 import { check, DaosError } from '../../core/common/errors.js';
-import type { ContainerType, ContInfo, ContProps, PoolInfo, PoolQuery } from '../../core/daos/link.js';
+import type {
+  ContainerType,
+  ContInfo,
+  ContProps,
+  ContPropsUpdate,
+  ContStatus,
+  PoolInfo,
+  PoolQuery,
+} from '../../core/daos/link.js';
 import type { PoolMap, TargetState } from '../../core/placement/pool-map.js';
 import type {
   AttachInfo,
@@ -370,6 +378,7 @@ export function poolCreateFromWire(w: WirePoolCreateReq): PoolCreateRequest {
 // ---- containers ----
 
 const CONTAINER_TYPES: readonly ContainerType[] = ['POSIX', 'HDF5', 'ARROW', 'PYTHON', 'UNKNOWN'];
+const CONT_STATUSES: readonly ContStatus[] = ['HEALTHY', 'UNCLEAN'];
 
 export interface WireContInfo {
   uuid: string;
@@ -382,6 +391,7 @@ export interface WireContInfo {
   owner?: string;
   group?: string;
   token?: string;
+  status?: string;
 }
 
 export function contInfoToWire(c: ContInfo): WireContInfo {
@@ -403,6 +413,7 @@ export function contInfoToWire(c: ContInfo): WireContInfo {
   if (c.owner !== undefined) w.owner = c.owner;
   if (c.group !== undefined) w.group = c.group;
   if (c.token !== undefined) w.token = c.token;
+  if (c.status !== undefined) w.status = c.status;
   return w;
 }
 
@@ -425,6 +436,7 @@ export function contInfoFromWire(w: WireContInfo): ContInfo {
   if (w.token !== undefined && w.token !== null) c.token = w.token;
   if (w.owner !== undefined) c.owner = w.owner;
   if (w.group !== undefined) c.group = w.group;
+  if (w.status !== undefined && w.status !== null) c.status = oneOf(w.status, CONT_STATUSES, 'cont.status');
   return c;
 }
 
@@ -457,9 +469,10 @@ export interface WireContPropsPatch {
   checksum?: string;
   chunk_size?: U64;
   label?: string;
+  status?: string;
 }
 
-export type ContPropsPatch = Partial<ContProps> & { label?: string };
+export type ContPropsPatch = ContPropsUpdate;
 
 export function contPropsPatchToWire(p: ContPropsPatch): WireContPropsPatch {
   const w: WireContPropsPatch = {};
@@ -468,6 +481,7 @@ export function contPropsPatchToWire(p: ContPropsPatch): WireContPropsPatch {
   if (p.checksum !== undefined) w.checksum = p.checksum;
   if (p.chunkSize !== undefined) w.chunk_size = u64ToWire(p.chunkSize, 'props.chunkSize');
   if (p.label !== undefined) w.label = p.label;
+  if (p.status !== undefined) w.status = p.status;
   return w;
 }
 
@@ -480,5 +494,7 @@ export function contPropsPatchFromWire(w: WireContPropsPatch | null | undefined)
   if (w.checksum !== undefined) p.checksum = w.checksum as ContProps['checksum'];
   if (w.chunk_size !== undefined) p.chunkSize = u64FromWire(w.chunk_size, 'props.chunk_size');
   if (w.label !== undefined) p.label = w.label;
+  // Validated by the service (only HEALTHY may be set).
+  if (w.status !== undefined && w.status !== null) p.status = w.status as 'HEALTHY';
   return p;
 }

@@ -9,7 +9,7 @@ import { check } from '../../core/common/errors.js';
 import type {
   ContCreateOptions,
   ContInfo,
-  ContProps,
+  ContPropsUpdate,
   MgmtApi,
   OpenOptions,
   PoolInfo,
@@ -92,6 +92,7 @@ export class RemoteMgmt implements MgmtApi {
   async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
     const request: Record<string, unknown> = { pool: poolUuid, cont: contId };
     if (options.mode !== undefined) request.mode = options.mode;
+    if (options.force) request.force = true;
     return contInfoFromWire(await this.call<WireContInfo>('ContLookup', request));
   }
 
@@ -104,11 +105,7 @@ export class RemoteMgmt implements MgmtApi {
     await this.call('ContDestroy', { pool: poolUuid, cont: contId, force });
   }
 
-  async contSetProps(
-    poolUuid: string,
-    contUuid: string,
-    props: Partial<ContProps> & { label?: string },
-  ): Promise<ContInfo> {
+  async contSetProps(poolUuid: string, contUuid: string, props: ContPropsUpdate): Promise<ContInfo> {
     const request = { pool: poolUuid, cont: contUuid, props: contPropsPatchToWire(props) };
     return contInfoFromWire(await this.call<WireContInfo>('ContSetProps', request));
   }

@@ -15,6 +15,7 @@ import type {
   ContCreateOptions,
   ContInfo,
   ContProps,
+  ContPropsUpdate,
   EngineRebuildStatus,
   MgmtApi,
   OpenOptions,
@@ -149,6 +150,8 @@ interface ContRecord {
   group?: string;
   /** ACL entries as DAOS prints them; absent: defaultAcl('container'). */
   acl?: string[];
+  /** Set when more ranks had DOWN targets at once than the redundancy factor survives; absent: HEALTHY. */
+  status?: 'UNCLEAN';
 }
 
 const poolKey = (uuid: string) => `pool/${uuid}`;
@@ -762,7 +765,19 @@ export class MgmtService implements MgmtApi {
       const map = setTargetsState(pool.map, refs, state);
       if (map !== pool.map) changed.push({ ...pool, map });
     }
-    if (changed.length > 0) await this.store.commit(changed.map((p) => [poolKey(p.uuid), p]));
+    // A container whose redundancy factor this failure passes may have lost data: UNCLEAN (in
+    // the same commit as the map), and refused at open until set HEALTHY again.
+    const unclean: Array<[string, ContRecord]> = [];
+    if (state === 'DOWN') {
+      for (const p of changed) {
+        const down = new Set(p.map.targets.filter((_, i) => p.map.states[i] === 'DOWN').map((t) => t.rank));
+        for (const [, c] of this.store.list<ContRecord>(`cont/${p.uuid}/`))
+          if (down.size > c.props.redunFactor && c.status !== 'UNCLEAN')
+            unclean.push([contKey(c.pool, c.uuid), { ...c, status: 'UNCLEAN' }]);
+      }
+    }
+    if (changed.length > 0)
+      await this.store.commit([...changed.map((p): [string, unknown] => [poolKey(p.uuid), p]), ...unclean]);
     const wholeRankDown = state === 'DOWN' && (targets === undefined || targets.length === 0);
     for (const p of changed) {
       await Promise.all(
@@ -1067,6 +1082,7 @@ export class MgmtService implements MgmtApi {
   async contLookup(poolUuid: string, contId: string, options: OpenOptions = {}): Promise<ContInfo> {
     const c = this.findCont(poolUuid, contId);
     if (options.mode === undefined) return contInfo(c);
+    refuseUnclean(contInfo(c), options);
     const perms = options.mode === 'ro' ? 'rta' : KIND_PERMS.container;
     return { ...contInfo(c), token: this.issue(this.self(), [...perms] as Perm[], c.pool, c.uuid) };
   }
@@ -1086,18 +1102,20 @@ export class MgmtService implements MgmtApi {
     for (const e of this.liveEngines(c.pool)) await e.contDestroy(c.pool, c.uuid);
   }
 
-  contSetProps(
-    poolUuid: string,
-    contUuid: string,
-    props: Partial<ContProps> & { label?: string },
-  ): Promise<ContInfo> {
+  contSetProps(poolUuid: string, contUuid: string, props: ContPropsUpdate): Promise<ContInfo> {
     return this.serial(async () => {
       const c = this.findCont(poolUuid, contUuid);
-      const { label, ...rest } = props;
+      const { label, status, ...rest } = props;
       if ('redunFactor' in rest && rest.redunFactor !== c.props.redunFactor) {
         throw new DaosError('DER_NO_PERM', 'the redundancy factor is fixed when a container is created');
       }
+      if (status !== undefined && status !== 'HEALTHY')
+        throw new DaosError(
+          'DER_INVAL',
+          `container status can only be set to HEALTHY, not ${JSON.stringify(status)}`,
+        );
       const next: ContRecord = { ...c, props: checkProps(c.props, rest) };
+      if (status === 'HEALTHY') delete next.status;
       const deletes: string[] = [];
       const puts: Array<[string, unknown]> = [];
       if (label !== undefined && label !== c.label) {
@@ -1307,6 +1325,7 @@ class CallerMgmt implements MgmtApi {
     }
     const perms = handlePerms(g.perms, 'container', openMode(options), g.target);
     const info = await this.svc.contLookup(g.pool, g.cont!);
+    refuseUnclean(info, options);
     return { ...info, token: this.svc.issue(who, perms, g.pool, g.cont) };
   }
 
@@ -1325,11 +1344,7 @@ class CallerMgmt implements MgmtApi {
     return this.svc.contDestroy(poolUuid, contId, force);
   }
 
-  async contSetProps(
-    poolUuid: string,
-    contUuid: string,
-    props: Partial<ContProps> & { label?: string },
-  ): Promise<ContInfo> {
+  async contSetProps(poolUuid: string, contUuid: string, props: ContPropsUpdate): Promise<ContInfo> {
     this.check('cont-set-prop', poolUuid, contUuid);
     return this.svc.contSetProps(poolUuid, contUuid, props);
   }
@@ -1403,6 +1418,15 @@ function openMode(options: OpenOptions): 'ro' | 'rw' {
   return mode;
 }
 
+/** DER_RF for an open of an UNCLEAN container without force. */
+function refuseUnclean(c: ContInfo, options: OpenOptions): void {
+  if (c.status === 'UNCLEAN' && !options.force)
+    throw new DaosError(
+      'DER_RF',
+      `container "${c.label}" is UNCLEAN: more ranks failed at once than its redundancy factor ${c.props.redunFactor} survives, so some of its data may be lost; set its status to HEALTHY (daos container set-prop ${c.label} status:healthy) to open it, or open it with force`,
+    );
+}
+
 function contInfo(c: ContRecord): ContInfo {
   return {
     uuid: c.uuid,
@@ -1414,6 +1438,7 @@ function contInfo(c: ContRecord): ContInfo {
     snapshots: c.snapshots.map((s) => ({ epoch: BigInt(s.epoch), name: s.name })),
     ...(c.owner === undefined ? {} : { owner: c.owner }),
     ...(c.group === undefined ? {} : { group: c.group }),
+    status: c.status ?? 'HEALTHY',
   };
 }
 

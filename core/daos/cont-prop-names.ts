@@ -1,11 +1,12 @@
 import { DaosError } from '../common/errors.js';
 import { parseBytes } from '../common/units.js';
-import type { ContInfo, ContProps } from './link.js';
+import type { ContInfo, ContPropsUpdate } from './link.js';
 
 /**
  * Container properties by their DAOS names (what `daos container create --properties` and
  * `get-prop`/`set-prop` take) ↔ ContProps. DAOS's `cksum:crc32` is served by CRC-32C, the one
- * checksum daos-ts computes. `layout_type`, `owner` and `group` are read-only here.
+ * checksum daos-ts computes. `layout_type`, `owner` and `group` are read-only here; `status` (HEALTHY
+ * or UNCLEAN) can only be set to `healthy`, as DAOS's `set-prop status:healthy` does.
  */
 export const CONT_PROP_NAMES = [
   'label',
@@ -16,14 +17,15 @@ export const CONT_PROP_NAMES = [
   'oclass',
   'owner',
   'group',
+  'status',
 ] as const;
 export type ContPropName = (typeof CONT_PROP_NAMES)[number];
 
-const WRITABLE = new Set<string>(['label', 'rd_fac', 'cksum', 'chunk_size', 'oclass']);
+const WRITABLE = new Set<string>(['label', 'rd_fac', 'cksum', 'chunk_size', 'oclass', 'status']);
 
 /** DAOS `name:value` properties → a ContProps update (and label); unknown or read-only names DER_INVAL. */
-export function contPropsFromDaos(props: Record<string, string>): Partial<ContProps> & { label?: string } {
-  const out: Partial<ContProps> & { label?: string } = {};
+export function contPropsFromDaos(props: Record<string, string>): ContPropsUpdate {
+  const out: ContPropsUpdate = {};
   for (const [name, value] of Object.entries(props)) {
     if (!WRITABLE.has(name)) {
       const why = (CONT_PROP_NAMES as readonly string[]).includes(name)
@@ -41,7 +43,11 @@ export function contPropsFromDaos(props: Record<string, string>): Partial<ContPr
       else if (v === 'crc32' || v === 'crc32c') out.checksum = 'crc32c';
       else throw new DaosError('DER_INVAL', `cksum "${value}" must be off, crc32 or crc32c`);
     } else if (name === 'chunk_size') out.chunkSize = parseBytes(value, 'chunk_size');
-    else out.oclass = value;
+    else if (name === 'status') {
+      if (value.toLowerCase() !== 'healthy')
+        throw new DaosError('DER_INVAL', `status "${value}" can only be set to healthy`);
+      out.status = 'HEALTHY';
+    } else out.oclass = value;
   }
   return out;
 }
@@ -57,5 +63,6 @@ export function contPropsToDaos(info: ContInfo): Record<ContPropName, string> {
     oclass: info.props.oclass ?? '',
     owner: info.owner ?? '',
     group: info.group ?? '',
+    status: info.status ?? 'HEALTHY',
   };
 }

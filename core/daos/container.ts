@@ -12,7 +12,7 @@ import {
 import { type ArrayAttrs, DaosArray } from './array.js';
 import { valueBytes } from './keys.js';
 import { KV } from './kv.js';
-import type { ContInfo, ContProps, SnapshotInfo } from './link.js';
+import type { ContInfo, ContProps, ContPropsUpdate, SnapshotInfo } from './link.js';
 import { DaosObject } from './object.js';
 import type { Pool } from './pool.js';
 import { Tx } from './tx.js';
@@ -94,7 +94,7 @@ export class Container {
   }
 
   /** Change properties (and the label); the redundancy factor is fixed at creation. */
-  async setProps(props: Partial<ContProps> & { label?: string }): Promise<void> {
+  async setProps(props: ContPropsUpdate): Promise<void> {
     this.checkWritable();
     this.info = await this.mgmt.contSetProps(this.pool.uuid, this.uuid, props);
   }

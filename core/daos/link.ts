@@ -42,6 +42,8 @@ export interface PoolInfo {
 /** How a pool is connected or a container opened: read-only or read-write (DAOS's open modes). */
 export interface OpenOptions {
   mode?: 'ro' | 'rw';
+  /** Open a container even when its status is UNCLEAN (DAOS_COO_FORCE); otherwise DER_RF. */
+  force?: boolean;
 }
 
 export interface PoolQuery {
@@ -73,7 +75,18 @@ export interface ContInfo {
   group?: string;
   /** Capability token of an open (contLookup with a mode): the container permissions granted. */
   token?: string;
+  /**
+   * DAOS's container status: UNCLEAN once more fault domains (ranks) had DOWN targets at once
+   * than its redundancy factor survives — some of its data may be lost, and opening it fails
+   * with DER_RF until it is set HEALTHY again (contSetProps({ status: 'HEALTHY' })).
+   */
+  status?: ContStatus;
 }
+
+export type ContStatus = 'HEALTHY' | 'UNCLEAN';
+
+/** What contSetProps changes: properties, the label, and an UNCLEAN status back to HEALTHY. */
+export type ContPropsUpdate = Partial<ContProps> & { label?: string; status?: 'HEALTHY' };
 
 export interface ContCreateOptions {
   label?: string;
@@ -98,11 +111,7 @@ export interface MgmtApi {
   contLookup(poolUuid: string, contId: string, options?: OpenOptions): Promise<ContInfo>;
   contList(poolUuid: string): Promise<ContInfo[]>;
   contDestroy(poolUuid: string, contId: string, force: boolean): Promise<void>;
-  contSetProps(
-    poolUuid: string,
-    contUuid: string,
-    props: Partial<ContProps> & { label?: string },
-  ): Promise<ContInfo>;
+  contSetProps(poolUuid: string, contUuid: string, props: ContPropsUpdate): Promise<ContInfo>;
   contGetAttrs(poolUuid: string, contUuid: string): Promise<Record<string, Uint8Array>>;
   contSetAttrs(poolUuid: string, contUuid: string, attrs: Record<string, Uint8Array>): Promise<void>;
   contDelAttrs(poolUuid: string, contUuid: string, names: string[]): Promise<void>;

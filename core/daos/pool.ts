@@ -65,14 +65,19 @@ export class Pool {
   }
 
   /** Open a container by label or UUID; mode 'rw' needs a read-write pool connection. */
-  async openContainer(id: string, options: { mode?: 'ro' | 'rw' } = {}): Promise<Container> {
+  /**
+   * Open a container (mode defaults to the pool connection's). An UNCLEAN container (see
+   * ContInfo.status) fails with DER_RF unless `force`.
+   */
+  async openContainer(id: string, options: { mode?: 'ro' | 'rw'; force?: boolean } = {}): Promise<Container> {
     this.checkOpen();
     const mode = options.mode ?? this.mode;
     if (mode !== 'ro' && mode !== 'rw')
       throw new DaosError('DER_INVAL', `container open mode must be ro or rw, not ${String(mode)}`);
     if (mode === 'rw' && this.mode !== 'rw')
       throw new DaosError('DER_NO_PERM', `pool "${this.label}" is connected read-only`);
-    return new Container(this, await this.link.mgmt.contLookup(this.uuid, id, { mode }), mode);
+    const open = { mode, ...(options.force && { force: true }) };
+    return new Container(this, await this.link.mgmt.contLookup(this.uuid, id, open), mode);
   }
 
   async destroyContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
