@@ -257,6 +257,25 @@ describe('MgmtService rebuild bookkeeping', () => {
     );
   });
 
+  it('carries a running rebuild on to a newer map that started none (self_heal without rebuild)', async () => {
+    await rmgmt.poolCreate({ label: 'tank', totalBytes: GiB });
+    await rmgmt.poolSetProps('tank', { self_heal: 'exclude' });
+    const release = reng[2]!.hold();
+    await rmgmt.poolDrain('tank', 0);
+    expect(rmgmt.rebuildState('tank')).toMatchObject({ state: 'busy', mapVersion: 2 });
+    // A failure detected meanwhile: excluded (version 3), no rebuild of its own.
+    await rmgmt.rankFailed(1);
+    expect((await rmgmt.poolQuery('tank')).mapVersion).toBe(3);
+    release();
+    await until('rebuild done', () => rmgmt.rebuildState('tank').state === 'done');
+    expect(rmgmt.rebuildState('tank').mapVersion).toBe(3);
+    expect(reng[2]!.version).toBe(3);
+    expect((await rmgmt.poolConnect('tank')).map).toMatchObject({
+      version: 4,
+      states: ['DOWNOUT', 'DOWNOUT', 'DOWNOUT', 'DOWNOUT', 'UPIN', 'UPIN'],
+    });
+  });
+
   it('names what each engine answered while a rebuild does not finish', async () => {
     await rmgmt.poolCreate({ label: 'tank', totalBytes: GiB });
     reng[2]!.rebuildStatus = () => Promise.reject(new Error('DER_TIMEDOUT: no reply'));

@@ -636,7 +636,13 @@ export class MgmtService implements MgmtApi {
           this.rebuilds.delete(uuid);
           continue;
         }
-        if (pool.map.version !== rb.version) continue;
+        if (pool.map.version !== rb.version) {
+          // The map moved on without a rebuild for it (a failure detected in a pool whose
+          // self_heal has no `rebuild`, while an operator's rebuild runs): carry on with the newer
+          // map, or the rebuild would stay busy for a version that never finishes.
+          if (pool.map.version > rb.version) this.kickRebuilds([{ pool: uuid }], 'always');
+          continue;
+        }
         let done = true;
         let objects = rb.carried.objects;
         let bytes = rb.carried.bytes;
@@ -658,6 +664,8 @@ export class MgmtService implements MgmtApi {
           }
           if (st.version !== rb.version || st.state === 'failed' || st.state === 'idle') {
             done = false;
+            // A newer rebuild replaced this one while the poll waited: not this poll's to restart.
+            if (this.rebuilds.get(uuid) !== rb) break;
             await Promise.resolve(e.rebuildStart!(uuid, rb.version)).catch(() => undefined);
           } else if (st.state !== 'done') done = false;
         }
