@@ -197,18 +197,39 @@ export async function checkShards(
   return shards;
 }
 
-/** Wait until `cond` holds, checking every `everyMs`; DER_TIMEDOUT naming `what` after `timeoutMs`. */
+/**
+ * Wait until `cond` holds, checking every `everyMs`; DER_TIMEDOUT naming `what` after `timeoutMs`
+ * (also when a check itself hangs), with what `explain` says about the state then.
+ */
 export async function waitFor(
   what: string,
   cond: () => Promise<boolean> | boolean,
   timeoutMs: number,
   everyMs = 100,
+  explain?: () => string | Promise<string>,
 ): Promise<number> {
   const start = Date.now();
+  const fail = async (how: string): Promise<never> => {
+    const why = explain
+      ? await Promise.resolve()
+          .then(explain)
+          .catch((e: Error) => `(explain: ${e.message})`)
+      : '';
+    throw new DaosError('DER_TIMEDOUT', `${what}: ${how}${why ? `; ${why}` : ''}`);
+  };
   for (;;) {
-    if (await cond()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs)
-      throw new DaosError('DER_TIMEDOUT', `${what}: not within ${timeoutMs} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    const left = Math.max(0, timeoutMs - (Date.now() - start));
+    const hung = Symbol('hung');
+    const ok = await Promise.race([
+      Promise.resolve().then(cond),
+      new Promise<typeof hung>((r) => {
+        timer = setTimeout(() => r(hung), left + everyMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (ok === hung) return fail(`a check did not answer within ${timeoutMs} ms`);
+    if (ok) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) return fail(`not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

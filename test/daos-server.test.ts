@@ -228,6 +228,28 @@ describe('daos_server supervision', () => {
     expect(alive(pid)).toBe(false);
   });
 
+  it('a stall of the server itself (its event loop blocked past the heartbeat timeout) kills no engine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsrv-'));
+    dirs.push(dir);
+    const server = await start(dir, { heartbeatTimeoutMs: 1500 }, 1);
+    await server.storageFormat();
+    const pid = (await server.systemQuery()).members[0]!.pid!;
+    await new Promise((r) => setTimeout(r, 1000));
+    // What a loaded machine, a long GC or a long synchronous call does to the server's process.
+    for (const end = Date.now() + 2500; Date.now() < end; );
+    await new Promise((r) => setTimeout(r, 2000));
+    const m = (await server.systemQuery()).members[0]!;
+    expect(m).toMatchObject({ state: 'Joined', pid, restarts: 0 });
+    expect(alive(pid)).toBe(true);
+    // A stopped engine is still caught (the stall only does not count against it).
+    process.kill(pid, 'SIGSTOP');
+    const seen = await waitFor('rank 0 unresponsive', async () => {
+      const x = (await server.systemQuery()).members[0]!;
+      return x.state === 'Unresponsive' || x.pid !== pid ? x : undefined;
+    });
+    expect(seen.info).toMatch(/no heartbeat/);
+  });
+
   it('a rank that keeps dying stays Errored after restartsMax; systemStart revives it; exclude', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dsrv-'));
     dirs.push(dir);

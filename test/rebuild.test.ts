@@ -105,6 +105,7 @@ describe('self-healing of DaosSystem engine processes', () => {
         async () => (await pool.query()).rebuild.state === 'done',
         REBUILD_WAIT_MS,
         250,
+        () => sys.mgmt.rebuildReport('tank'),
       );
       const q = await pool.query();
       expect(q.rebuild.objects).toBeGreaterThan(0);
@@ -152,6 +153,7 @@ describe('operator actions: exclude, drain, reintegrate, extend', () => {
         async () => (await pool.query()).rebuild.state === 'done',
         REBUILD_WAIT_MS,
         100,
+        () => sys.mgmt.rebuildReport('tank'),
       );
 
     // DER_RF: a second rank with DOWN targets breaks a redundancy factor 1 container (no rebuild
@@ -247,6 +249,7 @@ describe('self-healing of a daos_server deployment', () => {
         async () => (await pool.query()).rebuild.state === 'done',
         REBUILD_WAIT_MS,
         250,
+        () => server.mgmt.rebuildReport('tank'),
       );
       expect((await server.poolQuery('tank')).rebuild).toMatchObject({ state: 'done' });
       // The rebuild in the server's metrics.

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EngineRebuildStatus } from '../../core/daos/link.js';
 import type { PoolMap } from '../../core/placement/pool-map.js';
 import { LmdbMetadataStore } from './metadata-store.js';
 import { type EngineControl, MgmtService } from './mgmt-service.js';
@@ -192,5 +193,97 @@ describe('MgmtService container owners and ACLs', () => {
     await expect(mgmt.contSetOwner('tank', 'c1', { user: 'a:b' })).rejects.toMatchObject({
       code: 'DER_INVAL',
     });
+  });
+});
+
+/**
+ * An engine that rebuilds at once: done for the version it was last started with. Its status
+ * answer can be held (`hold`) to widen the poll's window, as a loaded machine does.
+ */
+class RebuildingEngine extends RecordingEngine {
+  started = 0;
+  version = 0;
+  gate: Promise<void> | undefined;
+  rebuildStart(_pool: string, version: number): void {
+    this.started++;
+    this.version = version;
+  }
+  async rebuildStatus(): Promise<EngineRebuildStatus> {
+    await this.gate;
+    return { version: this.version, state: this.version > 0 ? 'done' : 'idle', objects: 1, bytes: 10 };
+  }
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const start = Date.now(); !cond(); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
+describe('MgmtService rebuild bookkeeping', () => {
+  let reng: RebuildingEngine[];
+  let rmgmt: MgmtService;
+  beforeEach(() => {
+    reng = [0, 1, 2].map((r) => new RebuildingEngine(r, 2));
+    rmgmt = new MgmtService(store, reng, () => 1n);
+  });
+  afterEach(() => rmgmt.close());
+
+  it('finishes a rebuild when a restarted engine joins (resumeRebuilds) while the poll is in flight', async () => {
+    await rmgmt.poolCreate({ label: 'tank', totalBytes: GiB });
+    const release = reng[2]!.hold();
+    await rmgmt.rankFailed(1);
+    expect(rmgmt.rebuildState('tank')).toMatchObject({ state: 'busy', mapVersion: 2 });
+    // The poll asked engine 2 and waits for its answer; a restarted rank joins meanwhile.
+    await until('poll waiting on engine 2', () => reng[0]!.started > 0 && reng[2]!.started > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    rmgmt.resumeRebuilds();
+    release();
+    await until('rebuild done', () => rmgmt.rebuildState('tank').state === 'done');
+    const q = await rmgmt.poolQuery('tank');
+    expect(q.mapVersion).toBe(3);
+    expect(q.rebuild).toEqual({ state: 'done', objects: 2, bytes: 20 });
+    expect(rmgmt.rebuildReport('tank')).toMatch(
+      /rebuild done for map version 2 .*; pool map version 3 \[0:UPIN\/UPIN 1:DOWNOUT\/DOWNOUT 2:UPIN\/UPIN\]; engines at the last poll: rank 0 done v2 1 objects 10 bytes, rank 2 done v2/,
+    );
+  });
+
+  it('carries a running rebuild on to a newer map that started none (self_heal without rebuild)', async () => {
+    await rmgmt.poolCreate({ label: 'tank', totalBytes: GiB });
+    await rmgmt.poolSetProps('tank', { self_heal: 'exclude' });
+    const release = reng[2]!.hold();
+    await rmgmt.poolDrain('tank', 0);
+    expect(rmgmt.rebuildState('tank')).toMatchObject({ state: 'busy', mapVersion: 2 });
+    // A failure detected meanwhile: excluded (version 3), no rebuild of its own.
+    await rmgmt.rankFailed(1);
+    expect((await rmgmt.poolQuery('tank')).mapVersion).toBe(3);
+    release();
+    await until('rebuild done', () => rmgmt.rebuildState('tank').state === 'done');
+    expect(rmgmt.rebuildState('tank').mapVersion).toBe(3);
+    expect(reng[2]!.version).toBe(3);
+    expect((await rmgmt.poolConnect('tank')).map).toMatchObject({
+      version: 4,
+      states: ['DOWNOUT', 'DOWNOUT', 'DOWNOUT', 'DOWNOUT', 'UPIN', 'UPIN'],
+    });
+  });
+
+  it('names what each engine answered while a rebuild does not finish', async () => {
+    await rmgmt.poolCreate({ label: 'tank', totalBytes: GiB });
+    reng[2]!.rebuildStatus = () => Promise.reject(new Error('DER_TIMEDOUT: no reply'));
+    await rmgmt.rankFailed(1);
+    await until('a poll', () => (rmgmt.rebuildState('tank').engines ?? []).length === 2);
+    expect(rmgmt.rebuildState('tank').state).toBe('busy');
+    expect(rmgmt.rebuildReport('tank')).toMatch(
+      /rebuild busy for map version 2 .*; pool map version 2 \[0:UPIN\/UPIN 1:DOWN\/DOWN 2:UPIN\/UPIN\]; engines at the last poll: rank 0 done v2 1 objects 10 bytes, rank 2 unreachable \(DER_TIMEDOUT: no reply\)$/,
+    );
   });
 });

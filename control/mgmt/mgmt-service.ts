@@ -118,7 +118,15 @@ interface PoolRebuild {
   carried: { objects: number; bytes: number };
   startedMs: number;
   doneMs?: number;
+  /** What each engine of the rebuild answered at the last poll (a stuck rebuild names them). */
+  engines: RebuildEngineStatus[];
 }
+
+/** One engine's part of a pool's rebuild as the last poll saw it. */
+export type RebuildEngineStatus = { rank: number } & (
+  | EngineRebuildStatus
+  | { state: 'unreachable'; error: string }
+);
 
 interface PoolRecord {
   uuid: string;
@@ -594,6 +602,9 @@ export class MgmtService implements MgmtApi {
       if (!pool || !layoutsDiffer(pool.map)) continue;
       if (why === 'self_heal' && !selfHealHas(pool.props?.self_heal, 'rebuild')) continue;
       const prev = this.rebuilds.get(uuid);
+      // A rebuild already running for this map (an engine that rejoined asks again) is left as
+      // it is: a fresh record would orphan the one a poll in flight is about to finish.
+      if (prev?.state === 'busy' && prev.version === pool.map.version) continue;
       const carried =
         prev?.state === 'busy' ? { objects: prev.objects, bytes: prev.bytes } : { objects: 0, bytes: 0 };
       this.rebuilds.set(uuid, {
@@ -603,6 +614,7 @@ export class MgmtService implements MgmtApi {
         bytes: carried.bytes,
         carried,
         startedMs: prev?.state === 'busy' ? prev.startedMs : Date.now(),
+        engines: [],
       });
       for (const e of this.rebuildEngines(pool.map))
         Promise.resolve()
@@ -635,24 +647,36 @@ export class MgmtService implements MgmtApi {
           this.rebuilds.delete(uuid);
           continue;
         }
-        if (pool.map.version !== rb.version) continue;
+        if (pool.map.version !== rb.version) {
+          // The map moved on without a rebuild for it (a failure detected in a pool whose
+          // self_heal has no `rebuild`, while an operator's rebuild runs): carry on with the newer
+          // map, or the rebuild would stay busy for a version that never finishes.
+          if (pool.map.version > rb.version) this.kickRebuilds([{ pool: uuid }], 'always');
+          continue;
+        }
         let done = true;
         let objects = rb.carried.objects;
         let bytes = rb.carried.bytes;
+        const seen: RebuildEngineStatus[] = [];
         for (const e of this.rebuildEngines(pool.map)) {
           let st: EngineRebuildStatus;
           try {
             st = await e.rebuildStatus!(uuid);
-          } catch {
-            done = false; // not answering: the detection excludes it, or it answers later
+          } catch (err) {
+            // Not answering: the detection excludes it, or it answers later.
+            seen.push({ rank: e.rank, state: 'unreachable', error: (err as Error)?.message ?? String(err) });
+            done = false;
             continue;
           }
+          seen.push({ rank: e.rank, ...st });
           if (st.version === rb.version) {
             objects += st.objects;
             bytes += st.bytes;
           }
           if (st.version !== rb.version || st.state === 'failed' || st.state === 'idle') {
             done = false;
+            // A newer rebuild replaced this one while the poll waited: not this poll's to restart.
+            if (this.rebuilds.get(uuid) !== rb) break;
             await Promise.resolve(e.rebuildStart!(uuid, rb.version, this.rebuildSnapshots(uuid))).catch(
               () => undefined,
             );
@@ -660,6 +684,7 @@ export class MgmtService implements MgmtApi {
         }
         rb.objects = objects;
         rb.bytes = bytes;
+        rb.engines = seen;
         if (done) await this.serial(() => this.finishRebuild(uuid, rb));
       }
     } finally {
@@ -674,7 +699,8 @@ export class MgmtService implements MgmtApi {
   /** Every engine is done: DOWN and DRAIN targets go DOWNOUT, UP and NEW ones UPIN (a new map version). */
   private async finishRebuild(uuid: string, rb: PoolRebuild): Promise<void> {
     const pool = this.store.get<PoolRecord>(poolKey(uuid));
-    if (!pool || pool.map.version !== rb.version || rb.state !== 'busy') return;
+    if (!pool || pool.map.version !== rb.version || rb.state !== 'busy' || this.rebuilds.get(uuid) !== rb)
+      return;
     const map = completeRebuild(pool.map);
     const next: PoolRecord = { ...pool, map };
     await this.store.commit([[poolKey(uuid), next]]);
@@ -697,6 +723,7 @@ export class MgmtService implements MgmtApi {
   rebuildState(poolId: string): { state: 'idle' | 'busy' | 'done'; objects: number; bytes: number } & {
     mapVersion?: number;
     seconds?: number;
+    engines?: RebuildEngineStatus[];
   } {
     const pool = this.findPool(poolId);
     const rb = this.rebuilds.get(pool.uuid);
@@ -707,7 +734,33 @@ export class MgmtService implements MgmtApi {
       bytes: rb.bytes,
       mapVersion: rb.version,
       seconds: ((rb.doneMs ?? Date.now()) - rb.startedMs) / 1000,
+      engines: rb.engines.map((e) => ({ ...e })),
     };
+  }
+
+  /**
+   * A pool's rebuild in one line, for errors and logs: its state and map version, the pool map
+   * now (version, target states by rank), and what each engine answered at the last poll.
+   */
+  rebuildReport(poolId: string): string {
+    const pool = this.findPool(poolId);
+    const rb = this.rebuildState(pool.uuid);
+    const byRank = new Map<number, string[]>();
+    pool.map.targets.forEach((t, i) => {
+      byRank.set(t.rank, [...(byRank.get(t.rank) ?? []), pool.map.states[i]!]);
+    });
+    const map = [...byRank].map(([r, st]) => `${r}:${st.join('/')}`).join(' ');
+    const engines = (rb.engines ?? []).map((e) =>
+      e.state === 'unreachable'
+        ? `rank ${e.rank} unreachable (${e.error})`
+        : `rank ${e.rank} ${e.state} v${e.version} ${e.objects} objects ${e.bytes} bytes${e.error ? ` (${e.error})` : ''}`,
+    );
+    return (
+      `pool "${pool.label}" rebuild ${rb.state}` +
+      (rb.mapVersion !== undefined ? ` for map version ${rb.mapVersion} (${rb.seconds?.toFixed(1)} s)` : '') +
+      `; pool map version ${pool.map.version} [${map}]` +
+      `; engines at the last poll: ${engines.length > 0 ? engines.join(', ') : 'none'}`
+    );
   }
 
   /** Every pool's rebuild (metrics). */

@@ -188,6 +188,8 @@ export class DaosServer extends MgmtControl implements ControlPlane {
   private mgmtService: MgmtService | undefined;
   private drpcListener: Listener | undefined;
   private monitor: NodeJS.Timeout | undefined;
+  /** When the heartbeat monitor last ran (0: not yet). */
+  private lastCheck = 0;
   private shuttingDown = false;
   private readonly heartbeatTimeoutMs: number;
 
@@ -388,7 +390,13 @@ export class DaosServer extends MgmtControl implements ControlPlane {
 
   private checkHeartbeats(): void {
     const now = Date.now();
+    // The monitor running late means this process stalled (a long synchronous call, GC, a starved
+    // CPU): heartbeats that came meanwhile are not read yet, so the stall does not count against
+    // the engines (else a stall past the timeout would kill every live engine at once).
+    const stalled = this.lastCheck > 0 ? now - this.lastCheck - ENGINE_HEARTBEAT_MS : 0;
+    this.lastCheck = now;
     for (const m of this.members) {
+      if (stalled > 0) m.lastHeartbeat = Math.min(now, m.lastHeartbeat + stalled);
       if (!m.child || (m.state !== 'Ready' && m.state !== 'Joined')) continue;
       if (now - m.lastHeartbeat > this.heartbeatTimeoutMs) {
         m.state = 'Unresponsive';
