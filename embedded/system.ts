@@ -89,6 +89,8 @@ export class DaosSystem {
   private readonly apis: Array<Engine | RemoteEngine>;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly lastAnswer = new Map<number, number>();
+  /** When the ping timer last ran (0: not yet). */
+  private lastPingRound = 0;
   /** Engine failures the system detected (tcp): rank, when it was noticed, and why. */
   readonly failures: Array<{ rank: number; detectedMs: number; why: string }> = [];
   private readonly failing = new Set<number>();
@@ -213,6 +215,14 @@ export class DaosSystem {
     }
     if (this.pingTimer || !engines.some((e) => e.kind === 'process')) return;
     this.pingTimer = setInterval(() => {
+      // The timer running late means this process stalled (a long synchronous call, GC, a starved
+      // CPU): answers that came meanwhile are not read yet, so the stall does not count against
+      // the engines (else a stall past the timeout would kill every live engine at once).
+      const now = Date.now();
+      const stalled = this.lastPingRound > 0 ? now - this.lastPingRound - SYSTEM_ENGINE_PING_MS : 0;
+      this.lastPingRound = now;
+      if (stalled > 0)
+        for (const [rank, at] of this.lastAnswer) this.lastAnswer.set(rank, Math.min(now, at + stalled));
       for (const e of this.engineList) {
         if (e.kind !== 'process' || !e.proc.running || this.failing.has(e.proc.rank)) continue;
         const rank = e.proc.rank;

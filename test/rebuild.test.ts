@@ -340,6 +340,7 @@ describe('an extension that gives EC shards new roles on their own targets', () 
       async () => (await pool.query()).rebuild.state === 'done',
       REBUILD_WAIT_MS,
       100,
+      () => sys.mgmt.rebuildReport('tank'),
     );
     await pool.refreshMap();
     expect(pool.map.states.every((s) => s === 'UPIN')).toBe(true);

@@ -98,6 +98,8 @@ export class Rebuilder {
    */
   start(pool: string, version: number, snapshots: RebuildSnapshots = {}): void {
     const old = this.runs.get(pool);
+    // A late ask for an older map than the run's (the management service retrying) changes nothing.
+    if (old && old.status.version > version) return;
     if (old && old.status.version === version && old.status.state !== 'failed') return;
     if (old) old.aborted = true;
     const run: Run = {

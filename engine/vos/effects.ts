@@ -17,7 +17,6 @@ import {
   dkeyPrefix,
   extentKey,
   keyEpoch,
-  objName,
   objPrefix,
   prefixEnd,
   punchKey,
@@ -75,8 +74,6 @@ export interface Effects {
   /** Akey metas to create or widen: [akey prefix, kind, record size, largest nr as decimal]. */
   metas: Array<[Buffer, number, number, string]>;
   punches: Buffer[];
-  /** objName of every object punched here. */
-  punchedObjs: string[];
   /** Data-file extents the puts reference. */
   refs: Extent[];
   /** Container local id of each put, for accounting. */
@@ -128,7 +125,6 @@ function emptyEffects(epoch: bigint): Effects {
     puts: [],
     metas: [],
     punches: [],
-    punchedObjs: [],
     refs: [],
     putConts: [],
   };
@@ -159,7 +155,6 @@ export function buildEffects(
     if (op.op === 'punch_obj') {
       if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch);
       eff.punches.push(punchKey(punchPrefix(cid, op.oid), epoch));
-      eff.punchedObjs.push(objName(cid, op.oid));
     } else if (op.op === 'punch_dkeys') {
       for (const dkey of op.dkeys) {
         if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch, dkey);
@@ -173,7 +168,6 @@ export function buildEffects(
         }
         eff.punches.push(punchKey(punchPrefix(cid, op.oid, dkey), epoch));
       }
-      eff.punchedObjs.push(objName(cid, op.oid));
     } else if (op.op === 'punch_akeys') {
       for (const akey of op.akeys) {
         if (readEpoch !== undefined) checkNoConflict(vis, cid, op.oid, readEpoch, op.dkey, akey);
@@ -187,7 +181,6 @@ export function buildEffects(
         }
         eff.punches.push(punchKey(punchPrefix(cid, op.oid, op.dkey, akey), epoch));
       }
-      eff.punchedObjs.push(objName(cid, op.oid));
     } else {
       buildUpdate(vis, cid, epoch, op, eff, kinds, readEpoch);
     }
@@ -350,8 +343,10 @@ export function writeEffects(
       if (maxNr > m.maxNr) main.put(mkey, encodeMeta({ ...m, maxNr }));
     }
   }
-  for (const k of eff.punches) store.punch.put(k, EMPTY);
-  for (const name of eff.punchedObjs) vis.punched.add(name);
+  for (const k of eff.punches) {
+    store.punch.put(k, EMPTY);
+    vis.notePunchKey(k);
+  }
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -397,7 +392,6 @@ export function buildAndWriteInOrder(
     all.puts.push(...eff.puts);
     all.metas.push(...eff.metas);
     all.punches.push(...eff.punches);
-    all.punchedObjs.push(...eff.punchedObjs);
     all.refs.push(...eff.refs);
     all.putConts.push(...eff.putConts);
   }

@@ -578,7 +578,8 @@ export class Target implements VosTarget {
     await this.commit(() => this.store.dropCont(cont));
     this.contBytes.delete(cid);
     const cname = contPrefix(cid).toString('latin1');
-    for (const name of [...this.vis.punched]) if (name.startsWith(cname)) this.vis.punched.delete(name);
+    for (const name of [...this.vis.punched.keys()])
+      if (name.startsWith(cname)) this.vis.punched.delete(name);
   }
 
   containerBytes(cont: string): number {

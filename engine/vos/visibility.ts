@@ -16,8 +16,13 @@ import {
   dkeyPrefix,
   extentKeyIdx,
   keyEpoch,
+  OBJ_PREFIX_BYTES,
   objName,
+  objNameOfKey,
   objPrefix,
+  PUNCH_AKEY,
+  PUNCH_DKEY,
+  PUNCH_OBJ,
   prefixEnd,
   punchKey,
   punchPrefix,
@@ -41,6 +46,14 @@ import {
 
 const IDX_ZERO = Buffer.alloc(8);
 
+/** Bit of a punch level (keys.ts PUNCH_OBJ, PUNCH_DKEY, PUNCH_AKEY) in `Visibility.punched`'s masks. */
+export function punchLevelBit(level: number): number {
+  return 1 << (level - 1);
+}
+const OBJ_BIT = punchLevelBit(PUNCH_OBJ);
+const DKEY_BIT = punchLevelBit(PUNCH_DKEY);
+const AKEY_BIT = punchLevelBit(PUNCH_AKEY);
+
 export interface VisibleVersion {
   epoch: bigint;
   payload: Payload;
@@ -50,9 +63,26 @@ export class Visibility {
   constructor(
     readonly store: IndexStore,
     readonly data: DataFile,
-    /** objName of every object with any punch record: reads of the others skip punch lookups. */
-    readonly punched: Set<string>,
+    /**
+     * objName of every object with any punch record -> the levels it has records at (a mask of
+     * punchLevelBit): reads of other objects skip punch lookups, and reads of these look only at
+     * the levels present (a directory whose entries were removed has dkey punches only). A
+     * superset of what the punch db holds is safe (it costs lookups); a subset is not.
+     */
+    readonly punched: Map<string, number>,
   ) {}
+
+  /** Record that the punch db holds (or is about to hold, in this transaction) punch key `key`. */
+  notePunchKey(key: Uint8Array): void {
+    const k = Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.length);
+    const name = objNameOfKey(k);
+    this.punched.set(name, (this.punched.get(name) ?? 0) | punchLevelBit(k[OBJ_PREFIX_BYTES]!));
+  }
+
+  /** The punch levels an object has records at (0: none). */
+  private levels(cid: number, oid: Oid): number {
+    return this.punched.size === 0 ? 0 : (this.punched.get(objName(cid, oid)) ?? 0);
+  }
 
   /** Newest punch <= e with exactly this punch prefix, or 0n. */
   private punchAt(prefix: Buffer, e: bigint): bigint {
@@ -62,12 +92,15 @@ export class Visibility {
 
   /** The punch floor of an object, a dkey of it, or an akey of that dkey at e. */
   floor(cid: number, oid: Oid, e: bigint, dkey?: Uint8Array, akey?: Uint8Array): bigint {
-    if (this.punched.size === 0 || !this.punched.has(objName(cid, oid))) return 0n;
-    let p = this.punchAt(punchPrefix(cid, oid), e);
+    const levels = this.levels(cid, oid);
+    if (levels === 0) return 0n;
+    let p = levels & OBJ_BIT ? this.punchAt(punchPrefix(cid, oid), e) : 0n;
     if (dkey !== undefined) {
-      const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
-      if (d > p) p = d;
-      if (akey !== undefined) {
+      if (levels & DKEY_BIT) {
+        const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
+        if (d > p) p = d;
+      }
+      if (akey !== undefined && levels & AKEY_BIT) {
         const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
         if (a > p) p = a;
       }
@@ -149,11 +182,11 @@ export class Visibility {
   /** Whether a dkey has an existing akey at e; `floorDkey` is the object's and dkey's punch floor. */
   dkeyExists(cid: number, oid: Oid, dkey: Uint8Array, e: bigint, floorDkey: bigint): boolean {
     const pfx = dkeyPrefix(cid, oid, dkey);
-    const punchedObj = this.punched.has(objName(cid, oid));
+    const punchedAkeys = (this.levels(cid, oid) & AKEY_BIT) !== 0;
     let found = false;
     this.eachAkey(pfx, pfx, (akey, akeyPfx) => {
       let p = floorDkey;
-      if (punchedObj) {
+      if (punchedAkeys) {
         const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
         if (a > p) p = a;
       }
@@ -191,7 +224,7 @@ export class Visibility {
       const { key: dkey, end } = readEsc(k, obj.length);
       const dpfx = k.subarray(0, end);
       let p = pFloor;
-      if (this.punched.has(objName(cid, oid))) {
+      if (this.levels(cid, oid) & DKEY_BIT) {
         const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
         if (d > p) p = d;
       }
@@ -214,12 +247,12 @@ export class Visibility {
     const pfx = dkeyPrefix(cid, oid, dkey);
     const pDkey = this.floor(cid, oid, e, dkey);
     const from = after === undefined ? pfx : prefixEnd(akeyPrefix(cid, oid, dkey, after));
-    const punchedObj = this.punched.has(objName(cid, oid));
+    const punchedAkeys = (this.levels(cid, oid) & AKEY_BIT) !== 0;
     const out: Buffer[] = [];
     if (limit <= 0) return out;
     this.eachAkey(pfx, from, (akey, akeyPfx) => {
       let p = pDkey;
-      if (punchedObj) {
+      if (punchedAkeys) {
         const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
         if (a > p) p = a;
       }
