@@ -215,6 +215,22 @@ const cases: Record<string, Case> = {
     await s('past end', fh.read(buf, 0, 8, 100));
     await fh.close();
   },
+  'reads after a write, a truncate down and a sparse write through one handle': async (fs, p, s) => {
+    const fh = await fs.open(p('f'), 'w+');
+    await s('write', fh.write('abcdefghijklmnop', 0));
+    const buf = Buffer.from('--------');
+    await s('read inside', fh.read(buf, 0, 8, 4));
+    await s('buf inside', Promise.resolve(buf.toString()));
+    await s('truncate', fh.truncate(3));
+    buf.fill('-');
+    await s('read after truncate', fh.read(buf, 0, 8, 0));
+    await s('buf after truncate', Promise.resolve(buf.toString()));
+    await s('sparse write', fh.write('z', 12));
+    buf.fill('-');
+    await s('read across the hole', fh.read(buf, 0, 8, 2));
+    await s('buf across the hole', Promise.resolve(buf.toString('hex')));
+    await fh.close();
+  },
   'sequential writes through a handle': async (fs, p, s) => {
     const fh = await fs.open(p('f'), 'w');
     for (let i = 0; i < 5; i++) await s(`write ${i}`, fh.write(`part${i};`));

@@ -116,6 +116,18 @@ export class DaosArray {
     length: Index,
     options?: { epoch?: bigint; into?: Uint8Array },
   ): Promise<Uint8Array> {
+    return (await this.readData(offset, length, options)).data;
+  }
+
+  /**
+   * read, also saying whether every cell of the range holds data (`full`): a reader that gets a
+   * full range needs no size query (a short one may have met the end, or a sparse hole).
+   */
+  async readData(
+    offset: Index,
+    length: Index,
+    options?: { epoch?: bigint; into?: Uint8Array },
+  ): Promise<{ data: Uint8Array; full: boolean }> {
     const start = toCell(offset);
     const cells = toCell(length);
     const bytes = Number(cells) * this.cellSize;
@@ -142,10 +154,13 @@ export class DaosArray {
           ],
           { epoch: options?.epoch },
         );
-        return (r as ArrayFetchResult).data;
+        return r as ArrayFetchResult;
       }),
     );
-    return out ? out.subarray(0, bytes) : (results[0] ?? Buffer.alloc(0));
+    let held = 0n;
+    for (const r of results) for (const m of r.map) held += m.nr;
+    const data = out ? out.subarray(0, bytes) : (results[0]?.data ?? Buffer.alloc(0));
+    return { data, full: held === cells };
   }
 
   /** Cells in the array: the highest written cell + 1. */

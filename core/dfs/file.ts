@@ -27,6 +27,12 @@ export class DfsFile {
   private readonly array: DaosArray | undefined;
   private dirty = false;
   private closed = false;
+  /**
+   * A size the file had at some point seen through this handle (a size query, a write, a read
+   * that found data all through): reads inside it go straight into the caller's buffer with no
+   * size query. Only a hint: a read that does not find data all through asks for the size.
+   */
+  private sizeAtLeast = 0;
 
   constructor(
     private readonly dfs: Dfs,
@@ -55,7 +61,7 @@ export class DfsFile {
   async size(): Promise<number> {
     const a = this.data('fstat');
     try {
-      return Number(await a.getSize());
+      return this.sawSize(Number(await a.getSize()));
     } catch (err) {
       throw toDfsError(err, 'fstat', this.path);
     }
@@ -69,7 +75,16 @@ export class DfsFile {
     this.check('read', this.flags.read);
     const a = this.data('read');
     try {
-      const size = Number(await a.getSize());
+      if (length === 0) return 0;
+      // Inside a size seen before (a sequential reader, after its first read): read straight
+      // away; data all through means `length` bytes and no size query (the common case).
+      if (position + length <= this.sizeAtLeast) {
+        const { full } = await a.readData(position, length, { into: buffer.subarray(offset, offset + length) });
+        if (full) return length;
+      }
+      // Otherwise (or a hole there: sparse, or truncated meanwhile) the size says how much there
+      // is, and only that much is read, so the buffer past it is left as it was.
+      const size = this.sawSize(Number(await a.getSize()));
       const n = Math.max(0, Math.min(length, size - position));
       if (n === 0) return 0;
       await a.read(position, n, { into: buffer.subarray(offset, offset + n) });
@@ -104,10 +119,16 @@ export class DfsFile {
       if (bytes.byteLength === 0) return 0;
       await a.write(at, bytes);
       this.dirty = true;
+      this.sawSize(at + bytes.byteLength);
       return bytes.byteLength;
     } catch (err) {
       throw toDfsError(err, 'write', this.path);
     }
+  }
+
+  private sawSize(size: number): number {
+    if (size > this.sizeAtLeast) this.sizeAtLeast = size;
+    return size;
   }
 
   /** Grow (with zeros) or shrink the file. */
@@ -118,6 +139,7 @@ export class DfsFile {
     try {
       await a.setSize(length);
       this.dirty = true;
+      this.sizeAtLeast = Number(length);
     } catch (err) {
       throw toDfsError(err, 'ftruncate', this.path);
     }
