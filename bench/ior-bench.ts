@@ -34,6 +34,10 @@ const KiB = 1024;
 const HARD_T = 47008;
 const POOL = 'tank';
 const POOL_SIZE = '16G';
+/** Sizes of the untimed warm-up runs (see main). */
+const WARMUP_EASY_BYTES = 16 * MiB;
+const WARMUP_HARD_SEGMENTS = 200;
+const WARMUP_FILES = 200;
 
 const f = benchFlags(process.argv.slice(2), {
   numbers: {
@@ -79,7 +83,7 @@ async function ior(side: Side, args: string[]): Promise<{ write: number; read: n
   return { write: mibps(w!.bytes, w!.total), read: mibps(rd!.bytes, rd!.total) };
 }
 
-async function mdtestEasy(side: Side, dir: string): Promise<IorBenchSideResult['mdtest']> {
+async function mdtestEasy(side: Side, dir: string, items = files): Promise<IorBenchSideResult['mdtest']> {
   const r = await runMdtest(
     [
       '-a',
@@ -88,7 +92,7 @@ async function mdtestEasy(side: Side, dir: string): Promise<IorBenchSideResult['
       String(tasks),
       ...launch,
       '-n',
-      String(files),
+      String(items),
       '-u',
       '-L',
       '-F',
@@ -165,6 +169,25 @@ async function main(): Promise<void> {
   try {
     for (const sys of [inproc, tcp]) await sys.createPool({ label: POOL, size: POOL_SIZE });
     const path = (s: Side, name: string) => (s.api === 'POSIX' ? join(s.base, name) : `/${name}`);
+
+    // Warm-up, untimed: every side runs each kind of job once, small, so that the timed runs
+    // measure the I/O path and not V8 compiling it (the POSIX side's reads and writes are native
+    // code from the first call; the scaled-down runs below take well under a second each).
+    console.error('warm-up');
+    for (const s of sides) {
+      await ior(s, [
+        '-F',
+        '-t',
+        '1m',
+        '-b',
+        String(Math.min(easyBlock, WARMUP_EASY_BYTES)),
+        '-o',
+        path(s, 'warm_easy'),
+      ]);
+      const segs = String(Math.min(hardSegments, WARMUP_HARD_SEGMENTS));
+      await ior(s, ['-t', String(HARD_T), '-b', String(HARD_T), '-s', segs, '-o', path(s, 'warm_hard')]);
+      await mdtestEasy(s, path(s, 'mdtest-warm'), Math.min(files, WARMUP_FILES));
+    }
 
     console.error('ior-easy (-F -t 1m)');
     const easy = await alternate(
