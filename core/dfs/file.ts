@@ -79,7 +79,9 @@ export class DfsFile {
       // Inside a size seen before (a sequential reader, after its first read): read straight
       // away; data all through means `length` bytes and no size query (the common case).
       if (position + length <= this.sizeAtLeast) {
-        const { full } = await a.readData(position, length, { into: buffer.subarray(offset, offset + length) });
+        const { full } = await a.readData(position, length, {
+          into: buffer.subarray(offset, offset + length),
+        });
         if (full) return length;
       }
       // Otherwise (or a hole there: sparse, or truncated meanwhile) the size says how much there

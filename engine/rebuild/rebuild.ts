@@ -19,7 +19,7 @@
  * hides them. The rebuild reads at an epoch taken after REBUILD_SETTLE_MS, so that writes placed
  * with the older map have landed. Throughput is bounded by REBUILD_BYTES_PER_SEC_MAX per engine.
  */
-import { bigMax, bigMin } from '../../core/common/bigint.js';
+import { bigCompare, bigMax, bigMin } from '../../core/common/bigint.js';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import type { Oid } from '../../core/common/oid.js';
@@ -343,10 +343,22 @@ class ObjectJob {
     akey: Uint8Array,
   ): Promise<RebuildReadReply['akey']> {
     for (let c = this.checkpoints.length - 1; c >= 0; c--) {
-      for (const l of listers) {
-        const info = (await this.read(l, { what: 'akey', dkey, akey }, this.checkpoints[c]!)).akey;
-        if (info) return info;
-      }
+      const info = await this.akeyAt(listers, dkey, akey, this.checkpoints[c]!);
+      if (info) return info;
+    }
+    return undefined;
+  }
+
+  /** What the first lister that knows the akey says of it at `epoch`. */
+  private async akeyAt(
+    listers: TargetRef[],
+    dkey: Uint8Array,
+    akey: Uint8Array,
+    epoch: bigint,
+  ): Promise<RebuildReadReply['akey']> {
+    for (const l of listers) {
+      const info = (await this.read(l, { what: 'akey', dkey, akey }, epoch)).akey;
+      if (info) return info;
     }
     return undefined;
   }
@@ -359,11 +371,7 @@ class ObjectJob {
     let prev: bigint | undefined;
     let visible = false;
     for (const e of this.checkpoints) {
-      let v: RebuildReadReply['akey'];
-      for (const l of listers) {
-        v = (await this.read(l, { what: 'akey', dkey, akey }, e)).akey;
-        if (v) break;
-      }
+      const v = await this.akeyAt(listers, dkey, akey, e);
       if (v?.kind === 'single' && v.value !== undefined && v.epoch !== undefined) {
         if (prev === undefined || v.epoch > prev)
           await this.write(home, dkey, [{ akey, kind: 'single', value: v.value }], v.epoch);
@@ -584,8 +592,6 @@ class ObjectJob {
     } as RebuildReadReq);
   }
 }
-
-const bigCompare = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

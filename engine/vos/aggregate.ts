@@ -9,6 +9,7 @@
  * awaited one after another, so aggregation never holds the write lock for long.
  */
 
+import { bigCompare } from '../../core/common/bigint.js';
 import type { Oid } from '../../core/common/oid.js';
 import { recordOfRole, type ShardRole } from '../../core/ec/stripe.js';
 import type { Extent } from '../bio/allocator.js';
@@ -56,7 +57,7 @@ export async function aggregateContainer(
   commit: Commit,
 ): Promise<AggregateStats> {
   const stats: AggregateStats = { recordsRemoved: 0, bytesFreed: 0 };
-  const checkpoints = [...new Set([...keep.filter((k) => k < upTo), upTo])].sort((a, b) => (a < b ? -1 : 1));
+  const checkpoints = [...new Set([...keep.filter((k) => k < upTo), upTo])].sort(bigCompare);
   const { main } = vis.store;
   const end = prefixEnd(contPrefix(cid));
   let pos = contPrefix(cid);
