@@ -29,4 +29,24 @@ describe('DataFile', () => {
     expect(f.sizeBytes).toBe(100);
     f.close();
   });
+
+  it('settles each deferred read with its own run: a failing run fails only its readers', async () => {
+    const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bio-')), 'data.bin');
+    const f = DataFile.open(p);
+    const K = 256 * 1024;
+    // Three long runs apart from each other (so a flush sends them to the thread pool) and one
+    // short one, plus a read past the end of the file, all planned in one turn.
+    for (let i = 0; i < 3; i++) f.queueWrite(i * 2 * K, Buffer.alloc(K, i + 1));
+    f.queueWrite(6 * K, Buffer.alloc(100, 9));
+    f.flushWrites();
+    const outs = Array.from({ length: 3 }, () => Buffer.alloc(K));
+    const longs = outs.map((out, i) => f.deferReads(() => f.read(i * 2 * K, K, out, 0)));
+    const small = f.deferReads(() => f.readValue(6 * K, 100));
+    const past = f.deferReads(() => f.read(10 * K, 100, Buffer.alloc(100), 0));
+    await expect(past).rejects.toThrow(/data file ends before/);
+    await Promise.all(longs);
+    outs.forEach((out, i) => expect(out.equals(Buffer.alloc(K, i + 1))).toBe(true));
+    expect(await small).toEqual(Buffer.alloc(100, 9));
+    f.close();
+  });
 });

@@ -87,6 +87,13 @@ export interface QueuedRead {
   len: number;
   out: Uint8Array;
   outOff: number;
+  /** Called once the read's bytes are in place (or with its error). */
+  settle?: (err?: unknown) => void;
+}
+
+/** Tell every read of a run that it is done (or failed). */
+function settleRun(run: Run<QueuedRead>, err?: unknown): void {
+  for (const r of run.items) r.settle?.(err);
 }
 
 function views(reads: QueuedRead[]): Uint8Array[] {
@@ -100,7 +107,8 @@ function views(reads: QueuedRead[]): Uint8Array[] {
  * that requests in flight on several targets use several cores.
  */
 const filesWithReads = new Set<DataFile>();
-let readsFlushed: Promise<void> | undefined;
+/** A flush of the queued reads is due at the end of this turn. */
+let flushQueued = false;
 const filesWithWrites = new Set<DataFile>();
 const writesInFlight = new Set<Promise<void>>();
 
@@ -110,9 +118,29 @@ async function flushAllReads(): Promise<void> {
   const work = files.flatMap((f) => f.takeReadRuns().map((run) => ({ f, run })));
   const async = offloaded(work.map((w) => w.run));
   try {
-    const waits = work.filter((w) => async.has(w.run)).map((w) => w.f.readRunAsync(w.run));
-    for (const w of work) if (!async.has(w.run)) w.f.readRunSync(w.run);
+    // Each run's readers go on as soon as that run is in place, not when the whole flush is.
+    const waits = work
+      .filter((w) => async.has(w.run))
+      .map((w) =>
+        w.f.readRunAsync(w.run).then(
+          () => settleRun(w.run),
+          (err: unknown) => settleRun(w.run, err),
+        ),
+      );
+    for (const w of work) {
+      if (async.has(w.run)) continue;
+      try {
+        w.f.readRunSync(w.run);
+        settleRun(w.run);
+      } catch (err) {
+        settleRun(w.run, err);
+      }
+    }
     await Promise.all(waits);
+  } catch (err) {
+    // Nothing above throws past its run; a failure here (taking the runs) fails every reader.
+    for (const w of work) settleRun(w.run, err);
+    throw err;
   } finally {
     for (const f of files) f.readsSettled();
   }
@@ -259,21 +287,37 @@ export class DataFile {
    */
   deferReads<T>(fn: () => T): Promise<T> {
     this.deferring = true;
+    const from = this.readQueue.length;
     let value: T;
     try {
       value = fn();
     } finally {
       this.deferring = false;
     }
-    if (this.readQueue.length === 0) return Promise.resolve(value);
+    const mine = this.readQueue.slice(from);
+    if (mine.length === 0) return Promise.resolve(value);
     filesWithReads.add(this);
-    readsFlushed ??= new Promise<void>((resolve, reject) =>
+    if (!flushQueued) {
+      flushQueued = true;
       queueMicrotask(() => {
-        readsFlushed = undefined;
-        flushAllReads().then(resolve, reject);
-      }),
-    );
-    return readsFlushed.then(() => value);
+        flushQueued = false;
+        // Failures reach the readers through settle.
+        flushAllReads().catch(() => undefined);
+      });
+    }
+    return new Promise<T>((resolve, reject) => {
+      let left = mine.length;
+      let failed = false;
+      for (const r of mine) {
+        r.settle = (err) => {
+          if (failed) return;
+          if (err !== undefined) {
+            failed = true;
+            reject(err);
+          } else if (--left === 0) resolve(value);
+        };
+      }
+    });
   }
 
   /** Whether reads are queued or running: space they refer to must not be reused until they are done. */
