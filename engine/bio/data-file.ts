@@ -87,13 +87,29 @@ export interface QueuedRead {
   len: number;
   out: Uint8Array;
   outOff: number;
-  /** Called once the read's bytes are in place (or with its error). */
-  settle?: (err?: unknown) => void;
+  /** The deferReads call the read belongs to (told when the read is done). */
+  group: ReadGroup | undefined;
+}
+
+/** The reads one deferReads call planned: it resolves once all of them are in place. */
+class ReadGroup {
+  left = 0;
+  failed = false;
+  resolve: () => void = () => undefined;
+  reject: (err: unknown) => void = () => undefined;
+
+  done(err: unknown): void {
+    if (this.failed) return;
+    if (err !== undefined) {
+      this.failed = true;
+      this.reject(err);
+    } else if (--this.left === 0) this.resolve();
+  }
 }
 
 /** Tell every read of a run that it is done (or failed). */
 function settleRun(run: Run<QueuedRead>, err?: unknown): void {
-  for (const r of run.items) r.settle?.(err);
+  for (const r of run.items) r.group?.done(err);
 }
 
 function views(reads: QueuedRead[]): Uint8Array[] {
@@ -117,8 +133,11 @@ async function flushAllReads(): Promise<void> {
   filesWithReads.clear();
   const work = files.flatMap((f) => f.takeReadRuns().map((run) => ({ f, run })));
   const async = offloaded(work.map((w) => w.run));
+  // Runs copied here are told once the flush is over; runs on the thread pool each as soon as
+  // they are in place, so that a reader does not wait for the slowest of the pool's runs.
+  const copied: Array<{ run: Run<QueuedRead>; err?: unknown }> = [];
+  let failed: { err: unknown } | undefined;
   try {
-    // Each run's readers go on as soon as that run is in place, not when the whole flush is.
     const waits = work
       .filter((w) => async.has(w.run))
       .map((w) =>
@@ -131,18 +150,22 @@ async function flushAllReads(): Promise<void> {
       if (async.has(w.run)) continue;
       try {
         w.f.readRunSync(w.run);
-        settleRun(w.run);
+        copied.push({ run: w.run });
       } catch (err) {
-        settleRun(w.run, err);
+        copied.push({ run: w.run, err });
       }
     }
     await Promise.all(waits);
   } catch (err) {
-    // Nothing above throws past its run; a failure here (taking the runs) fails every reader.
-    for (const w of work) settleRun(w.run, err);
-    throw err;
+    failed = { err };
   } finally {
     for (const f of files) f.readsSettled();
+  }
+  for (const c of copied) settleRun(c.run, c.err);
+  if (failed) {
+    // Taking the runs failed: every reader fails.
+    for (const w of work) settleRun(w.run, failed.err);
+    throw failed.err;
   }
 }
 
@@ -174,7 +197,8 @@ export class DataFile {
   /** Bytes written since the last fdatasync. */
   private unsynced = false;
   /** While set, `read` queues instead of reading (see deferReads). */
-  private deferring = false;
+  /** The deferReads call running now: reads are queued for it. */
+  private deferring: ReadGroup | undefined;
   private readQueue: QueuedRead[] = [];
   /** Reads taken for a flush and not yet done. */
   private readsInFlight = 0;
@@ -286,16 +310,15 @@ export class DataFile {
    * Resolves to fn's result once its bytes are in place.
    */
   deferReads<T>(fn: () => T): Promise<T> {
-    this.deferring = true;
-    const from = this.readQueue.length;
+    const group = new ReadGroup();
+    this.deferring = group;
     let value: T;
     try {
       value = fn();
     } finally {
-      this.deferring = false;
+      this.deferring = undefined;
     }
-    const mine = this.readQueue.slice(from);
-    if (mine.length === 0) return Promise.resolve(value);
+    if (group.left === 0) return Promise.resolve(value);
     filesWithReads.add(this);
     if (!flushQueued) {
       flushQueued = true;
@@ -306,17 +329,8 @@ export class DataFile {
       });
     }
     return new Promise<T>((resolve, reject) => {
-      let left = mine.length;
-      let failed = false;
-      for (const r of mine) {
-        r.settle = (err) => {
-          if (failed) return;
-          if (err !== undefined) {
-            failed = true;
-            reject(err);
-          } else if (--left === 0) resolve(value);
-        };
-      }
+      group.resolve = () => resolve(value);
+      group.reject = reject;
     });
   }
 
@@ -383,7 +397,8 @@ export class DataFile {
   /** Read `len` bytes at `off` into `out` at `outOff` (queued while deferring). */
   read(off: number, len: number, out: Uint8Array, outOff: number): void {
     if (this.deferring) {
-      this.readQueue.push({ off, len, out, outOff });
+      this.deferring.left++;
+      this.readQueue.push({ off, len, out, outOff, group: this.deferring });
       return;
     }
     this.readNow(off, len, out, outOff);
