@@ -45,7 +45,7 @@ describe('DataFile', () => {
     const past = f.deferReads(() => f.read(10 * K, 100, Buffer.alloc(100), 0));
     await expect(past).rejects.toThrow(/data file ends before/);
     await Promise.all(longs);
-    outs.forEach((out, i) => expect(out.equals(Buffer.alloc(K, i + 1))).toBe(true));
+    for (const [i, out] of outs.entries()) expect(out.equals(Buffer.alloc(K, i + 1))).toBe(true);
     expect(await small).toEqual(Buffer.alloc(100, 9));
     f.close();
   });
