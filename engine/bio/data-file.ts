@@ -135,8 +135,8 @@ async function flushAllReads(): Promise<void> {
   const async = offloaded(work.map((w) => w.run));
   // Runs copied here are told once the flush is over; runs on the thread pool each as soon as
   // they are in place, so that a reader does not wait for the slowest of the pool's runs.
+  // Nothing below throws: each run's failure goes to its own readers.
   const copied: Array<{ run: Run<QueuedRead>; err?: unknown }> = [];
-  let failed: { err: unknown } | undefined;
   try {
     const waits = work
       .filter((w) => async.has(w.run))
@@ -156,17 +156,10 @@ async function flushAllReads(): Promise<void> {
       }
     }
     await Promise.all(waits);
-  } catch (err) {
-    failed = { err };
   } finally {
     for (const f of files) f.readsSettled();
   }
   for (const c of copied) settleRun(c.run, c.err);
-  if (failed) {
-    // Taking the runs failed: every reader fails.
-    for (const w of work) settleRun(w.run, failed.err);
-    throw failed.err;
-  }
 }
 
 function flushAllWrites(): Promise<void> {
@@ -324,8 +317,7 @@ export class DataFile {
       flushQueued = true;
       queueMicrotask(() => {
         flushQueued = false;
-        // Failures reach the readers through settle.
-        flushAllReads().catch(() => undefined);
+        void flushAllReads();
       });
     }
     return new Promise<T>((resolve, reject) => {
