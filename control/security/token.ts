@@ -96,16 +96,17 @@ export function verifyToken(publicKey: KeyObject, token: string, now = Date.now(
  */
 export function requireTokenPerm(claims: VerifiedToken, perm: Perm, pool: string, cont?: string): void {
   const kind: AclKind = cont === undefined ? 'pool' : 'container';
-  const where = cont === undefined ? `pool ${pool}` : `container ${cont} of pool ${pool}`;
+  // Checked on every I/O: the messages are built only for a refusal.
+  const where = () => (cont === undefined ? `pool ${pool}` : `container ${cont} of pool ${pool}`);
   if (claims.kind !== kind || claims.pool !== pool || claims.cont !== cont) {
     const held =
       claims.cont === undefined ? `pool ${claims.pool}` : `container ${claims.cont} of pool ${claims.pool}`;
-    throw new DaosError('DER_NO_PERM', `token of ${claims.user} is for ${held}, not ${where}`);
+    throw new DaosError('DER_NO_PERM', `token of ${claims.user} is for ${held}, not ${where()}`);
   }
   if (!claims.perms.includes(perm)) {
     throw new DaosError(
       'DER_NO_PERM',
-      `token of ${claims.user} lacks '${perm}' on ${where}; has '${claims.perms}'`,
+      `token of ${claims.user} lacks '${perm}' on ${where()}; has '${claims.perms}'`,
     );
   }
 }

@@ -18,27 +18,25 @@ export class KV {
   }
 
   /** Store a value; `cond: 'insert'` fails with DER_EXIST if the key exists, `'update'` with DER_NONEXIST if not. */
-  async put(
+  put(
     key: Key,
     value: Uint8Array | string,
     options?: { cond?: 'insert' | 'update'; tx?: Tx },
   ): Promise<void> {
     const cond =
       options?.cond === 'insert' ? 'dkey_insert' : options?.cond === 'update' ? 'dkey_update' : undefined;
-    await this.object.update(key, [{ akey: KV_AKEY, kind: 'single', value }], { cond, tx: options?.tx });
+    return this.object.update(key, [{ akey: KV_AKEY, kind: 'single', value }], { cond, tx: options?.tx });
   }
 
   /** The value of a key, or undefined when there is none (`mustExist` makes that DER_NONEXIST). */
-  async get(
-    key: Key,
-    options?: { epoch?: bigint; mustExist?: boolean; tx?: Tx },
-  ): Promise<Uint8Array | undefined> {
-    const [v] = await this.object.fetch(key, [{ akey: KV_AKEY, kind: 'single' }], {
-      epoch: options?.epoch,
-      cond: options?.mustExist ? 'dkey_fetch' : undefined,
-      tx: options?.tx,
-    });
-    return v as Uint8Array | undefined;
+  get(key: Key, options?: { epoch?: bigint; mustExist?: boolean; tx?: Tx }): Promise<Uint8Array | undefined> {
+    return this.object
+      .fetch(key, [{ akey: KV_AKEY, kind: 'single' }], {
+        epoch: options?.epoch,
+        cond: options?.mustExist ? 'dkey_fetch' : undefined,
+        tx: options?.tx,
+      })
+      .then((out) => out[0] as Uint8Array | undefined);
   }
 
   /** Remove a key; `mustExist` fails with DER_NONEXIST when it is not there. */

@@ -102,6 +102,12 @@ export class DaosObject {
   private readonly akeyKind: KeyKind;
   private layoutCache: ObjectLayout | undefined;
   private layoutMap: PoolMap | undefined;
+  /**
+   * Per pool map, reset with the layout (every I/O places itself, so placement allocates nothing
+   * it has made before): each group's serving members, and the request target of each shard.
+   */
+  private servingCache: Array<TargetRef[] | undefined> = [];
+  private targetCache = new Map<TargetRef, ObjTarget>();
   private readTurn = 0;
   /** k data + p parity shards per group for an erasure-coded object. */
   private readonly ec: { k: number; p: number } | undefined;
@@ -121,6 +127,8 @@ export class DaosObject {
     if (this.layoutMap !== map) {
       this.layoutCache = objectLayout(this.oid, map);
       this.layoutMap = map;
+      this.servingCache = [];
+      this.targetCache = new Map();
     }
     return this.layoutCache!;
   }
@@ -137,8 +145,10 @@ export class DaosObject {
 
   /** Serving members of group `g`; DER_UNREACH naming the DOWN targets when none serves. */
   private serving(g: number): TargetRef[] {
+    const members = this.members(g); // (refreshes the caches on a new map)
+    const cached = this.servingCache[g];
+    if (cached !== undefined) return cached;
     const map = this.container.pool.map;
-    const members = this.members(g);
     const up = members.filter((t) => targetUp(map, t));
     if (up.length === 0) {
       const where = members.map((t) => `${t.rank}:${t.target}`).join(', ');
@@ -147,6 +157,7 @@ export class DaosObject {
         `object ${this.oid.hi.toString(16)}.${this.oid.lo.toString(16)}: every shard of group ${g} is on a DOWN target (${where}; pool map version ${map.version})`,
       );
     }
+    this.servingCache[g] = up;
     return up;
   }
 
@@ -206,15 +217,21 @@ export class DaosObject {
   }
 
   private at(target: ObjTarget['target']): ObjTarget {
-    const pool = this.container.pool;
-    return {
-      pool: pool.uuid,
-      cont: this.container.uuid,
-      oid: this.oid,
-      target,
-      mapVersion: pool.map.version,
-      ...(this.container.token === undefined ? {} : { token: this.container.token }),
-    };
+    void this.layout; // (refreshes the caches on a new map)
+    let to = this.targetCache.get(target);
+    if (to === undefined) {
+      const pool = this.container.pool;
+      to = {
+        pool: pool.uuid,
+        cont: this.container.uuid,
+        oid: this.oid,
+        target,
+        mapVersion: pool.map.version,
+        ...(this.container.token === undefined ? {} : { token: this.container.token }),
+      };
+      this.targetCache.set(target, to);
+    }
+    return to;
   }
 
   /** Group leaders, one per redundancy group: where listings and object punches go. */

@@ -44,8 +44,13 @@ export function targetServes(state: TargetState): boolean {
 
 /** The state of a target in the map (undefined when the map does not list it). */
 export function targetState(map: PoolMap, ref: TargetRef): TargetState | undefined {
-  const i = map.targets.findIndex((t) => t.rank === ref.rank && t.target === ref.target);
-  return i < 0 ? undefined : map.states[i];
+  // A plain loop: this runs for every I/O's placement, and a findIndex closure is garbage each time.
+  const targets = map.targets;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (t.rank === ref.rank && t.target === ref.target) return map.states[i];
+  }
+  return undefined;
 }
 
 /** Whether a target is listed and serving I/O. */

@@ -551,18 +551,17 @@ export class Engine implements ObjApi, EnginePeer {
   // between them (an update committed as a transaction) go to the uncounted bodies.
 
   // update and fetch, the hot paths, count and time inline (one async frame per call).
-  async update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
-    const start = performance.now();
-    let ok = false;
-    try {
-      this.authorize(to, 'w');
-      const epoch = await this.updateOnce(to, dkey, iods, cond);
-      ok = true;
-      this.stats.bytesWritten += iodBytes(iods);
-      return epoch;
-    } finally {
-      this.stats.record('update', (performance.now() - start) / 1000, ok);
-    }
+  update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
+    return this.stats.time(
+      'update',
+      () => {
+        this.authorize(to, 'w');
+        return this.updateOnce(to, dkey, iods, cond);
+      },
+      () => {
+        this.stats.bytesWritten += iodBytes(iods);
+      },
+    );
   }
 
   private async updateOnce(
@@ -579,7 +578,8 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  async fetch(
+  /** (No async frames: a fetch is the hottest call there is, and each frame is garbage per call.) */
+  fetch(
     to: ObjTarget,
     epoch: bigint,
     dkey: Uint8Array,
@@ -587,37 +587,31 @@ export class Engine implements ObjApi, EnginePeer {
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
     const start = performance.now();
-    let ok = false;
+    let pending: Promise<FetchResult[]>;
     try {
       this.authorize(to, 'r');
-      const results = await this.fetchOnce(to, epoch, dkey, iods, cond);
-      ok = true;
-      this.stats.bytesRead += fetchBytes(results);
-      return results;
-    } finally {
-      this.stats.record('fetch', (performance.now() - start) / 1000, ok);
-    }
-  }
-
-  private async fetchOnce(
-    to: ObjTarget,
-    epoch: bigint,
-    dkey: Uint8Array,
-    iods: FetchIod[],
-    cond?: FetchCond,
-  ): Promise<FetchResult[]> {
-    this.checkFresh(to);
-    const store = this.store(to);
-    try {
-      return await store.fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
+      this.checkFresh(to);
+      pending = this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
     } catch (err) {
-      // Corrupt data on this target: counted there; logged here, with where it was found.
-      if (err instanceof DaosError && err.code === 'DER_CSUM')
-        this.log(
-          `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
-        );
-      throw err;
+      this.stats.record('fetch', (performance.now() - start) / 1000, false);
+      return Promise.reject(err);
     }
+    return pending.then(
+      (results) => {
+        this.stats.bytesRead += fetchBytes(results);
+        this.stats.record('fetch', (performance.now() - start) / 1000, true);
+        return results;
+      },
+      (err: unknown) => {
+        // Corrupt data on this target: counted there; logged here, with where it was found.
+        if (err instanceof DaosError && err.code === 'DER_CSUM')
+          this.log(
+            `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
+          );
+        this.stats.record('fetch', (performance.now() - start) / 1000, false);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -631,7 +625,7 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
-    return this.stats.time('punch', async () => {
+    return this.stats.time('punch', () => {
       this.authorize(op.to, 'w');
       return this.punchOnce(op);
     });
@@ -651,9 +645,7 @@ export class Engine implements ObjApi, EnginePeer {
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.stats.time('list', async () =>
-      this.authorized(to).listDkeys(to.cont, to.oid, epoch, after, limit),
-    );
+    return this.stats.time('list', () => this.authorized(to).listDkeys(to.cont, to.oid, epoch, after, limit));
   }
 
   listAkeys(
@@ -663,7 +655,7 @@ export class Engine implements ObjApi, EnginePeer {
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.stats.time('list', async () =>
+    return this.stats.time('list', () =>
       this.authorized(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit),
     );
   }
@@ -700,7 +692,7 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
-    return this.stats.time('query', async () => this.authorized(to).queryDkey(to.cont, to.oid, epoch, which));
+    return this.stats.time('query', () => this.authorized(to).queryDkey(to.cont, to.oid, epoch, which));
   }
 
   queryRecx(
@@ -710,7 +702,7 @@ export class Engine implements ObjApi, EnginePeer {
     akey: Uint8Array,
     which: 'max' | 'min',
   ): Promise<Recx | undefined> {
-    return this.stats.time('query', async () =>
+    return this.stats.time('query', () =>
       this.authorized(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which),
     );
   }

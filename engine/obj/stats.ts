@@ -20,18 +20,33 @@ export class EngineStats {
   bytesWritten = 0;
   bytesRead = 0;
 
-  /** Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds. */
-  async time<T>(op: EngineOp, fn: () => Promise<T>, onDone?: (result: T) => void): Promise<T> {
+  /**
+   * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds.
+   * No async frame of its own (it wraps every engine call): one `then` on `fn`'s promise.
+   */
+  time<T>(op: EngineOp, fn: () => Promise<T> | T, onDone?: (result: T) => void): Promise<T> {
     const start = performance.now();
-    let ok = false;
+    let pending: Promise<T>;
     try {
-      const result = await fn();
-      ok = true;
-      onDone?.(result);
-      return result;
-    } finally {
-      this.record(op, (performance.now() - start) / 1000, ok);
+      pending = Promise.resolve(fn());
+    } catch (err) {
+      this.record(op, (performance.now() - start) / 1000, false);
+      return Promise.reject(err);
     }
+    return pending.then(
+      (result) => {
+        try {
+          onDone?.(result);
+        } finally {
+          this.record(op, (performance.now() - start) / 1000, true);
+        }
+        return result;
+      },
+      (err: unknown) => {
+        this.record(op, (performance.now() - start) / 1000, false);
+        throw err;
+      },
+    );
   }
 
   record(op: EngineOp, seconds: number, ok: boolean): void {

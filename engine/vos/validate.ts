@@ -2,7 +2,7 @@
  * Stateless validation of writes and reads: everything that can be checked without the index.
  * The client validates too; this is defence in depth, so errors name the key and sizes at fault.
  */
-import { check } from '../../core/common/errors.js';
+import { check, DaosError } from '../../core/common/errors.js';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import {
   EXTENTS_PER_IOD_MAX,
@@ -26,22 +26,20 @@ export function showKey(key: Uint8Array): string {
     : `0x${Buffer.from(key).toString('hex')}`;
 }
 
+// checkKey and checkEpoch run on every I/O: they build no message (nor closure) unless they fail.
 export function checkKey(key: unknown, what: 'dkey' | 'akey'): asserts key is Uint8Array {
-  check(key instanceof Uint8Array, 'DER_INVAL', `${what} must be a Uint8Array`);
-  check(key.length > 0, 'DER_INVAL', `${what} is empty`);
-  check(
-    key.length <= KEY_BYTES_MAX,
-    'DER_KEY2BIG',
-    () => `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`,
-  );
+  if (!(key instanceof Uint8Array)) throw new DaosError('DER_INVAL', `${what} must be a Uint8Array`);
+  if (key.length === 0) throw new DaosError('DER_INVAL', `${what} is empty`);
+  if (key.length > KEY_BYTES_MAX)
+    throw new DaosError(
+      'DER_KEY2BIG',
+      `${what} ${showKey(key.subarray(0, 32))}... is ${key.length} bytes, over ${KEY_BYTES_MAX}`,
+    );
 }
 
 export function checkEpoch(epoch: unknown, what: string): asserts epoch is bigint {
-  check(
-    typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX,
-    'DER_INVAL',
-    () => `${what} epoch ${epoch} not in 1..2^64-1`,
-  );
+  if (!(typeof epoch === 'bigint' && epoch >= 1n && epoch <= EPOCH_MAX))
+    throw new DaosError('DER_INVAL', `${what} epoch ${epoch} not in 1..2^64-1`);
 }
 
 export function checkWriteEpoch(epoch: unknown): asserts epoch is bigint {
