@@ -150,4 +150,49 @@ describe('dfs metadata paths', () => {
     expect(a.lo).not.toBe(c.lo);
     await expect(cont.newOid({ type: 'byte_array', oclass: 'NOPE' })).rejects.toThrow(/unknown object class/);
   });
+
+  describe('lookup cache of directories on the way down a path', () => {
+    it("this mount's own rename, rmdir and chmod of a directory are seen at once", async () => {
+      const fs = dfs.fs;
+      await fs.mkdir('/lc1/sub', { recursive: true });
+      await fs.writeFile('/lc1/sub/f', 'x');
+      expect((await fs.stat('/lc1/sub/f')).size).toBe(1); // caches /lc1 and /lc1/sub
+      await fs.rename('/lc1/sub', '/lc1/moved');
+      expect(await code(fs.stat('/lc1/sub/f'))).toBe('ENOENT');
+      expect((await fs.stat('/lc1/moved/f')).size).toBe(1);
+      await fs.mkdir('/lc1/sub');
+      expect(await code(fs.stat('/lc1/sub/f'))).toBe('ENOENT');
+      await fs.writeFile('/lc1/sub/g', 'yy');
+      expect((await fs.stat('/lc1/sub/g')).size).toBe(2);
+      await fs.rm('/lc1/sub', { recursive: true });
+      expect(await code(fs.stat('/lc1/sub/g'))).toBe('ENOENT');
+      await fs.chmod('/lc1/moved', 0o700);
+      const walked = await dfs.resolve('/lc1/moved/f', 'stat');
+      expect(walked.chain[walked.chain.length - 1]!.entry.mode & 0o777).toBe(0o700);
+    });
+
+    it("another mount's rename of a directory is seen after dirCacheMs, or at once with the cache off", async () => {
+      const cached = await Dfs.mount(pool, 'fs', { dirCacheMs: 200 });
+      const uncached = await Dfs.mount(pool, 'fs', { dirCacheMs: 0 });
+      try {
+        await dfs.fs.mkdir('/lc2/d', { recursive: true });
+        await dfs.fs.writeFile('/lc2/d/f', 'abc');
+        expect((await cached.fs.stat('/lc2/d/f')).size).toBe(3);
+        expect((await uncached.fs.stat('/lc2/d/f')).size).toBe(3);
+        await dfs.fs.rename('/lc2/d', '/lc2/e');
+        await dfs.fs.mkdir('/lc2/d');
+        expect(await code(uncached.fs.stat('/lc2/d/f'))).toBe('ENOENT');
+        // Within the window the cached mount still walks into the renamed directory.
+        const t0 = performance.now();
+        const early = await code(cached.fs.stat('/lc2/d/f'));
+        if (performance.now() - t0 < 150) expect(early).toBeUndefined();
+        await new Promise((r) => setTimeout(r, 250));
+        expect(await code(cached.fs.stat('/lc2/d/f'))).toBe('ENOENT');
+        expect((await cached.fs.stat('/lc2/e/f')).size).toBe(3);
+      } finally {
+        await cached.umount();
+        await uncached.umount();
+      }
+    });
+  });
 });

@@ -36,6 +36,11 @@ import { DfsStats } from './stats.js';
 export const DFS_CHUNK_SIZE_DEFAULT = 1 << 20;
 /** Directory object handles kept for reuse (their layouts are computed once). */
 const DIR_HANDLES_CACHED_MAX = 4096;
+/**
+ * How long a directory met on the way down a path is trusted without fetching its entry again
+ * (see `Dfs.resolve`), by default: libdfs's dfs_sys and dfuse cache lookups the same way.
+ */
+export const DFS_DIR_CACHE_MS_DEFAULT = 1000;
 /** Times a balanced-mode operation redoes its transaction after DER_TX_RESTART. */
 const TX_TRIES_MAX = 16;
 /** Entries fetched at once when listing with types or removing a tree. */
@@ -75,6 +80,13 @@ export interface MountOptions {
   gid?: number;
   /** Mode bits cleared from new entries (default: this process's umask). */
   umask?: number;
+  /**
+   * Milliseconds a directory met on the way down a path stays cached (default
+   * DFS_DIR_CACHE_MS_DEFAULT; 0 turns the cache off). This mount's own changes to directories
+   * drop the cache at once; another client's rename or removal of a directory can go unseen here
+   * for this long. The last component of a path is always fetched.
+   */
+  dirCacheMs?: number;
 }
 
 /** What the superblock records. */
@@ -90,6 +102,12 @@ export interface SuperBlock {
 interface DirRef {
   oid: Oid;
   entry: Entry;
+}
+
+/** A directory in the lookup cache: the ref the walk continues from, and when it was fetched. */
+interface CachedDir {
+  ref: DirRef;
+  at: number;
 }
 
 /** A resolved path: the directory holding the last component, its name, and its entry if present. */
@@ -127,6 +145,11 @@ export class Dfs {
   private readonly gid: number;
   private readonly umask: number;
   private readonly handles = new Map<string, DaosObject>();
+  /** Lookup cache: a directory's cached subdirectories by name (see `resolve`). */
+  private dirCache = new WeakMap<DirRef, Map<string, CachedDir>>();
+  /** Bumped when the cache is dropped: a walk that fetched before then stores nothing. */
+  private dirCacheGen = 0;
+  private readonly dirCacheMs: number;
   private mounted = true;
   /** The fs.promises-shaped facade over this mount. */
   readonly fs: DfsFs;
@@ -149,6 +172,7 @@ export class Dfs {
     this.uid = args.options.uid ?? process.getuid?.() ?? 0;
     this.gid = args.options.gid ?? process.getgid?.() ?? 0;
     this.umask = args.options.umask ?? processUmask();
+    this.dirCacheMs = args.options.dirCacheMs ?? DFS_DIR_CACHE_MS_DEFAULT;
     this.fs = new DfsFs(this);
   }
 
@@ -206,6 +230,7 @@ export class Dfs {
     if (!this.mounted) return;
     this.mounted = false;
     this.handles.clear();
+    this.forgetDirs();
     await this.owned?.close();
   }
 
@@ -253,7 +278,9 @@ export class Dfs {
           continue;
         }
         const dir = chain[chain.length - 1]!;
-        const entry = await this.fetchEntry(dir.oid, name);
+        const cached = last ? undefined : this.cachedDir(dir, name);
+        const gen = this.dirCacheGen;
+        const entry = cached ? cached.entry : await this.fetchEntry(dir.oid, name);
         const here = `/${[...walked, name].join('/')}`;
         if (entry === undefined) {
           if (last) return { dir, name, entry: undefined, chain, path: here };
@@ -282,7 +309,7 @@ export class Dfs {
           return { dir, name, entry, chain, path: here };
         }
         if (!isDir(entry)) throw new DfsError('ENOTDIR', syscall, path);
-        chain = [...chain, { oid: entry.oid, entry }];
+        chain = [...chain, cached ?? this.cacheDir(dir, name, entry, gen)];
         walked = [...walked, name];
       }
     } catch (err) {
@@ -468,6 +495,16 @@ export class Dfs {
    * an empty directory). In balanced mode the whole change is one transaction.
    */
   async rename(from: string, to: string): Promise<void> {
+    const gen = this.dirCacheGen;
+    try {
+      await this.renameTries(from, to);
+    } finally {
+      // A directory moved (see renameOnce): walks that fetched during the move must not cache it.
+      if (this.dirCacheGen !== gen) this.forgetDirs();
+    }
+  }
+
+  private async renameTries(from: string, to: string): Promise<void> {
     this.checkWritable('rename', from);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -496,6 +533,7 @@ export class Dfs {
       } else if (srcIsDir) throw err('ENOTDIR');
     } else if (to.length > 1 && to.endsWith('/') && !srcIsDir) throw err('ENOTDIR');
     const moved: Entry = { ...src.entry, ctime: nowNs() };
+    if (srcIsDir || (dst.entry !== undefined && isDir(dst.entry))) this.forgetDirs();
     if (this.sb.mode === 'balanced') {
       const tx = await this.container.openTx();
       // Reading both entries in the transaction makes a concurrent change to either restart it.
@@ -596,6 +634,9 @@ export class Dfs {
       if (name === ROOT_NAME && sameOid(dir, this.sbOid)) this.root.entry = entry;
     } catch (err) {
       throw toDfsError(err, syscall, path);
+    } finally {
+      // (After the write: a walk that fetched the old entry meanwhile must not cache it.)
+      if (isDir(entry)) this.forgetDirs();
     }
   }
 
@@ -766,6 +807,35 @@ export class Dfs {
     return { uid: this.uid, gid: this.gid, atime: now, mtime: now, ctime: now };
   }
 
+  /** The cached subdirectory `name` of `dir`, if fetched less than dirCacheMs ago. */
+  private cachedDir(dir: DirRef, name: string): DirRef | undefined {
+    if (this.dirCacheMs <= 0) return undefined;
+    const hit = this.dirCache.get(dir)?.get(name);
+    if (hit === undefined) return undefined;
+    if (performance.now() - hit.at <= this.dirCacheMs) return hit.ref;
+    this.dirCache.get(dir)!.delete(name);
+    return undefined;
+  }
+
+  /** A ref for subdirectory `name` of `dir`, cached unless the cache was dropped since generation `gen`. */
+  private cacheDir(dir: DirRef, name: string, entry: Entry, gen: number): DirRef {
+    const ref = { oid: entry.oid, entry };
+    if (this.dirCacheMs <= 0 || gen !== this.dirCacheGen) return ref;
+    let names = this.dirCache.get(dir);
+    if (names === undefined) {
+      names = new Map();
+      this.dirCache.set(dir, names);
+    } else if (names.size >= DIR_HANDLES_CACHED_MAX) names.clear();
+    names.set(name, { ref, at: performance.now() });
+    return ref;
+  }
+
+  /** Drop the lookup cache: this mount changed a directory's entry (removed, renamed, its inode). */
+  private forgetDirs(): void {
+    this.dirCache = new WeakMap();
+    this.dirCacheGen++;
+  }
+
   private dirObject(oid: Oid): DaosObject {
     const key = `${oid.hi}.${oid.lo}`;
     let obj = this.handles.get(key);
@@ -814,6 +884,8 @@ export class Dfs {
       if (err instanceof DaosError && err.code === 'DER_NONEXIST')
         throw new DfsError('ENOENT', syscall, path);
       throw toDfsError(err, syscall, path);
+    } finally {
+      if (isDir(r.entry)) this.forgetDirs();
     }
     await this.punchObjectOf(r.entry);
   }

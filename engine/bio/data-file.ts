@@ -95,15 +95,16 @@ export interface QueuedRead {
 class ReadGroup {
   left = 0;
   failed = false;
-  resolve: () => void = () => undefined;
-  reject: (err: unknown) => void = () => undefined;
+  // Set by deferReads once its planning returned (unset, as for a plan that threw, settling does nothing).
+  resolve: (() => void) | undefined;
+  reject: ((err: unknown) => void) | undefined;
 
   done(err: unknown): void {
     if (this.failed) return;
     if (err !== undefined) {
       this.failed = true;
-      this.reject(err);
-    } else if (--this.left === 0) this.resolve();
+      this.reject?.(err);
+    } else if (--this.left === 0) this.resolve?.();
   }
 }
 
@@ -192,6 +193,7 @@ export class DataFile {
   /** While set, `read` queues instead of reading (see deferReads). */
   /** The deferReads call running now: reads are queued for it. */
   private deferring: ReadGroup | undefined;
+  private spareGroup: ReadGroup | undefined;
   private readQueue: QueuedRead[] = [];
   /** Reads taken for a flush and not yet done. */
   private readsInFlight = 0;
@@ -303,7 +305,9 @@ export class DataFile {
    * Resolves to fn's result once its bytes are in place.
    */
   deferReads<T>(fn: () => T): Promise<T> {
-    const group = new ReadGroup();
+    // A group is only kept by an I/O that queued reads; one that queued none leaves it for the next.
+    const group = this.spareGroup ?? new ReadGroup();
+    this.spareGroup = undefined;
     this.deferring = group;
     let value: T;
     try {
@@ -311,7 +315,10 @@ export class DataFile {
     } finally {
       this.deferring = undefined;
     }
-    if (group.left === 0) return Promise.resolve(value);
+    if (group.left === 0) {
+      this.spareGroup = group;
+      return Promise.resolve(value);
+    }
     filesWithReads.add(this);
     if (!flushQueued) {
       flushQueued = true;
