@@ -107,7 +107,7 @@ export class DaosObject {
    * it has made before): each group's serving members, and the request target of each shard.
    */
   private servingCache: Array<TargetRef[] | undefined> = [];
-  private targetCache = new Map<TargetRef, ObjTarget>();
+  private targetCache: Map<TargetRef, ObjTarget> | undefined;
   private readTurn = 0;
   /** k data + p parity shards per group for an erasure-coded object. */
   private readonly ec: { k: number; p: number } | undefined;
@@ -128,7 +128,7 @@ export class DaosObject {
       this.layoutCache = objectLayout(this.oid, map);
       this.layoutMap = map;
       this.servingCache = [];
-      this.targetCache = new Map();
+      this.targetCache = undefined;
     }
     return this.layoutCache!;
   }
@@ -218,7 +218,7 @@ export class DaosObject {
 
   private at(target: ObjTarget['target']): ObjTarget {
     void this.layout; // (refreshes the caches on a new map)
-    let to = this.targetCache.get(target);
+    let to = this.targetCache?.get(target);
     if (to === undefined) {
       const pool = this.container.pool;
       to = {
@@ -229,7 +229,7 @@ export class DaosObject {
         mapVersion: pool.map.version,
         ...(this.container.token === undefined ? {} : { token: this.container.token }),
       };
-      this.targetCache.set(target, to);
+      (this.targetCache ??= new Map()).set(target, to);
     }
     return to;
   }
@@ -487,6 +487,30 @@ export class DaosObject {
   /** The largest (or smallest) visible dkey, or undefined for an empty object (DAOS's query_key). */
   async queryDkey(which: 'max' | 'min', options?: { epoch?: bigint }): Promise<ListedKey | undefined> {
     const epoch = this.readEpoch(options);
+    // The common case (a DFS stat asks this of every file): each lister once, nothing retried.
+    // When one was unreachable or placed with a stale map, the whole query runs again the
+    // careful way, member by member.
+    let keys: Array<Uint8Array | undefined>;
+    try {
+      const asks: Array<Promise<Uint8Array | undefined>> = [];
+      for (let g = 0; g < this.layout.groups; g++)
+        for (const to of this.listersOf(g)) asks.push(this.engineFor(to).queryDkey(to, epoch, which));
+      keys = await Promise.all(asks);
+    } catch (err) {
+      if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;
+      keys = await this.queryDkeyRetried(epoch, which);
+    }
+    let best: Uint8Array | undefined;
+    for (const k of keys) {
+      if (k === undefined) continue;
+      const c = best === undefined ? 0 : Buffer.compare(k, best);
+      if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
+    }
+    return best === undefined ? undefined : decodeKey(best, this.dkeyKind);
+  }
+
+  /** queryDkey's answers from every lister, each retried on a refreshed map (see `io`). */
+  private queryDkeyRetried(epoch: bigint, which: 'max' | 'min'): Promise<Array<Uint8Array | undefined>> {
     const asks: Array<Promise<Uint8Array | undefined>> = [];
     for (let g = 0; g < this.layout.groups; g++) {
       const listers = this.listersOf(g);
@@ -499,13 +523,7 @@ export class DaosObject {
         );
       }
     }
-    let best: Uint8Array | undefined;
-    for (const k of await Promise.all(asks)) {
-      if (k === undefined) continue;
-      const c = best === undefined ? 0 : Buffer.compare(k, best);
-      if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
-    }
-    return best === undefined ? undefined : decodeKey(best, this.dkeyKind);
+    return Promise.all(asks);
   }
 
   /** The highest (or lowest) visible data range of an array akey. */
