@@ -620,7 +620,7 @@ export class Engine implements ObjApi, EnginePeer {
    * latency; bytes written and read. Cumulative since the engine started.
    */
   counters(): EngineCounters {
-    const targets = this.targets.map((t) => t.counters());
+    const targets = this.targets.map((t) => ({ csumErrors: t.counters().csumErrors }));
     return { csumErrors: targets.reduce((n, t) => n + t.csumErrors, 0), targets, ...this.stats.snapshot() };
   }
 

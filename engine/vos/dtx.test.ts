@@ -41,7 +41,7 @@ describe('dtx', () => {
     expect(t.pendingDtx()).toEqual([{ dtxId: 'tx1', coordinator: COORD }]);
     await t.close();
     const u = await open(dir);
-    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 1 });
+    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 1, punchesReplayed: 0 });
     expect(u.pendingDtx()).toEqual([{ dtxId: 'tx1', coordinator: COORD }]);
     // Still locked after the restart.
     await expect(u.prepareDtx('tx2', 6n, [upd('d', 'a', 'two')], COORD)).rejects.toMatchObject({
@@ -185,7 +185,7 @@ describe('recovery', () => {
     ).rejects.toMatchObject({ code: 'DER_NONEXIST' });
     await t.close();
     const u = await open(dir);
-    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0 });
+    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0, punchesReplayed: 0 });
     expect(u.usage()).toEqual({ fileBytes: 12000, usedBytes: 5000, freeBytes: 7000 });
   });
 });

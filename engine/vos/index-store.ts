@@ -65,6 +65,12 @@ export class IndexStore {
     return this.contIds.get(cont);
   }
 
+  /** Whether local id `id` belongs to a container (used at open, before any write). */
+  knowsContId(id: number): boolean {
+    for (const v of this.contIds.values()) if (v === id) return true;
+    return false;
+  }
+
   /** Inside a write transaction: the local id of a container, registering it if new. */
   contIdForWrite(cont: string): number {
     const id = this.contIds.get(cont);

@@ -67,5 +67,11 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
       alloc.persist(store.allocatorStore);
     });
   }
-  return { alloc, contBytes, punched, dtx, stats: { bytesReclaimed, pendingDtx: dtx.length } };
+  return {
+    alloc,
+    contBytes,
+    punched,
+    dtx,
+    stats: { bytesReclaimed, pendingDtx: dtx.length, punchesReplayed: 0 },
+  };
 }

@@ -76,7 +76,7 @@ describe('single values', () => {
     await t.apply(4n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')] }]);
     await t.close();
     const u = await fresh(dir);
-    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0 });
+    expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0, punchesReplayed: 0 });
     expect(getS(u, 3n, 'd', 'a')).toBe('x');
     expect(getS(u, 4n, 'd', 'a')).toBeUndefined();
     expect(

@@ -81,6 +81,8 @@ export interface RecoveryStats {
   bytesReclaimed: number;
   /** Prepared transactions found on open (resolved by the engine with commitDtx/abortDtx). */
   pendingDtx: number;
+  /** Deferred object punches a killed process had acknowledged, written from the punch journal. */
+  punchesReplayed: number;
 }
 
 /** One target's store: an LMDB index and a data file in its own folder. */
@@ -89,7 +91,11 @@ export interface VosTarget {
   /** What recovery found when the store was opened. */
   readonly recovery: RecoveryStats;
 
-  /** Apply ops atomically at `epoch` (group-committed with concurrent calls; durable when resolved). */
+  /**
+   * Apply ops atomically at `epoch` (group-committed with concurrent calls; durable when resolved,
+   * except that, with durability 'process', a lone punch of a whole object that has no record here
+   * is written by the target's next commit, within milliseconds: it hides nothing until then).
+   */
   apply(epoch: bigint, ops: VosOp[], check?: TxCheck): Promise<void>;
   /**
    * Validate a transaction's reads on a target it does not write: DER_TX_RESTART when a read key
@@ -208,8 +214,10 @@ export interface VosTarget {
   /**
    * Counters since the store was opened. csumErrors: reads of checksummed records (one per record
    * piece of a fetch) whose bytes failed their checksum; each failed its fetch with DER_CSUM.
+   * deferredPunches (a gauge): object punches acknowledged and not yet on file — punches of objects
+   * with no record on the target, which the target's next commit writes (README "Invariants").
    */
-  counters(): { csumErrors: number };
+  counters(): { csumErrors: number; deferredPunches: number };
   /** Data-file size and bytes in use, for metrics and tests. */
   usage(): { fileBytes: number; usedBytes: number; freeBytes: number };
   /** Flush and close. The store must not be used afterwards. */
