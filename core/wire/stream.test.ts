@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OPC_OBJ_UPDATE } from './opcodes.js';
-import { adoptWithOnread } from './stream.js';
+import { adoptWithOnread, setServerReadsInPlace } from './stream.js';
 import { type Handler, type Listener, transportFor } from './transport.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'daos-wire-stream-'));
@@ -73,18 +73,30 @@ describe('adoptWithOnread', () => {
   });
 });
 
+let sockets = 0;
+const tcpAddress = (): string => 'tcp://127.0.0.1:0';
+const unixAddress = (): string => `unix://${join(tmp, `direct-${sockets++}.sock`)}`;
 describe.each([
-  ['tcp', () => 'tcp://127.0.0.1:0'],
-  ['unix', () => `unix://${join(tmp, 'direct.sock')}`],
-])('%s server reads requests in place', (_scheme, address) => {
+  ['tcp', true, tcpAddress],
+  ['unix', true, unixAddress],
+  ['tcp', false, tcpAddress],
+  ['unix', false, unixAddress],
+] as const)('%s server, reads in place: %s', (_scheme, inPlace, nextAddress) => {
   it('delivers every bulk intact and never reads into a bulk it handed out', async () => {
+    const address = nextAddress();
     const kept: Array<{ bulk: Uint8Array; sum: string }> = [];
     const handler: Handler = async (_opcode, header, bulk) => {
       const sum = bulk === undefined ? '' : digest(bulk);
       if (bulk !== undefined) kept.push({ bulk, sum });
       return { header: { sum, expected: header } };
     };
-    const listener: Listener = await transportFor(address()).listen(address(), handler);
+    setServerReadsInPlace(inPlace);
+    let listener: Listener;
+    try {
+      listener = await transportFor(address).listen(address, handler);
+    } finally {
+      setServerReadsInPlace(true);
+    }
     const conn = await transportFor(listener.address).connect(listener.address);
     try {
       // Sizes around the read buffer and the frame boundaries, many in flight, so that frames
@@ -101,9 +113,9 @@ describe.each([
       // Bulks the handler kept are still what arrived: no later read went into them.
       expect(kept).toHaveLength(bulks.length);
       for (const k of kept) expect(digest(k.bulk)).toBe(k.sum);
-      expect((listener as unknown as { connectionsReadingInPlace: number }).connectionsReadingInPlace).toBe(
-        1,
-      );
+      const inPlaceCount = (listener as unknown as { connectionsReadingInPlace: number })
+        .connectionsReadingInPlace;
+      expect(inPlaceCount).toBe(inPlace ? 1 : 0);
     } finally {
       await conn.close();
       await listener.close();

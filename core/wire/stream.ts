@@ -114,6 +114,14 @@ class FrameReader {
   };
 }
 
+/** Whether servers try adoptWithOnread (tests turn it off to run the fallback path). */
+let adoptAccepted = true;
+
+/** @internal Tests: make servers listening from now on read with 'data' events, as where adoptWithOnread fails. */
+export function setServerReadsInPlace(on: boolean): void {
+  adoptAccepted = on;
+}
+
 /** The parts of Node's net internals adoptWithOnread relies on. */
 interface AcceptedInternals {
   _handle: { readStart?: unknown; useUserBuffer?: unknown } | null;
@@ -280,9 +288,10 @@ class StreamListener implements Listener {
     requestsRunningMax: number,
     connectionContext: ((socket: net.Socket) => unknown) | undefined,
   ) {
+    const adopt = adoptAccepted;
     server.on('connection', (accepted) => {
       const reader = new FrameReader(SERVER_ACCEPTS, SERVER_READ_BUFFER_BYTES);
-      const adopted = adoptWithOnread(accepted, reader.options);
+      const adopted = adopt ? adoptWithOnread(accepted, reader.options) : undefined;
       const socket = adopted ?? accepted;
       if (adopted !== undefined) this.connectionsReadingInPlace++;
       let context: unknown;
