@@ -14,7 +14,8 @@
  * Options: --mib N (MiB per direction and depth; also BENCH_NET_MIB), --reps N (alternating
  * segments per side; also BENCH_NET_REPS), --depths 1,4, --small-ops N, --small-depths 1,16,
  * --targets N, --dir DIR (engine scratch; default /dev/shm when present), --keep,
- * --results / --no-results.
+ * --results / --no-results. BENCH_NET_ENGINE_NODE_ARGS: extra node flags of the engine process
+ * (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
