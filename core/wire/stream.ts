@@ -57,8 +57,7 @@ export interface StreamEndpoint {
 const SERVER_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REQUEST]);
 const CLIENT_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REPLY, FRAME_KIND_ERROR]);
 
-/** Write a frame's pieces as one gathered write. */
-/** Write a frame's pieces as one; `written` runs once they are with the kernel (or failed). */
+/** Write a frame's pieces as one gathered write; `written` runs once they are with the kernel (or failed). */
 function writeFrame(socket: net.Socket, pieces: Uint8Array[], written?: () => void): void {
   socket.cork();
   pieces.forEach((piece, i) => {
@@ -151,6 +150,7 @@ export function adoptWithOnread(accepted: net.Socket, onread: net.OnReadOpts): n
   }
   let socket: net.Socket;
   try {
+    // Only options net.Socket checks before it touches the handle, so a throw leaves it as it was.
     const options = { handle, onread, allowHalfOpen: accepted.allowHalfOpen, readable: true, writable: true };
     socket = new net.Socket(options as net.SocketConstructorOpts);
   } catch {
