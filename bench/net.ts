@@ -14,7 +14,8 @@
  * Options: --mib N (MiB per direction and depth; also BENCH_NET_MIB), --reps N (alternating
  * segments per side; also BENCH_NET_REPS), --depths 1,4, --small-ops N, --small-depths 1,16,
  * --targets N, --dir DIR (engine scratch; default /dev/shm when present), --keep,
- * --results / --no-results.
+ * --results / --no-results. BENCH_NET_ENGINE_NODE_ARGS: extra node flags of the engine process
+ * (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -40,6 +41,8 @@ const WARMUP_OPS = 16;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ENGINE_BIN = join(here, '..', 'bin', 'daos_engine.js');
 const SINK_BIN = join(here, 'net-sink.js');
+/** Extra node flags of the engine process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it). */
+const ENGINE_NODE_ARGS = (process.env.BENCH_NET_ENGINE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 // The sink's protocol (bench/net-sink.ts).
 const SINK_OP_WRITE = 1;
 const SINK_OP_READ = 2;
@@ -154,8 +157,8 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function startChild(args: string[], ready: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startChild(args: string[], ready: RegExp, nodeArgs: string[] = []): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -288,6 +291,7 @@ async function startEngine(o: BenchOptions, scratch: string): Promise<EngineSide
       'tcp://127.0.0.1:0',
     ],
     /^daos_engine rank 0 listening (\S+) pid (\d+)$/m,
+    ENGINE_NODE_ARGS,
   );
   const address = proc.match[1]!;
   const remote = new RemoteEngine(await transportFor(address).connect(address));

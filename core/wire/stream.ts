@@ -7,6 +7,9 @@
  * the connection; a bad body or an unknown opcode gets an error reply. At most
  * requestsRunningMax requests of one connection run at once; beyond that, and while replies pile
  * up unwritten, the server stops reading the socket (TCP back-pressure bounds its memory).
+ *
+ * Both sides read with net's `onread` (see FrameReader): no allocation per read, and a bulk that
+ * spans reads is read by the kernel straight into its own buffer.
  */
 import net from 'node:net';
 import { DaosError } from '../common/errors.js';
@@ -54,8 +57,7 @@ export interface StreamEndpoint {
 const SERVER_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REQUEST]);
 const CLIENT_ACCEPTS: ReadonlySet<FrameKind> = new Set([FRAME_KIND_REPLY, FRAME_KIND_ERROR]);
 
-/** Write a frame's pieces as one gathered write. */
-/** Write a frame's pieces as one; `written` runs once they are with the kernel (or failed). */
+/** Write a frame's pieces as one gathered write; `written` runs once they are with the kernel (or failed). */
 function writeFrame(socket: net.Socket, pieces: Uint8Array[], written?: () => void): void {
   socket.cork();
   pieces.forEach((piece, i) => {
@@ -69,16 +71,116 @@ function netErrorCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
+/** Bytes of the buffer a client connection reads replies into (reused from read to read). */
+const CLIENT_READ_BUFFER_BYTES = 256 * 1024;
+/** Bytes of the buffer a server connection reads requests into (reused from read to read). */
+const SERVER_READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * How a socket reads frames (net's `onread`): into one reused buffer, so no read allocates —
+ * except the rest of a bulk that spans reads, which is read straight into the bulk's own buffer
+ * (the decoder's bulkRemainder): the kernel copies the bulk into place, and nothing else does.
+ * A bulk handed out is never read into again (the scratch buffer is, but whatever outlives a read
+ * is copied out of it), so its receiver owns it.
+ */
+class FrameReader {
+  readonly decoder: FrameDecoder;
+  private readonly scratch: Buffer;
+  onFrame: (frame: Frame) => void = () => {};
+  /** After each read's frames are out (not after a corrupt one). */
+  onRead: () => void = () => {};
+  /** A corrupt stream: the socket is closed. */
+  onCorrupt: (err: unknown) => void = () => {};
+
+  constructor(accepts: ReadonlySet<FrameKind>, scratchBytes: number) {
+    this.decoder = new FrameDecoder(accepts);
+    this.scratch = Buffer.allocUnsafe(scratchBytes);
+  }
+
+  readonly options: net.OnReadOpts = {
+    buffer: (): Uint8Array => this.decoder.bulkRemainder() ?? this.scratch,
+    callback: (n: number, buf: Uint8Array): boolean => {
+      try {
+        if (buf === this.scratch) this.decoder.pushTransient(buf.subarray(0, n), this.onFrame);
+        else this.decoder.filledInPlace(n, this.onFrame);
+      } catch (err) {
+        this.onCorrupt(err);
+        return false;
+      }
+      this.onRead();
+      return true;
+    },
+  };
+}
+
+/** Whether servers try adoptWithOnread (tests turn it off to run the fallback path). */
+let adoptAccepted = true;
+
+/** @internal Tests: make servers listening from now on read with 'data' events, as where adoptWithOnread fails. */
+export function setServerReadsInPlace(on: boolean): void {
+  adoptAccepted = on;
+}
+
+/** The parts of Node's net internals adoptWithOnread relies on. */
+interface AcceptedInternals {
+  _handle: { readStart?: unknown; useUserBuffer?: unknown } | null;
+  _server?: net.Server;
+}
+
+/**
+ * Node 20's net.Server takes no `onread`; this gives an accepted connection one. `accepted` must
+ * come from a `pauseOnConnect` server and not have read yet: its handle (an internal of net,
+ * `socket._handle`) is wrapped in a new socket with `onread` — net.Socket's constructor takes
+ * `handle` and honours `onread` with it — and taken from `accepted`, which is then dropped (never
+ * destroyed, so the handle stays open). The server still counts the connection through the new
+ * socket. Undefined (and `accepted` untouched) when the internals are not as expected: the caller
+ * then reads `accepted` as it is.
+ */
+export function adoptWithOnread(accepted: net.Socket, onread: net.OnReadOpts): net.Socket | undefined {
+  const internals = accepted as unknown as AcceptedInternals;
+  const handle = internals._handle;
+  if (
+    handle === null ||
+    typeof handle !== 'object' ||
+    typeof handle.readStart !== 'function' ||
+    typeof handle.useUserBuffer !== 'function' ||
+    accepted.bytesRead !== 0
+  ) {
+    return undefined;
+  }
+  let socket: net.Socket;
+  try {
+    // Only options net.Socket checks before it touches the handle, so a throw leaves it as it was.
+    const options = { handle, onread, allowHalfOpen: accepted.allowHalfOpen, readable: true, writable: true };
+    socket = new net.Socket(options as net.SocketConstructorOpts);
+  } catch {
+    return undefined;
+  }
+  internals._handle = null;
+  const server = internals._server;
+  if (server !== undefined) {
+    const adopted = socket as unknown as AcceptedInternals & { server?: net.Server };
+    adopted._server = server;
+    adopted.server = server;
+  }
+  return socket;
+}
+
 /** One accepted connection on the server side. */
 class ServerConnection {
-  private readonly decoder = new FrameDecoder(SERVER_ACCEPTS);
+  private readonly decoder: FrameDecoder;
   private readonly gate: RunGate;
   private closed = false;
   /** Whether the stall timer is armed (a partial frame is buffered). */
   private stallArmed = false;
 
+  /**
+   * `reader`: the socket reads through it (see adoptWithOnread); without one, the socket (paused
+   * on connect) is read with 'data' events, and the decoder gets Node's fresh chunks.
+   */
   constructor(
     private readonly socket: net.Socket,
+    reader: FrameReader | undefined,
     private readonly handler: Handler,
     private readonly opcodes: ReadonlySet<number>,
     requestsRunningMax: number,
@@ -87,7 +189,25 @@ class ServerConnection {
   ) {
     this.gate = new RunGate(requestsRunningMax, () => this.flowControl());
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const onFrame = (frame: Frame) => this.gate.run(() => this.serve(frame));
+    if (reader !== undefined) {
+      this.decoder = reader.decoder;
+      reader.onFrame = onFrame;
+      reader.onRead = () => this.afterRead();
+      reader.onCorrupt = () => this.socket.destroy();
+    } else {
+      this.decoder = new FrameDecoder(SERVER_ACCEPTS);
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          this.decoder.push(chunk, onFrame);
+        } catch {
+          this.socket.destroy();
+          return;
+        }
+        this.afterRead();
+      });
+      socket.resume();
+    }
     socket.on('end', () => {
       // A frame cut short by the end of the stream is a truncated frame: nothing to answer.
       if (this.decoder.bufferedBytes > 0) socket.destroy();
@@ -105,13 +225,7 @@ class ServerConnection {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    try {
-      this.decoder.push(chunk, (frame) => this.gate.run(() => this.serve(frame)));
-    } catch {
-      this.socket.destroy();
-      return;
-    }
+  private afterRead(): void {
     // Only a partial frame arms the stall timer: an idle connection between frames is fine. The
     // socket restarts an armed timer on every read, so it is only set when that changes.
     const partial = this.decoder.bufferedBytes > 0;
@@ -163,6 +277,8 @@ class ServerConnection {
 class StreamListener implements Listener {
   private readonly connections = new Set<ServerConnection>();
   private closing: Promise<void> | undefined;
+  /** @internal Connections accepted so far whose requests are read with `onread` (adoptWithOnread). */
+  connectionsReadingInPlace = 0;
 
   constructor(
     readonly address: string,
@@ -172,7 +288,12 @@ class StreamListener implements Listener {
     requestsRunningMax: number,
     connectionContext: ((socket: net.Socket) => unknown) | undefined,
   ) {
-    server.on('connection', (socket) => {
+    const adopt = adoptAccepted;
+    server.on('connection', (accepted) => {
+      const reader = new FrameReader(SERVER_ACCEPTS, SERVER_READ_BUFFER_BYTES);
+      const adopted = adopt ? adoptWithOnread(accepted, reader.options) : undefined;
+      const socket = adopted ?? accepted;
+      if (adopted !== undefined) this.connectionsReadingInPlace++;
       let context: unknown;
       try {
         context = connectionContext?.(socket);
@@ -182,6 +303,7 @@ class StreamListener implements Listener {
       }
       const conn = new ServerConnection(
         socket,
+        adopted !== undefined ? reader : undefined,
         handler,
         opcodes,
         requestsRunningMax,
@@ -207,36 +329,6 @@ function isErrorBody(header: unknown): header is { code: string; message: string
   return typeof body.code === 'string' && typeof body.message === 'string';
 }
 
-/** Bytes of the buffer a client connection reads replies into (reused from read to read). */
-const CLIENT_READ_BUFFER_BYTES = 256 * 1024;
-
-/**
- * How a client socket reads replies (net's `onread`): into one reused buffer, so no read allocates
- * — except the rest of a bulk that spans reads, which is read straight into the bulk's own buffer
- * (the decoder's bulkRemainder): the kernel copies reply data into place, and nothing else does.
- */
-class ReplyReader {
-  readonly decoder = new FrameDecoder(CLIENT_ACCEPTS);
-  private readonly scratch = Buffer.allocUnsafe(CLIENT_READ_BUFFER_BYTES);
-  onFrame: (frame: Frame) => void = () => {};
-  /** A corrupt stream: the socket is closed. */
-  onCorrupt: (err: unknown) => void = () => {};
-
-  readonly options = {
-    buffer: (): Uint8Array => this.decoder.bulkRemainder() ?? this.scratch,
-    callback: (n: number, buf: Uint8Array): boolean => {
-      try {
-        if (buf === this.scratch) this.decoder.pushTransient(buf.subarray(0, n), this.onFrame);
-        else this.decoder.filledInPlace(n, this.onFrame);
-        return true;
-      } catch (err) {
-        this.onCorrupt(err);
-        return false;
-      }
-    },
-  };
-}
-
 /** One client connection over a socket. */
 class StreamConnection implements Connection {
   private readonly requests: InflightRequests;
@@ -247,7 +339,7 @@ class StreamConnection implements Connection {
   constructor(
     readonly peer: string,
     private readonly socket: net.Socket,
-    reader: ReplyReader,
+    reader: FrameReader,
     options: ConnectOptions,
   ) {
     this.requests = new InflightRequests(
@@ -309,7 +401,8 @@ export class StreamTransport implements Transport {
     if (!Number.isInteger(requestsRunningMax) || requestsRunningMax < 1) {
       throw new DaosError('DER_INVAL', `bad concurrency bound ${requestsRunningMax}`);
     }
-    const server = net.createServer({ noDelay: true });
+    // Paused on connect, so that each connection can be given `onread` before it reads a byte.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {
         const code = netErrorCode(err);
@@ -336,7 +429,7 @@ export class StreamTransport implements Transport {
 
   async connect(address: string, options: ConnectOptions = {}): Promise<Connection> {
     const target = this.endpoint.parse(address);
-    const reader = new ReplyReader();
+    const reader = new FrameReader(CLIENT_ACCEPTS, CLIENT_READ_BUFFER_BYTES);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const sock = net.connect({ ...target, noDelay: true, onread: reader.options } as net.NetConnectOpts);
       const timer = setTimeout(() => {
