@@ -5,8 +5,6 @@ import type { DfsFile } from './file.js';
 export const STREAM_CHUNK_BYTES = 1 << 20;
 /** Reads a read stream keeps in flight ahead of its consumer. */
 const READ_AHEAD = 4;
-/** Writes a write stream keeps in flight behind its producer. */
-const WRITE_BEHIND = 4;
 
 export interface DfsReadStreamOptions {
   /** First byte to read. */
@@ -117,8 +115,12 @@ export class DfsReadStream extends Readable {
 }
 
 /**
- * A file as a Writable: small writes gather into `highWaterMark`-byte writes (1 MiB by default)
- * with a few in flight; `finish` comes once every byte is stored and the file's mtime is stamped.
+ * A file as a Writable: writes go out in `highWaterMark`-byte pieces (1 MiB by default). A write
+ * is called back only once nothing of its buffer is needed any more — as Node's fs streams do, so
+ * a producer may refill its buffer then: whole pieces are written from the caller's buffer and
+ * called back when stored; the bytes short of a piece are copied into the stream's own buffer and
+ * go out with the next piece (or at `end`). Pieces of a `writev` go out in parallel. `finish`
+ * comes once every byte is stored and the file's mtime is stamped.
  */
 export class DfsWriteStream extends Writable {
   bytesWritten = 0;
@@ -126,9 +128,10 @@ export class DfsWriteStream extends Writable {
   private readonly opening: Promise<DfsFile>;
   private pos: number | undefined;
   private readonly chunk: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private readonly inflight: Array<Promise<unknown>> = [];
+  /** This stream's copy of bytes short of a piece, and how many. */
+  private gather: Buffer | undefined;
+  private gathered = 0;
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(file: DfsFile | Promise<DfsFile>, options: DfsWriteStreamOptions = {}) {
     const chunk = options.highWaterMark ?? STREAM_CHUNK_BYTES;
@@ -166,8 +169,11 @@ export class DfsWriteStream extends Writable {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    this.flush(true)
-      .then(() => Promise.all(this.inflight.splice(0)))
+    const rest = this.gathered > 0 ? this.gather!.subarray(0, this.gathered) : undefined;
+    this.gather = undefined;
+    this.gathered = 0;
+    (rest ? this.writePiece(rest) : Promise.resolve())
+      .then(() => Promise.all(this.inflight))
       .then(() => this.file!.close())
       .then(() => callback(), callback);
   }
@@ -178,7 +184,7 @@ export class DfsWriteStream extends Writable {
       callback(err);
       return;
     }
-    Promise.allSettled(this.inflight.splice(0))
+    Promise.allSettled(this.inflight)
       .then(() => file.close())
       .then(
         () => callback(err),
@@ -187,34 +193,44 @@ export class DfsWriteStream extends Writable {
   }
 
   private take(chunks: Buffer[], callback: (err?: Error | null) => void): void {
+    const writes: Array<Promise<void>> = [];
     for (const c of chunks) {
-      this.pending.push(c);
-      this.pendingBytes += c.byteLength;
+      let off = 0;
+      if (this.gathered > 0) {
+        // Top up the piece begun by earlier writes (a copy: `c` is the caller's).
+        off = c.copy(this.gather!, this.gathered, 0, Math.min(c.length, this.chunk - this.gathered));
+        this.gathered += off;
+        if (this.gathered === this.chunk) {
+          writes.push(this.writePiece(this.gather!));
+          this.gather = undefined;
+          this.gathered = 0;
+        }
+      }
+      // Whole pieces straight from the caller's buffer: called back once they are stored.
+      for (; c.length - off >= this.chunk; off += this.chunk)
+        writes.push(this.writePiece(c.subarray(off, off + this.chunk)));
+      if (off < c.length) {
+        this.gather ??= Buffer.allocUnsafe(this.chunk);
+        this.gathered += c.copy(this.gather, this.gathered, off);
+      }
     }
-    if (this.pendingBytes < this.chunk) {
+    if (writes.length === 0) {
       callback();
       return;
     }
-    this.flush(false).then(() => callback(), callback);
+    Promise.all(writes).then(() => callback(), callback);
   }
 
-  private async flush(final: boolean): Promise<void> {
-    while (this.pendingBytes >= this.chunk || (final && this.pendingBytes > 0)) {
-      const all =
-        this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-      const n = Math.min(this.chunk, all.byteLength);
-      const piece = all.subarray(0, n);
-      const rest = all.subarray(n);
-      this.pending = rest.byteLength > 0 ? [rest] : [];
-      this.pendingBytes = rest.byteLength;
-      const at = this.pos!;
-      this.pos = at + n;
-      const p = this.file!.write(piece, at).then((w) => {
-        this.bytesWritten += w;
-      });
-      p.catch(() => {});
-      this.inflight.push(p);
-      if (this.inflight.length >= WRITE_BEHIND) await this.inflight.shift();
-    }
+  /** Write `piece` at the stream's position (the stream owns it, or its caller waits for it). */
+  private writePiece(piece: Buffer): Promise<void> {
+    const at = this.pos!;
+    this.pos = at + piece.length;
+    const p = this.file!.write(piece, at).then((w) => {
+      this.bytesWritten += w;
+    });
+    this.inflight.add(p);
+    const forget = () => this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
   }
 }
