@@ -33,9 +33,9 @@ import { benchFlags, MiB, machine, mibps, progress, type Row, table, updateResul
 /** Bytes of each buffer the producer yields, and the highWaterMark of every stream. */
 const STREAM_PIECE_BYTES = MiB;
 /**
- * Buffers the producer cycles through. A write stream holds a buffer until it is stored: Node's
- * fs.WriteStream one at a time, a DfsWriteStream at most 4 (its write-behind) plus the one
- * buffered; reuse past that is caught by the stamp check on the read back.
+ * Buffers the producer cycles through. A write stream holds a buffer until it has called its
+ * write back (Node's and DfsFs's alike: one at a time here, plus what the stream has buffered);
+ * reuse past that is caught by the stamp check on the read back.
  */
 const PRODUCER_RING_BUFFERS = 16;
 const FILE_CHUNK_BYTES = MiB;
