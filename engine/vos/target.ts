@@ -239,9 +239,10 @@ export class Target implements VosTarget {
   /**
    * Commit this turn's batch. A batch of nothing but plain object punches (at most
    * DEFERRED_PUNCH_BATCH_MAX), each of an object with no record here (none in the index, at any
-   * epoch), commits nothing: such a punch hides nothing yet, so it is deferred, acknowledged at
-   * once, and written by the target's next commit, which writes every deferred punch first,
-   * before its own items. Whatever that commit carries (a write
+   * epoch), commits nothing: such a punch hides nothing yet, so it is deferred — written to the
+   * punch journal (which a killed process cannot lose; replayed on open), acknowledged at once,
+   * and written by the target's next commit, which writes every deferred punch first, before its
+   * own items, and empties the journal. Whatever that commit carries (a write
    * of the object at any epoch, a transaction's conflict check, a prepared transaction's commit)
    * therefore meets the punch record exactly where an undeferred punch would have left it, and
    * reads meanwhile find nothing to hide. A target with deferred punches commits on its own within
