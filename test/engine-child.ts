@@ -4,6 +4,8 @@
  * whatever is left at the end of a test.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,9 +22,22 @@ export function trackChild(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** SIGKILL every tracked child still running. */
-export function killEngineChildren(): void {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+const dirs: string[] = [];
+
+/** A fresh folder for an engine, removed by `killEngineChildren` once its children are gone. */
+export function engineTempDir(prefix = 'daos-engine-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** SIGKILL every tracked child still running, wait for them to exit, and remove the folders. */
+export async function killEngineChildren(): Promise<void> {
+  const running = children.splice(0).filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((c) => new Promise((resolve) => c.once('exit', resolve)));
+  for (const c of running) c.kill('SIGKILL');
+  await Promise.all(exited);
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 export interface StartedEngine {

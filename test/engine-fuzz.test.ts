@@ -38,7 +38,7 @@ import {
 } from '../core/wire/opcodes.js';
 import { seededRandom } from '../core/wire/seeded-random.js';
 import { transportFor } from '../core/wire/transport.js';
-import { killEngineChildren, startEngine } from './engine-child.js';
+import { engineTempDir, killEngineChildren, startEngine } from './engine-child.js';
 
 /**
  * Fuzzing a live daos_engine process: over 100,000 malformed frames on raw sockets (seeded, so a
@@ -816,7 +816,7 @@ const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 describe('daos_engine under fuzzing', () => {
   it('answers or closes on 100,000+ malformed frames, stays up with bounded RSS, keeps its data', async () => {
     const started = Date.now();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-fuzz-'));
+    const dir = engineTempDir('daos-engine-fuzz-');
     const engine = await startEngine(dir, 'tcp://127.0.0.1:0', 2);
     const port = Number(engine.address.split(':').at(-1));
     const remote = new RemoteEngine(await transportFor(engine.address).connect(engine.address));

@@ -8,7 +8,7 @@ import type { ObjTarget } from '../core/daos/link.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
 import { transportFor } from '../core/wire/transport.js';
-import { ENGINE_BIN, killEngineChildren, startEngine, trackChild } from './engine-child.js';
+import { ENGINE_BIN, engineTempDir, killEngineChildren, startEngine, trackChild } from './engine-child.js';
 
 /**
  * daos_engine as a real child process (the compiled dist/bin/daos_engine.js, built by the global
@@ -38,7 +38,7 @@ const to = (target: number): ObjTarget => ({
 
 describe('daos_engine process', () => {
   it('serves object I/O over TCP, stops on SIGTERM with exit 0, keeps data across a restart', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const dir = engineTempDir('daos-engine-');
     const big = Buffer.alloc(4 << 20);
     for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
 
@@ -94,7 +94,7 @@ describe('daos_engine process', () => {
   });
 
   it('answers many large fetches in flight with the right bytes (reply buffers are reused)', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const dir = engineTempDir('daos-engine-');
     const started = await startEngine(dir, 'tcp://127.0.0.1:0');
     const remote = await connect(started.address);
     const MIB = 1 << 20;
@@ -126,7 +126,7 @@ describe('daos_engine process', () => {
   });
 
   it('listens on a unix socket too', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daos-engine-'));
+    const dir = engineTempDir('daos-engine-');
     const started = await startEngine(dir, `unix://${path.join(dir, 'engine.sock')}`);
     expect(started.address.startsWith('unix://')).toBe(true);
     const remote = await connect(started.address);

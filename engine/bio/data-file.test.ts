@@ -1,12 +1,23 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DataFile } from './data-file.js';
+
+/** Folders this file's tests made, removed after each test. */
+const made: string[] = [];
+function tempFile(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'bio-'));
+  made.push(d);
+  return path.join(d, 'data.bin');
+}
+afterEach(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('DataFile', () => {
   it('writes queued runs at their offsets and reads them back', () => {
-    const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bio-')), 'data.bin');
+    const p = tempFile();
     const f = DataFile.open(p);
     const chunks = Array.from({ length: 50 }, (_, i) => Buffer.alloc(100, i));
     // Queued out of order with a gap: two contiguous runs.
@@ -31,7 +42,7 @@ describe('DataFile', () => {
   });
 
   it('settles each deferred read with its own run: a failing run fails only its readers', async () => {
-    const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bio-')), 'data.bin');
+    const p = tempFile();
     const f = DataFile.open(p);
     const K = 256 * 1024;
     // Three long runs apart from each other (so a flush sends them to the thread pool) and one

@@ -45,8 +45,10 @@ describe.each(['inproc', 'tcp'])('engine served over %s', (scheme) => {
   let conn: Connection;
   let remote: RemoteEngine;
 
+  let dir: string;
+
   beforeAll(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpc-service-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpc-service-'));
     engine = await Engine.start({ dir, rank: 0, targets: 2, peers: () => engine });
     const address =
       scheme === 'inproc' ? `inproc://rpc-service-test-${process.pid}-${seq++}` : 'tcp://127.0.0.1:0';
@@ -61,6 +63,7 @@ describe.each(['inproc', 'tcp'])('engine served over %s', (scheme) => {
     await conn.close();
     await listener.close();
     await engine.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers ping with the header', async () => {

@@ -11,8 +11,16 @@ const OID = { hi: 3n, lo: 9n };
 const DKEYS = ['d0', 'd1'].map((s) => Buffer.from(s));
 const AKEYS = ['s0', 's1', 'x0', 'x1'].map((s) => Buffer.from(s));
 const opened: VosTarget[] = [];
+/** Folders this file's tests made: removed after each test, once its targets are closed. */
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 function rng(seed: number) {
@@ -85,7 +93,7 @@ describe('aggregate', () => {
     let removed = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = rng(seed);
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-agg-'));
+      const dir = tempDir('vos-agg-');
       const t = await openVosTarget(dir, { inlineBytesMax: 64 });
       const epochs = 60;
       for (let e = 1; e <= epochs; e++) await t.apply(BigInt(e), [randomOp(r, e)]);
@@ -112,7 +120,7 @@ describe('aggregate', () => {
   });
 
   it('frees overwritten versions and their data-file bytes', async () => {
-    const t = await openVosTarget(fs.mkdtempSync(path.join(os.tmpdir(), 'vos-agg-')));
+    const t = await openVosTarget(tempDir('vos-agg-'));
     opened.push(t);
     const dkey = Buffer.from('d');
     for (let e = 1n; e <= 10n; e++) {
@@ -149,7 +157,7 @@ describe('aggregate', () => {
 
 describe('discardDkey', () => {
   it("with a role, drops only that EC shard's extents of the dkey at or below the epoch", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-discard-'));
+    const dir = tempDir('vos-discard-');
     try {
       const t = await openVosTarget(dir, { inlineBytesMax: 64 });
       opened.push(t);

@@ -11,10 +11,18 @@ const OID = { hi: 1n, lo: 1n };
 const COORD = { rank: 0, target: 1 };
 const b = (s: string) => Buffer.from(s);
 const opened: VosTarget[] = [];
+/** Folders this file's tests made: removed after each test, once its targets are closed. */
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vos-dtx-'));
+const tmp = () => tempDir('vos-dtx-');
 async function open(dir: string) {
   const t = await openVosTarget(dir);
   opened.push(t);

@@ -11,13 +11,21 @@ const OID = { hi: 5n, lo: 7n };
 const b = (s: string) => Buffer.from(s);
 const opened: VosTarget[] = [];
 
-async function fresh(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-'))) {
+async function fresh(dir = tempDir('vos-')) {
   const t = await openVosTarget(dir);
   opened.push(t);
   return t;
 }
+/** Folders this file's tests made: removed after each test, once its targets are closed. */
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 const put = (t: VosTarget, e: bigint, dkey: string | Buffer, iods: UpdateIod[], cond?: UpdateCond) =>
@@ -70,7 +78,7 @@ describe('single values', () => {
   });
 
   it('keeps everything across close and reopen', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vos-'));
+    const dir = tempDir('vos-');
     const t = await openVosTarget(dir);
     await put(t, 3n, 'd', [sv('a', 'x'), sv('big', Buffer.alloc(10000, 4))]);
     await t.apply(4n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')] }]);
@@ -425,7 +433,7 @@ describe('containers', () => {
 
 describe('durability fsync', () => {
   it('syncs the data file and the index before acknowledging', async () => {
-    const t = await openVosTarget(fs.mkdtempSync(path.join(os.tmpdir(), 'vos-')), { durability: 'fsync' });
+    const t = await openVosTarget(tempDir('vos-'), { durability: 'fsync' });
     opened.push(t);
     await Promise.all([put(t, 1n, 'd', [sv('a', Buffer.alloc(6000, 5))]), put(t, 1n, 'e', [sv('a', 'x')])]);
     expect(getS(t, 1n, 'e', 'a')).toBe('x');
