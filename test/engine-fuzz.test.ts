@@ -1,7 +1,5 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../core/common/hlc.js';
 import { IO_BYTES_MAX, KEY_BYTES_MAX, LABEL_BYTES_MAX, RECORD_BYTES_MAX } from '../core/common/limits.js';
