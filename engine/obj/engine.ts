@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
@@ -578,7 +577,6 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  /** (No async frames: a fetch is the hottest call there is, and each frame is garbage per call.) */
   fetch(
     to: ObjTarget,
     epoch: bigint,
@@ -586,30 +584,22 @@ export class Engine implements ObjApi, EnginePeer {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
-    const start = performance.now();
-    let pending: Promise<FetchResult[]>;
-    try {
-      this.authorize(to, 'r');
-      this.checkFresh(to);
-      pending = this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
-    } catch (err) {
-      this.stats.record('fetch', (performance.now() - start) / 1000, false);
-      return Promise.reject(err);
-    }
-    return pending.then(
+    return this.stats.time(
+      'fetch',
+      () => {
+        this.authorize(to, 'r');
+        this.checkFresh(to);
+        return this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
+      },
       (results) => {
         this.stats.bytesRead += fetchBytes(results);
-        this.stats.record('fetch', (performance.now() - start) / 1000, true);
-        return results;
       },
-      (err: unknown) => {
+      (err) => {
         // Corrupt data on this target: counted there; logged here, with where it was found.
         if (err instanceof DaosError && err.code === 'DER_CSUM')
           this.log(
             `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
           );
-        this.stats.record('fetch', (performance.now() - start) / 1000, false);
-        throw err;
       },
     );
   }

@@ -21,15 +21,22 @@ export class EngineStats {
   bytesRead = 0;
 
   /**
-   * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds.
-   * No async frame of its own (it wraps every engine call): one `then` on `fn`'s promise.
+   * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds,
+   * `onError` its error when it fails (thrown or rejected). No async frame of its own (it wraps
+   * every engine call): one `then` on `fn`'s promise.
    */
-  time<T>(op: EngineOp, fn: () => Promise<T> | T, onDone?: (result: T) => void): Promise<T> {
+  time<T>(
+    op: EngineOp,
+    fn: () => Promise<T> | T,
+    onDone?: (result: T) => void,
+    onError?: (err: unknown) => void,
+  ): Promise<T> {
     const start = performance.now();
     let pending: Promise<T>;
     try {
       pending = Promise.resolve(fn());
     } catch (err) {
+      onError?.(err);
       this.record(op, (performance.now() - start) / 1000, false);
       return Promise.reject(err);
     }
@@ -43,6 +50,7 @@ export class EngineStats {
         return result;
       },
       (err: unknown) => {
+        onError?.(err);
         this.record(op, (performance.now() - start) / 1000, false);
         throw err;
       },
