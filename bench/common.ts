@@ -2,7 +2,8 @@
  * What the benchmarks share: their command-line flags, the results table, and the block of
  * bench/RESULTS.md each one rewrites between its markers.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,32 @@ export function benchFlags(argv: string[], spec: FlagSpec): Flags {
     },
     str: (name) => v[name] as string | undefined,
   };
+}
+
+/** Piece size of `warmPageCache`'s file. */
+const WARM_PIECE_BYTES = 8 * MiB;
+
+/**
+ * Write `bytes` to a scratch file in `dir`, flush it and delete it (untimed), so that the page
+ * cache the timed phases fill next is memory this VM has backed already. Measured here (bench/
+ * README.md, "Memory of this VM"): the guest reports free pages to its host
+ * (`page_reporting`), and the first touch of a page the host took back costs ~12 µs, so buffered
+ * writes run at 4–7 GB/s until 1.6–3 GiB of fresh page cache, then at ~0.3 GB/s, whichever side
+ * happens to be writing then. Pages freed a moment ago are reused warm. Returns seconds spent.
+ */
+export function warmPageCache(dir: string, bytes: number): number {
+  const t0 = performance.now();
+  const file = join(dir, `warm-${process.pid}.tmp`);
+  const piece = Buffer.alloc(WARM_PIECE_BYTES, 0x5a);
+  const fd = openSync(file, 'w');
+  try {
+    for (let off = 0; off < bytes; off += piece.length) writeSync(fd, piece, 0, piece.length, off);
+  } finally {
+    closeSync(fd);
+    spawnSync('sync');
+    rmSync(file, { force: true });
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 export function machine(): string {

@@ -38,8 +38,19 @@ export const OIDS_PER_ALLOC_MAX = 1 << 20;
 export const LIST_PAGE_KEYS = 1024;
 /** Writes buffered in one transaction. */
 export const TX_OPS_MAX = 65536;
-/** Size of the LMDB map per target (virtual address space, not disk). */
+/**
+ * Size of the LMDB map per target: virtual address space, and (durability 'process', a write
+ * map) the apparent size of its sparse index file; disk blocks are used only as pages are.
+ */
 export const TARGET_MAP_BYTES = 64 * 1024 * 1024 * 1024;
+/**
+ * Free bytes the file system of a target must keep for the index to take commits (durability
+ * 'process'): a write-map page touched on a full disk would kill the process (SIGBUS) instead of
+ * failing a write, so commits fail with DER_NOSPACE below this.
+ */
+export const INDEX_FREE_BYTES_MIN = 64 * 1024 * 1024;
+/** How often (ms, at most) a target asks the file system how much space is free. */
+export const INDEX_FREE_CHECK_MS = 1000;
 /** Default array chunk size (DAOS's DFS default). */
 export const ARRAY_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 /** Smallest pool (DAOS's minimum SCM per target is far larger; ours is a sanity bound). */

@@ -47,6 +47,9 @@ export class IndexStore {
       maxDbs: INDEX_DBS_MAX,
       noSync: !sync,
       overlappingSync: sync,
+      // A write map: a commit changes pages in place in the shared mapping and writes no copies.
+      // Not with 'fsync', whose commits run as lmdb-js child transactions (none in a write map).
+      useWritemap: !sync,
     });
     const bin = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.main = this.env.openDB<Buffer, Buffer>('main', bin);

@@ -411,6 +411,54 @@ describe('conditional ops and validation', () => {
 });
 
 describe('containers', () => {
+  it('rolls back a multi-op apply that fails part way alone, with the commits of its turn around it', async () => {
+    const dir = tempDir('vos-');
+    const t = await fresh(dir);
+    await put(t, 1n, 'taken', [sv('a', 'old')]);
+    const upd = (dkey: string, value: string, cond?: UpdateCond): VosOp => ({
+      op: 'update',
+      cont: CONT,
+      oid: OID,
+      dkey: b(dkey),
+      iods: [sv('a', value)],
+      cond,
+    });
+    // One event-loop turn: plain, multi-op (its second op fails after its first has written), plain.
+    const before = put(t, 2n, 'p1', [sv('a', 'one')]);
+    const multi = t.apply(3n, [upd('m1', 'lost'), upd('taken', 'new', 'dkey_insert')]);
+    const after = put(t, 4n, 'p2', [sv('a', 'two')]);
+    const dryRun = t.apply(5n, [upd('m2', 'kept'), upd('m3', 'kept')]);
+    await expect(multi).rejects.toMatchObject({ code: 'DER_EXIST' });
+    await Promise.all([before, after, dryRun]);
+    const check = (x: VosTarget) => {
+      expect(getS(x, EPOCH_MAX, 'p1', 'a')).toBe('one');
+      expect(getS(x, EPOCH_MAX, 'p2', 'a')).toBe('two');
+      expect(getS(x, EPOCH_MAX, 'm1', 'a')).toBeUndefined();
+      expect(getS(x, EPOCH_MAX, 'taken', 'a')).toBe('old');
+      expect(getS(x, EPOCH_MAX, 'm2', 'a')).toBe('kept');
+      expect(getS(x, EPOCH_MAX, 'm3', 'a')).toBe('kept');
+    };
+    check(t);
+    await t.close();
+    opened.splice(opened.indexOf(t), 1);
+    check(await fresh(dir));
+  });
+
+  it('refuses commits with DER_NOSPACE while the file system is short of free space, changing nothing', async () => {
+    const dir = tempDir('vos-');
+    const t = await fresh(dir);
+    await put(t, 1n, 'd', [sv('a', 'keep')]);
+    await t.close();
+    opened.splice(opened.indexOf(t), 1);
+    const full = await openVosTarget(dir, { indexFreeBytesMin: Number.MAX_SAFE_INTEGER });
+    opened.push(full);
+    await expect(put(full, 2n, 'd', [sv('a', 'lost')])).rejects.toMatchObject({
+      code: 'DER_NOSPACE',
+      message: expect.stringMatching(/bytes free on its file system/),
+    });
+    expect(getS(full, EPOCH_MAX, 'd', 'a')).toBe('keep');
+  });
+
   it('destroys a container and frees its space', async () => {
     const t = await fresh();
     const other = '99999999-2222-3333-4444-555555555555';

@@ -13,7 +13,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ABORT } from 'lmdb';
 import { assert, check, DaosError } from '../../core/common/errors.js';
-import { INLINE_BYTES_MAX_DEFAULT, TARGET_MAP_BYTES } from '../../core/common/limits.js';
+import {
+  INDEX_FREE_BYTES_MIN,
+  INDEX_FREE_CHECK_MS,
+  INLINE_BYTES_MAX_DEFAULT,
+  TARGET_MAP_BYTES,
+} from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
 import type { ShardRole } from '../../core/ec/stripe.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
@@ -87,11 +92,19 @@ interface DeferredPunch {
 }
 
 /** A commit queued for this turn's batch (durability 'process'). */
+/**
+ * How a commit's work runs: 'plain' in the batch's shared transaction (it must fail before it
+ * writes anything), 'child' in a transaction of its own, rolled back alone if it throws part way,
+ * 'dry-run' in a transaction of its own that is always rolled back.
+ */
+type CommitMode = 'plain' | 'child' | 'dry-run';
+
 interface BatchItem {
   work: () => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   punchOnly: PunchOnly | undefined;
+  mode: CommitMode;
 }
 
 export class Target implements VosTarget {
@@ -108,6 +121,9 @@ export class Target implements VosTarget {
   private csumErrors = 0;
   private readonly locks = new LockTable();
   private readonly pending = new Map<string, DtxRecord>();
+  /** Free bytes on the index's file system when last asked (`checkIndexSpace`), and when. */
+  private spaceFree = 0;
+  private spaceCheckedAt = -Infinity;
 
   private constructor(
     readonly dir: string,
@@ -120,6 +136,7 @@ export class Target implements VosTarget {
     private readonly inlineBytesMax: number,
     private readonly fsync: boolean,
     private readonly journal: PunchJournal,
+    private readonly indexFreeBytesMin: number,
   ) {}
 
   static open(dir: string, options: VosOptions = {}): Target {
@@ -162,6 +179,7 @@ export class Target implements VosTarget {
       inlineBytesMax,
       options.durability === 'fsync',
       journal,
+      options.indexFreeBytesMin ?? INDEX_FREE_BYTES_MIN,
     );
     for (const d of r.dtx) {
       t.pending.set(d.dtxId, d);
@@ -176,11 +194,12 @@ export class Target implements VosTarget {
    */
   private async commit<T>(
     fn: (freed: Extent[]) => T,
-    mode: 'plain' | 'child' | 'dry-run' = 'plain',
+    mode: CommitMode = 'plain',
     dataWritten = false,
     punchOnly?: PunchOnly,
   ): Promise<T> {
     assert(!this.closed, 'target used after close');
+    if (!this.fsync) this.checkIndexSpace();
     // Large data-file writes run on the thread pool; the index commit waits for them.
     if (!dataWritten) await this.data.flushWritesAsync();
     const freed: Extent[] = [];
@@ -199,11 +218,7 @@ export class Target implements VosTarget {
           ? this.store.env.transaction(run)
           : this.store.env.childTransaction(run))) as T;
       } else {
-        // Child transactions run synchronously inside the batch's transaction.
-        result = await this.inBatch(
-          () => (mode === 'plain' ? run() : (this.store.env.childTransaction(run) as T)),
-          punchOnly,
-        );
+        result = await this.inBatch(run, mode, punchOnly);
       }
     } catch (err) {
       // An aborted child took the allocator's persisted changes with it: persist them again.
@@ -221,18 +236,19 @@ export class Target implements VosTarget {
 
   /**
    * Run `work` in this turn's batch: every commit a target queues in one event-loop turn runs, in
-   * queue order, inside one synchronous LMDB transaction (durability 'process': no fsync, so the
-   * commit itself is a few memory copies). One path for every commit of the target keeps them in
-   * program order; a failing item (a child transaction) is rolled back alone. `punchOnly` marks a
-   * plain punch of a whole object (see `runBatch`).
+   * queue order, in synchronous LMDB transactions at the end of the turn (durability 'process': no
+   * fsync, and the index is a write map, so a commit writes the meta page and no copies). Plain
+   * items share one transaction; a 'child' or 'dry-run' item gets one of its own, since a write
+   * map has no nested transactions (see `runBatch`). One path for every commit of the target keeps
+   * them in program order. `punchOnly` marks a plain punch of a whole object.
    */
-  private inBatch<T>(work: () => T, punchOnly?: PunchOnly): Promise<T> {
+  private inBatch<T>(work: () => T, mode: CommitMode, punchOnly?: PunchOnly): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!this.batch) {
         this.batch = [];
         setImmediate(() => this.runBatch());
       }
-      this.batch.push({ work, resolve: resolve as (v: unknown) => void, reject, punchOnly });
+      this.batch.push({ work, resolve: resolve as (v: unknown) => void, reject, punchOnly, mode });
     });
   }
 
@@ -264,36 +280,66 @@ export class Target implements VosTarget {
     const carried = this.deferred;
     this.deferred = [];
     this.clearDeferTimer();
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
-    try {
-      this.store.env.transactionSync(() => {
-        for (const d of carried) {
-          this.store.punch.put(d.key, EMPTY);
-          this.vis.notePunchKey(d.key);
-        }
-        for (const item of items) {
-          try {
-            outcomes.push({ ok: true, value: item.work() });
-          } catch (err) {
-            outcomes.push({ ok: false, err });
-          }
-        }
-      });
-    } catch (err) {
-      // The commit itself failed: nothing of the batch is on file, the allocator's state included.
-      this.alloc.markAllDirty();
-      this.deferred = carried.concat(this.deferred);
-      if (this.deferred.length > 0) this.armDeferTimer();
-      for (const item of items) item.reject(err);
-      return;
+    // Runs of plain items share a transaction; a child or dry-run item is a transaction alone. The
+    // carried punches go first, in the first transaction, or alone before a leading child item.
+    const txns: BatchItem[][] = carried.length > 0 && items[0]?.mode !== 'plain' ? [[]] : [];
+    for (const item of items) {
+      const last = txns[txns.length - 1];
+      if (item.mode === 'plain' && last !== undefined && (last.length === 0 || last[0]!.mode === 'plain'))
+        last.push(item);
+      else txns.push([item]);
     }
-    // Every punch the journal holds is on file now (carried, or committed after a failed append).
-    this.journal.clear();
-    items.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.err);
-    });
+    for (let t = 0; t < txns.length; t++) {
+      const group = txns[t]!;
+      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+      try {
+        this.store.env.transactionSync(() => {
+          if (t === 0) {
+            for (const d of carried) {
+              this.store.punch.put(d.key, EMPTY);
+              this.vis.notePunchKey(d.key);
+            }
+          }
+          const alone = group[0];
+          if (group.length === 1 && alone!.mode !== 'plain') {
+            // Alone: a throw rolls back this transaction only, and a dry run is always rolled back.
+            try {
+              const value = alone!.work();
+              outcomes.push({ ok: true, value });
+              return alone!.mode === 'dry-run' ? ABORT : undefined;
+            } catch (err) {
+              outcomes.push({ ok: false, err });
+              return ABORT;
+            }
+          }
+          for (const item of group) {
+            try {
+              outcomes.push({ ok: true, value: item.work() });
+            } catch (err) {
+              outcomes.push({ ok: false, err });
+            }
+          }
+          return undefined;
+        });
+      } catch (err) {
+        // This transaction is not on file (the allocator's state included), and the items after
+        // it have not run: fail them all rather than commit them out of order.
+        this.alloc.markAllDirty();
+        if (t === 0) {
+          this.deferred = carried.concat(this.deferred);
+          if (this.deferred.length > 0) this.armDeferTimer();
+        }
+        for (const rest of txns.slice(t)) for (const item of rest) item.reject(err);
+        return;
+      }
+      // Every punch the journal holds is on file now (carried, or committed after a failed append).
+      if (t === 0) this.journal.clear();
+      group.forEach((item, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) item.resolve(o.value);
+        else item.reject(o.err);
+      });
+    }
   }
 
   /** Write the batch's punches to the journal; false (commit them instead) if a write fails. */
@@ -338,9 +384,28 @@ export class Target implements VosTarget {
     this.deferTimer = undefined;
   }
 
+  /**
+   * Fail with DER_NOSPACE, before anything is written, while the file system holding the index
+   * has less than `indexFreeBytesMin` free (asked at most every INDEX_FREE_CHECK_MS): the index
+   * is a write map (durability 'process'), and a page touched on a full disk raises SIGBUS.
+   */
+  private checkIndexSpace(): void {
+    const now = Date.now();
+    if (now - this.spaceCheckedAt >= INDEX_FREE_CHECK_MS) {
+      const st = fs.statfsSync(this.dir);
+      this.spaceFree = st.bavail * st.bsize;
+      this.spaceCheckedAt = now;
+    }
+    if (this.spaceFree < this.indexFreeBytesMin)
+      throw new DaosError(
+        'DER_NOSPACE',
+        `target ${this.dir}: ${this.spaceFree} bytes free on its file system, the index needs ${this.indexFreeBytesMin}`,
+      );
+  }
+
   /** A commit of nothing, for the deferred punches it writes first (a failure keeps them deferred). */
   private writeDeferred(): void {
-    this.inBatch(() => undefined).catch(() => undefined);
+    this.inBatch(() => undefined, 'plain').catch(() => undefined);
   }
 
   /**
@@ -772,8 +837,13 @@ export class Target implements VosTarget {
   async close(): Promise<void> {
     if (this.closed) return;
     // Persist space released since the last commit, so a clean restart has nothing to reclaim;
-    // the commit writes the deferred punches too.
-    await this.commit(() => undefined);
+    // the commit writes the deferred punches too. Short of space, close without it: recovery
+    // reclaims the space and the punch journal keeps the punches.
+    try {
+      await this.commit(() => undefined);
+    } catch (err) {
+      if (!(err instanceof DaosError && err.code === 'DER_NOSPACE')) throw err;
+    }
     this.clearDeferTimer();
     this.closed = true;
     this.journal.close();

@@ -67,6 +67,8 @@ export interface VosOptions {
   durability?: 'process' | 'fsync';
   /** LMDB map size in bytes (default TARGET_MAP_BYTES). */
   mapBytes?: number;
+  /** Free bytes the index's file system must keep for commits (default INDEX_FREE_BYTES_MIN). */
+  indexFreeBytesMin?: number;
 }
 
 export interface AggregateStats {
