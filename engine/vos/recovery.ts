@@ -50,7 +50,10 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
   let bytesReclaimed = 0;
   const fileBytes = data.sizeBytes;
   if (fileBytes > highWater) bytesReclaimed += fileBytes - highWater;
-  data.truncate(highWater);
+  // Only when the size is wrong: on ext4, a truncate to 0 (a new target's file is empty) makes
+  // the close of the file allocate every block written since (auto_da_alloc), measured at 44-52
+  // ms per 256 MiB and 1.4 s for one target's close after an ior run.
+  if (fileBytes !== highWater) data.truncate(highWater);
 
   const rebuilt = verifyTiling(highWater, free, refs);
   let alloc: ExtentAllocator;
