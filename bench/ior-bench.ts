@@ -42,10 +42,10 @@ const WARMUP_FILES = 200;
 const f = benchFlags(process.argv.slice(2), {
   numbers: {
     tasks: [2, 2, 'BENCH_IOR_TASKS'],
-    reps: [2, 1, 'BENCH_IOR_REPS'],
-    'easy-mib': [128, 8, 'BENCH_IOR_EASY_MIB'],
-    'hard-segments': [1000, 100],
-    files: [1000, 200],
+    reps: [3, 1, 'BENCH_IOR_REPS'],
+    'easy-mib': [512, 8, 'BENCH_IOR_EASY_MIB'],
+    'hard-segments': [4000, 100],
+    files: [2000, 200],
     'sweep-mib': [32, 4],
   },
   lists: { sweep: '64,256,1024,4096' },
