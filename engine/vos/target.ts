@@ -91,7 +91,6 @@ interface DeferredPunch {
   epoch: bigint;
 }
 
-/** A commit queued for this turn's batch (durability 'process'). */
 /**
  * How a commit's work runs: 'plain' in the batch's shared transaction (it must fail before it
  * writes anything), 'child' in a transaction of its own, rolled back alone if it throws part way,
@@ -99,6 +98,7 @@ interface DeferredPunch {
  */
 type CommitMode = 'plain' | 'child' | 'dry-run';
 
+/** A commit queued for this turn's batch (durability 'process'). */
 interface BatchItem {
   work: () => unknown;
   resolve: (v: unknown) => void;
@@ -300,13 +300,13 @@ export class Target implements VosTarget {
               this.vis.notePunchKey(d.key);
             }
           }
-          const alone = group[0];
-          if (group.length === 1 && alone!.mode !== 'plain') {
-            // Alone: a throw rolls back this transaction only, and a dry run is always rolled back.
+          const alone = group.length === 1 && group[0]!.mode !== 'plain' ? group[0]! : undefined;
+          if (alone !== undefined) {
+            // A throw rolls back this transaction only, and a dry run is always rolled back.
             try {
-              const value = alone!.work();
+              const value = alone.work();
               outcomes.push({ ok: true, value });
-              return alone!.mode === 'dry-run' ? ABORT : undefined;
+              return alone.mode === 'dry-run' ? ABORT : undefined;
             } catch (err) {
               outcomes.push({ ok: false, err });
               return ABORT;
