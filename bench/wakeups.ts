@@ -77,10 +77,20 @@ async function main(): Promise<void> {
   const w = await started(new Worker(echo, { eval: true }));
   rows.push([
     'Worker postMessage ping-pong',
-    await perTrip(N, () => new Promise<void>((r) => (w.once('message', () => r()), w.postMessage(0)))),
+    await perTrip(
+      N,
+      () =>
+        new Promise<void>((r) => {
+          w.once('message', () => r());
+          w.postMessage(0);
+        }),
+    ),
   ]);
   await w.terminate();
-  rows.push(['SharedArrayBuffer, Atomics.waitAsync (worker sleeps in Atomics.wait)', await flagged(false, 'async', N)]);
+  rows.push([
+    'SharedArrayBuffer, Atomics.waitAsync (worker sleeps in Atomics.wait)',
+    await flagged(false, 'async', N),
+  ]);
   rows.push(['SharedArrayBuffer, blocking Atomics.wait on both sides', await flagged(false, 'blocking', N)]);
   const fd = fs.openSync(fileURLToPath(import.meta.url), 'r');
   rows.push([
@@ -88,7 +98,10 @@ async function main(): Promise<void> {
     await perTrip(N, () => new Promise<void>((r) => fs.fstat(fd, () => r()))),
   ]);
   fs.closeSync(fd);
-  rows.push(['SharedArrayBuffer, both sides busy-poll (one vCPU spinning)', await flagged(true, 'poll', N * 10)]);
+  rows.push([
+    'SharedArrayBuffer, both sides busy-poll (one vCPU spinning)',
+    await flagged(true, 'poll', N * 10),
+  ]);
   console.log(`Round trip to another thread, ${N.toLocaleString('en-US')} each (busy-poll 10x more):`);
   for (const [what, us] of rows) console.log(`  ${us.toFixed(2).padStart(8)} µs  ${what}`);
 }
