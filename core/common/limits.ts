@@ -49,8 +49,13 @@ export const TARGET_MAP_BYTES = 64 * 1024 * 1024 * 1024;
  * failing a write, so commits fail with DER_NOSPACE below this.
  */
 export const INDEX_FREE_BYTES_MIN = 64 * 1024 * 1024;
-/** How often (ms, at most) a target asks the file system how much space is free. */
+/**
+ * A target asks the file system how much space is free at most every INDEX_FREE_CHECK_MS, and
+ * also once the data files of its process have taken INDEX_FREE_RECHECK_BYTES more since it last
+ * asked (they can fill a disk well within a second).
+ */
 export const INDEX_FREE_CHECK_MS = 1000;
+export const INDEX_FREE_RECHECK_BYTES = 16 * 1024 * 1024;
 /** Default array chunk size (DAOS's DFS default). */
 export const ARRAY_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 /** Smallest pool (DAOS's minimum SCM per target is far larger; ours is a sanity bound). */

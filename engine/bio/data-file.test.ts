@@ -16,6 +16,46 @@ afterEach(() => {
 });
 
 describe('DataFile', () => {
+  // Every write to /dev/full fails with ENOSPC: a full disk without mounting one.
+  it.runIf(fs.existsSync('/dev/full'))(
+    'keeps a failed write for the commits whose bytes it carried, not whichever commit flushed',
+    async () => {
+      const ok = DataFile.open(tempFile());
+      const full = DataFile.open('/dev/full');
+      try {
+        const long = 512 * 1024; // long runs of two files: written on the thread pool
+        ok.queueWrite(0, Buffer.alloc(long, 1));
+        full.queueWrite(0, Buffer.alloc(long, 2));
+        full.queueWrite(long + 4096, Buffer.alloc(100, 3));
+        // The flush that `ok`'s commit starts writes `full`'s runs too; it does not fail for them.
+        await ok.flushWritesAsync();
+        expect(() => ok.checkWritten([{ off: 0 }])).not.toThrow();
+        expect(ok.readValue(0, long)).toEqual(Buffer.alloc(long, 1));
+        expect(() => full.checkWritten([{ off: 0 }])).toThrow(
+          expect.objectContaining({
+            code: 'DER_NOSPACE',
+            message: expect.stringMatching(/\/dev\/full.*failed/),
+          }),
+        );
+        // Asked once: the commit that got the error releases the space, which may be reused.
+        expect(() => full.checkWritten([{ off: 0 }])).not.toThrow();
+        // The short run was written by the main thread, and failed the same way.
+        expect(() => full.checkWritten([{ off: long + 4096 }])).toThrow(
+          expect.objectContaining({ code: 'DER_NOSPACE' }),
+        );
+        full.queueWrite(8192, Buffer.alloc(10, 4));
+        full.flushWrites();
+        expect(() => full.checkWritten([{ off: 4096 }])).not.toThrow();
+        expect(() => full.checkWritten([{ off: 8192 }])).toThrow(
+          expect.objectContaining({ code: 'DER_NOSPACE' }),
+        );
+      } finally {
+        ok.close();
+        full.close();
+      }
+    },
+  );
+
   it('writes queued runs at their offsets and reads them back', () => {
     const p = tempFile();
     const f = DataFile.open(p);

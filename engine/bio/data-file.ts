@@ -8,7 +8,7 @@
  * Reads planned in one turn are queued, merged the same way and done at the end of the turn.
  */
 import fs from 'node:fs';
-import { assert } from '../../core/common/errors.js';
+import { assert, DaosError } from '../../core/common/errors.js';
 
 /**
  * Values read out are carved from slabs of this size, as Node's Buffer pool does for small
@@ -127,6 +127,13 @@ const filesWithReads = new Set<DataFile>();
 /** A flush of the queued reads is due at the end of this turn. */
 let flushQueued = false;
 const filesWithWrites = new Set<DataFile>();
+/** Bytes queued for writing to the data files of this process, ever (see `dataBytesQueued`). */
+let bytesQueued = 0;
+
+/** Bytes queued for writing to the data files of this process so far. */
+export function dataBytesQueued(): number {
+  return bytesQueued;
+}
 const writesInFlight = new Set<Promise<void>>();
 
 async function flushAllReads(): Promise<void> {
@@ -175,8 +182,17 @@ function flushAllWrites(): Promise<void> {
     const forget = () => writesInFlight.delete(done);
     void done.then(forget, forget);
   }
-  for (const w of work) if (!async.has(w.run)) w.f.writeRunSync(w.run.off, w.run.len, bytesOf(w.run), 0);
+  for (const w of work) if (!async.has(w.run)) w.f.writeRunNow(w.run);
   return writesInFlight.size === 0 ? Promise.resolve() : Promise.all(writesInFlight).then(() => undefined);
+}
+
+/** A failed data-file write as the error of the commits whose bytes it carried. */
+function writeError(path: string, run: Run<PendingWrite>, err: unknown): DaosError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new DaosError(
+    code === 'ENOSPC' ? 'DER_NOSPACE' : 'DER_IO',
+    `data file ${path}: writing ${run.len} bytes at ${run.off} failed: ${(err as Error).message}`,
+  );
 }
 
 function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
@@ -186,6 +202,8 @@ function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
+  /** Failed writes by offset, until their commits ask (`checkWritten`). */
+  private readonly failed = new Map<number, DaosError>();
   private slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
   private slabUsed = 0;
   /** Bytes written since the last fdatasync. */
@@ -218,6 +236,7 @@ export class DataFile {
   /** Queue `bytes` for offset `off` (reserved by the caller); written by the next flushWrites. */
   queueWrite(off: number, bytes: Uint8Array): void {
     assert(bytes.length > 0, 'empty data-file write');
+    bytesQueued += bytes.length;
     this.pending.push({ off, bytes });
     filesWithWrites.add(this);
   }
@@ -230,7 +249,25 @@ export class DataFile {
   flushWrites(): void {
     if (this.pending.length === 0) return;
     filesWithWrites.delete(this);
-    for (const run of this.takeWriteRuns()) this.writeRunSync(run.off, run.len, bytesOf(run), 0);
+    for (const run of this.takeWriteRuns()) this.writeRunNow(run);
+  }
+
+  /**
+   * Throw the error of a failed write to any of `extents` (their writes are flushed: see
+   * flushWritesAsync). A commit calls this before its index records refer to the bytes. A flush
+   * writes the runs of every file and target at once, so a failed run is kept here for the
+   * commits whose bytes it carried, not thrown at whichever commit started the flush.
+   */
+  checkWritten(extents: ReadonlyArray<{ off: number }>): void {
+    if (this.failed.size === 0) return;
+    let err: DaosError | undefined;
+    for (const x of extents) {
+      const e = this.failed.get(x.off);
+      if (e === undefined) continue;
+      err ??= e;
+      this.failed.delete(x.off);
+    }
+    if (err !== undefined) throw err;
   }
 
   /**
@@ -250,20 +287,34 @@ export class DataFile {
     return contiguousRuns(writes, (w) => w.bytes.length, false);
   }
 
-  /** @internal Write a run on the thread pool. */
+  /** @internal Write a run on the thread pool; a failure is kept for checkWritten. */
   writeRunAsync(run: Run<PendingWrite>): Promise<void> {
     const bufs = bytesOf(run);
-    return new Promise<void>((resolve, reject) =>
+    return new Promise<void>((resolve) =>
       fs.writev(this.fd, bufs, run.off, (err, n) => {
-        if (err) return reject(err);
         try {
+          if (err) throw err;
           if (n < run.len) this.writeRunSync(run.off, run.len, bufs, n);
-          resolve();
         } catch (e) {
-          reject(e);
+          this.noteFailed(run, e);
         }
+        resolve();
       }),
     );
+  }
+
+  /** @internal Write a run now; a failure is kept for checkWritten. */
+  writeRunNow(run: Run<PendingWrite>): void {
+    try {
+      this.writeRunSync(run.off, run.len, bytesOf(run), 0);
+    } catch (err) {
+      this.noteFailed(run, err);
+    }
+  }
+
+  private noteFailed(run: Run<PendingWrite>, err: unknown): void {
+    const e = writeError(this.path, run, err);
+    for (const w of run.items) this.failed.set(w.off, e);
   }
 
   /** @internal Write a run; `done` bytes of it are already written (after a short write). */

@@ -459,6 +459,26 @@ describe('containers', () => {
     expect(getS(full, EPOCH_MAX, 'd', 'a')).toBe('keep');
   });
 
+  it.runIf(fs.existsSync('/dev/full'))(
+    'fails a write whose data-file bytes did not land with DER_NOSPACE, changing nothing',
+    async () => {
+      const dir = tempDir('vos-');
+      // The target's data file is /dev/full: every data-file write fails with ENOSPC.
+      fs.symlinkSync('/dev/full', path.join(dir, 'data.bin'));
+      const t = await fresh(dir);
+      await put(t, 1n, 'd', [sv('a', 'inline')]);
+      const big = Buffer.alloc(64 * 1024, 9);
+      await expect(put(t, 2n, 'd', [sv('a', big)])).rejects.toMatchObject({
+        code: 'DER_NOSPACE',
+        message: expect.stringMatching(/data file .* failed/),
+      });
+      expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('inline');
+      // Inline values need no data file: the target goes on working.
+      await put(t, 3n, 'd', [sv('a', 'still')]);
+      expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('still');
+    },
+  );
+
   it('destroys a container and frees its space', async () => {
     const t = await fresh();
     const other = '99999999-2222-3333-4444-555555555555';

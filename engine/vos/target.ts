@@ -16,13 +16,14 @@ import { assert, check, DaosError } from '../../core/common/errors.js';
 import {
   INDEX_FREE_BYTES_MIN,
   INDEX_FREE_CHECK_MS,
+  INDEX_FREE_RECHECK_BYTES,
   INLINE_BYTES_MAX_DEFAULT,
   TARGET_MAP_BYTES,
 } from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
 import type { ShardRole } from '../../core/ec/stripe.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
-import { DataFile } from '../bio/data-file.js';
+import { DataFile, dataBytesQueued } from '../bio/data-file.js';
 import { aggregateContainer, destroyContainerRecords, discardDkeyRecords } from './aggregate.js';
 import { type DtxRecord, decodeDtx, encodeDtx, LockTable, opLockNames, readLockNames } from './dtx.js';
 import {
@@ -124,6 +125,7 @@ export class Target implements VosTarget {
   /** Free bytes on the index's file system when last asked (`checkIndexSpace`), and when. */
   private spaceFree = 0;
   private spaceCheckedAt = -Infinity;
+  private spaceCheckedBytes = 0;
 
   private constructor(
     readonly dir: string,
@@ -199,9 +201,11 @@ export class Target implements VosTarget {
     punchOnly?: PunchOnly,
   ): Promise<T> {
     assert(!this.closed, 'target used after close');
-    if (!this.fsync) this.checkIndexSpace();
     // Large data-file writes run on the thread pool; the index commit waits for them.
     if (!dataWritten) await this.data.flushWritesAsync();
+    // After the flush: the caller releases its reserved space on failure, and no write of it may
+    // still be queued then.
+    if (!this.fsync) this.checkIndexSpace();
     const freed: Extent[] = [];
     const run = () => {
       this.data.flushWrites();
@@ -386,15 +390,21 @@ export class Target implements VosTarget {
 
   /**
    * Fail with DER_NOSPACE, before anything is written, while the file system holding the index
-   * has less than `indexFreeBytesMin` free (asked at most every INDEX_FREE_CHECK_MS): the index
+   * has less than `indexFreeBytesMin` free (asked every INDEX_FREE_CHECK_MS, or sooner after
+   * INDEX_FREE_RECHECK_BYTES of data-file writes in this process): the index
    * is a write map (durability 'process'), and a page touched on a full disk raises SIGBUS.
    */
   private checkIndexSpace(): void {
     const now = Date.now();
-    if (now - this.spaceCheckedAt >= INDEX_FREE_CHECK_MS) {
+    const queued = dataBytesQueued();
+    if (
+      now - this.spaceCheckedAt >= INDEX_FREE_CHECK_MS ||
+      queued - this.spaceCheckedBytes >= INDEX_FREE_RECHECK_BYTES
+    ) {
       const st = fs.statfsSync(this.dir);
       this.spaceFree = st.bavail * st.bsize;
       this.spaceCheckedAt = now;
+      this.spaceCheckedBytes = queued;
     }
     if (this.spaceFree < this.indexFreeBytesMin)
       throw new DaosError(
@@ -430,7 +440,10 @@ export class Target implements VosTarget {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
     try {
       await this.commit(
-        (freed) => fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed),
+        (freed) => {
+          this.data.checkWritten(reserved);
+          fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
+        },
         'plain',
         false,
         punchOnly,
@@ -464,6 +477,7 @@ export class Target implements VosTarget {
     const delta = new Map<number, number>();
     try {
       await this.commit((freed) => {
+        this.data.checkWritten(reserved);
         buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, delta);
       }, 'child');
     } catch (err) {
@@ -544,6 +558,7 @@ export class Target implements VosTarget {
     }
     const dryRun = this.commit(
       (freed) => {
+        this.data.checkWritten(reserved);
         effects = buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, new Map());
         return ABORT;
       },
