@@ -83,28 +83,29 @@ export function benchFlags(argv: string[], spec: FlagSpec): Flags {
 
 /** Piece size of `warmPageCache`'s file. */
 const WARM_PIECE_BYTES = 8 * MiB;
+/** Bytes `warmPageCache` writes beyond the phase's own volume (the index, warm-up files). */
+export const WARM_MARGIN_BYTES = 512 * MiB;
 
 /**
- * Write `bytes` to a scratch file in `dir`, flush it and delete it (untimed), so that the page
- * cache the timed phases fill next is memory this VM has backed already. Measured here (bench/
+ * Write `bytes` + WARM_MARGIN_BYTES to a scratch file in `dir`, flush it and delete it (untimed),
+ * so that the page cache the timed phases fill next is memory this VM has backed already. Measured here (bench/
  * README.md, "Memory of this VM"): the guest reports free pages to its host
  * (`page_reporting`), and the first touch of a page the host took back costs ~12 µs, so buffered
  * writes run at 4–7 GB/s until 1.6–3 GiB of fresh page cache, then at ~0.3 GB/s, whichever side
- * happens to be writing then. Pages freed a moment ago are reused warm. Returns seconds spent.
+ * happens to be writing then. Pages freed a moment ago are reused warm.
  */
-export function warmPageCache(dir: string, bytes: number): number {
-  const t0 = performance.now();
+export function warmPageCache(dir: string, bytes: number): void {
   const file = join(dir, `warm-${process.pid}.tmp`);
   const piece = Buffer.alloc(WARM_PIECE_BYTES, 0x5a);
   const fd = openSync(file, 'w');
   try {
-    for (let off = 0; off < bytes; off += piece.length) writeSync(fd, piece, 0, piece.length, off);
+    for (let off = 0; off < bytes + WARM_MARGIN_BYTES; off += piece.length)
+      writeSync(fd, piece, 0, piece.length, off);
   } finally {
     closeSync(fd);
     spawnSync('sync');
     rmSync(file, { force: true });
   }
-  return (performance.now() - t0) / 1000;
 }
 
 export function machine(): string {

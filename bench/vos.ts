@@ -35,8 +35,6 @@ const ARRAY_WRITE_BYTES = MiB;
 const KV_VALUE_BYTES = 4096;
 /** Growth of resident memory that still counts as flat. */
 const RSS_GROWTH_BYTES_MAX = 200 * MiB;
-/** Page cache warmed beyond (a)'s write volume. */
-const PAGE_CACHE_MARGIN_BYTES = 512 * MiB;
 const RSS_SAMPLE_EVERY_WRITES = 32;
 
 interface BenchOptions {
@@ -136,7 +134,7 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
     const t = { dWrite: 0, fWrite: 0, dRead: 0, dReadNew: 0, fRead: 0, fReadNew: 0 };
     // Untimed: page cache this VM has backed for both sides' writes at this depth (bench/README.md,
     // "Memory of this VM"); (c) has filled 2 GiB of it before.
-    warmPageCache(scratch, 2 * o.arrayBytes + PAGE_CACHE_MARGIN_BYTES);
+    warmPageCache(scratch, 2 * o.arrayBytes);
     // Segments alternate between the two sides, each starting first in turn, so that both see
     // the same machine (this VM's page-cache speed swings by 2x from minute to minute).
     for (let rep = 0; rep < o.reps; rep++) {
