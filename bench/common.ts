@@ -88,8 +88,8 @@ export const WARM_MARGIN_BYTES = 512 * MiB;
 
 /**
  * Write `bytes` + WARM_MARGIN_BYTES to a scratch file in `dir`, flush it and delete it (untimed),
- * so that the page cache the timed phases fill next is memory this VM has backed already. Measured here (bench/
- * README.md, "Memory of this VM"): the guest reports free pages to its host
+ * so that the page cache the timed phases fill next is memory this VM has backed already.
+ * Measured here (bench/README.md, "Memory of this VM"): the guest reports free pages to its host
  * (`page_reporting`), and the first touch of a page the host took back costs ~12 µs, so buffered
  * writes run at 4–7 GB/s until 1.6–3 GiB of fresh page cache, then at ~0.3 GB/s, whichever side
  * happens to be writing then. Pages freed a moment ago are reused warm.
