@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataFile } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
@@ -55,6 +55,26 @@ describe('DataFile', () => {
       }
     },
   );
+
+  it('forgets a failure nobody asked for once its space is written again', () => {
+    const f = DataFile.open(tempFile());
+    const spy = vi.spyOn(fs, 'writeSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    try {
+      f.queueWrite(0, Buffer.alloc(100, 1));
+      f.flushWrites();
+      // Its commit failed for another reason before asking, and released the space; a new write
+      // reserved it again and landed: that write's commit must not get the old error.
+      f.queueWrite(0, Buffer.alloc(100, 2));
+      f.flushWrites();
+      expect(() => f.checkWritten([{ off: 0 }])).not.toThrow();
+      expect(f.readValue(0, 100)).toEqual(Buffer.alloc(100, 2));
+    } finally {
+      spy.mockRestore();
+      f.close();
+    }
+  });
 
   it('writes queued runs at their offsets and reads them back', () => {
     const p = tempFile();

@@ -237,6 +237,9 @@ export class DataFile {
   queueWrite(off: number, bytes: Uint8Array): void {
     assert(bytes.length > 0, 'empty data-file write');
     bytesQueued += bytes.length;
+    // A failure kept at `off` belongs to a commit that failed before it asked (the space was
+    // released and is reserved again): this write's own outcome replaces it.
+    if (this.failed.size > 0) this.failed.delete(off);
     this.pending.push({ off, bytes });
     filesWithWrites.add(this);
   }
