@@ -129,8 +129,12 @@ describe('dfs metadata paths', () => {
       return out;
     };
     expect((await dkeysOf()).length).toBe(5);
+    const punches = async () => (await sys.engineCounters(0)).ops.punch.count;
+    const before = await punches();
     const results = await Promise.all([code(fs.unlink('/a/big')), code(other.fs.unlink('/a/big'))]);
     expect(results.sort()).toEqual(['ENOENT', undefined].sort());
+    // Two entry punches (one found nothing) and one collective punch of the file's four shards.
+    expect((await punches()) - before).toBe(3);
     expect(await code(fs.unlink('/a/big'))).toBe('ENOENT');
     expect(await code(fs.stat('/a/big'))).toBe('ENOENT');
     expect(await dkeysOf()).toEqual([]);

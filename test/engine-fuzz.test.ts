@@ -278,9 +278,15 @@ function updateParts(rnd: Rnd): { header: Record<string, unknown>; bulk: Buffer 
 
 function punchOp(rnd: Rnd): Record<string, unknown> {
   const to = wireTo(rnd);
-  switch (int(rnd, 3)) {
+  switch (int(rnd, 4)) {
     case 0:
       return { kind: 'punch_obj', to };
+    case 3:
+      return {
+        kind: 'punch_obj',
+        to,
+        shards: [{ rank: 0, target: 1 - (to.target as { target: number }).target }],
+      };
     case 1:
       return { kind: 'punch_dkeys', to, dkeys: [dkeyOf(rnd)], mustExist: rnd() < 0.5 };
     default:
@@ -388,7 +394,7 @@ function setAt(root: unknown, p: Path, value: unknown): void {
 function isOptional(p: Path): boolean {
   const last = p.at(-1);
   if (typeof last !== 'string') return true; // array elements are not "fields"
-  if (['cond', 'after', 'mustExist', 'check'].includes(last)) return true;
+  if (['cond', 'after', 'mustExist', 'check', 'shards'].includes(last)) return true;
   if (last === 'akey' && p.includes('readSet')) return true;
   return last === 'len' && p.includes('extents');
 }

@@ -123,6 +123,49 @@ describe('daos_engine process', () => {
     expect(await started.exited).toBe(0);
   });
 
+  it('punches the shards of an object on several targets in one collective call; a bad list changes nothing', async () => {
+    const dir = engineTempDir('daos-engine-');
+    const started = await startEngine(dir, 'tcp://127.0.0.1:0', 4);
+    const remote = await connect(started.address);
+    for (let t = 0; t < 4; t++)
+      await remote.update(to(t), b('d'), [{ akey: b('a'), kind: 'single', value: b(`v${t}`) }]);
+    const values = async () => {
+      const out: Array<string | undefined> = [];
+      for (let t = 0; t < 4; t++) {
+        const [v] = await remote.fetch(to(t), EPOCH_MAX, b('d'), [{ akey: b('a'), kind: 'single' }]);
+        out.push(v === undefined ? undefined : Buffer.from(v as Uint8Array).toString());
+      }
+      return out;
+    };
+    const ref = (target: number, rank = 0) => ({ rank, target });
+    await expect(
+      remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(1), ref(1)] }),
+    ).rejects.toMatchObject({
+      code: 'DER_INVAL',
+      message: expect.stringMatching(/target 0:1 twice/),
+    });
+    await expect(
+      remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(1), ref(9)] }),
+    ).rejects.toMatchObject({
+      code: 'DER_BAD_TARGET',
+    });
+    await expect(remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(1, 3)] })).rejects.toMatchObject({
+      code: 'DER_BAD_TARGET',
+    });
+    await expect(remote.txCommit([{ kind: 'punch_obj', to: to(0), shards: [ref(1)] }])).rejects.toMatchObject(
+      {
+        code: 'DER_INVAL',
+        message: expect.stringMatching(/shards must be absent from a punch in a transaction/),
+      },
+    );
+    expect(await values()).toEqual(['v0', 'v1', 'v2', 'v3']);
+    await remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(2), ref(1)] });
+    expect(await values()).toEqual([undefined, undefined, undefined, 'v3']);
+    await remote.close();
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+  });
+
   it('listens on a unix socket too', async () => {
     const dir = engineTempDir('daos-engine-');
     const started = await startEngine(dir, `unix://${path.join(dir, 'engine.sock')}`);

@@ -151,7 +151,16 @@ export interface ObjTarget {
 /** A write buffered by a transaction, already placed on its target. */
 export type TxOp =
   | { kind: 'update'; to: ObjTarget; dkey: Uint8Array; iods: UpdateIod[]; cond?: UpdateCond }
-  | { kind: 'punch_obj'; to: ObjTarget }
+  | {
+      kind: 'punch_obj';
+      to: ObjTarget;
+      /**
+       * A collective punch (DAOS's for objects of many shards): the object's shards on these
+       * other targets of the same rank are punched too, at the same epoch, in one call. Only for a
+       * punch of its own (not in a transaction), of a class with no redundancy.
+       */
+      shards?: TargetRef[];
+    }
   | { kind: 'punch_dkeys'; to: ObjTarget; dkeys: Uint8Array[]; mustExist?: boolean }
   | { kind: 'punch_akeys'; to: ObjTarget; dkey: Uint8Array; akeys: Uint8Array[]; mustExist?: boolean };
 

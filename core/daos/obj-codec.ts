@@ -404,7 +404,7 @@ export function encodeOp(op: TxOp, bulk: BulkOut): Obj {
     case 'update':
       return { kind: op.kind, to, dkey: op.dkey, iods: encodeUpdateIods(op.iods, bulk), cond: op.cond };
     case 'punch_obj':
-      return { kind: op.kind, to };
+      return op.shards === undefined ? { kind: op.kind, to } : { kind: op.kind, to, shards: op.shards };
     case 'punch_dkeys':
       return { kind: op.kind, to, dkeys: op.dkeys, mustExist: op.mustExist };
     case 'punch_akeys':
@@ -412,7 +412,8 @@ export function encodeOp(op: TxOp, bulk: BulkOut): Obj {
   }
 }
 
-export function decodeOp(v: unknown, bulk: BulkIn, field = 'op'): TxOp {
+/** `collective`: the op is a punch of its own, which may name more shards (TxOp punch_obj). */
+export function decodeOp(v: unknown, bulk: BulkIn, field = 'op', collective = false): TxOp {
   const o = expectObject(v, field);
   const kind = expectOneOf(o.kind, `${field}.kind`, [
     'update',
@@ -432,7 +433,9 @@ export function decodeOp(v: unknown, bulk: BulkIn, field = 'op'): TxOp {
         cond: optional(o.cond, `${field}.cond`, (c, f) => expectOneOf(c, f, UPDATE_CONDS)),
       };
     case 'punch_obj':
-      return { kind, to };
+      if (o.shards === undefined || o.shards === null) return { kind, to };
+      if (!collective) throw inval(`${field}.shards`, 'absent from a punch in a transaction');
+      return { kind, to, shards: decodeShards(o.shards, `${field}.shards`) };
     case 'punch_dkeys':
       return { kind, to, dkeys: bytesList(o.dkeys, `${field}.dkeys`), mustExist };
     case 'punch_akeys':
@@ -446,8 +449,17 @@ export function decodeOp(v: unknown, bulk: BulkIn, field = 'op'): TxOp {
   }
 }
 
+/** Most targets one collective object punch may name (a rank has far fewer). */
+export const PUNCH_SHARDS_MAX = 1024;
+
+function decodeShards(v: unknown, field: string): TargetRef[] {
+  const list = expectArray(v, field);
+  if (list.length > PUNCH_SHARDS_MAX) throw inval(field, `at most ${PUNCH_SHARDS_MAX} targets`);
+  return list.map((s, i) => decodeRef(s, `${field}[${i}]`));
+}
+
 export function decodePunchOp(v: unknown, bulk: BulkIn): PunchOp {
-  const op = decodeOp(v, bulk, 'op');
+  const op = decodeOp(v, bulk, 'op', true);
   if (op.kind === 'update') throw inval('op.kind', 'a punch kind');
   return op;
 }

@@ -356,10 +356,29 @@ export class DaosObject {
     // One punch per group, to its leader (which punches the other members).
     const ops: TxOp[] = this.groupTargets().map((to) => ({ kind: 'punch_obj', to }));
     if (options?.independent && !tx && ops.length > 1) {
-      await Promise.all(ops.map((op) => this.submitPunches([op], undefined)));
+      if (this.layout.groupSize === 1) await restarted(() => this.retried(() => this.punchPerRank()));
+      else await Promise.all(ops.map((op) => this.submitPunches([op], undefined)));
       return;
     }
     await this.submitPunches(ops, tx);
+  }
+
+  /**
+   * An independent punch of an object without redundancy: one collective punch per rank, naming
+   * every target of that rank that holds a shard (one call instead of one per shard).
+   */
+  private async punchPerRank(): Promise<void> {
+    const byRank = new Map<number, ObjTarget[]>();
+    for (const to of this.groupTargets()) {
+      const list = byRank.get(to.target.rank);
+      if (list === undefined) byRank.set(to.target.rank, [to]);
+      else list.push(to);
+    }
+    await Promise.all(
+      [...byRank.values()].map(([to, ...rest]) =>
+        this.engineFor(to!).punch({ kind: 'punch_obj', to: to!, shards: rest.map((t) => t.target) }),
+      ),
+    );
   }
 
   /** Punch dkeys (and everything under them). */

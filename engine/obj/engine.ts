@@ -622,10 +622,40 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   private async punchOnce(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
+    if (op.kind === 'punch_obj' && op.shards !== undefined) return this.punchShards(op.to, op.shards);
     if (this.replicated(op.to, opDkey(op))) return this.txCommitOnce([op]);
     const store = this.store(op.to);
     const epoch = hlc.now();
     await store.apply(epoch, [toVosOp(op)]);
+    return epoch;
+  }
+
+  /**
+   * A collective object punch: the object's shards on `to` and on `shards`, all targets of this
+   * rank, at one epoch, in one call (DAOS's collective punch of an object with many shards). Every
+   * target is checked before any is punched; a shard with other members (a redundant class, or a
+   * rebuild moving it) is punched as its own punch would be. The shards are punched independently:
+   * a failure on one leaves the others punched (a retry punches them again, which changes nothing).
+   */
+  private async punchShards(to: ObjTarget, shards: TargetRef[]): Promise<bigint> {
+    const seen = new Set<string>();
+    const all = [to.target, ...shards].map((ref) => {
+      const id = `${ref.rank}:${ref.target}`;
+      if (seen.has(id)) throw new DaosError('DER_INVAL', `a collective punch names target ${id} twice`);
+      seen.add(id);
+      const shard = { ...to, target: ref };
+      this.store(shard);
+      return shard;
+    });
+    if (all.some((shard) => this.replicated(shard))) {
+      const epochs = await Promise.all(all.map((shard) => this.punchOnce({ kind: 'punch_obj', to: shard })));
+      let newest = 0n;
+      for (const e of epochs) if (e > newest) newest = e;
+      return newest;
+    }
+    const epoch = hlc.now();
+    const op: VosOp = { op: 'punch_obj', cont: to.cont, oid: to.oid };
+    await Promise.all(all.map((shard) => this.store(shard).apply(epoch, [op])));
     return epoch;
   }
 
@@ -708,7 +738,11 @@ export class Engine implements ObjApi, EnginePeer {
     return this.stats.time(
       'tx_commit',
       async () => {
-        for (const op of ops) this.authorize(op.to, 'w');
+        for (const op of ops) {
+          this.authorize(op.to, 'w');
+          if (op.kind === 'punch_obj' && op.shards !== undefined)
+            throw new DaosError('DER_INVAL', 'a collective punch cannot be part of a transaction');
+        }
         for (const r of check?.readSet ?? []) this.authorize(r.to, 'r');
         return this.txCommitOnce(ops, check);
       },
