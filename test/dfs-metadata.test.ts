@@ -129,6 +129,12 @@ describe('dfs metadata paths', () => {
       return out;
     };
     expect((await dkeysOf()).length).toBe(5);
+    // The size of a file of class SX is one collective key query for its four shards, and one
+    // range query in the last chunk.
+    const queries = async () => (await sys.engineCounters(0)).ops.query.count;
+    const asked = await queries();
+    expect((await fs.stat('/a/big')).size).toBe(5 * chunk.length);
+    expect((await queries()) - asked).toBe(2);
     const punches = async () => (await sys.engineCounters(0)).ops.punch.count;
     const before = await punches();
     const results = await Promise.all([code(fs.unlink('/a/big')), code(other.fs.unlink('/a/big'))]);

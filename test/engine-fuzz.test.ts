@@ -340,8 +340,14 @@ function baseRequest(rnd: Rnd, opcode: number): Request {
       return { opcode, header: { to: wireTo(rnd), epoch, dkey: dkeyOf(rnd), limit: 1 + int(rnd, 100) } };
     case OPC_OBJ_LIST_RECX:
       return { opcode, header: { to: wireTo(rnd), epoch, dkey: dkeyOf(rnd), akey: b(AKEY_ARRAY) } };
-    case OPC_OBJ_QUERY_DKEY:
-      return { opcode, header: { to: wireTo(rnd), epoch, which: pick(rnd, ['max', 'min']) } };
+    case OPC_OBJ_QUERY_DKEY: {
+      const header: Record<string, unknown> = { to: wireTo(rnd), epoch, which: pick(rnd, ['max', 'min']) };
+      if (rnd() < 0.3)
+        header.shards = [
+          { rank: 0, target: 1 - (header.to as { target: { target: number } }).target.target },
+        ];
+      return { opcode, header };
+    }
     case OPC_OBJ_QUERY_RECX: {
       const header = { to: wireTo(rnd), epoch, dkey: dkeyOf(rnd), akey: b(AKEY_ARRAY), which: 'max' };
       return { opcode, header };

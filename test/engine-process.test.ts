@@ -123,7 +123,7 @@ describe('daos_engine process', () => {
     expect(await started.exited).toBe(0);
   });
 
-  it('punches the shards of an object on several targets in one collective call; a bad list changes nothing', async () => {
+  it('collective calls: one punch or key query for the shards of an object on several targets; a bad target list changes nothing', async () => {
     const dir = engineTempDir('daos-engine-');
     const started = await startEngine(dir, 'tcp://127.0.0.1:0', 4);
     const remote = await connect(started.address);
@@ -159,6 +159,18 @@ describe('daos_engine process', () => {
       },
     );
     expect(await values()).toEqual(['v0', 'v1', 'v2', 'v3']);
+    // A collective key query answers for every shard it names.
+    for (let t = 0; t < 4; t++)
+      await remote.update(to(t), b(`k${t}`), [{ akey: b('a'), kind: 'single', value: b('x') }]);
+    const query = (which: 'max' | 'min', shards: Array<{ rank: number; target: number }>) =>
+      remote
+        .queryDkey(to(1), EPOCH_MAX, which, shards)
+        .then((k) => (k === undefined ? k : Buffer.from(k).toString()));
+    expect(await query('max', [ref(3), ref(2)])).toBe('k3');
+    expect(await query('max', [ref(0)])).toBe('k1');
+    expect(await query('min', [ref(2), ref(0), ref(3)])).toBe('d');
+    await expect(query('max', [ref(2), ref(2)])).rejects.toMatchObject({ code: 'DER_INVAL' });
+    await expect(query('max', [ref(7)])).rejects.toMatchObject({ code: 'DER_BAD_TARGET' });
     await remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(2), ref(1)] });
     expect(await values()).toEqual([undefined, undefined, undefined, 'v3']);
     await remote.close();

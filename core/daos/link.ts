@@ -194,7 +194,17 @@ export interface ObjApi {
     dkey: Uint8Array,
     akey: Uint8Array,
   ): Promise<Array<Recx & { epoch: bigint }>>;
-  queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined>;
+  /**
+   * The largest (or smallest) visible dkey of the object's shard on `to`. With `shards` (other
+   * targets of the same rank), of its shards there too: one collective query instead of one per
+   * shard.
+   */
+  queryDkey(
+    to: ObjTarget,
+    epoch: bigint,
+    which: 'max' | 'min',
+    shards?: TargetRef[],
+  ): Promise<Uint8Array | undefined>;
   queryRecx(
     to: ObjTarget,
     epoch: bigint,

@@ -368,17 +368,22 @@ export class DaosObject {
    * every target of that rank that holds a shard (one call instead of one per shard).
    */
   private async punchPerRank(): Promise<void> {
+    await Promise.all(
+      this.byRank(this.groupTargets()).map(([to, ...rest]) =>
+        this.engineFor(to!).punch({ kind: 'punch_obj', to: to!, shards: rest.map((t) => t.target) }),
+      ),
+    );
+  }
+
+  /** `targets` grouped by rank (each group non-empty), for collective calls. */
+  private byRank(targets: ObjTarget[]): ObjTarget[][] {
     const byRank = new Map<number, ObjTarget[]>();
-    for (const to of this.groupTargets()) {
+    for (const to of targets) {
       const list = byRank.get(to.target.rank);
       if (list === undefined) byRank.set(to.target.rank, [to]);
       else list.push(to);
     }
-    await Promise.all(
-      [...byRank.values()].map(([to, ...rest]) =>
-        this.engineFor(to!).punch({ kind: 'punch_obj', to: to!, shards: rest.map((t) => t.target) }),
-      ),
-    );
+    return [...byRank.values()];
   }
 
   /** Punch dkeys (and everything under them). */
@@ -512,8 +517,21 @@ export class DaosObject {
     let keys: Array<Uint8Array | undefined>;
     try {
       const asks: Array<Promise<Uint8Array | undefined>> = [];
-      for (let g = 0; g < this.layout.groups; g++)
-        for (const to of this.listersOf(g)) asks.push(this.engineFor(to).queryDkey(to, epoch, which));
+      if (this.layout.groupSize === 1 && this.layout.groups > 1) {
+        // No redundancy: one collective query per rank, naming each of its shards.
+        for (const [to, ...rest] of this.byRank(this.groupTargets()))
+          asks.push(
+            this.engineFor(to!).queryDkey(
+              to!,
+              epoch,
+              which,
+              rest.map((t) => t.target),
+            ),
+          );
+      } else {
+        for (let g = 0; g < this.layout.groups; g++)
+          for (const to of this.listersOf(g)) asks.push(this.engineFor(to).queryDkey(to, epoch, which));
+      }
       keys = await Promise.all(asks);
     } catch (err) {
       if (!(err instanceof DaosError) || (err.code !== 'DER_UNREACH' && err.code !== 'DER_STALE')) throw err;

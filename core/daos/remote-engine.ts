@@ -173,8 +173,17 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     return decodeRecxEpochs(header.recx, 'reply.recx');
   }
 
-  async queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
-    const { header } = await this.call(OPC_OBJ_QUERY_DKEY, { to: encodeTarget(to), epoch, which });
+  async queryDkey(
+    to: ObjTarget,
+    epoch: bigint,
+    which: 'max' | 'min',
+    shards?: TargetRef[],
+  ): Promise<Uint8Array | undefined> {
+    const h =
+      shards === undefined
+        ? { to: encodeTarget(to), epoch, which }
+        : { to: encodeTarget(to), epoch, which, shards };
+    const { header } = await this.call(OPC_OBJ_QUERY_DKEY, h);
     return optional(header.key, 'reply.key', expectBytes);
   }
 

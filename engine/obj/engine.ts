@@ -630,6 +630,17 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
+  /** The shards a collective call names: `to` and `to` at each of `shards` (DER_INVAL for a target named twice). */
+  private collective(to: ObjTarget, shards: TargetRef[]): ObjTarget[] {
+    const seen = new Set<string>();
+    return [to.target, ...shards].map((ref) => {
+      const id = `${ref.rank}:${ref.target}`;
+      if (seen.has(id)) throw new DaosError('DER_INVAL', `a collective call names target ${id} twice`);
+      seen.add(id);
+      return { ...to, target: ref };
+    });
+  }
+
   /**
    * A collective object punch: the object's shards on `to` and on `shards`, all targets of this
    * rank, at one epoch, in one call (DAOS's collective punch of an object with many shards). Every
@@ -638,15 +649,8 @@ export class Engine implements ObjApi, EnginePeer {
    * a failure on one leaves the others punched (a retry punches them again, which changes nothing).
    */
   private async punchShards(to: ObjTarget, shards: TargetRef[]): Promise<bigint> {
-    const seen = new Set<string>();
-    const all = [to.target, ...shards].map((ref) => {
-      const id = `${ref.rank}:${ref.target}`;
-      if (seen.has(id)) throw new DaosError('DER_INVAL', `a collective punch names target ${id} twice`);
-      seen.add(id);
-      const shard = { ...to, target: ref };
-      this.store(shard);
-      return shard;
-    });
+    const all = this.collective(to, shards);
+    for (const shard of all) this.store(shard);
     if (all.some((shard) => this.replicated(shard))) {
       const epochs = await Promise.all(all.map((shard) => this.punchOnce({ kind: 'punch_obj', to: shard })));
       let newest = 0n;
@@ -711,8 +715,25 @@ export class Engine implements ObjApi, EnginePeer {
     return shard < 0 ? undefined : { k: shape.k, shard, cellBytes: ecCellBytes(map) };
   }
 
-  queryDkey(to: ObjTarget, epoch: bigint, which: 'max' | 'min'): Promise<Uint8Array | undefined> {
-    return this.stats.time('query', () => this.authorized(to).queryDkey(to.cont, to.oid, epoch, which));
+  queryDkey(
+    to: ObjTarget,
+    epoch: bigint,
+    which: 'max' | 'min',
+    shards?: TargetRef[],
+  ): Promise<Uint8Array | undefined> {
+    return this.stats.time('query', () => {
+      if (shards === undefined) return this.authorized(to).queryDkey(to.cont, to.oid, epoch, which);
+      // A collective query: every named target checked first, then each shard asked.
+      const stores = this.collective(to, shards).map((shard) => this.authorized(shard));
+      let best: Uint8Array | undefined;
+      for (const store of stores) {
+        const k = store.queryDkey(to.cont, to.oid, epoch, which);
+        if (k === undefined) continue;
+        const c = best === undefined ? 0 : Buffer.compare(k, best);
+        if (best === undefined || (which === 'max' ? c > 0 : c < 0)) best = k;
+      }
+      return best;
+    });
   }
 
   queryRecx(

@@ -17,6 +17,7 @@ import {
   decodeRebuildReq,
   decodeRebuildSnapshots,
   decodeRef,
+  decodeShards,
   decodeTarget,
   decodeTargetOps,
   decodeTxCheck,
@@ -237,8 +238,9 @@ async function dispatch(
       const to = decodeTarget(h.to);
       const epoch = expectBigint(h.epoch, 'epoch');
       const which = expectOneOf(h.which, 'which', WHICH);
+      const shards = optional(h.shards, 'shards', decodeShards);
       noBulk();
-      return { header: { key: await engine.queryDkey(to, epoch, which) } };
+      return { header: { key: await engine.queryDkey(to, epoch, which, shards) } };
     }
     case OPC_OBJ_QUERY_RECX: {
       const to = decodeTarget(h.to);
