@@ -22,6 +22,7 @@ import {
   keyEpoch,
   keyOid,
   OBJ_PREFIX_BYTES,
+  objNameOfKey,
   prefixEnd,
   readEsc,
   recordTag,
@@ -193,6 +194,22 @@ async function dropStalePunches(
       for (const k of chunk) punch.remove(k);
     });
     stats.recordsRemoved += chunk.length;
+    forgetUnpunched(vis, chunk);
+  }
+}
+
+/**
+ * Drop from `vis.punched` the objects of `removed` punch keys that have no punch record left (an
+ * unlinked file's object, say, once its punch hides nothing): the set would otherwise grow by one
+ * entry per punched object for as long as the target is open. Synchronous, so that no commit
+ * comes between the look and the delete; a later punch of the object notes it again.
+ */
+function forgetUnpunched(vis: Visibility, removed: Buffer[]): void {
+  const { punch } = vis.store;
+  const names = new Set(removed.map(objNameOfKey));
+  for (const name of names) {
+    const pfx = Buffer.from(name, 'latin1');
+    if (vis.store.firstKey(punch, pfx, prefixEnd(pfx)) === undefined) vis.punched.delete(name);
   }
 }
 

@@ -180,6 +180,35 @@ describe('punch of an object with no record on the target', () => {
     expect(deferred(t)).toBe(0);
   });
 
+  it('aggregation forgets objects whose punches it removed (the in-memory set does not grow forever)', async () => {
+    const t = await fresh();
+    const punched = () => t.counters().punchedObjects;
+    await t.apply(10n, [upd(OID, 'd', 'old')]);
+    await t.apply(20n, [punchObj]);
+    // Twenty never-written objects (an unlinked empty file's object): deferred, then carried.
+    for (let i = 0; i < 20; i++)
+      await t.apply(30n + BigInt(i), [{ op: 'punch_obj', cont: CONT, oid: { hi: 6n, lo: BigInt(i) } }]);
+    await t.apply(60n, [upd(OTHER, 'x', 'carrier')]);
+    expect(deferred(t)).toBe(0);
+    expect(punched()).toBe(21);
+    // A snapshot at 15 still reads OID's old value, so OID's punch hides a record and stays.
+    await t.aggregate(CONT, 70n, [15n]);
+    expect(punched()).toBe(1);
+    expect(get(t, 15n)).toBe('old');
+    expect(get(t, EPOCH_MAX)).toBeUndefined();
+    // Without the snapshot the old value goes, and with it the last thing OID's punch hid.
+    await t.aggregate(CONT, 70n, []);
+    expect(punched()).toBe(0);
+    expect(get(t, 15n)).toBeUndefined();
+    expect(get(t, EPOCH_MAX)).toBeUndefined();
+    // Punched again, the object is noted again.
+    await t.apply(80n, [upd(OID, 'd', 'new')]);
+    await t.apply(90n, [punchObj]);
+    expect(punched()).toBe(1);
+    expect(get(t, 85n)).toBe('new');
+    expect(get(t, EPOCH_MAX)).toBeUndefined();
+  });
+
   it('destroying the container drops its deferred punches', async () => {
     const t = await fresh();
     await t.apply(20n, [punchObj]);

@@ -711,8 +711,12 @@ export class Target implements VosTarget {
     });
   }
 
-  counters(): { csumErrors: number; deferredPunches: number } {
-    return { csumErrors: this.csumErrors, deferredPunches: this.deferred.length };
+  counters(): { csumErrors: number; deferredPunches: number; punchedObjects: number } {
+    return {
+      csumErrors: this.csumErrors,
+      deferredPunches: this.deferred.length,
+      punchedObjects: this.vis.punched.size,
+    };
   }
 
   listDkeys(
