@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../core/common/hlc.js';
 import type { ObjTarget } from '../core/daos/link.js';
+import { COLLECTIVE_SHARDS_MAX } from '../core/daos/obj-codec.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
 import { transportFor } from '../core/wire/transport.js';
@@ -171,6 +172,11 @@ describe('daos_engine process', () => {
     expect(await query('min', [ref(2), ref(0), ref(3)])).toBe('d');
     await expect(query('max', [ref(2), ref(2)])).rejects.toMatchObject({ code: 'DER_INVAL' });
     await expect(query('max', [ref(7)])).rejects.toMatchObject({ code: 'DER_BAD_TARGET' });
+    const many = Array.from({ length: COLLECTIVE_SHARDS_MAX + 1 }, (_, i) => ref(i));
+    await expect(query('max', many)).rejects.toMatchObject({
+      code: 'DER_INVAL',
+      message: expect.stringMatching(new RegExp(`shards must be at most ${COLLECTIVE_SHARDS_MAX} targets`)),
+    });
     await remote.punch({ kind: 'punch_obj', to: to(0), shards: [ref(2), ref(1)] });
     expect(await values()).toEqual([undefined, undefined, undefined, 'v3']);
     await remote.close();

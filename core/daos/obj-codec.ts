@@ -450,12 +450,12 @@ export function decodeOp(v: unknown, bulk: BulkIn, field = 'op', collective = fa
 }
 
 /** Most targets one collective object punch or key query may name (a rank has far fewer). */
-export const PUNCH_SHARDS_MAX = 1024;
+export const COLLECTIVE_SHARDS_MAX = 1024;
 
-/** A collective call's other targets (`shards`): at most PUNCH_SHARDS_MAX of them. */
+/** A collective call's other targets (`shards`): at most COLLECTIVE_SHARDS_MAX of them. */
 export function decodeShards(v: unknown, field: string): TargetRef[] {
   const list = expectArray(v, field);
-  if (list.length > PUNCH_SHARDS_MAX) throw inval(field, `at most ${PUNCH_SHARDS_MAX} targets`);
+  if (list.length > COLLECTIVE_SHARDS_MAX) throw inval(field, `at most ${COLLECTIVE_SHARDS_MAX} targets`);
   return list.map((s, i) => decodeRef(s, `${field}[${i}]`));
 }
 
