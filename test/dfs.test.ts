@@ -81,6 +81,32 @@ describe('DFS on three engine processes', () => {
     expect(r.codes).toEqual(Array(CLIENTS - 1).fill('ENOENT'));
   }, 30_000);
 
+  it('a file over every target of three engines: stat sizes it and unlink removes every shard (collective calls per engine)', async () => {
+    const chunk = 256 * 1024;
+    const [m, other, third] = await Promise.all(
+      pools.slice(0, 3).map((p) => Dfs.mount(p, 'wide', { create: true, oclass: 'SX', chunkSize: chunk })),
+    );
+    if (!m || !other || !third) throw new Error('three mounts expected');
+    // One chunk per shard of the SX file's six, each on its own target, and a short last one.
+    const bytes = Buffer.alloc(6 * chunk + 1000);
+    for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
+    await m.fs.writeFile('/wide', bytes);
+    const { entry } = await m.lookup('/wide', 'stat');
+    const obj = m.container.object(entry.oid);
+    const dkeys = async () => {
+      const out: unknown[] = [];
+      for await (const k of obj.listDkeys()) out.push(k);
+      return out;
+    };
+    expect((await dkeys()).length).toBe(7);
+    expect((await other.fs.stat('/wide')).size).toBe(bytes.length);
+    expect(Buffer.from(await third.fs.readFile('/wide')).equals(bytes)).toBe(true);
+    await other.fs.unlink('/wide');
+    expect(await dkeys()).toEqual([]);
+    await expect(m.fs.stat('/wide')).rejects.toMatchObject({ code: 'ENOENT' });
+    for (const x of [m, other, third]) await x.umount();
+  }, 30_000);
+
   it('concurrent writers to disjoint ranges of one file leave it byte-exact', async () => {
     // Ranges that straddle chunk boundaries (chunks are 256 KiB here) and leave no gaps.
     const piece = 700 * 1024 + 13;
