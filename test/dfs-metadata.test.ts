@@ -181,6 +181,32 @@ describe('dfs metadata paths', () => {
       expect(walked.chain[walked.chain.length - 1]!.entry.mode & 0o777).toBe(0o700);
     });
 
+    it('a create in a cached directory is one insert; with the cache off the parent is looked up first', async () => {
+      const uncached = await Dfs.mount(pool, 'fs', { dirCacheMs: 0 });
+      try {
+        await dfs.fs.mkdir('/lc3');
+        await dfs.fs.writeFile('/lc3/warm', '');
+        const calls = async () => {
+          const { ops } = await sys.engineCounters(0);
+          return { fetch: ops.fetch.count, update: ops.update.count };
+        };
+        const created = async (m: Dfs, path: string) => {
+          const before = await calls();
+          await m.fs.writeFile(path, '');
+          const after = await calls();
+          return { fetch: after.fetch - before.fetch, update: after.update - before.update };
+        };
+        expect(await created(dfs, '/lc3/a')).toEqual({ fetch: 0, update: 1 });
+        expect(await created(uncached, '/lc3/b')).toEqual({ fetch: 1, update: 1 });
+        expect((await uncached.fs.readdir('/lc3')).sort()).toEqual(['a', 'b', 'warm']);
+        // The walk's errors stay: a file or nothing where the directory should be.
+        expect(await code(dfs.fs.writeFile('/lc3/a/x', ''))).toBe('ENOTDIR');
+        expect(await code(dfs.fs.writeFile('/lc3/none/x', ''))).toBe('ENOENT');
+      } finally {
+        await uncached.umount();
+      }
+    });
+
     it("another mount's rename of a directory is seen after dirCacheMs, or at once with the cache off", async () => {
       const cached = await Dfs.mount(pool, 'fs', { dirCacheMs: 200 });
       const uncached = await Dfs.mount(pool, 'fs', { dirCacheMs: 0 });

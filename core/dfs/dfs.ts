@@ -241,7 +241,16 @@ export class Dfs {
    * (all of them, or all but the last with `follow: false`). A missing last component resolves
    * with `entry` undefined; a missing directory on the way is ENOENT.
    */
-  async resolve(path: string, syscall: string, options: { follow?: boolean } = {}): Promise<Resolved> {
+  /**
+   * Walk `path`. Directories on the way come from the lookup cache when fresh; the last component
+   * is fetched, unless `dirFromCache` (the caller wants a directory to work in, as a create does
+   * its parent): then a cached directory serves, and a fetched one is cached.
+   */
+  async resolve(
+    path: string,
+    syscall: string,
+    options: { follow?: boolean; dirFromCache?: boolean } = {},
+  ): Promise<Resolved> {
     this.checkMounted(syscall, path);
     const follow = options.follow ?? true;
     const parts = splitPath(path, syscall);
@@ -278,7 +287,7 @@ export class Dfs {
           continue;
         }
         const dir = chain[chain.length - 1]!;
-        const cached = last ? undefined : this.cachedDir(dir, name);
+        const cached = last && options.dirFromCache !== true ? undefined : this.cachedDir(dir, name);
         const gen = this.dirCacheGen;
         const entry = cached ? cached.entry : await this.fetchEntry(dir.oid, name);
         const here = `/${[...walked, name].join('/')}`;
@@ -306,6 +315,8 @@ export class Dfs {
         }
         if (last) {
           if (mustBeDir && !isDir(entry)) throw new DfsError('ENOTDIR', syscall, path);
+          if (options.dirFromCache === true && cached === undefined && isDir(entry))
+            this.cacheDir(dir, name, entry, gen);
           return { dir, name, entry, chain, path: here };
         }
         if (!isDir(entry)) throw new DfsError('ENOTDIR', syscall, path);
@@ -451,7 +462,9 @@ export class Dfs {
       return undefined;
     let parent: Resolved;
     try {
-      parent = await this.resolve(cut <= 0 ? '/' : path.slice(0, cut), 'open');
+      // The parent from the lookup cache when fresh (as a longer path's walk would take it): a
+      // create in a cached directory is one insert.
+      parent = await this.resolve(cut <= 0 ? '/' : path.slice(0, cut), 'open', { dirFromCache: true });
     } catch (err) {
       throw err instanceof DfsError ? new DfsError(err.code, 'open', path) : err;
     }
