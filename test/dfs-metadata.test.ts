@@ -181,7 +181,7 @@ describe('dfs metadata paths', () => {
       expect(walked.chain[walked.chain.length - 1]!.entry.mode & 0o777).toBe(0o700);
     });
 
-    it('a create in a cached directory is one insert; with the cache off the parent is looked up first', async () => {
+    it('a create or mkdir in a cached directory is one insert; with the cache off the parent is looked up first', async () => {
       const uncached = await Dfs.mount(pool, 'fs', { dirCacheMs: 0 });
       try {
         await dfs.fs.mkdir('/lc3');
@@ -190,18 +190,22 @@ describe('dfs metadata paths', () => {
           const { ops } = await sys.engineCounters(0);
           return { fetch: ops.fetch.count, update: ops.update.count };
         };
-        const created = async (m: Dfs, path: string) => {
+        const created = async (make: () => Promise<unknown>) => {
           const before = await calls();
-          await m.fs.writeFile(path, '');
+          await make();
           const after = await calls();
           return { fetch: after.fetch - before.fetch, update: after.update - before.update };
         };
-        expect(await created(dfs, '/lc3/a')).toEqual({ fetch: 0, update: 1 });
-        expect(await created(uncached, '/lc3/b')).toEqual({ fetch: 1, update: 1 });
-        expect((await uncached.fs.readdir('/lc3')).sort()).toEqual(['a', 'b', 'warm']);
-        // The walk's errors stay: a file or nothing where the directory should be.
+        expect(await created(() => dfs.fs.writeFile('/lc3/a', ''))).toEqual({ fetch: 0, update: 1 });
+        expect(await created(() => uncached.fs.writeFile('/lc3/b', ''))).toEqual({ fetch: 1, update: 1 });
+        expect(await created(() => dfs.fs.mkdir('/lc3/c'))).toEqual({ fetch: 0, update: 1 });
+        expect((await uncached.fs.readdir('/lc3')).sort()).toEqual(['a', 'b', 'c', 'warm']);
+        // The walk's errors stay: a file or nothing where the directory should be, a name taken.
         expect(await code(dfs.fs.writeFile('/lc3/a/x', ''))).toBe('ENOTDIR');
         expect(await code(dfs.fs.writeFile('/lc3/none/x', ''))).toBe('ENOENT');
+        expect(await code(dfs.fs.mkdir('/lc3/a'))).toBe('EEXIST');
+        expect(await code(dfs.fs.mkdir('/lc3/a/x'))).toBe('ENOTDIR');
+        expect(await code(dfs.fs.mkdir('/lc3/none/x'))).toBe('ENOENT');
       } finally {
         await uncached.umount();
       }

@@ -360,7 +360,8 @@ export class Dfs {
   }
 
   async mkdir(path: string, mode = 0o777): Promise<void> {
-    const r = await this.resolve(path, 'mkdir', { follow: false });
+    const r =
+      (await this.newEntryAt(path, 'mkdir')) ?? (await this.resolve(path, 'mkdir', { follow: false }));
     if (r.entry !== undefined) throw new DfsError('EEXIST', 'mkdir', path);
     this.checkWritable('mkdir', path);
     await this.insertEntry(r, 'mkdir', path, async (now) => ({
@@ -455,6 +456,24 @@ export class Dfs {
     mode: number,
     exclusive: boolean,
   ): Promise<(Resolved & { entry: Entry }) | undefined> {
+    const r = await this.newEntryAt(path, 'open');
+    if (r === undefined) return undefined;
+    try {
+      return { ...r, entry: await this.createIn(r, r.path, { mode }) };
+    } catch (err) {
+      if (err instanceof DfsError && err.code === 'EEXIST' && !exclusive) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Where a new entry at `path` goes, without looking the name up (the insert that follows finds
+   * a name already there: DER_EXIST), its parent taken from the lookup cache when fresh, as a walk
+   * to a deeper path would: in a cached directory a create or mkdir is one insert. Undefined when
+   * the last component is not a plain name, or the mount is read-only: the caller then walks the
+   * whole path.
+   */
+  private async newEntryAt(path: string, syscall: string): Promise<Resolved | undefined> {
     if (this.readOnly || typeof path !== 'string') return undefined;
     const cut = path.lastIndexOf('/');
     const name = path.slice(cut + 1);
@@ -462,23 +481,15 @@ export class Dfs {
       return undefined;
     let parent: Resolved;
     try {
-      // The parent from the lookup cache when fresh (as a longer path's walk would take it): a
-      // create in a cached directory is one insert.
-      parent = await this.resolve(cut <= 0 ? '/' : path.slice(0, cut), 'open', { dirFromCache: true });
+      parent = await this.resolve(cut <= 0 ? '/' : path.slice(0, cut), syscall, { dirFromCache: true });
     } catch (err) {
-      throw err instanceof DfsError ? new DfsError(err.code, 'open', path) : err;
+      throw err instanceof DfsError ? new DfsError(err.code, syscall, path) : err;
     }
-    if (parent.entry === undefined) throw new DfsError('ENOENT', 'open', path);
-    if (!isDir(parent.entry)) throw new DfsError('ENOTDIR', 'open', path);
+    if (parent.entry === undefined) throw new DfsError('ENOENT', syscall, path);
+    if (!isDir(parent.entry)) throw new DfsError('ENOTDIR', syscall, path);
     const dir: DirRef = { oid: parent.entry.oid, entry: parent.entry };
     const at = `${parent.path === '/' ? '' : parent.path}/${name}`;
-    const r: Resolved = { dir, name, entry: undefined, chain: [...parent.chain, dir], path: at };
-    try {
-      return { ...r, entry: await this.createIn(r, at, { mode }) };
-    } catch (err) {
-      if (err instanceof DfsError && err.code === 'EEXIST' && !exclusive) return undefined;
-      throw err;
-    }
+    return { dir, name, entry: undefined, chain: [...parent.chain, dir], path: at };
   }
 
   async unlink(path: string): Promise<void> {
