@@ -239,12 +239,10 @@ export class Dfs {
   /**
    * Resolve a path: walk from the root fetching one entry per component, following symlinks
    * (all of them, or all but the last with `follow: false`). A missing last component resolves
-   * with `entry` undefined; a missing directory on the way is ENOENT.
-   */
-  /**
-   * Walk `path`. Directories on the way come from the lookup cache when fresh; the last component
-   * is fetched, unless `dirFromCache` (the caller wants a directory to work in, as a create does
-   * its parent): then a cached directory serves, and a fetched one is cached.
+   * with `entry` undefined; a missing directory on the way is ENOENT. Directories on the way come
+   * from the lookup cache when fresh; the last component is fetched, unless `dirFromCache` (the
+   * caller wants a directory to work in, as a create its parent): then a cached directory serves,
+   * and a fetched one is cached.
    */
   async resolve(
     path: string,
