@@ -650,7 +650,7 @@ export class Engine implements ObjApi, EnginePeer {
    */
   private async punchShards(to: ObjTarget, shards: TargetRef[]): Promise<bigint> {
     const all = this.collective(to, shards);
-    for (const shard of all) this.store(shard);
+    const stores = all.map((shard) => this.store(shard));
     if (all.some((shard) => this.replicated(shard))) {
       const epochs = await Promise.all(all.map((shard) => this.punchOnce({ kind: 'punch_obj', to: shard })));
       let newest = 0n;
@@ -659,7 +659,7 @@ export class Engine implements ObjApi, EnginePeer {
     }
     const epoch = hlc.now();
     const op: VosOp = { op: 'punch_obj', cont: to.cont, oid: to.oid };
-    await Promise.all(all.map((shard) => this.store(shard).apply(epoch, [op])));
+    await Promise.all(stores.map((store) => store.apply(epoch, [op])));
     return epoch;
   }
 
@@ -723,8 +723,13 @@ export class Engine implements ObjApi, EnginePeer {
   ): Promise<Uint8Array | undefined> {
     return this.stats.time('query', () => {
       if (shards === undefined) return this.authorized(to).queryDkey(to.cont, to.oid, epoch, which);
-      // A collective query: every named target checked first, then each shard asked.
-      const stores = this.collective(to, shards).map((shard) => this.authorized(shard));
+      // A collective query: one token (the shards share the container), every named target
+      // checked first, then each shard asked.
+      this.authorize(to, 'r');
+      const stores = this.collective(to, shards).map((shard) => {
+        this.checkFresh(shard);
+        return this.store(shard);
+      });
       let best: Uint8Array | undefined;
       for (const store of stores) {
         const k = store.queryDkey(to.cont, to.oid, epoch, which);
