@@ -250,11 +250,9 @@ export function queryRecx(
 }
 
 /** Distinct object ids with any record (data or punch) in a container, in id order. */
-export function listObjects(vis: Visibility, cid: number | undefined, deferred: Oid[] = []): Oid[] {
+export function listObjects(vis: Visibility, cid: number | undefined): Oid[] {
   if (cid === undefined) return [];
   const seen = new Map<string, Oid>();
-  // Objects whose only record is a punch not yet written (Target's deferred punches).
-  for (const oid of deferred) seen.set(objPrefix(cid, oid).toString('hex'), oid);
   for (const db of [vis.store.main, vis.store.punch]) {
     const cEnd = prefixEnd(contPrefix(cid));
     let pos = contPrefix(cid);

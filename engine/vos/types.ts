@@ -83,7 +83,7 @@ export interface RecoveryStats {
   bytesReclaimed: number;
   /** Prepared transactions found on open (resolved by the engine with commitDtx/abortDtx). */
   pendingDtx: number;
-  /** Deferred object punches a killed process had acknowledged, written from the punch journal. */
+  /** Punches replayed from a punch journal an earlier build left behind (see punch-journal.ts). */
   punchesReplayed: number;
 }
 
@@ -216,12 +216,10 @@ export interface VosTarget {
   /**
    * Counters since the store was opened. csumErrors: reads of checksummed records (one per record
    * piece of a fetch) whose bytes failed their checksum; each failed its fetch with DER_CSUM.
-   * deferredPunches (a gauge): object punches acknowledged and not yet on file — punches of objects
-   * with no record on the target, which the target's next commit writes (README "Invariants").
    * punchedObjects (a gauge): objects with a punch record, held in memory so that reads of other
    * objects skip punch lookups; aggregation forgets those whose punches it removed.
    */
-  counters(): { csumErrors: number; deferredPunches: number; punchedObjects: number };
+  counters(): { csumErrors: number; punchedObjects: number };
   /** Data-file size and bytes in use, for metrics and tests. */
   usage(): { fileBytes: number; usedBytes: number; freeBytes: number };
   /** Flush and close. The store must not be used afterwards. */
