@@ -170,7 +170,11 @@ async function flushAllReads(): Promise<void> {
   for (const c of copied) settleRun(c.run, c.err);
 }
 
+const FLUSHED = Promise.resolve();
+
 function flushAllWrites(): Promise<void> {
+  // Nothing queued and nothing running: the case of every commit that writes no data-file bytes.
+  if (filesWithWrites.size === 0 && writesInFlight.size === 0) return FLUSHED;
   const files = [...filesWithWrites];
   filesWithWrites.clear();
   const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
@@ -183,7 +187,7 @@ function flushAllWrites(): Promise<void> {
     void done.then(forget, forget);
   }
   for (const w of work) if (!async.has(w.run)) w.f.writeRunNow(w.run);
-  return writesInFlight.size === 0 ? Promise.resolve() : Promise.all(writesInFlight).then(() => undefined);
+  return writesInFlight.size === 0 ? FLUSHED : Promise.all(writesInFlight).then(() => undefined);
 }
 
 /** A failed data-file write as the error of the commits whose bytes it carried. */

@@ -206,10 +206,13 @@ async function dropStalePunches(
  */
 function forgetUnpunched(vis: Visibility, removed: Buffer[]): void {
   const { punch } = vis.store;
-  const names = new Set(removed.map(objNameOfKey));
-  for (const name of names) {
-    const pfx = Buffer.from(name, 'latin1');
-    if (vis.store.firstKey(punch, pfx, prefixEnd(pfx)) === undefined) vis.punched.delete(name);
+  const seen = new Set<string>();
+  for (const key of removed) {
+    const name = objNameOfKey(key);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const pfx = key.subarray(0, OBJ_PREFIX_BYTES);
+    if (vis.store.firstKey(punch, pfx, prefixEnd(pfx)) === undefined) vis.punched.forgetKey(pfx);
   }
 }
 

@@ -180,12 +180,7 @@ export function keyOid(key: Buffer): Oid {
   return { hi: key.readBigUInt64BE(4), lo: key.readBigUInt64BE(12) };
 }
 
-/** The in-memory name of an object (the punched set): its 20-byte key prefix as a latin1 string. */
-export function objName(contId: number, oid: Oid): string {
-  return objPrefix(contId, oid).toString('latin1');
-}
-
-/** objName of the object a main or punch key belongs to. */
+/** A string naming the object a main or punch key belongs to: its 20-byte key prefix as latin1. */
 export function objNameOfKey(key: Buffer): string {
   return key.toString('latin1', 0, OBJ_PREFIX_BYTES);
 }

@@ -10,15 +10,15 @@ import { type Extent, ExtentAllocator, verifyTiling } from '../bio/allocator.js'
 import type { DataFile } from '../bio/data-file.js';
 import { type DtxRecord, decodeDtx } from './dtx.js';
 import type { IndexStore } from './index-store.js';
-import { OBJ_PREFIX_BYTES, objNameOfKey, recordTag } from './keys.js';
+import { recordTag } from './keys.js';
+import { PunchedObjects } from './punched.js';
 import { decodeAnyPayload, payloadHeldBytes, WHERE_FILE } from './records.js';
 import type { RecoveryStats } from './types.js';
-import { punchLevelBit } from './visibility.js';
 
 export interface Recovered {
   alloc: ExtentAllocator;
   contBytes: Map<number, number>;
-  punched: Map<string, number>;
+  punched: PunchedObjects;
   dtx: DtxRecord[];
   stats: RecoveryStats;
 }
@@ -35,11 +35,8 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
     contBytes.set(cid, (contBytes.get(cid) ?? 0) + payloadHeldBytes(payload));
     if (payload.where === WHERE_FILE) refs.push({ off: payload.off, len: payload.len });
   }
-  const punched = new Map<string, number>();
-  for (const key of store.punch.getKeys({ snapshot: false })) {
-    const name = objNameOfKey(key);
-    punched.set(name, (punched.get(name) ?? 0) | punchLevelBit(key[OBJ_PREFIX_BYTES]!));
-  }
+  const punched = new PunchedObjects();
+  for (const key of store.punch.getKeys({ snapshot: false })) punched.noteKey(key);
   const dtx: DtxRecord[] = [];
   for (const { value } of store.dtx.getRange({})) {
     const r = decodeDtx(value);

@@ -35,7 +35,7 @@ import {
   writeEffects,
 } from './effects.js';
 import { IndexStore } from './index-store.js';
-import { akeyPrefix, contPrefix, punchKey, punchPrefix } from './keys.js';
+import { akeyPrefix, punchKey, punchPrefix } from './keys.js';
 import { readLeftoverPunches } from './punch-journal.js';
 import * as reads from './reads.js';
 import { KIND_ARRAY } from './records.js';
@@ -712,9 +712,7 @@ export class Target implements VosTarget {
     await destroyContainerRecords(this.vis, cid, (fn) => this.commit(fn));
     await this.commit(() => this.store.dropCont(cont));
     this.contBytes.delete(cid);
-    const cname = contPrefix(cid).toString('latin1');
-    for (const name of [...this.vis.punched.keys()])
-      if (name.startsWith(cname)) this.vis.punched.delete(name);
+    this.vis.punched.forgetContainer(cid);
   }
 
   containerBytes(cont: string): number {

@@ -16,9 +16,6 @@ import {
   dkeyPrefix,
   extentKeyIdx,
   keyEpoch,
-  OBJ_PREFIX_BYTES,
-  objName,
-  objNameOfKey,
   objPrefix,
   PUNCH_AKEY,
   PUNCH_DKEY,
@@ -33,6 +30,7 @@ import {
   TAG_SINGLE,
   withTag,
 } from './keys.js';
+import { type PunchedObjects, punchLevelBit } from './punched.js';
 import {
   type AkeyMeta,
   decodeExtent,
@@ -46,10 +44,6 @@ import {
 
 const IDX_ZERO = Buffer.alloc(8);
 
-/** Bit of a punch level (keys.ts PUNCH_OBJ, PUNCH_DKEY, PUNCH_AKEY) in `Visibility.punched`'s masks. */
-export function punchLevelBit(level: number): number {
-  return 1 << (level - 1);
-}
 const OBJ_BIT = punchLevelBit(PUNCH_OBJ);
 const DKEY_BIT = punchLevelBit(PUNCH_DKEY);
 const AKEY_BIT = punchLevelBit(PUNCH_AKEY);
@@ -63,25 +57,18 @@ export class Visibility {
   constructor(
     readonly store: IndexStore,
     readonly data: DataFile,
-    /**
-     * objName of every object with any punch record -> the levels it has records at (a mask of
-     * punchLevelBit): reads of other objects skip punch lookups, and reads of these look only at
-     * the levels present (a directory whose entries were removed has dkey punches only). A
-     * superset of what the punch db holds is safe (it costs lookups); a subset is not.
-     */
-    readonly punched: Map<string, number>,
+    /** Every object with a punch record, and the levels it has them at. */
+    readonly punched: PunchedObjects,
   ) {}
 
   /** Record that the punch db holds (or is about to hold, in this transaction) punch key `key`. */
   notePunchKey(key: Uint8Array): void {
-    const k = Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.length);
-    const name = objNameOfKey(k);
-    this.punched.set(name, (this.punched.get(name) ?? 0) | punchLevelBit(k[OBJ_PREFIX_BYTES]!));
+    this.punched.noteKey(Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.length));
   }
 
   /** The punch levels an object has records at (0: none). */
   private levels(cid: number, oid: Oid): number {
-    return this.punched.size === 0 ? 0 : (this.punched.get(objName(cid, oid)) ?? 0);
+    return this.punched.levels(cid, oid);
   }
 
   /** Newest punch <= e with exactly this punch prefix, or 0n. */
