@@ -521,3 +521,36 @@ describe('fetch limits', () => {
     ).toThrow(/over 1073741824/);
   });
 });
+
+describe('commit batching', () => {
+  it('commits queued together share a batch, and each is readable once its promise resolves', async () => {
+    const t = await fresh();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => put(t, 10n + BigInt(i), `d${i}`, [sv('a', `v${i}`)])),
+    );
+    for (let i = 0; i < 50; i++) expect(getS(t, EPOCH_MAX, `d${i}`, 'a')).toBe(`v${i}`);
+    for (let i = 0; i < 20; i++) {
+      await put(t, 100n + BigInt(i), 'seq', [sv('a', `s${i}`)]);
+      expect(getS(t, EPOCH_MAX, 'seq', 'a')).toBe(`s${i}`);
+    }
+  });
+
+  it('a caller awaiting commit after commit still lets the event loop turn (timers, sockets)', async () => {
+    const t = await fresh();
+    // Batches run as soon as the microtask queue is empty, which never lets the loop turn on its
+    // own while a caller awaits one commit after another; every BATCHES_PER_TURN_MAX-th batch in
+    // a row waits for the turn. Without that, this loop would starve the immediates below.
+    const commits = 640;
+    let turns = 0;
+    let stop = false;
+    const spin = () => {
+      turns++;
+      if (!stop) setImmediate(spin);
+    };
+    setImmediate(spin);
+    for (let i = 0; i < commits; i++) await put(t, 10n + BigInt(i), 'd', [sv('a', `v${i}`)]);
+    stop = true;
+    // One turn per 32 batches at least (BATCHES_PER_TURN_MAX), with room for the loop's own.
+    expect(turns).toBeGreaterThanOrEqual(commits / 32 / 2);
+  });
+});
