@@ -43,40 +43,76 @@ export interface Flags {
   str(name: string): string | undefined;
 }
 
-/** --quick, --keep, --results / --no-results and the bench's own flags (BENCH_QUICK=1 = --quick). */
+/** The flags a bench takes, for --help and for a usage error. */
+function usage(spec: FlagSpec): string {
+  const own = [
+    ...Object.keys(spec.numbers).map((n) => `--${n} N`),
+    ...Object.keys(spec.lists ?? {}).map((n) => `--${n} N,N,...`),
+    ...(spec.strings ?? []).map((n) => `--${n} VALUE`),
+  ];
+  return `options: --quick, --keep, --results, --no-results${own.map((o) => `, ${o}`).join('')} (see the comment at the top of bench/<name>.ts)`;
+}
+
+/** Print what was wrong with the command line and the flags there are, then exit 2. */
+function usageError(spec: FlagSpec, message: string): never {
+  console.error(`${process.argv[1] ?? 'bench'}: ${message}\n${usage(spec)}`);
+  process.exit(2);
+}
+
+/**
+ * --quick, --keep, --results / --no-results, --help and the bench's own flags
+ * (BENCH_QUICK=1 = --quick). A flag the bench does not take, or a bad number, exits 2 with a
+ * usage line before anything runs.
+ */
 export function benchFlags(argv: string[], spec: FlagSpec): Flags {
   const valued = [...Object.keys(spec.numbers), ...Object.keys(spec.lists ?? {}), ...(spec.strings ?? [])];
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      quick: { type: 'boolean' },
-      keep: { type: 'boolean' },
-      results: { type: 'boolean' },
-      'no-results': { type: 'boolean' },
-      ...Object.fromEntries(valued.map((n) => [n, { type: 'string' as const }])),
-    },
-  });
-  const v = values as Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean' },
+        keep: { type: 'boolean' },
+        results: { type: 'boolean' },
+        'no-results': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(valued.map((n) => [n, { type: 'string' as const }])),
+      },
+    }).values;
+  } catch (err) {
+    usageError(spec, (err as Error).message);
+  }
+  if (values.help === true) {
+    console.log(usage(spec));
+    process.exit(0);
+  }
+  const v = values;
   const quick = v.quick === true || process.env.BENCH_QUICK === '1';
+  const nums = new Map<string, number>();
+  for (const [name, [real, small, envName]] of Object.entries(spec.numbers)) {
+    const fromEnv = envName ? process.env[envName] : undefined;
+    const raw = (v[name] as string | undefined) ?? (fromEnv === '' ? undefined : fromEnv);
+    const n = raw !== undefined ? Number(raw) : quick ? small : real;
+    if (!Number.isSafeInteger(n) || n <= 0)
+      usageError(spec, `--${name}${envName ? ` (or ${envName})` : ''} needs a positive integer, not ${raw}`);
+    nums.set(name, n);
+  }
+  const lists = new Map<string, number[]>();
+  for (const [name, dflt] of Object.entries(spec.lists ?? {})) {
+    const raw = (v[name] as string | undefined) ?? dflt;
+    const out = raw.split(',').map(Number);
+    if (out.some((d) => !Number.isSafeInteger(d) || d < 1))
+      usageError(spec, `--${name} takes positive integers separated by commas, like 1,4, not ${raw}`);
+    lists.set(name, out);
+  }
   return {
     quick,
     keep: v.keep === true,
     writeResults: v.results === true || (!quick && v['no-results'] !== true),
-    num(name) {
-      const [real, small, envName] = spec.numbers[name]!;
-      const raw = (v[name] as string | undefined) ?? (envName ? process.env[envName] : undefined);
-      const n = raw !== undefined ? Number(raw) : quick ? small : real;
-      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} needs a positive integer`);
-      return n;
-    },
-    list(name) {
-      const out = ((v[name] as string | undefined) ?? spec.lists![name]!).split(',').map(Number);
-      if (out.some((d) => !Number.isSafeInteger(d) || d < 1))
-        throw new Error(`--${name} takes a list like 1,4`);
-      return out;
-    },
+    num: (name) => nums.get(name)!,
+    list: (name) => lists.get(name)!,
     str: (name) => v[name] as string | undefined,
   };
 }

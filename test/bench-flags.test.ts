@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The bench scripts' command lines (bench/common.ts benchFlags), as child processes of the
+ * compiled dist/bench/*.js (built by the global setup): bad flags exit 2 with the message and the
+ * flags there are, before anything runs; --help lists them and exits 0.
+ */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bench = (name: string, args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, 'dist/bench', `${name}.js`), ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: withoutBenchSizes(),
+  });
+/** This process's environment without the variables that set bench sizes. */
+function withoutBenchSizes(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('BENCH_')) delete env[k];
+  return env;
+}
+
+describe('bench command lines', () => {
+  it('--help lists the flags and exits 0', () => {
+    const r = bench('vos', ['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--array-mib N');
+    expect(r.stdout).toContain('--depths N,N,...');
+  });
+
+  it.each([
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['--mib', 'x'], '--mib (or BENCH_DFS_MIB) needs a positive integer, not x'],
+    [['--files', '0'], '--files (or BENCH_DFS_FILES) needs a positive integer, not 0'],
+    [['--depths', '1,a'], '--depths takes positive integers separated by commas, like 1,4, not 1,a'],
+  ])('dfs %j exits 2 naming what was wrong', (args, message) => {
+    const r = bench('dfs', args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toContain('options: --quick');
+    expect(r.stdout).toBe('');
+  });
+});
