@@ -4,8 +4,8 @@
  *
  * Every write goes through `commit`, batched with every other commit queued by the same event
  * into one LMDB commit (group commit): with durability 'process', one synchronous LMDB
- * transaction run once the microtask queue is empty (`inBatch`); with 'fsync', lmdb-js's asynchronous transactions (its write
- * thread overlaps the fsyncs). Each commit first writes the queued data-file bytes and persists
+ * transaction run once the microtask queue is empty (`inBatch`); with 'fsync', lmdb-js's
+ * asynchronous transactions (its write thread overlaps the fsyncs). Each commit first writes the queued data-file bytes and persists
  * the allocator, so the space a record references is on file, and accounted, no later than the
  * commit that makes the record visible.
  */
@@ -75,7 +75,7 @@ const EMPTY = Buffer.alloc(0);
  */
 type CommitMode = 'plain' | 'child' | 'dry-run';
 
-/** A commit queued for this turn's batch (durability 'process'). */
+/** A commit queued for the next batch (durability 'process'). */
 interface BatchItem {
   work: () => unknown;
   resolve: (v: unknown) => void;
@@ -112,7 +112,7 @@ function scheduleBatch(run: () => void): void {
 
 export class Target implements VosTarget {
   private closed = false;
-  /** Commits queued this turn (durability 'process'); run by `runBatch`. */
+  /** Commits queued for the next batch (durability 'process'); run by `runBatch`. */
   private batch: BatchItem[] | undefined;
   /** Fetched chunks that failed their checksum (since the store was opened). */
   private csumErrors = 0;
