@@ -50,8 +50,11 @@ const STREAM_PIECE_BYTES = MiB;
  */
 const PRODUCER_RING_BUFFERS = 16;
 const FILE_CHUNK_BYTES = MiB;
-/** Pieces each side writes and reads back, untimed, before the stream rows (code warm-up). */
-const STREAM_WARMUP_PIECES = 64;
+/**
+ * Pieces each side writes and reads back, untimed, before the stream rows (code warm-up): with 64,
+ * our first timed segment still ran at about half the speed of the next three.
+ */
+const STREAM_WARMUP_PIECES = 256;
 /**
  * Files each side creates, stats and unlinks, untimed, before the (b) rows of a depth: the timed
  * segments then measure warmed code on both sides (JIT-compiled paths, a grown heap), as
@@ -177,15 +180,18 @@ async function streamRows(
     await fn();
     return (performance.now() - t0) / 1000;
   };
-  // Untimed: each side's stream code once (as the (b) rows warm up), then page cache this VM has
-  // backed for all the timed writes, so that neither side meets the first touch of pages the host
-  // took back (bench/README.md, "Memory of this VM").
+  // Untimed: page cache this VM has backed for all the writes below, so that neither side meets
+  // the first touch of pages the host took back (bench/README.md, "Memory of this VM"); then each
+  // side's stream code, into a file of its own: after the scratch file's deletion, so that the
+  // first timed segment (ours, in rep 0) does not take on what that deletion left the file system
+  // to do, and long enough that the timed segments run warmed code (as the (b) rows warm up).
   const warm = Math.min(STREAM_WARMUP_PIECES, count);
+  warmPageCache(o.dir, 2 * (o.streamBytes + warm * STREAM_PIECE_BYTES));
   for (let s = 0; s < 2; s++) {
-    await pipeline(producer(ring, 0, warm), sides[s]!.writer(paths[s]!, 0));
-    await consume(sides[s]!.reader(paths[s]!, 0, warm * STREAM_PIECE_BYTES - 1), sides[s]!.name, 0, warm);
+    const path = `${paths[s]!}.warm`;
+    await pipeline(producer(ring, 0, warm), sides[s]!.writer(path, 0));
+    await consume(sides[s]!.reader(path, 0, warm * STREAM_PIECE_BYTES - 1), sides[s]!.name, 0, warm);
   }
-  warmPageCache(o.dir, 2 * o.streamBytes);
   // Segment k writes (then reads) pieces [k*perRep, (k+1)*perRep) of one file per side, each side
   // first in turn, so that both see the same minutes of this machine.
   for (let rep = 0; rep < o.reps; rep++) {
@@ -431,7 +437,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}, ${fsType}; the embedded store (1 engine, 4 targets, durability 'process': nothing fsynced) and the local baseline folder are both in it. File class: ${o.oclass ?? "the mount's default (SX at redundancy factor 0, as DAOS)"}${o.smallOclass ? `; the (b) rows marked ${o.smallOclass} repeat (b) in a second container whose files are ${o.smallOclass}, for information` : ''}; chunk 1 MiB. Streams: highWaterMark ${STREAM_PIECE_BYTES / MiB} MiB on all four (Node's defaults are 64 KiB for read streams, 16 KiB for write streams; a DfsFs stream's is 1 MiB), fed by \`pipeline\` from a generator of 1 MiB buffers and read with \`for await\`. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`, after an untimed warm-up: ${STREAM_WARMUP_PIECES} pieces written and read per side, then ${(2 * o.streamBytes + WARM_MARGIN_BYTES) / MiB} MiB written to a scratch file and deleted (page cache this VM has backed; bench/README.md).`,
+    `Scratch folder: ${o.dir}, ${fsType}; the embedded store (1 engine, 4 targets, durability 'process': nothing fsynced) and the local baseline folder are both in it. File class: ${o.oclass ?? "the mount's default (SX at redundancy factor 0, as DAOS)"}${o.smallOclass ? `; the (b) rows marked ${o.smallOclass} repeat (b) in a second container whose files are ${o.smallOclass}, for information` : ''}; chunk 1 MiB. Streams: highWaterMark ${STREAM_PIECE_BYTES / MiB} MiB on all four (Node's defaults are 64 KiB for read streams, 16 KiB for write streams; a DfsFs stream's is 1 MiB), fed by \`pipeline\` from a generator of 1 MiB buffers and read with \`for await\`. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`, after an untimed warm-up: ${(2 * (o.streamBytes + Math.min(STREAM_WARMUP_PIECES, o.streamBytes / STREAM_PIECE_BYTES) * STREAM_PIECE_BYTES) + WARM_MARGIN_BYTES) / MiB} MiB written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${STREAM_WARMUP_PIECES} pieces written to a file of each side's own and read back.`,
     '',
     table(rows),
     '',

@@ -174,16 +174,17 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
         checkStamp('FileHandle', b.subarray(0, bytesRead), i);
       });
     };
-    // Untimed: each side's code once, past the timed range (as bench:dfs warms up), then page
-    // cache this VM has backed for both sides' writes at this depth (bench/README.md, "Memory of
-    // this VM"); (c) has filled 2 GiB of it before.
+    // Untimed: page cache this VM has backed for both sides' writes at this depth (bench/README.md,
+    // "Memory of this VM"), then each side's code, past the timed range: after the scratch file's
+    // deletion, so that the first timed segment (ours) does not take on what that deletion left
+    // the file system to do (as bench:dfs warms up).
     const warm = Math.min(ARRAY_WARMUP_OPS, count);
+    warmPageCache(scratch, 2 * (o.arrayBytes + warm * ARRAY_WRITE_BYTES));
     const untimed = { ...t };
     await daosWrite(count, warm, untimed);
     await fileWrite(count, warm, untimed);
     await daosRead(count, warm, untimed);
     await fileRead(count, warm, untimed);
-    warmPageCache(scratch, 2 * o.arrayBytes);
     // Segments alternate between the two sides, each starting first in turn, so that both see
     // the same machine (this VM's page-cache speed swings by 2x from minute to minute).
     for (let rep = 0; rep < o.reps; rep++) {
@@ -543,7 +544,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`.`,
+    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`; before each depth's (a) segments, untimed: twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_OPS} writes and reads per side.`,
     '',
     table(rows),
     '',
