@@ -5,7 +5,7 @@
  * Writes are queued at submission and written before the index transaction that will reference
  * them is queued (`flushWritesAsync`; `flushWrites` inside the transaction catches stragglers), in
  * one positional writev per contiguous run, so a batch of small values becomes a few large writes.
- * Reads planned in one turn are queued, merged the same way and done at the end of the turn.
+ * Reads are queued, merged the same way and done together in a microtask queued by the first.
  */
 import fs from 'node:fs';
 import { assert, DaosError } from '../../core/common/errors.js';
@@ -118,8 +118,8 @@ function views(reads: QueuedRead[]): Uint8Array[] {
 }
 
 /**
- * The data files of this process share one I/O schedule per event-loop turn: the reads queued
- * and the writes flushed in a turn, over every target, are merged into runs and spread at once —
+ * The data files of this process share one I/O schedule: the reads queued before a flush and
+ * the writes a flush takes, over every target, are merged into runs and spread at once —
  * long runs onto the thread pool when there are several, the rest copied by the main thread — so
  * that requests in flight on several targets use several cores.
  */
@@ -358,7 +358,7 @@ export class DataFile {
 
   /**
    * Run `fn` (which plans reads through `read`/`readValue`) with its reads queued; they are
-   * performed at the end of this event-loop turn together with every other queued read, sorted
+   * performed in a microtask (queued by the first) together with every other read queued by then, sorted
    * and merged into one positional readv per contiguous run — as a block layer merges requests.
    * Resolves to fn's result once its bytes are in place.
    */

@@ -423,7 +423,7 @@ describe('containers', () => {
       iods: [sv('a', value)],
       cond,
     });
-    // One event-loop turn: plain, multi-op (its second op fails after its first has written), plain.
+    // One batch: plain, multi-op (its second op fails after its first has written), plain.
     const before = put(t, 2n, 'p1', [sv('a', 'one')]);
     const multi = t.apply(3n, [upd('m1', 'lost'), upd('taken', 'new', 'dkey_insert')]);
     const after = put(t, 4n, 'p2', [sv('a', 'two')]);

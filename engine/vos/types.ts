@@ -124,7 +124,7 @@ export interface VosTarget {
   pendingDtx(): Array<{ dtxId: string; coordinator: DtxCoordinator }>;
 
   /**
-   * fetch, with the data-file reads of every fetch issued in the same event-loop turn merged
+   * fetch, with the data-file reads of every fetch queued before they are flushed (a microtask) merged
    * into positional readv calls per contiguous run (the engine's read path).
    */
   fetchAsync(
