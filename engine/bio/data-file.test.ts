@@ -120,4 +120,60 @@ describe('DataFile', () => {
     expect(await small).toEqual(Buffer.alloc(100, 9));
     f.close();
   });
+
+  it('concurrent readers of long values share the reads, none waits for another to finish', async () => {
+    const f = DataFile.open(tempFile());
+    const K = 256 * 1024; // long: a run the thread pool may take
+    const values = 32;
+    for (let i = 0; i < values; i++) f.queueWrite(i * K, Buffer.alloc(K, i + 1));
+    f.flushWrites();
+    // Eight readers take the next value in turn until 256 reads are done. A read copied at once
+    // while others are on the pool used to complete in a microtask, and its reader took read
+    // after read in microtasks alone while the pool's readers waited: four readers made 63 reads
+    // each and the other four one each (1,017 of 1,024 reads by one reader, with 1 MiB reads).
+    const readers = 8;
+    const reads = 256;
+    const made = new Array<number>(readers).fill(0);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: readers }, async (_, r) => {
+        const out = Buffer.alloc(K);
+        while (next < reads) {
+          const i = next++ % values;
+          await f.deferReads(() => f.read(i * K, K, out, 0));
+          expect(out[0]).toBe(i + 1);
+          expect(out[K - 1]).toBe(i + 1);
+          made[r]!++;
+        }
+      }),
+    );
+    expect(made.reduce((a, b) => a + b)).toBe(reads);
+    // A fair share is 32 each; a reader held up for the others' whole run makes 1.
+    expect(Math.min(...made)).toBeGreaterThanOrEqual(reads / readers / 4);
+    f.close();
+  });
+
+  it('a reader awaiting read after read still lets the event loop turn (timers, sockets)', async () => {
+    const f = DataFile.open(tempFile());
+    const K = 4096;
+    f.queueWrite(0, Buffer.alloc(K, 5));
+    f.flushWrites();
+    // Each read is copied at once (short, alone) and settles in a microtask; every
+    // READ_FLUSHES_PER_TURN_MAX-th flush in a row waits for the loop's turn instead.
+    const reads = 640;
+    let turns = 0;
+    let stop = false;
+    const spin = () => {
+      turns++;
+      if (!stop) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const out = Buffer.alloc(K);
+    for (let i = 0; i < reads; i++) await f.deferReads(() => f.read(0, K, out, 0));
+    stop = true;
+    expect(out.equals(Buffer.alloc(K, 5))).toBe(true);
+    // One turn per 32 flushes at least, with room for the loop's own.
+    expect(turns).toBeGreaterThanOrEqual(reads / 32 / 2);
+    f.close();
+  });
 });

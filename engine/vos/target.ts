@@ -21,6 +21,7 @@ import {
   TARGET_MAP_BYTES,
 } from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
+import { TurnBudget } from '../../core/common/turns.js';
 import type { ShardRole } from '../../core/ec/stripe.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile, dataBytesQueued } from '../bio/data-file.js';
@@ -88,7 +89,7 @@ interface BatchItem {
  * microtask queue is empty, before one waits for the next event-loop turn.
  */
 const BATCHES_PER_TURN_MAX = 32;
-let batchesThisTurn = 0;
+const batchTurns = new TurnBudget(BATCHES_PER_TURN_MAX);
 
 /**
  * Run a batch once the microtask queue is empty (`process.nextTick` from a promise continuation
@@ -99,15 +100,7 @@ let batchesThisTurn = 0;
  * BATCHES_PER_TURN_MAX-th batch in a row waits for the turn, letting timers and sockets in.
  */
 function scheduleBatch(run: () => void): void {
-  if (batchesThisTurn >= BATCHES_PER_TURN_MAX) {
-    setImmediate(run);
-    return;
-  }
-  if (batchesThisTurn++ === 0)
-    setImmediate(() => {
-      batchesThisTurn = 0;
-    });
-  process.nextTick(run);
+  batchTurns.schedule(run, process.nextTick);
 }
 
 export class Target implements VosTarget {
