@@ -125,12 +125,13 @@ describe('DataFile', () => {
     const f = DataFile.open(tempFile());
     const K = 256 * 1024; // long: a run the thread pool may take
     const values = 32;
-    for (let i = 0; i < values; i++) f.queueWrite(i * K, Buffer.alloc(K, i + 1));
+    // A gap after each value, so that no two reads merge into one run.
+    for (let i = 0; i < values; i++) f.queueWrite(i * 2 * K, Buffer.alloc(K, i + 1));
     f.flushWrites();
     // Eight readers take the next value in turn until 256 reads are done. A read copied at once
-    // while others are on the pool used to complete in a microtask, and its reader took read
-    // after read in microtasks alone while the pool's readers waited: four readers made 63 reads
-    // each and the other four one each (1,017 of 1,024 reads by one reader, with 1 MiB reads).
+    // while others were on the pool completed in a microtask, and its reader took read after
+    // read in microtasks alone while the pool's readers waited for the loop to turn: one reader
+    // made 249 of the 256 reads, the others one each.
     const readers = 8;
     const reads = 256;
     const made = new Array<number>(readers).fill(0);
@@ -140,7 +141,7 @@ describe('DataFile', () => {
         const out = Buffer.alloc(K);
         while (next < reads) {
           const i = next++ % values;
-          await f.deferReads(() => f.read(i * K, K, out, 0));
+          await f.deferReads(() => f.read(i * 2 * K, K, out, 0));
           expect(out[0]).toBe(i + 1);
           expect(out[K - 1]).toBe(i + 1);
           made[r]!++;

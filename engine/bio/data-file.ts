@@ -43,15 +43,22 @@ const READ_FLUSHES_PER_TURN_MAX = 32;
 const readTurns = new TurnBudget(READ_FLUSHES_PER_TURN_MAX);
 
 /**
- * Which runs of a flush go to the thread pool: every long one, when there are several, counting
- * `running` long runs already there. So a read planned while others are on the pool joins them
- * rather than being copied here: copied here, it would complete at once and its reader would
- * plan the next, and the next, while the pool's readers wait for the loop to turn (one of eight
- * readers made 1,017 of 1,024 reads that way, the others one each).
+ * A lone long read run goes to the thread pool, not the main thread, when at least this many long
+ * reads are there already: many readers at once. Copied here, it would settle in a microtask and
+ * its reader would plan the next read, and the next, while the pool's readers waited for the loop
+ * to turn (one of eight readers made 1,017 of 1,024 1 MiB reads that way, the others one each).
+ * With fewer (one or two readers), the copy here is faster than a pool round trip, and the
+ * read-flush budget below bounds how long the other reader waits.
+ */
+const POOL_READS_TO_JOIN = 2;
+
+/**
+ * Which runs of a flush go to the thread pool: every long one, when there are several; a lone
+ * long one when `running` long reads are there already (POOL_READS_TO_JOIN).
  */
 function offloaded<T>(runs: Array<Run<T>>, running = 0): Set<Run<T>> {
   const long = runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN);
-  return new Set(long.length + running > 1 ? long : []);
+  return new Set(long.length > 1 || (long.length === 1 && running >= POOL_READS_TO_JOIN) ? long : []);
 }
 
 export interface Run<T> {
