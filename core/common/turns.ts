@@ -10,16 +10,30 @@ export class TurnBudget {
 
   constructor(private readonly perTurn: number) {}
 
-  /** Run `fn` through `soon` (queueMicrotask, process.nextTick), or at the next loop turn once this turn's budget is spent. */
-  schedule(fn: () => void, soon: (fn: () => void) => void): void {
-    if (this.used >= this.perTurn) {
-      setImmediate(fn);
-      return;
-    }
+  /** Count one piece of work: true to run it now, false once this turn's budget is spent (wait for the next). */
+  take(): boolean {
+    if (this.used >= this.perTurn) return false;
     if (this.used++ === 0)
       setImmediate(() => {
         this.used = 0;
       });
-    soon(fn);
+    return true;
+  }
+
+  /** Run `fn` through `soon` (queueMicrotask, process.nextTick), or at the next loop turn once this turn's budget is spent. */
+  schedule(fn: () => void, soon: (fn: () => void) => void): void {
+    if (this.take()) soon(fn);
+    else setImmediate(fn);
+  }
+
+  /** `p`, or once this turn's budget is spent, `p` settled no sooner than the next loop turn. */
+  pace<T>(p: Promise<T>): Promise<T> {
+    if (this.take()) return p;
+    return new Promise<T>((resolve, reject) =>
+      p.then(
+        (v) => setImmediate(resolve, v),
+        (e: unknown) => setImmediate(reject, e),
+      ),
+    );
   }
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { DaosError } from '../../core/common/errors.js';
 import { hlc } from '../../core/common/hlc.js';
 import { oidRedun } from '../../core/common/oid.js';
-import type { EngineCounters } from '../../core/daos/engine-counters.js';
+import { TurnBudget } from '../../core/common/turns.js';
+import type { EngineCounters, EngineOp } from '../../core/daos/engine-counters.js';
 import type {
   EnginePeer,
   EngineRebuildStatus,
@@ -78,6 +79,16 @@ export interface EngineOptions {
 
 /** Layouts kept per engine (objects recently written through it). */
 const LAYOUT_CACHE_ENTRIES = 4096;
+
+/**
+ * Object calls (of every engine of the process) whose results may be given back one after
+ * another in microtasks before one waits for the next event-loop turn. In one process (the
+ * embedded system) reads answered from the index settle at once, so a loop of 20,000 awaited KV
+ * gets or DFS stats never let a 1 ms timer fire (0.5 s and 1.6 s of it); over a socket every
+ * request comes in its own turn and the budget is never spent.
+ */
+const ENGINE_CALLS_PER_TURN_MAX = 64;
+const callTurns = new TurnBudget(ENGINE_CALLS_PER_TURN_MAX);
 
 interface Part {
   ref: TargetRef;
@@ -387,6 +398,19 @@ export class Engine implements ObjApi, EnginePeer {
 
   // ---- the object service ----
 
+  /**
+   * Run an object call: counted and timed (EngineStats), and paced (ENGINE_CALLS_PER_TURN_MAX):
+   * in one process a caller awaiting call after call would otherwise never let the loop turn.
+   */
+  private call<T>(
+    op: EngineOp,
+    fn: () => Promise<T> | T,
+    onDone?: (result: T) => void,
+    onError?: (err: unknown) => void,
+  ): Promise<T> {
+    return callTurns.pace(this.stats.time(op, fn, onDone, onError));
+  }
+
   private store(to: ObjTarget): VosTarget {
     if (to.target.rank !== this.rank)
       throw new DaosError('DER_BAD_TARGET', `request for rank ${to.target.rank} reached rank ${this.rank}`);
@@ -551,7 +575,7 @@ export class Engine implements ObjApi, EnginePeer {
 
   // update and fetch, the hot paths, count and time inline (one async frame per call).
   update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
-    return this.stats.time(
+    return this.call(
       'update',
       () => {
         this.authorize(to, 'w');
@@ -584,7 +608,7 @@ export class Engine implements ObjApi, EnginePeer {
     iods: FetchIod[],
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
-    return this.stats.time(
+    return this.call(
       'fetch',
       () => {
         this.authorize(to, 'r');
@@ -615,7 +639,7 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   punch(op: Exclude<TxOp, { kind: 'update' }>): Promise<bigint> {
-    return this.stats.time('punch', () => {
+    return this.call('punch', () => {
       this.authorize(op.to, 'w');
       return this.punchOnce(op);
     });
@@ -669,7 +693,7 @@ export class Engine implements ObjApi, EnginePeer {
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.stats.time('list', () => this.authorized(to).listDkeys(to.cont, to.oid, epoch, after, limit));
+    return this.call('list', () => this.authorized(to).listDkeys(to.cont, to.oid, epoch, after, limit));
   }
 
   listAkeys(
@@ -679,9 +703,7 @@ export class Engine implements ObjApi, EnginePeer {
     after: Uint8Array | undefined,
     limit: number,
   ): Promise<Uint8Array[]> {
-    return this.stats.time('list', () =>
-      this.authorized(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit),
-    );
+    return this.call('list', () => this.authorized(to).listAkeys(to.cont, to.oid, epoch, dkey, after, limit));
   }
 
   /**
@@ -695,7 +717,7 @@ export class Engine implements ObjApi, EnginePeer {
     dkey: Uint8Array,
     akey: Uint8Array,
   ): Promise<Array<Recx & { epoch: bigint }>> {
-    return this.stats.time('list', async () => {
+    return this.call('list', async () => {
       const store = this.authorized(to);
       const recx = store.listRecx(to.cont, to.oid, epoch, dkey, akey);
       const role = recx.length > 0 ? this.ecRoleOf(to, dkey) : undefined;
@@ -721,7 +743,7 @@ export class Engine implements ObjApi, EnginePeer {
     which: 'max' | 'min',
     shards?: TargetRef[],
   ): Promise<Uint8Array | undefined> {
-    return this.stats.time('query', () => {
+    return this.call('query', () => {
       if (shards === undefined) return this.authorized(to).queryDkey(to.cont, to.oid, epoch, which);
       // A collective query: one token (the shards share the container), every named target
       // checked first, then each shard asked.
@@ -748,9 +770,7 @@ export class Engine implements ObjApi, EnginePeer {
     akey: Uint8Array,
     which: 'max' | 'min',
   ): Promise<Recx | undefined> {
-    return this.stats.time('query', () =>
-      this.authorized(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which),
-    );
+    return this.call('query', () => this.authorized(to).queryRecx(to.cont, to.oid, epoch, dkey, akey, which));
   }
 
   /**
@@ -761,7 +781,7 @@ export class Engine implements ObjApi, EnginePeer {
    * outcome record) is the commit point, then the others commit.
    */
   txCommit(ops: TxOp[], check?: TxCheckIn): Promise<bigint> {
-    return this.stats.time(
+    return this.call(
       'tx_commit',
       async () => {
         for (const op of ops) {
