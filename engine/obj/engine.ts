@@ -87,7 +87,7 @@ const LAYOUT_CACHE_ENTRIES = 4096;
  * gets or DFS stats never let a 1 ms timer fire (0.5 s and 1.6 s of it); over a socket every
  * request comes in its own turn and the budget is never spent.
  */
-const ENGINE_CALLS_PER_TURN_MAX = 64;
+const ENGINE_CALLS_PER_TURN_MAX = 128;
 const callTurns = new TurnBudget(ENGINE_CALLS_PER_TURN_MAX);
 
 interface Part {
