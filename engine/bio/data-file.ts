@@ -47,8 +47,8 @@ const readTurns = new TurnBudget(READ_FLUSHES_PER_TURN_MAX);
  * reads are there already: many readers at once. Copied here, it would settle in a microtask and
  * its reader would plan the next read, and the next, while the pool's readers waited for the loop
  * to turn (one of eight readers made 1,017 of 1,024 1 MiB reads that way, the others one each).
- * With fewer (one or two readers), the copy here is faster than a pool round trip, and the
- * read-flush budget below bounds how long the other reader waits.
+ * With fewer (one or two readers), the copy here is faster than a pool round trip, and
+ * READ_FLUSHES_PER_TURN_MAX bounds how long the other reader waits.
  */
 const POOL_READS_TO_JOIN = 2;
 
@@ -178,16 +178,11 @@ async function flushAllReads(): Promise<void> {
       .filter((w) => async.has(w.run))
       .map((w) => {
         poolReads++;
-        return w.f.readRunAsync(w.run).then(
-          () => {
-            poolReads--;
-            settleRun(w.run);
-          },
-          (err: unknown) => {
-            poolReads--;
-            settleRun(w.run, err);
-          },
-        );
+        const done = (err?: unknown) => {
+          poolReads--;
+          settleRun(w.run, err);
+        };
+        return w.f.readRunAsync(w.run).then(() => done(), done);
       });
     for (const w of work) {
       if (async.has(w.run)) continue;
