@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Container, DaosError, DaosSystem, type Oid, oidGroups, type Pool } from '../index.js';
+import { countLoopTurns } from './loop-turns.js';
 
 /** Expect a promise to reject with a DaosError of `code` (and a message matching `msg`). */
 async function rejects(p: Promise<unknown>, code: string, msg?: RegExp): Promise<DaosError> {
@@ -201,20 +202,14 @@ describe('embedded system: pools, containers, objects', () => {
     // microtasks and neither the immediates nor the 1 ms timer below ran at all.
     const kv = cont.kv(await cont.newOid({ type: 'kv', oclass: 'S1' }));
     await kv.put('k', 'v');
-    let turns = 0;
-    let stop = false;
-    const spin = () => {
-      turns++;
-      if (!stop) setImmediate(spin);
-    };
-    setImmediate(spin);
+    const loop = countLoopTurns();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const gets = 4000;
     const started = performance.now();
     for (let i = 0; i < gets; i++) expect(Buffer.from((await kv.get('k'))!).toString()).toBe('v');
     const ms = performance.now() - started;
-    stop = true;
+    const turns = loop.stop();
     clearInterval(timer);
     // One turn per 128 calls at least (with room for the loop's own), and the timer fired.
     expect(turns).toBeGreaterThanOrEqual(gets / 128 / 2);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { countLoopTurns } from '../../test/loop-turns.js';
 import { DataFile } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
@@ -162,16 +163,10 @@ describe('DataFile', () => {
     // Each read is copied at once (short, alone) and settles in a microtask; every
     // READ_FLUSHES_PER_TURN_MAX-th flush in a row waits for the loop's turn instead.
     const reads = 640;
-    let turns = 0;
-    let stop = false;
-    const spin = () => {
-      turns++;
-      if (!stop) setImmediate(spin);
-    };
-    setImmediate(spin);
+    const loop = countLoopTurns();
     const out = Buffer.alloc(K);
     for (let i = 0; i < reads; i++) await f.deferReads(() => f.read(0, K, out, 0));
-    stop = true;
+    const turns = loop.stop();
     expect(out.equals(Buffer.alloc(K, 5))).toBe(true);
     // One turn per 32 flushes at least, with room for the loop's own.
     expect(turns).toBeGreaterThanOrEqual(reads / 32 / 2);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
+import { countLoopTurns } from '../../test/loop-turns.js';
 import { openVosTarget } from './index.js';
 import type { FetchResult, UpdateCond, UpdateIod, VosOp, VosTarget } from './types.js';
 
@@ -541,16 +542,9 @@ describe('commit batching', () => {
     // own while a caller awaits one commit after another; every BATCHES_PER_TURN_MAX-th batch in
     // a row waits for the turn. Without that, this loop would starve the immediates below.
     const commits = 640;
-    let turns = 0;
-    let stop = false;
-    const spin = () => {
-      turns++;
-      if (!stop) setImmediate(spin);
-    };
-    setImmediate(spin);
+    const loop = countLoopTurns();
     for (let i = 0; i < commits; i++) await put(t, 10n + BigInt(i), 'd', [sv('a', `v${i}`)]);
-    stop = true;
     // One turn per 32 batches at least (BATCHES_PER_TURN_MAX), with room for the loop's own.
-    expect(turns).toBeGreaterThanOrEqual(commits / 32 / 2);
+    expect(loop.stop()).toBeGreaterThanOrEqual(commits / 32 / 2);
   });
 });
