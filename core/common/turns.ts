@@ -7,6 +7,8 @@
  */
 export class TurnBudget {
   private used = 0;
+  /** Work put off to the next turn, run there by one setImmediate (not one each). */
+  private waiting: Array<() => void> = [];
 
   constructor(private readonly perTurn: number) {}
 
@@ -23,7 +25,7 @@ export class TurnBudget {
   /** Run `fn` through `soon` (queueMicrotask, process.nextTick), or at the next loop turn once this turn's budget is spent. */
   schedule(fn: () => void, soon: (fn: () => void) => void): void {
     if (this.take()) soon(fn);
-    else setImmediate(fn);
+    else this.nextTurn(fn);
   }
 
   /** `p`, or once this turn's budget is spent, `p` settled no sooner than the next loop turn. */
@@ -31,9 +33,19 @@ export class TurnBudget {
     if (this.take()) return p;
     return new Promise<T>((resolve, reject) =>
       p.then(
-        (v) => setImmediate(resolve, v),
-        (e: unknown) => setImmediate(reject, e),
+        (v) => this.nextTurn(() => resolve(v)),
+        (e: unknown) => this.nextTurn(() => reject(e)),
       ),
     );
+  }
+
+  /** Run `fn` at the next loop turn, in order with the rest put off (a window of 1,000 calls past the budget is one immediate). */
+  private nextTurn(fn: () => void): void {
+    if (this.waiting.push(fn) > 1) return;
+    setImmediate(() => {
+      const due = this.waiting;
+      this.waiting = [];
+      for (const f of due) f();
+    });
   }
 }
