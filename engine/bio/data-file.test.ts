@@ -40,7 +40,10 @@ describe('DataFile', () => {
         );
         // Asked once: the commit that got the error releases the space, which may be reused.
         expect(() => full.checkWritten([{ off: 0 }])).not.toThrow();
-        // The short run was written by the main thread, and failed the same way.
+        // The short run waits for its own file's flushWrites (its commit's transaction).
+        expect(() => full.checkWritten([{ off: long + 4096 }])).not.toThrow();
+        expect(full.hasPendingWrites).toBe(true);
+        full.flushWrites();
         expect(() => full.checkWritten([{ off: long + 4096 }])).toThrow(
           expect.objectContaining({ code: 'DER_NOSPACE' }),
         );
@@ -56,6 +59,27 @@ describe('DataFile', () => {
       }
     },
   );
+
+  it('holds the short writes of many commits for one transaction, which writes them as one run', async () => {
+    const f = DataFile.open(tempFile());
+    const writev = vi.spyOn(fs, 'writevSync');
+    try {
+      const values = Array.from({ length: 100 }, (_, i) => Buffer.alloc(4096, i));
+      // As 100 commits of one batch do: each queues its value and starts a flush.
+      for (let i = 0; i < values.length; i++) {
+        f.queueWrite(i * 4096, values[i]!);
+        await f.flushWritesAsync();
+      }
+      expect(f.sizeBytes).toBe(0);
+      f.flushWrites();
+      expect(writev).toHaveBeenCalledTimes(1);
+      expect(f.sizeBytes).toBe(100 * 4096);
+      for (let i = 0; i < values.length; i++) expect(f.readValue(i * 4096, 4096)).toEqual(values[i]);
+    } finally {
+      writev.mockRestore();
+      f.close();
+    }
+  });
 
   it('forgets a failure nobody asked for once its space is written again', () => {
     const f = DataFile.open(tempFile());

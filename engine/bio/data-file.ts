@@ -2,9 +2,10 @@
  * A target's data file: the bytes of values too large to keep inline in the index, at offsets the
  * ExtentAllocator hands out.
  *
- * Writes are queued at submission and written before the index transaction that will reference
- * them is queued (`flushWritesAsync`; `flushWrites` inside the transaction catches stragglers), in
- * one positional writev per contiguous run, so a batch of small values becomes a few large writes.
+ * Writes are queued at submission. Long runs go to the thread pool before the index transaction
+ * that will reference them is queued (`flushWritesAsync`); the rest wait for that transaction,
+ * which writes every one its target holds (`flushWrites`), in one positional writev per contiguous
+ * run, so the values of a batch of commits become a few large writes, not one write each.
  * Reads are queued, merged the same way and done together in a microtask queued by the first.
  */
 import fs from 'node:fs';
@@ -216,7 +217,7 @@ function flushAllWrites(): Promise<void> {
     const forget = () => writesInFlight.delete(done);
     void done.then(forget, forget);
   }
-  for (const w of work) if (!async.has(w.run)) w.f.writeRunNow(w.run);
+  for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
   return writesInFlight.size === 0 ? FLUSHED : Promise.all(writesInFlight).then(() => undefined);
 }
 
@@ -236,6 +237,8 @@ function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
+  /** Writes left by `flushWritesAsync` for the next `flushWrites` (their commit's transaction). */
+  private held: PendingWrite[] = [];
   /** Failed writes by offset, until their commits ask (`checkWritten`). */
   private readonly failed = new Map<number, DaosError>();
   private slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
@@ -279,14 +282,26 @@ export class DataFile {
   }
 
   get hasPendingWrites(): boolean {
-    return this.pending.length > 0;
+    return this.pending.length > 0 || this.held.length > 0;
   }
 
-  /** Write this file's queued writes now, one positional writev per contiguous run. */
+  /**
+   * Write this file's queued and held writes now, one positional writev per contiguous run. A
+   * commit calls this in its transaction; one that fails before its transaction runs calls it too,
+   * so that no write of space it gives back is still queued.
+   */
   flushWrites(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && this.held.length === 0) return;
     filesWithWrites.delete(this);
-    for (const run of this.takeWriteRuns()) this.writeRunNow(run);
+    const writes = this.held.length === 0 ? this.pending : this.held.concat(this.pending);
+    this.pending = [];
+    this.held = [];
+    for (const run of this.runsOf(writes)) this.writeRunNow(run);
+  }
+
+  /** @internal Keep a run for the next `flushWrites`. */
+  hold(run: Run<PendingWrite>): void {
+    for (const w of run.items) this.held.push(w);
   }
 
   /**
@@ -320,6 +335,10 @@ export class DataFile {
   takeWriteRuns(): Array<Run<PendingWrite>> {
     const writes = this.pending;
     this.pending = [];
+    return this.runsOf(writes);
+  }
+
+  private runsOf(writes: PendingWrite[]): Array<Run<PendingWrite>> {
     if (writes.length > 0) this.unsynced = true;
     return contiguousRuns(writes, (w) => w.bytes.length, false);
   }

@@ -190,9 +190,6 @@ export class Target implements VosTarget {
     assert(!this.closed, 'target used after close');
     // Large data-file writes run on the thread pool; the index commit waits for them.
     if (!dataWritten) await this.data.flushWritesAsync();
-    // After the flush: the caller releases its reserved space on failure, and no write of it may
-    // still be queued then.
-    if (!this.fsync) this.checkIndexSpace();
     const freed: Extent[] = [];
     const run = () => {
       this.data.flushWrites();
@@ -203,6 +200,7 @@ export class Target implements VosTarget {
     };
     let result: T;
     try {
+      if (!this.fsync) this.checkIndexSpace();
       if (this.fsync) {
         // Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread.
         result = (await (mode === 'plain'
@@ -212,6 +210,9 @@ export class Target implements VosTarget {
         result = await this.inBatch(run, mode);
       }
     } catch (err) {
+      // Failed before its transaction ran (a full disk, a failed batch): write what it left held,
+      // so that none of it is queued when the caller gives the space back.
+      this.data.flushWrites();
       // An aborted child took the allocator's persisted changes with it: persist them again.
       if (mode === 'child') this.alloc.markAllDirty();
       throw err;
