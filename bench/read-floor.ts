@@ -28,7 +28,8 @@ const { values } = parseArgs({
 });
 const arg = (name: keyof typeof values) => {
   const n = Number(values[name]);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not "${values[name]}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`--${name} must be a positive integer, not "${values[name]}"`);
   return n;
 };
 const depth = arg('depth');
@@ -52,7 +53,11 @@ try {
   await sys.createPool({ label: 'floor', size: `${2 * reads}M` });
   const pool = await (await sys.connect()).connectPool('floor');
   await pool.createContainer({ label: 'c' });
-  const arr = await (await pool.openContainer('c')).createArray({ cellSize: 1, chunkSize: MiB, oclass: 'SX' });
+  const arr = await (await pool.openContainer('c')).createArray({
+    cellSize: 1,
+    chunkSize: MiB,
+    oclass: 'SX',
+  });
   for (let i = 0; i < reads; i += depth)
     await Promise.all(
       Array.from({ length: Math.min(depth, reads - i) }, (_, j) => arr.write((i + j) * MiB, src)),
@@ -92,7 +97,9 @@ try {
     return s[Math.floor(s.length / 2)]!;
   };
   const base = median(rates[0]!);
-  console.log(`1 MiB reads, ${depth} in flight, ${reads} a round, median of rounds ${ROUNDS_SKIPPED + 1}–${rounds}`);
+  console.log(
+    `1 MiB reads, ${depth} in flight, ${reads} a round, median of rounds ${ROUNDS_SKIPPED + 1}–${rounds}`,
+  );
   console.log(`| reader | MiB/s | / FileHandle |\n|---|---:|---:|`);
   sides.forEach((s, i) => {
     const m = median(rates[i]!);
