@@ -146,6 +146,29 @@ describe('DataFile', () => {
     f.close();
   });
 
+  it('a lone read (the path of its own) fails only its reader, and the next lone read works', async () => {
+    const f = DataFile.open(tempFile());
+    const K = 256 * 1024;
+    f.queueWrite(0, Buffer.alloc(K, 5));
+    f.flushWrites();
+    try {
+      // Each read planned alone, in a turn of its own: the one-read path.
+      await expect(f.deferReads(() => f.read(2 * K, 100, Buffer.alloc(100), 0))).rejects.toThrow(
+        /data file ends before/,
+      );
+      const out = Buffer.alloc(K);
+      await f.deferReads(() => f.read(0, K, out, 0));
+      expect(out.equals(Buffer.alloc(K, 5))).toBe(true);
+      // Past the end of a long read: a short read the path finishes by hand, which then fails.
+      await expect(f.deferReads(() => f.read(K / 2, K, Buffer.alloc(K), 0))).rejects.toThrow(
+        /data file ends before/,
+      );
+      expect(f.hasQueuedReads).toBe(false);
+    } finally {
+      f.close();
+    }
+  });
+
   it('concurrent readers of long values share the reads, none waits for another to finish', async () => {
     const f = DataFile.open(tempFile());
     const K = 256 * 1024; // long: a run the thread pool may take

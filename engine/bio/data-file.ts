@@ -59,7 +59,12 @@ const POOL_READS_TO_JOIN = 2;
  */
 function offloaded<T>(runs: Array<Run<T>>, running = 0): Set<Run<T>> {
   const long = runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN);
-  return new Set(long.length > 1 || (long.length === 1 && running >= POOL_READS_TO_JOIN) ? long : []);
+  return new Set(long.length > 1 || (long.length === 1 && loneRunJoins(long[0]!.len, running)) ? long : []);
+}
+
+/** Whether a flush's only run, of `len` bytes, goes to the pool with `running` long reads there. */
+function loneRunJoins(len: number, running: number): boolean {
+  return len >= ASYNC_RUN_BYTES_MIN && running >= POOL_READS_TO_JOIN;
 }
 
 export interface Run<T> {
@@ -162,7 +167,25 @@ const writesInFlight = new Set<Promise<void>>();
 /** Long read runs on the thread pool now, over every data file of the process. */
 let poolReads = 0;
 
-async function flushAllReads(): Promise<void> {
+/**
+ * Do the queued reads. The common case has a path of its own: one read queued on one file (a
+ * reader whose previous read just completed), which needs no sorting, merging or bookkeeping
+ * arrays; at 8 reads in flight every µs of the main thread's work per read counts
+ * (bench/README.md, "Main-thread work per read").
+ */
+function flushAllReads(): void {
+  if (filesWithReads.size === 1) {
+    for (const f of filesWithReads) {
+      if (!f.hasOneQueuedRead) break;
+      filesWithReads.clear();
+      f.flushOneRead();
+      return;
+    }
+  }
+  void flushReadRuns();
+}
+
+async function flushReadRuns(): Promise<void> {
   const files = [...filesWithReads];
   filesWithReads.clear();
   const work = files.flatMap((f) => f.takeReadRuns().map((run) => ({ f, run })));
@@ -431,7 +454,7 @@ export class DataFile {
       flushQueued = true;
       readTurns.schedule(() => {
         flushQueued = false;
-        void flushAllReads();
+        flushAllReads();
       }, queueMicrotask);
     }
     return new Promise<T>((resolve, reject) => {
@@ -449,6 +472,52 @@ export class DataFile {
   afterReads(fn: () => void): void {
     if (!this.hasQueuedReads) fn();
     else this.afterReadsQueue.push(fn);
+  }
+
+  /** @internal Whether exactly one read is queued (see flushOneRead). */
+  get hasOneQueuedRead(): boolean {
+    return this.readQueue.length === 1;
+  }
+
+  /**
+   * @internal The queued read when it is the only one: what flushReadRuns does with a lone run,
+   * with one `fs.read` and no arrays. Copied here, or on the thread pool (loneRunJoins).
+   */
+  flushOneRead(): void {
+    const r = this.readQueue[0]!;
+    this.readQueue = [];
+    this.readsInFlight++;
+    if (!loneRunJoins(r.len, poolReads)) {
+      let err: unknown;
+      try {
+        this.readNow(r.off, r.len, r.out, r.outOff);
+      } catch (e) {
+        err = e;
+      }
+      this.readsSettled();
+      r.group?.done(err);
+      return;
+    }
+    poolReads++;
+    const done = (err: unknown) => {
+      poolReads--;
+      r.group?.done(err);
+      this.readsSettled();
+    };
+    try {
+      fs.read(this.fd, r.out, r.outOff, r.len, r.off, (e, n) => {
+        let err: unknown = e ?? undefined;
+        try {
+          // A short read (rare): the rest here, as finishRun does.
+          if (err === undefined && n < r.len) this.readNow(r.off + n, r.len - n, r.out, r.outOff + n);
+        } catch (e2) {
+          err = e2;
+        }
+        done(err);
+      });
+    } catch (err) {
+      done(err);
+    }
   }
 
   /** @internal Take the queued reads as contiguous runs; `readsSettled` must follow. */
