@@ -139,6 +139,13 @@ export class IndexStore {
     return undefined;
   }
 
+  /** The first `limit` keys of [start, end). */
+  firstKeys(db: BinDb, start: Buffer, end: Buffer, limit: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const k of db.getKeys({ start, end, limit })) out.push(k);
+    return out;
+  }
+
   /** The last key of [low, high), or undefined. */
   lastKey(db: BinDb, low: Buffer, high: Buffer): Buffer | undefined {
     for (const k of db.getKeys({ start: high, end: low, reverse: true, limit: 2 })) {

@@ -14,6 +14,7 @@ import type { IndexStore } from './index-store.js';
 import {
   akeyPrefix,
   dkeyPrefix,
+  EPOCH_BYTES,
   extentKeyIdx,
   keyEpoch,
   objPrefix,
@@ -170,6 +171,13 @@ export class Visibility {
   dkeyExists(cid: number, oid: Oid, dkey: Uint8Array, e: bigint, floorDkey: bigint): boolean {
     const pfx = dkeyPrefix(cid, oid, dkey);
     const punchedAkeys = (this.levels(cid, oid) & AKEY_BIT) !== 0;
+    if (!punchedAkeys) {
+      // The common cases in one range read of two keys: no akey at all (a conditional insert of
+      // a new key), or a first akey of single values with a visible newest version (a DFS entry).
+      const two = this.store.firstKeys(this.store.main, pfx, prefixEnd(pfx), 2);
+      if (two.length === 0) return false;
+      if (two.length === 2 && newestSingleVisible(two[0]!, two[1]!, pfx.length, e, floorDkey)) return true;
+    }
     let found = false;
     this.eachAkey(pfx, pfx, (akey, akeyPfx) => {
       let p = floorDkey;
@@ -276,4 +284,22 @@ function idxKey(akeyPfx: Buffer, idx: bigint): Buffer {
   if (idx === 0n) IDX_ZERO.copy(b, akeyPfx.length + 1);
   else b.writeBigUInt64BE(idx, akeyPfx.length + 1);
   return b;
+}
+
+/**
+ * Whether `meta` is the meta record of an akey under a dkey prefix of `dkeyPfxLen` bytes and
+ * `next`, the key after it, that akey's newest single-value version, visible at e above floor p.
+ * (Keys of an akey sort extents, meta, then single versions newest first.)
+ */
+function newestSingleVisible(meta: Buffer, next: Buffer, dkeyPfxLen: number, e: bigint, p: bigint): boolean {
+  const at = readEsc(meta, dkeyPfxLen).end;
+  if (meta.length !== at + 1 || meta[at] !== TAG_META) return false;
+  if (
+    next.length !== at + 1 + EPOCH_BYTES ||
+    next[at] !== TAG_SINGLE ||
+    meta.compare(next, 0, at, 0, at) !== 0
+  )
+    return false;
+  const v = keyEpoch(next);
+  return v <= e && v > p;
 }
