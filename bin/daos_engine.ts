@@ -21,7 +21,6 @@ import { tokenChecker } from '../control/security/token.js';
 import { EngineDrpc } from '../control/server/drpc.js';
 import { DaosError } from '../core/common/errors.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
-import { keepFreedBulkMemory } from '../core/wire/bulk-memory.js';
 import { LazyConnection } from '../core/wire/lazy.js';
 import { Engine } from '../engine/obj/engine.js';
 import { serveEngine } from '../engine/obj/rpc-service.js';
@@ -94,8 +93,6 @@ function rebuildThrottle(v: string | undefined): number | undefined {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  // Request bulks arrive in fresh buffers: let their memory be reused rather than refaulted.
-  keepFreedBulkMemory();
   const engine = await Engine.start({
     dir: args.dir,
     rank: args.rank,

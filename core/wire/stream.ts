@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import { DaosError } from '../common/errors.js';
+import { keepFreedBulkMemory } from './bulk-memory.js';
 import { dispatch, errorOutcome, type Outcome, RunGate } from './dispatch.js';
 import {
   encodeFrame,
@@ -401,6 +402,8 @@ export class StreamTransport implements Transport {
     if (!Number.isInteger(requestsRunningMax) || requestsRunningMax < 1) {
       throw new DaosError('DER_INVAL', `bad concurrency bound ${requestsRunningMax}`);
     }
+    // Request bulks arrive in fresh buffers: let their memory be reused rather than refaulted.
+    keepFreedBulkMemory();
     // Paused on connect, so that each connection can be given `onread` before it reads a byte.
     const server = net.createServer({ noDelay: true, pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
@@ -429,6 +432,8 @@ export class StreamTransport implements Transport {
 
   async connect(address: string, options: ConnectOptions = {}): Promise<Connection> {
     const target = this.endpoint.parse(address);
+    // Reply bulks too (a 1 MiB fetch at 1 in flight: 180–480 → 700–990 MiB/s, bulk-memory.ts).
+    keepFreedBulkMemory();
     const reader = new FrameReader(CLIENT_ACCEPTS, CLIENT_READ_BUFFER_BYTES);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const sock = net.connect({ ...target, noDelay: true, onread: reader.options } as net.NetConnectOpts);
