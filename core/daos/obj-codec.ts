@@ -388,7 +388,8 @@ export function decodeFetchResults(
           `fetch buffer of ${iod.out.byteLength} bytes is short of the ${data.byteLength} bytes fetched`,
         );
       const view = iod.out.subarray(0, data.byteLength);
-      view.set(data);
+      // Already there when the transport read the reply bulk into `out` (replyBulkInto).
+      if (data.buffer !== view.buffer || data.byteOffset !== view.byteOffset) view.set(data);
       return { data: view, map };
     }
     return { data, map };

@@ -14,7 +14,7 @@ import {
   OPC_PING,
   OPC_TX_COMMIT,
 } from '../wire/opcodes.js';
-import type { Connection } from '../wire/transport.js';
+import type { Connection, RequestOptions } from '../wire/transport.js';
 import { decodeEngineCounters, type EngineCounters } from './engine-counters.js';
 import type {
   EnginePeer,
@@ -92,8 +92,13 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     private readonly onPoolMap?: (pool: string, map: PoolMap) => void,
   ) {}
 
-  private async call(opcode: number, header: Record<string, unknown>, bulk?: Uint8Array) {
-    const reply = await this.conn.request(opcode, header, bulk);
+  private async call(
+    opcode: number,
+    header: Record<string, unknown>,
+    bulk?: Uint8Array,
+    options?: RequestOptions,
+  ) {
+    const reply = await this.conn.request(opcode, header, bulk, options);
     const h = expectObject(reply.header, 'reply');
     if (h.poolMap !== undefined && this.onPoolMap) {
       const m = expectObject(h.poolMap, 'reply.poolMap');
@@ -133,7 +138,11 @@ export class RemoteEngine implements ObjApi, EnginePeer {
     cond?: FetchCond,
   ): Promise<FetchResult[]> {
     const header = { to: encodeTarget(to), epoch, dkey, iods: encodeFetchIods(iods), cond };
-    const reply = await this.call(OPC_OBJ_FETCH, header);
+    // One array iod with a buffer of its own: its bytes are the whole reply bulk, read by the
+    // kernel straight into that buffer (decodeFetchResults then copies nothing).
+    const only = iods.length === 1 ? iods[0] : undefined;
+    const into = only?.kind === 'array' ? only.out : undefined;
+    const reply = await this.call(OPC_OBJ_FETCH, header, undefined, into && { replyBulkInto: into });
     return decodeFetchResults(reply.header.results, new BulkIn(reply.bulk), iods, 'reply.results');
   }
 

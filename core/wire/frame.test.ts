@@ -282,3 +282,66 @@ describe('FrameDecoder', () => {
     expect(() => serverSide.push(reply, () => {})).toThrow(/unexpected frame kind/);
   });
 });
+
+describe('FrameDecoder.bulkInto (a reply bulk read into a caller buffer)', () => {
+  const bulk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < bulk.length; i++) bulk[i] = (i * 7 + 3) & 0xff;
+  const stream = concat(encodeFrame({ kind: FRAME_KIND_REPLY, requestId: 9, opcode: 2 }, { ok: 1 }, bulk));
+  const bulkStart = stream.length - bulk.length;
+
+  function decoderInto(into: Uint8Array | undefined) {
+    const decoder = new FrameDecoder(ALL_KINDS);
+    const asked: Array<[number, number]> = [];
+    decoder.bulkInto = (requestId, bytes) => {
+      asked.push([requestId, bytes]);
+      return into;
+    };
+    return { decoder, asked };
+  }
+
+  it('assembles a bulk that spans chunks in the buffer it is given, and delivers that buffer', () => {
+    const into = Buffer.alloc(bulk.length);
+    const { decoder, asked } = decoderInto(into);
+    const frames: Frame[] = [];
+    decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
+    expect(asked).toEqual([[9, bulk.length]]);
+    // The rest read straight into it, as a socket's onread does.
+    const rest = decoder.bulkRemainder()!;
+    expect(rest.buffer).toBe(into.buffer);
+    stream.copy(rest, 0, bulkStart + 1000);
+    decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.bulk).toBe(into);
+    expect(into.equals(bulk)).toBe(true);
+  });
+
+  it('after releaseBulk, writes nothing more into that buffer and still delivers the frame whole', () => {
+    const into = Buffer.alloc(bulk.length);
+    const { decoder } = decoderInto(into);
+    const frames: Frame[] = [];
+    decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
+    decoder.releaseBulk(8); // another request: nothing changes
+    expect(decoder.bulkRemainder()!.buffer).toBe(into.buffer);
+    decoder.releaseBulk(9);
+    const rest = decoder.bulkRemainder()!;
+    expect(rest.buffer).not.toBe(into.buffer);
+    stream.copy(rest, 0, bulkStart + 1000);
+    decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.bulk).not.toBe(into);
+    expect(Buffer.from(frames[0]!.bulk!).subarray(1000).equals(bulk.subarray(1000))).toBe(true);
+    // Only what came before the release is in the caller's buffer.
+    expect(into.subarray(0, 1000).equals(bulk.subarray(0, 1000))).toBe(true);
+    expect(into.subarray(1000).every((b) => b === 0)).toBe(true);
+  });
+
+  it('is not asked for a request frame, and a bulk of another size is not put in the buffer', () => {
+    const request = concat(encodeFrame({ kind: FRAME_KIND_REQUEST, requestId: 9, opcode: 2 }, null, bulk));
+    const { decoder, asked } = decoderInto(Buffer.alloc(bulk.length));
+    const frames: Frame[] = [];
+    decoder.push(request.subarray(0, request.length - 10), (f) => frames.push(f));
+    decoder.push(request.subarray(request.length - 10), (f) => frames.push(f));
+    expect(asked).toEqual([]);
+    expect(frames).toHaveLength(1);
+  });
+});

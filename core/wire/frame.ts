@@ -137,6 +137,8 @@ interface PendingHead extends FrameHead {
   headerError: DaosError | undefined;
   /** The bulk being assembled, when it spans chunks: allocated once, filled as bytes arrive. */
   bulk: Uint8Array | undefined;
+  /** Whether `bulk` came from bulkInto (someone else's buffer: see releaseBulk). */
+  bulkGiven: boolean;
   bulkFilled: number;
 }
 
@@ -159,8 +161,25 @@ export class FrameDecoder {
   private head: PendingHead | undefined;
   private failure: DaosError | undefined;
 
+  /**
+   * Where the bulk of a frame that spans reads goes, when not a fresh buffer of its own: a buffer
+   * of exactly `bulkBytes` (a client: the caller's, RequestOptions.replyBulkInto), or undefined.
+   */
+  bulkInto: (requestId: number, bulkBytes: number) => Uint8Array | undefined = () => undefined;
+
   /** `accepts`: the frame kinds this side may receive (a server: requests; a client: replies). */
   constructor(private readonly accepts: ReadonlySet<FrameKind>) {}
+
+  /**
+   * The frame of `requestId` is no longer wanted: if its bulk is being read into a buffer that
+   * bulkInto gave, the rest goes to a buffer of the decoder's own (the frame is still read whole).
+   */
+  releaseBulk(requestId: number): void {
+    const head = this.head;
+    if (head?.bulk === undefined || head.requestId !== requestId || !head.bulkGiven) return;
+    head.bulk = Buffer.allocUnsafe(head.bulkBytes);
+    head.bulkGiven = false;
+  }
 
   /** Bytes received but not yet part of a delivered frame. */
   get bufferedBytes(): number {
@@ -261,7 +280,12 @@ export class FrameDecoder {
           this.deliver(head, bulk, onFrame);
           continue;
         }
-        head.bulk = Buffer.allocUnsafe(head.bulkBytes);
+        const given =
+          head.kind === FRAME_KIND_REPLY && head.headerError === undefined
+            ? this.bulkInto(head.requestId, head.bulkBytes)
+            : undefined;
+        head.bulkGiven = given !== undefined;
+        head.bulk = given ?? Buffer.allocUnsafe(head.bulkBytes);
       }
       const n = Math.min(this.buffered, head.bulkBytes - head.bulkFilled);
       this.copyInto(head.bulk, head.bulkFilled, n);
@@ -316,6 +340,7 @@ export class FrameDecoder {
       header: undefined,
       headerError: undefined,
       bulk: undefined,
+      bulkGiven: false,
       bulkFilled: 0,
     };
   }

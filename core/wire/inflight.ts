@@ -18,6 +18,8 @@ interface Request {
   timer: NodeJS.Timeout | undefined;
   /** Set once the request is in flight. */
   requestId: number | undefined;
+  /** RequestOptions.replyBulkInto. */
+  bulkInto: Uint8Array | undefined;
   settled: boolean;
 }
 
@@ -31,6 +33,8 @@ export class InflightRequests {
   private waitingCount = 0;
   private nextId = 1;
   private failure: DaosError | undefined;
+  /** Told when a request in flight ends without its reply (timeout, loss): its reply bulk is no longer wanted. */
+  onAbandon: (requestId: number) => void = () => {};
 
   constructor(
     private readonly peer: string,
@@ -51,7 +55,7 @@ export class InflightRequests {
   }
 
   /** Start a request: send it when a slot is free, settle it on reply, error, timeout or loss. */
-  start(opcode: number, timeoutMs: number, send: Send): Promise<Reply> {
+  start(opcode: number, timeoutMs: number, send: Send, bulkInto?: Uint8Array): Promise<Reply> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > RPC_TIMEOUT_MS_MAX) {
       return Promise.reject(new DaosError('DER_INVAL', `bad timeout ${timeoutMs} ms`));
@@ -70,6 +74,7 @@ export class InflightRequests {
         reject,
         timer: undefined,
         requestId: undefined,
+        bulkInto,
         settled: false,
       };
       req.timer = setTimeout(() => {
@@ -88,6 +93,12 @@ export class InflightRequests {
         this.waitingCount++;
       }
     });
+  }
+
+  /** The buffer a request in flight asked its reply bulk of `bytes` bytes to be read into, if any. */
+  replyBulkInto(requestId: number, bytes: number): Uint8Array | undefined {
+    const into = this.inflight.get(requestId)?.bulkInto;
+    return into !== undefined && into.byteLength === bytes ? into : undefined;
   }
 
   /** A reply arrived; false when no request waits for it (late or unknown: dropped). */
@@ -143,6 +154,8 @@ export class InflightRequests {
     clearTimeout(req.timer);
     if (req.requestId !== undefined) {
       this.inflight.delete(req.requestId);
+      // Before the caller hears of it (and may reuse the buffer): no more of a reply goes there.
+      if (reply === undefined && req.bulkInto !== undefined) this.onAbandon(req.requestId);
     } else {
       // Still waiting: it leaves the queue (skipped when reached).
       this.waitingCount--;

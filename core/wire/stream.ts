@@ -350,6 +350,10 @@ class StreamConnection implements Connection {
     );
     this.timeoutMs = options.timeoutMs ?? RPC_TIMEOUT_MS_DEFAULT;
     socket.setNoDelay(true);
+    // Reply bulks straight into the callers' buffers (RequestOptions.replyBulkInto), never after
+    // their requests end.
+    reader.decoder.bulkInto = (requestId, bytes) => this.requests.replyBulkInto(requestId, bytes);
+    this.requests.onAbandon = (requestId) => reader.decoder.releaseBulk(requestId);
     reader.onFrame = (frame) => this.onFrame(frame);
     reader.onCorrupt = (err) => {
       this.lossReason = `protocol error: ${(err as Error).message}`;
@@ -367,9 +371,14 @@ class StreamConnection implements Connection {
   }
 
   request(opcode: number, header: unknown, bulk?: Uint8Array, options?: RequestOptions): Promise<Reply> {
-    return this.requests.start(opcode, options?.timeoutMs ?? this.timeoutMs, (requestId) => {
-      writeFrame(this.socket, encodeFrame({ kind: FRAME_KIND_REQUEST, requestId, opcode }, header, bulk));
-    });
+    return this.requests.start(
+      opcode,
+      options?.timeoutMs ?? this.timeoutMs,
+      (requestId) => {
+        writeFrame(this.socket, encodeFrame({ kind: FRAME_KIND_REQUEST, requestId, opcode }, header, bulk));
+      },
+      options?.replyBulkInto,
+    );
   }
 
   close(): Promise<void> {

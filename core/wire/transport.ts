@@ -41,6 +41,13 @@ export interface Reply {
 export interface RequestOptions {
   /** Counted from the call, waiting for a slot included; DER_TIMEDOUT when it passes. */
   timeoutMs?: number;
+  /**
+   * Where a reply bulk of exactly this many bytes may be read to (socket transports): the kernel
+   * then reads it straight into the caller's memory, and `Reply.bulk` is this buffer. Only while
+   * the request is in flight; after a timeout or a lost connection nothing more is written to it.
+   * A bulk of another size, or one already buffered whole, arrives as usual.
+   */
+  replyBulkInto?: Uint8Array;
 }
 
 export interface ListenOptions {
