@@ -341,9 +341,17 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
         },
       ])
       .then(() => {});
-  const fetch = async (i: number) => {
+  // Each slot reads into a buffer of its own, as a reader with a transfer buffer does (IOR).
+  const readBufs = Array.from({ length: depth }, () => Buffer.allocUnsafe(BULK_BYTES));
+  const fetch = async (i: number, slot: number) => {
     const [r] = await e.remote.fetch(target(e, oid, i), EPOCH_MAX, dkeyOf(i), [
-      { akey: AKEY, kind: 'array', recordSize: 1, extents: [{ idx: 0n, nr: BigInt(BULK_BYTES) }] },
+      {
+        akey: AKEY,
+        kind: 'array',
+        recordSize: 1,
+        extents: [{ idx: 0n, nr: BigInt(BULK_BYTES) }],
+        out: readBufs[slot],
+      },
     ]);
     const data = (r as ArrayFetchResult).data;
     if (data.byteLength !== BULK_BYTES || Buffer.from(data.buffer, data.byteOffset, 4).readUInt32LE(0) !== i)
@@ -352,7 +360,7 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
   // Warm both paths (connections, first files, JIT) untimed; dkeys past the timed ones.
   for (let i = 0; i < WARMUP_OPS; i++) {
     await update(count + i, 0);
-    await fetch(count + i);
+    await fetch(count + i, 0);
     await raw.write(bufs[0]!);
     await raw.read(BULK_BYTES);
   }
@@ -374,7 +382,7 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
     o.reps,
     async (rep) => {
       const [base, n] = range(rep);
-      await r.daos.pipelined(e.proc.pid, n, depth, (j) => fetch(base + j));
+      await r.daos.pipelined(e.proc.pid, n, depth, (j, slot) => fetch(base + j, slot));
     },
     async (rep) => {
       const [, n] = range(rep);
@@ -571,7 +579,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. The two sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
+    `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. Fetches land in a buffer per slot in flight (the raw side counts the bytes it reads and keeps none). The two sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
     '',
     table(rows, 'CPU client / engine (daos-ts · raw)'),
   ].join('\n');
