@@ -307,11 +307,11 @@ describe('FrameDecoder.bulkInto (a reply bulk read into a caller buffer)', () =>
     expect(asked).toEqual([[9, bulk.length]]);
     // The rest read straight into it, as a socket's onread does.
     const rest = decoder.bulkRemainder()!;
-    expect(rest.buffer).toBe(into.buffer);
+    expect(rest.buffer === into.buffer).toBe(true);
     stream.copy(rest, 0, bulkStart + 1000);
     decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
     expect(frames).toHaveLength(1);
-    expect(frames[0]!.bulk).toBe(into);
+    expect(frames[0]!.bulk === into).toBe(true);
     expect(into.equals(bulk)).toBe(true);
   });
 
@@ -321,14 +321,14 @@ describe('FrameDecoder.bulkInto (a reply bulk read into a caller buffer)', () =>
     const frames: Frame[] = [];
     decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
     decoder.releaseBulk(8); // another request: nothing changes
-    expect(decoder.bulkRemainder()!.buffer).toBe(into.buffer);
+    expect(decoder.bulkRemainder()!.buffer === into.buffer).toBe(true);
     decoder.releaseBulk(9);
     const rest = decoder.bulkRemainder()!;
-    expect(rest.buffer).not.toBe(into.buffer);
+    expect(rest.buffer === into.buffer).toBe(false);
     stream.copy(rest, 0, bulkStart + 1000);
     decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
     expect(frames).toHaveLength(1);
-    expect(frames[0]!.bulk).not.toBe(into);
+    expect(frames[0]!.bulk === into).toBe(false);
     expect(Buffer.from(frames[0]!.bulk!).subarray(1000).equals(bulk.subarray(1000))).toBe(true);
     // Only what came before the release is in the caller's buffer.
     expect(into.subarray(0, 1000).equals(bulk.subarray(0, 1000))).toBe(true);

@@ -9,7 +9,7 @@ describe('InflightRequests and replyBulkInto', () => {
     const into = new Uint8Array(100);
     let id = -1;
     const p = reqs.start(OPC_OBJ_FETCH, 1000, (requestId) => (id = requestId), into);
-    expect(reqs.replyBulkInto(id, 100)).toBe(into);
+    expect(reqs.replyBulkInto(id, 100) === into).toBe(true);
     expect(reqs.replyBulkInto(id, 99)).toBeUndefined();
     expect(reqs.replyBulkInto(id + 1, 100)).toBeUndefined();
     reqs.complete(id, { header: null, bulk: into });
