@@ -299,18 +299,23 @@ describe('FrameDecoder.bulkInto (a reply bulk read into a caller buffer)', () =>
     return { decoder, asked };
   }
 
+  /** The bulk's first 1000 bytes pushed as a chunk; the rest read straight into the decoder's buffer, as a socket's onread does. */
+  function pushThenReadRest(decoder: FrameDecoder, frames: Frame[], between: () => void): Uint8Array {
+    decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
+    between();
+    const rest = decoder.bulkRemainder()!;
+    stream.copy(rest, 0, bulkStart + 1000);
+    decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
+    expect(frames).toHaveLength(1);
+    return rest;
+  }
+
   it('assembles a bulk that spans chunks in the buffer it is given, and delivers that buffer', () => {
     const into = Buffer.alloc(bulk.length);
     const { decoder, asked } = decoderInto(into);
     const frames: Frame[] = [];
-    decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
-    expect(asked).toEqual([[9, bulk.length]]);
-    // The rest read straight into it, as a socket's onread does.
-    const rest = decoder.bulkRemainder()!;
+    const rest = pushThenReadRest(decoder, frames, () => expect(asked).toEqual([[9, bulk.length]]));
     expect(rest.buffer === into.buffer).toBe(true);
-    stream.copy(rest, 0, bulkStart + 1000);
-    decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
-    expect(frames).toHaveLength(1);
     expect(frames[0]!.bulk === into).toBe(true);
     expect(into.equals(bulk)).toBe(true);
   });
@@ -319,15 +324,12 @@ describe('FrameDecoder.bulkInto (a reply bulk read into a caller buffer)', () =>
     const into = Buffer.alloc(bulk.length);
     const { decoder } = decoderInto(into);
     const frames: Frame[] = [];
-    decoder.push(stream.subarray(0, bulkStart + 1000), (f) => frames.push(f));
-    decoder.releaseBulk(8); // another request: nothing changes
-    expect(decoder.bulkRemainder()!.buffer === into.buffer).toBe(true);
-    decoder.releaseBulk(9);
-    const rest = decoder.bulkRemainder()!;
+    const rest = pushThenReadRest(decoder, frames, () => {
+      decoder.releaseBulk(8); // another request: nothing changes
+      expect(decoder.bulkRemainder()!.buffer === into.buffer).toBe(true);
+      decoder.releaseBulk(9);
+    });
     expect(rest.buffer === into.buffer).toBe(false);
-    stream.copy(rest, 0, bulkStart + 1000);
-    decoder.filledInPlace(stream.length - bulkStart - 1000, (f) => frames.push(f));
-    expect(frames).toHaveLength(1);
     expect(frames[0]!.bulk === into).toBe(false);
     expect(Buffer.from(frames[0]!.bulk!).subarray(1000).equals(bulk.subarray(1000))).toBe(true);
     // Only what came before the release is in the caller's buffer.
