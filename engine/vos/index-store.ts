@@ -33,6 +33,10 @@ export class IndexStore {
   readonly committed: Database<string, string>;
   /** Container uuid -> local id, as persisted or assigned in a transaction that has run. */
   private readonly contIds = new Map<string, number>();
+  /** Containers registered by transactions not yet known to have committed (see contIdForWrite). */
+  private readonly unsettled = new Set<string>();
+  /** Containers the running transaction registered, or found on file while unsettled. */
+  private readonly touched: string[] = [];
   private nextContId: number;
 
   /**
@@ -74,15 +78,21 @@ export class IndexStore {
     return false;
   }
 
-  /** Inside a write transaction: the local id of a container, registering it if new. */
+  /**
+   * Inside a write transaction: the local id of a container, registering it if new. A container
+   * registered by a transaction not known to have committed is checked against the database: that
+   * transaction may have been aborted since (a failed multi-op call, a dry run), and then this one
+   * writes the record again, with the same id (a dry run's effects use it).
+   */
   contIdForWrite(cont: string): number {
     const id = this.contIds.get(cont);
     if (id !== undefined) {
-      // Registered in memory by a transaction that may have been aborted since (a failed
-      // multi-op call, a dry run): make sure this transaction holds the record too.
-      if (this.conts.get(cont) === undefined) {
-        this.conts.put(cont, id);
-        this.state.put('nextContId', this.nextContId);
+      if (this.unsettled.size > 0 && this.unsettled.has(cont)) {
+        if (this.conts.get(cont) === undefined) {
+          this.conts.put(cont, id);
+          this.state.put('nextContId', this.nextContId);
+        }
+        this.touched.push(cont);
       }
       return id;
     }
@@ -92,7 +102,20 @@ export class IndexStore {
     this.state.put('nextContId', this.nextContId);
     // The map changes now, inside the transaction: it only ever commits with it or the process dies.
     this.contIds.set(cont, fresh);
+    this.unsettled.add(cont);
+    this.touched.push(cont);
     return fresh;
+  }
+
+  /** Before a synchronous write transaction whose outcome the caller reports (`txnCommitted`). */
+  txnStarting(): void {
+    this.touched.length = 0;
+  }
+
+  /** After that transaction committed: the containers it registered or found are on file. */
+  txnCommitted(): void {
+    for (const cont of this.touched) this.unsettled.delete(cont);
+    this.touched.length = 0;
   }
 
   /** Inside a write transaction: forget a destroyed container. */

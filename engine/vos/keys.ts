@@ -10,6 +10,7 @@
  * esc() escapes 0x00 as 0x00 0x01 and terminates with 0x00 0x00, so comparing escaped keys byte
  * by byte compares the raw keys byte by byte, and a shorter key sorts before its extensions.
  */
+import { writeU64BE } from '../../core/common/bigint.js';
 import { assert } from '../../core/common/errors.js';
 import type { Oid } from '../../core/common/oid.js';
 
@@ -79,8 +80,8 @@ export function keyEpoch(key: Buffer): bigint {
 export function objPrefix(contId: number, oid: Oid): Buffer {
   const b = Buffer.allocUnsafe(OBJ_PREFIX_BYTES);
   b.writeUInt32BE(contId, 0);
-  b.writeBigUInt64BE(oid.hi, 4);
-  b.writeBigUInt64BE(oid.lo, 12);
+  writeU64BE(b, oid.hi, 4);
+  writeU64BE(b, oid.lo, 12);
   return b;
 }
 
@@ -108,8 +109,8 @@ export function akeyPrefix(contId: number, oid: Oid, dkey: Uint8Array, akey: Uin
 
 function objPrefixInto(b: Buffer, contId: number, oid: Oid): void {
   b.writeUInt32BE(contId, 0);
-  b.writeBigUInt64BE(oid.hi, 4);
-  b.writeBigUInt64BE(oid.lo, 12);
+  writeU64BE(b, oid.hi, 4);
+  writeU64BE(b, oid.lo, 12);
 }
 
 /** prefix | tag (| ...): a record key of an akey. */
@@ -124,7 +125,7 @@ export function singleKey(akeyPfx: Buffer, epoch: bigint): Buffer {
   const b = Buffer.allocUnsafe(akeyPfx.length + 1 + EPOCH_BYTES);
   akeyPfx.copy(b, 0);
   b[akeyPfx.length] = TAG_SINGLE;
-  b.writeBigUInt64BE(invEpoch(epoch), akeyPfx.length + 1);
+  writeU64BE(b, invEpoch(epoch), akeyPfx.length + 1);
   return b;
 }
 
@@ -132,8 +133,8 @@ export function extentKey(akeyPfx: Buffer, idx: bigint, epoch: bigint): Buffer {
   const b = Buffer.allocUnsafe(akeyPfx.length + 1 + 8 + EPOCH_BYTES);
   akeyPfx.copy(b, 0);
   b[akeyPfx.length] = TAG_EXTENT;
-  b.writeBigUInt64BE(idx, akeyPfx.length + 1);
-  b.writeBigUInt64BE(invEpoch(epoch), akeyPfx.length + 9);
+  writeU64BE(b, idx, akeyPfx.length + 1);
+  writeU64BE(b, invEpoch(epoch), akeyPfx.length + 9);
   return b;
 }
 
@@ -156,7 +157,7 @@ export function prefixEnd(prefix: Buffer): Buffer {
 export function punchKey(prefix: Buffer, epoch: bigint): Buffer {
   const b = Buffer.allocUnsafe(prefix.length + EPOCH_BYTES);
   prefix.copy(b, 0);
-  b.writeBigUInt64BE(invEpoch(epoch), prefix.length);
+  writeU64BE(b, invEpoch(epoch), prefix.length);
   return b;
 }
 

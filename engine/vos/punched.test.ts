@@ -47,4 +47,35 @@ describe('PunchedObjects', () => {
     p.noteKey(punchKey(punchPrefix(1, A), 2n));
     expect(p.size).toBe(2);
   });
+
+  it('knows which dkeys may have dkey or akey punches, zero bytes and all', () => {
+    const p = new PunchedObjects();
+    const zeros = Buffer.from([0, 1, 0, 0, 7]);
+    p.noteKey(punchKey(punchPrefix(1, A, b('gone')), 5n));
+    p.noteKey(punchKey(punchPrefix(1, A, zeros), 5n));
+    p.noteKey(punchKey(punchPrefix(1, A, b('has'), b('akey')), 6n));
+    p.noteKey(punchKey(punchPrefix(1, SAME_HI), 7n));
+    const a = p.entry(1, A)!;
+    for (const d of [b('gone'), zeros, b('has')]) expect(p.mayHaveDkeyPunch(a, d)).toBe(true);
+    for (const d of [b('kept'), Buffer.from([0, 1, 0, 0]), b('')]) expect(p.mayHaveDkeyPunch(a, d)).toBe(false);
+    // An object punch alone says nothing of its dkeys' own punch records.
+    expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('gone'))).toBe(false);
+    expect(p.dkeyHashes).toBe(3);
+    p.forgetKey(punchPrefix(1, A));
+    expect(p.dkeyHashes).toBe(0);
+  });
+
+  it("stops keeping an object's dkeys past its budget: then every dkey may have punches", () => {
+    const p = new PunchedObjects(3);
+    for (const d of ['a', 'b', 'c']) p.noteKey(punchKey(punchPrefix(1, A, b(d)), 5n));
+    expect(p.mayHaveDkeyPunch(p.entry(1, A)!, b('z'))).toBe(false);
+    p.noteKey(punchKey(punchPrefix(1, A, b('d')), 5n));
+    expect(p.dkeyHashes).toBe(0);
+    expect(p.mayHaveDkeyPunch(p.entry(1, A)!, b('z'))).toBe(true);
+    // The budget freed goes to other objects.
+    p.noteKey(punchKey(punchPrefix(1, SAME_HI, b('x')), 5n));
+    expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('x'))).toBe(true);
+    expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('y'))).toBe(false);
+    expect(p.dkeyHashes).toBe(1);
+  });
 });

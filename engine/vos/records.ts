@@ -14,6 +14,7 @@
  * Binary rather than msgpack: these are decoded on every read, and the inline bytes of a value can
  * be handed out as a view of the record without a copy.
  */
+import { writeU64BE } from '../../core/common/bigint.js';
 import { assert } from '../../core/common/errors.js';
 import { TAG_EXTENT, TAG_SINGLE } from './keys.js';
 
@@ -119,7 +120,7 @@ export function decodeSingle(buf: Buffer): Payload {
 export function encodeExtent(r: ExtentRecord): Buffer {
   const b = Buffer.allocUnsafe(EXTENT_HEADER_BYTES + payloadBytes(r.payload));
   b[0] = whereByte(r.payload);
-  b.writeBigUInt64BE(r.nr, 1);
+  writeU64BE(b, r.nr, 1);
   b.writeUInt32BE(r.recordSize, 9);
   writePayload(b, EXTENT_HEADER_BYTES, r.payload);
   return b;
@@ -144,7 +145,7 @@ export function encodeMeta(m: AkeyMeta): Buffer {
   const b = Buffer.allocUnsafe(META_BYTES);
   b[0] = m.kind;
   b.writeUInt32BE(m.recordSize, 1);
-  b.writeBigUInt64BE(m.maxNr, 5);
+  writeU64BE(b, m.maxNr, 5);
   return b;
 }
 

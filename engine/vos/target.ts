@@ -258,6 +258,8 @@ export class Target implements VosTarget {
     for (let t = 0; t < txns.length; t++) {
       const group = txns[t]!;
       const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+      let committed = false;
+      this.store.txnStarting();
       try {
         this.store.env.transactionSync(() => {
           const alone = group.length === 1 && group[0]!.mode !== 'plain' ? group[0]! : undefined;
@@ -266,7 +268,9 @@ export class Target implements VosTarget {
             try {
               const value = alone.work();
               outcomes.push({ ok: true, value });
-              return alone.mode === 'dry-run' ? ABORT : undefined;
+              if (alone.mode === 'dry-run') return ABORT;
+              committed = true;
+              return undefined;
             } catch (err) {
               outcomes.push({ ok: false, err });
               return ABORT;
@@ -279,8 +283,10 @@ export class Target implements VosTarget {
               outcomes.push({ ok: false, err });
             }
           }
+          committed = true;
           return undefined;
         });
+        if (committed) this.store.txnCommitted();
       } catch (err) {
         // This transaction is not on file (the allocator's state included), and the items after
         // it have not run: fail them all rather than commit them out of order.

@@ -7,6 +7,7 @@
  * none). A single value is visible iff its newest version v <= e has v > P. An array record takes
  * the newest extent with P < epoch <= e covering it; a hole extent there makes it a hole.
  */
+import { writeU64BE } from '../../core/common/bigint.js';
 import type { Oid } from '../../core/common/oid.js';
 import type { DataFile } from '../bio/data-file.js';
 import { type Candidate, resolveExtents } from './extents.js';
@@ -67,9 +68,11 @@ export class Visibility {
     this.punched.noteKey(Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.length));
   }
 
-  /** The punch levels an object has records at (0: none). */
-  private levels(cid: number, oid: Oid): number {
-    return this.punched.levels(cid, oid);
+  /** The punch levels that may hold records for `dkey` of an object (its own, and the object's). */
+  private dkeyLevels(cid: number, oid: Oid, dkey: Uint8Array): number {
+    const entry = this.punched.entry(cid, oid);
+    if (entry === undefined) return 0;
+    return this.punched.mayHaveDkeyPunch(entry, dkey) ? entry.mask : entry.mask & OBJ_BIT;
   }
 
   /** Newest punch <= e with exactly this punch prefix, or 0n. */
@@ -80,18 +83,19 @@ export class Visibility {
 
   /** The punch floor of an object, a dkey of it, or an akey of that dkey at e. */
   floor(cid: number, oid: Oid, e: bigint, dkey?: Uint8Array, akey?: Uint8Array): bigint {
-    const levels = this.levels(cid, oid);
-    if (levels === 0) return 0n;
+    const entry = this.punched.entry(cid, oid);
+    if (entry === undefined) return 0n;
+    const levels = entry.mask;
     let p = levels & OBJ_BIT ? this.punchAt(punchPrefix(cid, oid), e) : 0n;
-    if (dkey !== undefined) {
-      if (levels & DKEY_BIT) {
-        const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
-        if (d > p) p = d;
-      }
-      if (akey !== undefined && levels & AKEY_BIT) {
-        const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
-        if (a > p) p = a;
-      }
+    // A dkey with no dkey or akey punch records needs no look at those levels.
+    if (dkey === undefined || !this.punched.mayHaveDkeyPunch(entry, dkey)) return p;
+    if (levels & DKEY_BIT) {
+      const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
+      if (d > p) p = d;
+    }
+    if (akey !== undefined && levels & AKEY_BIT) {
+      const a = this.punchAt(punchPrefix(cid, oid, dkey, akey), e);
+      if (a > p) p = a;
     }
     return p;
   }
@@ -170,7 +174,7 @@ export class Visibility {
   /** Whether a dkey has an existing akey at e; `floorDkey` is the object's and dkey's punch floor. */
   dkeyExists(cid: number, oid: Oid, dkey: Uint8Array, e: bigint, floorDkey: bigint): boolean {
     const pfx = dkeyPrefix(cid, oid, dkey);
-    const punchedAkeys = (this.levels(cid, oid) & AKEY_BIT) !== 0;
+    const punchedAkeys = (this.dkeyLevels(cid, oid, dkey) & AKEY_BIT) !== 0;
     if (!punchedAkeys) {
       // The common cases in one range read of two keys: no akey at all (a conditional insert of
       // a new key), or a first akey of single values with a visible newest version (a DFS entry).
@@ -219,7 +223,7 @@ export class Visibility {
       const { key: dkey, end } = readEsc(k, obj.length);
       const dpfx = k.subarray(0, end);
       let p = pFloor;
-      if (this.levels(cid, oid) & DKEY_BIT) {
+      if (this.dkeyLevels(cid, oid, dkey) & DKEY_BIT) {
         const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
         if (d > p) p = d;
       }
@@ -242,7 +246,7 @@ export class Visibility {
     const pfx = dkeyPrefix(cid, oid, dkey);
     const pDkey = this.floor(cid, oid, e, dkey);
     const from = after === undefined ? pfx : prefixEnd(akeyPrefix(cid, oid, dkey, after));
-    const punchedAkeys = (this.levels(cid, oid) & AKEY_BIT) !== 0;
+    const punchedAkeys = (this.dkeyLevels(cid, oid, dkey) & AKEY_BIT) !== 0;
     const out: Buffer[] = [];
     if (limit <= 0) return out;
     this.eachAkey(pfx, from, (akey, akeyPfx) => {
@@ -282,7 +286,7 @@ function idxKey(akeyPfx: Buffer, idx: bigint): Buffer {
   akeyPfx.copy(b, 0);
   b[akeyPfx.length] = TAG_EXTENT;
   if (idx === 0n) IDX_ZERO.copy(b, akeyPfx.length + 1);
-  else b.writeBigUInt64BE(idx, akeyPfx.length + 1);
+  else writeU64BE(b, idx, akeyPfx.length + 1);
   return b;
 }
 
