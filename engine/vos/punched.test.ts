@@ -57,7 +57,8 @@ describe('PunchedObjects', () => {
     p.noteKey(punchKey(punchPrefix(1, SAME_HI), 7n));
     const a = p.entry(1, A)!;
     for (const d of [b('gone'), zeros, b('has')]) expect(p.mayHaveDkeyPunch(a, d)).toBe(true);
-    for (const d of [b('kept'), Buffer.from([0, 1, 0, 0]), b('')]) expect(p.mayHaveDkeyPunch(a, d)).toBe(false);
+    for (const d of [b('kept'), Buffer.from([0, 1, 0, 0]), b('')])
+      expect(p.mayHaveDkeyPunch(a, d)).toBe(false);
     // An object punch alone says nothing of its dkeys' own punch records.
     expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('gone'))).toBe(false);
     expect(p.dkeyHashes).toBe(3);

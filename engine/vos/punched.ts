@@ -89,7 +89,7 @@ export class PunchedObjects {
   mayHaveDkeyPunch(entry: PunchedObject, dkey: Uint8Array): boolean {
     const set = entry.dkeys;
     if (set === null) return true;
-    return set !== undefined && set.has(dkeyHash(dkey));
+    return set?.has(dkeyHash(dkey)) === true;
   }
 
   /** Note a punch key (container | oid | level | ...): its object has a record at its level. */
