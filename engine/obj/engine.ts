@@ -110,7 +110,12 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
   private readonly poolMaps = new Map<string, PoolMap>();
-  private readonly layouts = new Map<string, ObjectLayout>();
+  private readonly layouts = new Map<
+    string,
+    Map<bigint, Map<bigint, { map: PoolMap } & { [m in LayoutMode]?: ObjectLayout }>>
+  >();
+  /** Objects in `layouts`. */
+  private layoutsHeld = 0;
   private resolving: Promise<number> | undefined;
   /** Read-modify-write of EC stripes: one commit at a time per (object, dkey, akey) here. */
   private readonly ecLocks = new NameLocks();
@@ -288,6 +293,7 @@ export class Engine implements ObjApi, EnginePeer {
     const downBefore = this.ranksDown();
     this.poolMaps.set(pool, map);
     this.layouts.clear();
+    this.layoutsHeld = 0;
     const newlyDown = [...this.ranksDown()].filter((r) => !downBefore.has(r));
     if (newlyDown.length > 0) await this.resolvePendingDtx({ coordinatorDown: true });
   }
@@ -469,14 +475,30 @@ export class Engine implements ObjApi, EnginePeer {
     return out;
   }
 
-  /** The layout of an object in a mode (cached per pool map). */
+  /**
+   * The layout of an object in a mode, cached per pool map: pool → oid hi → lo (maps keyed by
+   * value, so a lookup builds no string), each entry for the map it was computed from.
+   */
   private layoutOf(pool: string, oid: ObjTarget['oid'], map: PoolMap, mode: LayoutMode): ObjectLayout {
-    const key = `${pool}/${oid.hi}/${oid.lo}/${mode}/${map.version}`;
-    let layout = this.layouts.get(key);
-    if (!layout) {
+    let byHi = this.layouts.get(pool);
+    if (byHi === undefined) this.layouts.set(pool, (byHi = new Map()));
+    let byLo = byHi.get(oid.hi);
+    if (byLo === undefined) byHi.set(oid.hi, (byLo = new Map()));
+    let cached = byLo.get(oid.lo);
+    if (cached === undefined || cached.map !== map) {
+      if (this.layoutsHeld >= LAYOUT_CACHE_ENTRIES) {
+        this.layouts.clear();
+        this.layoutsHeld = 0;
+        return this.layoutOf(pool, oid, map, mode);
+      }
+      if (cached === undefined) this.layoutsHeld++;
+      cached = { map };
+      byLo.set(oid.lo, cached);
+    }
+    let layout = cached[mode];
+    if (layout === undefined) {
       layout = objectLayout(oid, map, mode);
-      if (this.layouts.size >= LAYOUT_CACHE_ENTRIES) this.layouts.clear();
-      this.layouts.set(key, layout);
+      cached[mode] = layout;
     }
     return layout;
   }
@@ -527,6 +549,10 @@ export class Engine implements ObjApi, EnginePeer {
   /** Whether a write to `to` involves targets other than `to` (a replicated or EC object). */
   private replicated(to: ObjTarget, dkey?: Uint8Array): boolean {
     if (this.erasureCoded(to)) return true;
+    // No redundancy and no shard moving: a dkey's write goes to `to` alone, whatever its group.
+    const map = this.poolMaps.get(to.pool);
+    if (map && dkey !== undefined && redunInfo(oidRedun(to.oid)).kind === 'none' && !layoutsDiffer(map))
+      return false;
     const targets = this.writeTargets(to, dkey);
     return targets.length !== 1 || !sameTarget(targets[0]!.ref, to.target);
   }
