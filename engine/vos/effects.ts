@@ -331,6 +331,7 @@ export function writeEffects(
     }
     contBytes.set(cid, (contBytes.get(cid) ?? 0) + delta);
     main.put(key, value);
+    vis.objects.noteKey(key);
   }
   for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
     const mkey = withTag(pfx, TAG_META);

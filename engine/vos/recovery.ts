@@ -11,6 +11,7 @@ import type { DataFile } from '../bio/data-file.js';
 import { type DtxRecord, decodeDtx } from './dtx.js';
 import type { IndexStore } from './index-store.js';
 import { recordTag } from './keys.js';
+import { ObjectFilter } from './object-filter.js';
 import { PunchedObjects } from './punched.js';
 import { decodeAnyPayload, payloadHeldBytes, WHERE_FILE } from './records.js';
 import type { RecoveryStats } from './types.js';
@@ -19,6 +20,7 @@ export interface Recovered {
   alloc: ExtentAllocator;
   contBytes: Map<number, number>;
   punched: PunchedObjects;
+  objects: ObjectFilter;
   dtx: DtxRecord[];
   stats: RecoveryStats;
 }
@@ -28,7 +30,9 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
   const free = store.freeExtents();
   const refs: Extent[] = [];
   const contBytes = new Map<number, number>();
+  const objects = new ObjectFilter();
   for (const { key, value } of store.main.getRange({ snapshot: false })) {
+    objects.noteKey(key);
     const payload = decodeAnyPayload(recordTag(key), value);
     if (payload === undefined) continue;
     const cid = key.readUInt32BE(0);
@@ -71,6 +75,7 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
     alloc,
     contBytes,
     punched,
+    objects,
     dtx,
     stats: { bytesReclaimed, pendingDtx: dtx.length, punchesReplayed: 0 },
   };

@@ -95,6 +95,28 @@ describe('single values', () => {
     ).toBe(true);
     expect(u.containerBytes(CONT)).toBe(10001);
   });
+
+  it('lists and queries the objects written before a reopen (the object filter is rebuilt)', async () => {
+    const dir = tempDir('vos-');
+    const t = await openVosTarget(dir);
+    const other = { hi: 5n, lo: 8n };
+    expect(t.queryDkey(CONT, OID, EPOCH_MAX, 'max')).toBeUndefined();
+    await put(t, 3n, 'd1', [sv('a', 'x')]);
+    await put(t, 4n, 'd2', [sv('a', 'y')]);
+    expect(Buffer.from(t.queryDkey(CONT, OID, EPOCH_MAX, 'max')!).toString()).toBe('d2');
+    expect(t.queryDkey(CONT, other, EPOCH_MAX, 'max')).toBeUndefined();
+    await t.close();
+    const u = await fresh(dir);
+    expect(Buffer.from(u.queryDkey(CONT, OID, EPOCH_MAX, 'min')!).toString()).toBe('d1');
+    expect(u.listDkeys(CONT, OID, EPOCH_MAX, undefined, 10).map((k) => Buffer.from(k).toString())).toEqual([
+      'd1',
+      'd2',
+    ]);
+    expect(
+      u.listAkeys(CONT, OID, EPOCH_MAX, b('d2'), undefined, 10).map((k) => Buffer.from(k).toString()),
+    ).toEqual(['a']);
+    expect(u.listDkeys(CONT, other, EPOCH_MAX, undefined, 10)).toEqual([]);
+  });
 });
 
 describe('punch', () => {

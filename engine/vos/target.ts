@@ -158,7 +158,7 @@ export class Target implements VosTarget {
     fs.rmSync(journalFile, { force: true });
     const r = recover(store, data);
     r.stats.punchesReplayed = replayed;
-    const vis = new Visibility(store, data, r.punched);
+    const vis = new Visibility(store, data, r.punched, r.objects);
     const t = new Target(
       dir,
       r.stats,

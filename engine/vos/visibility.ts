@@ -32,6 +32,7 @@ import {
   TAG_SINGLE,
   withTag,
 } from './keys.js';
+import type { ObjectFilter } from './object-filter.js';
 import { type PunchedObjects, punchLevelBit } from './punched.js';
 import {
   type AkeyMeta,
@@ -61,6 +62,8 @@ export class Visibility {
     readonly data: DataFile,
     /** Every object with a punch record, and the levels it has them at. */
     readonly punched: PunchedObjects,
+    /** The objects this target may hold records of. */
+    readonly objects: ObjectFilter,
   ) {}
 
   /** Record that the punch db holds (or is about to hold, in this transaction) punch key `key`. */
@@ -204,6 +207,7 @@ export class Visibility {
     limit: number,
     reverse = false,
   ): Buffer[] {
+    if (!this.objects.mayHold(cid, oid)) return [];
     const obj = objPrefix(cid, oid);
     const objEnd = prefixEnd(obj);
     const pFloor = this.floor(cid, oid, e);
@@ -243,6 +247,7 @@ export class Visibility {
     after: Uint8Array | undefined,
     limit: number,
   ): Buffer[] {
+    if (!this.objects.mayHold(cid, oid)) return [];
     const pfx = dkeyPrefix(cid, oid, dkey);
     const pDkey = this.floor(cid, oid, e, dkey);
     const from = after === undefined ? pfx : prefixEnd(akeyPrefix(cid, oid, dkey, after));
