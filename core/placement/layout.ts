@@ -115,9 +115,42 @@ function interleaved(map: PoolMap, mode: LayoutMode = 'data'): Placement {
  * A shard whose target is replaced (see LayoutMode) goes to a spare: the first target after the
  * object's window in placement order that is not replaced, not on a rank of another member of
  * its redundancy group, and (when one is left) holds no other shard of the object. Client,
- * engines and rebuild compute the same spares from the same map.
+ * engines and rebuild compute the same spares from the same map. Cached per map object: callers
+ * share the result and must not change it.
  */
 export function objectLayout(oid: Oid, map: PoolMap, mode: LayoutMode = 'data'): ObjectLayout {
+  let cache = layoutCache.get(map);
+  if (cache === undefined) layoutCache.set(map, (cache = { held: 0, data: new Map(), goal: new Map() }));
+  const byHi = cache[mode];
+  let byLo = byHi.get(oid.hi);
+  const hit = byLo?.get(oid.lo);
+  if (hit !== undefined) return hit;
+  const layout = computeLayout(oid, map, mode);
+  if (cache.held >= LAYOUT_CACHE_ENTRIES) {
+    cache.data.clear();
+    cache.goal.clear();
+    cache.held = 0;
+    byLo = undefined;
+  }
+  if (byLo === undefined) byHi.set(oid.hi, (byLo = new Map()));
+  byLo.set(oid.lo, layout);
+  cache.held++;
+  return layout;
+}
+
+/**
+ * Layouts a process keeps per pool map object (client and engines alike ask for an object's
+ * layout at every I/O): at most this many per map, then they are all dropped and computed again.
+ */
+export const LAYOUT_CACHE_ENTRIES = 4096;
+
+/** Computed layouts per map object, mode, oid hi and lo (maps keyed by value: no string per lookup). */
+const layoutCache = new WeakMap<
+  PoolMap,
+  { held: number } & Record<LayoutMode, Map<bigint, Map<bigint, ObjectLayout>>>
+>();
+
+function computeLayout(oid: Oid, map: PoolMap, mode: LayoutMode): ObjectLayout {
   const info = redunInfo(oidRedun(oid));
   const groups = oidGroups(oid);
   const { targets, states, ranks } = interleaved(map, mode);

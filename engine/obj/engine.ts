@@ -19,13 +19,7 @@ import type {
 } from '../../core/daos/link.js';
 import { cellRecordsFor, rangesOfShard, type ShardRole } from '../../core/ec/stripe.js';
 import { ecCellBytes, ecShape } from '../../core/ec/stripe-io.js';
-import {
-  dkeyGroup,
-  type LayoutMode,
-  layoutsDiffer,
-  type ObjectLayout,
-  objectLayout,
-} from '../../core/placement/layout.js';
+import { dkeyGroup, layoutsDiffer, objectLayout } from '../../core/placement/layout.js';
 import { redunInfo } from '../../core/placement/oclass.js';
 import {
   type PoolMap,
@@ -77,9 +71,6 @@ export interface EngineOptions {
   rebuildBytesPerSec?: number;
 }
 
-/** Layouts kept per engine (objects recently written through it). */
-const LAYOUT_CACHE_ENTRIES = 4096;
-
 /**
  * Object calls (of every engine of the process) whose results may be given back one after
  * another in microtasks before one waits for the next event-loop turn. In one process (the
@@ -110,12 +101,6 @@ export class Engine implements ObjApi, EnginePeer {
   private readonly poolConts = new Map<string, Set<string>>();
   private readonly contPool = new Map<string, string>();
   private readonly poolMaps = new Map<string, PoolMap>();
-  private readonly layouts = new Map<
-    string,
-    Map<bigint, Map<bigint, { map: PoolMap } & { [m in LayoutMode]?: ObjectLayout }>>
-  >();
-  /** Objects in `layouts`. */
-  private layoutsHeld = 0;
   private resolving: Promise<number> | undefined;
   /** Read-modify-write of EC stripes: one commit at a time per (object, dkey, akey) here. */
   private readonly ecLocks = new NameLocks();
@@ -292,8 +277,6 @@ export class Engine implements ObjApi, EnginePeer {
     if (old && old.version >= map.version) return;
     const downBefore = this.ranksDown();
     this.poolMaps.set(pool, map);
-    this.layouts.clear();
-    this.layoutsHeld = 0;
     const newlyDown = [...this.ranksDown()].filter((r) => !downBefore.has(r));
     if (newlyDown.length > 0) await this.resolvePendingDtx({ coordinatorDown: true });
   }
@@ -476,34 +459,6 @@ export class Engine implements ObjApi, EnginePeer {
   }
 
   /**
-   * The layout of an object in a mode, cached per pool map: pool → oid hi → lo (maps keyed by
-   * value, so a lookup builds no string), each entry for the map it was computed from.
-   */
-  private layoutOf(pool: string, oid: ObjTarget['oid'], map: PoolMap, mode: LayoutMode): ObjectLayout {
-    let byHi = this.layouts.get(pool);
-    if (byHi === undefined) this.layouts.set(pool, (byHi = new Map()));
-    let byLo = byHi.get(oid.hi);
-    if (byLo === undefined) byHi.set(oid.hi, (byLo = new Map()));
-    let cached = byLo.get(oid.lo);
-    if (cached === undefined || cached.map !== map) {
-      if (this.layoutsHeld >= LAYOUT_CACHE_ENTRIES) {
-        this.layouts.clear();
-        this.layoutsHeld = 0;
-        return this.layoutOf(pool, oid, map, mode);
-      }
-      if (cached === undefined) this.layoutsHeld++;
-      cached = { map };
-      byLo.set(oid.lo, cached);
-    }
-    let layout = cached[mode];
-    if (layout === undefined) {
-      layout = objectLayout(oid, map, mode);
-      cached[mode] = layout;
-    }
-    return layout;
-  }
-
-  /**
    * The redundancy group of `to` — the group of `dkey`, or without one the first group whose
    * data-layout members include `to` (DER_BAD_TARGET when none does) — its data-layout members
    * and its goal-layout members that differ from them (same positions).
@@ -513,7 +468,7 @@ export class Engine implements ObjApi, EnginePeer {
     map: PoolMap,
     dkey?: Uint8Array,
   ): { g: number; data: TargetRef[]; goalAt: Array<TargetRef | undefined>; goal: TargetRef[] } {
-    const layout = this.layoutOf(to.pool, to.oid, map, 'data');
+    const layout = objectLayout(to.oid, map, 'data');
     let g: number;
     if (dkey !== undefined) g = dkeyGroup(dkey, layout);
     else {
@@ -529,7 +484,7 @@ export class Engine implements ObjApi, EnginePeer {
     const n = layout.groupSize;
     const data = layout.shards.slice(g * n, (g + 1) * n);
     if (!layoutsDiffer(map)) return { g, data, goalAt: data.map(() => undefined), goal: [] };
-    const goalLayout = this.layoutOf(to.pool, to.oid, map, 'goal');
+    const goalLayout = objectLayout(to.oid, map, 'goal');
     const goalAt = goalLayout.shards
       .slice(g * n, (g + 1) * n)
       .map((t, i) => (sameTarget(t, data[i]!) && !filling(map, t) ? undefined : t));
