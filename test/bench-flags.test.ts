@@ -43,3 +43,30 @@ describe('bench command lines', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('ab-dfs (two builds side by side)', () => {
+  it('runs this build against a base build and prints both sides and their ratio', () => {
+    const r = bench('ab-dfs', [
+      '--base',
+      join(ROOT, 'dist'),
+      '--files',
+      '30',
+      '--rounds',
+      '2',
+      '--depth',
+      '4',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('60 files per side, 4 in flight');
+    for (const who of ['other', 'this'])
+      expect(r.stdout).toMatch(new RegExp(`${who} +create \\d+\\.\\d +stat \\d+\\.\\d +unlink \\d+\\.\\d`));
+    expect(r.stdout).toMatch(/time \/ the other's: create \d\.\d\d +stat \d\.\d\d +unlink \d\.\d\d/);
+  });
+
+  it('wants the dist folder of a build as --base', () => {
+    const r = bench('ab-dfs', ['--base', ROOT]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('no index.js there');
+  });
+});
