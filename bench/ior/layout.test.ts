@@ -44,6 +44,16 @@ describe('ior layout', () => {
     expect(countErrors(words, 1234, 4, 2 ** 33 + 256)).toBe(16 + 1);
   });
 
+  it('carries the offset word past 2^32 inside one transfer', () => {
+    const words = new Uint32Array(64);
+    const at = 2 ** 32 - 40; // the third offset word is the first at or past 2^32
+    fillTransfer(words, 7, 1, at);
+    const view = new DataView(words.buffer);
+    for (let i = 1; i < 32; i += 2) expect(view.getBigUint64(i * 8, true)).toBe(BigInt(at + i * 8));
+    expect(countErrors(words, 7, 1, at)).toBe(0);
+    expect(countErrors(words, 7, 1, at + 16)).toBe(16);
+  });
+
   it('takes k/m/g sizes and refuses bad flags', () => {
     const o = parseIorArgs(['-b2m', '-t=64k', '-s', '4', '-wrv']);
     expect([o.blockSize, o.transferSize, o.segmentCount, o.writeFile, o.readFile, o.verbose]).toEqual([

@@ -7,7 +7,7 @@
  */
 import type { Comm } from '../../adapters/mpiio/comm.js';
 import { type IorBackend, type IorHandle, openBackend } from './backends.js';
-import { countErrors, fileName, fillTransfer, readRank, transferOffsets } from './layout.js';
+import { countErrors, fileName, fillOffsets, fillSignature, readRank, transferOffsets } from './layout.js';
 import type { IorOptions } from './options.js';
 import { iorTime } from './output.js';
 
@@ -179,11 +179,13 @@ async function phase(
   let errors = 0;
   let pairs = 0;
   let stoppedAt: number | undefined;
+  // A write phase's transfers differ only in their offset words (the read phases reuse the buffer).
+  if (kind === 'write') fillSignature(words, signature, dataRank);
   const t2 = nowMs();
   const transfer = async (k: number) => {
     const off = offsets[k]!;
     if (kind === 'write') {
-      fillTransfer(words, signature, dataRank, off);
+      fillOffsets(words, off);
       await h.write(buf, off);
       if (o.fsyncPerWrite) await h.sync();
     } else {
