@@ -67,12 +67,20 @@ function checkEd25519(load: () => KeyObject, type: 'private' | 'public'): KeyObj
   return key;
 }
 
+/** Ids computed so far: a key object never changes, and every seal and open asks for its id. */
+const keyIds = new WeakMap<KeyObject, string>();
+
 /** Short public id of a key (either half of the pair): base64url of SHA-256(raw public key)[0..8). */
 export function keyId(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  const spki = pub.export({ type: 'spki', format: 'der' });
-  const raw = spki.subarray(ED25519_SPKI_PREFIX_BYTES);
-  return createHash('sha256').update(raw).digest().subarray(0, KEY_ID_BYTES).toString('base64url');
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    const pub = key.type === 'private' ? createPublicKey(key) : key;
+    const spki = pub.export({ type: 'spki', format: 'der' });
+    const raw = spki.subarray(ED25519_SPKI_PREFIX_BYTES);
+    id = createHash('sha256').update(raw).digest().subarray(0, KEY_ID_BYTES).toString('base64url');
+    keyIds.set(key, id);
+  }
+  return id;
 }
 
 function assertKey(key: KeyObject, type: 'private' | 'public'): void {

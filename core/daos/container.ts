@@ -17,8 +17,12 @@ import { DaosObject } from './object.js';
 import type { Pool } from './pool.js';
 import { Tx } from './tx.js';
 
-/** Object ids reserved per round trip to the management service. */
-const OID_BATCH = 256;
+/**
+ * Object ids reserved per round trip to the management service (a signed, checked call: a DFS
+ * create takes one id, so 256 cost ~3% of a create's time). Ids left when a handle closes are
+ * not used; with 2^64 of them per container that costs nothing.
+ */
+const OID_BATCH = 4096;
 
 export interface NewOidOptions {
   type?: ObjType;
