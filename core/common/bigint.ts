@@ -25,11 +25,20 @@ let view: DataView | undefined;
  * RangeError, as Node's does, for a value outside [0, 2^64) or a write past the end of `buf`.
  */
 export function writeU64BE(buf: Uint8Array, v: bigint, off: number): void {
+  viewFor(buf, v, off).setBigUint64(buf.byteOffset + off, v);
+}
+
+/** `buf.writeBigUInt64LE(v, off)`, as writeU64BE. */
+export function writeU64LE(buf: Uint8Array, v: bigint, off: number): void {
+  viewFor(buf, v, off).setBigUint64(buf.byteOffset + off, v, true);
+}
+
+function viewFor(buf: Uint8Array, v: bigint, off: number): DataView {
   if (v < 0n || v > U64_MAX) throw new RangeError(`${v} is not a 64-bit unsigned integer`);
   if (off < 0 || off + 8 > buf.length) throw new RangeError(`no room for 8 bytes at ${off} of ${buf.length}`);
   if (buf.buffer !== viewOf) {
     viewOf = buf.buffer;
     view = new DataView(viewOf);
   }
-  view!.setBigUint64(buf.byteOffset + off, v);
+  return view!;
 }

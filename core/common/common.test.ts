@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { writeU64BE, writeU64LE } from './bigint.js';
 import { DaosError, DER, derName } from './errors.js';
 import { EPOCH_MAX, Hlc } from './hlc.js';
 import { makeOid, oidGroups, oidParse, oidRedun, oidToString, oidType, oidUser } from './oid.js';
@@ -65,5 +66,28 @@ describe('sizes', () => {
     expect(parseBytes('1MiB')).toBe(2 ** 20);
     expect(parseBytes(4096)).toBe(4096);
     expect(() => parseBytes('four')).toThrow(/cannot parse/);
+  });
+});
+
+describe('64-bit writes', () => {
+  it('write what Buffer.writeBigUInt64BE/LE write, in pooled and own buffers, and refuse what they refuse', () => {
+    const values = [0n, 1n, 0xffn, 0x1234_5678_9abc_def0n, (1n << 63n) + 5n, (1n << 64n) - 1n];
+    for (const make of [(n: number) => Buffer.allocUnsafe(n).fill(9), (n: number) => Buffer.alloc(n, 9)]) {
+      for (const v of values) {
+        for (const off of [0, 3, 8]) {
+          const [a, b, c, d] = [make(16), make(16), make(16), make(16)];
+          writeU64BE(a, v, off);
+          b.writeBigUInt64BE(v, off);
+          writeU64LE(c, v, off);
+          d.writeBigUInt64LE(v, off);
+          expect(a.equals(b) && c.equals(d)).toBe(true);
+        }
+      }
+    }
+    const b = Buffer.alloc(16);
+    expect(() => writeU64BE(b, -1n, 0)).toThrow(RangeError);
+    expect(() => writeU64LE(b, 1n << 64n, 0)).toThrow(RangeError);
+    expect(() => writeU64BE(b, 1n, 9)).toThrow(RangeError);
+    expect(b.equals(Buffer.alloc(16))).toBe(true);
   });
 });

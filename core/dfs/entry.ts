@@ -1,3 +1,4 @@
+import { writeU64LE } from '../common/bigint.js';
 import type { Oid } from '../common/oid.js';
 
 /** File-type bits of a mode, as in <sys/stat.h>. */
@@ -46,17 +47,19 @@ const FIXED_BYTES = 72;
 
 export function encodeEntry(e: Entry): Buffer {
   const target = e.target === undefined ? undefined : Buffer.from(e.target, 'utf8');
-  const b = Buffer.alloc(FIXED_BYTES + (target?.byteLength ?? 0));
+  // From the shared pool (small buffers), zeroed: the 64-bit fields are then written through one
+  // DataView of the pool (writeU64LE).
+  const b = Buffer.allocUnsafe(FIXED_BYTES + (target?.byteLength ?? 0)).fill(0);
   b.writeUInt32LE(INODE_VERSION, 0);
   b.writeUInt32LE(e.mode >>> 0, 4);
   b.writeUInt32LE(e.uid >>> 0, 8);
   b.writeUInt32LE(e.gid >>> 0, 12);
-  b.writeBigUInt64LE(e.oid.hi, 16);
-  b.writeBigUInt64LE(e.oid.lo, 24);
-  b.writeBigUInt64LE(e.atime, 32);
-  b.writeBigUInt64LE(e.mtime, 40);
-  b.writeBigUInt64LE(e.ctime, 48);
-  b.writeBigUInt64LE(BigInt(e.chunkSize), 56);
+  writeU64LE(b, e.oid.hi, 16);
+  writeU64LE(b, e.oid.lo, 24);
+  writeU64LE(b, e.atime, 32);
+  writeU64LE(b, e.mtime, 40);
+  writeU64LE(b, e.ctime, 48);
+  writeU64LE(b, BigInt(e.chunkSize), 56);
   b.writeUInt32LE(target?.byteLength ?? 0, 64);
   target?.copy(b, FIXED_BYTES);
   return b;
