@@ -35,8 +35,11 @@ export class IndexStore {
   private readonly contIds = new Map<string, number>();
   /** Containers registered by transactions not yet known to have committed (see contIdForWrite). */
   private readonly unsettled = new Set<string>();
-  /** Containers the running transaction registered, or found on file while unsettled. */
-  private readonly touched: string[] = [];
+  /**
+   * Containers the running transaction registered, or found on file while unsettled (a set: with
+   * 'fsync' no transaction reports its outcome, and it only ever holds the unsettled ones).
+   */
+  private readonly touched = new Set<string>();
   private nextContId: number;
 
   /**
@@ -92,7 +95,7 @@ export class IndexStore {
           this.conts.put(cont, id);
           this.state.put('nextContId', this.nextContId);
         }
-        this.touched.push(cont);
+        this.touched.add(cont);
       }
       return id;
     }
@@ -103,19 +106,19 @@ export class IndexStore {
     // The map changes now, inside the transaction: it only ever commits with it or the process dies.
     this.contIds.set(cont, fresh);
     this.unsettled.add(cont);
-    this.touched.push(cont);
+    this.touched.add(cont);
     return fresh;
   }
 
   /** Before a synchronous write transaction whose outcome the caller reports (`txnCommitted`). */
   txnStarting(): void {
-    this.touched.length = 0;
+    this.touched.clear();
   }
 
   /** After that transaction committed: the containers it registered or found are on file. */
   txnCommitted(): void {
     for (const cont of this.touched) this.unsettled.delete(cont);
-    this.touched.length = 0;
+    this.touched.clear();
   }
 
   /** Inside a write transaction: forget a destroyed container. */

@@ -96,6 +96,25 @@ describe('single values', () => {
     expect(u.containerBytes(CONT)).toBe(10001);
   });
 
+  it("keeps a new container's id on file when the call that first registered it was rolled back", async () => {
+    const dir = tempDir('vos-');
+    const t = await openVosTarget(dir);
+    const NEW = '99999999-2222-3333-4444-555555555555';
+    // Two ops in one call: the first registers NEW, the second fails its condition, and the
+    // call's transaction rolls back with the registration in it.
+    await expect(
+      t.apply(3n, [
+        { op: 'update', cont: NEW, oid: OID, dkey: b('d'), iods: [sv('a', 'lost')] },
+        { op: 'update', cont: NEW, oid: OID, dkey: b('e'), iods: [sv('a', 'x')], cond: 'dkey_update' },
+      ]),
+    ).rejects.toMatchObject({ code: 'DER_NONEXIST' });
+    await t.apply(4n, [{ op: 'update', cont: NEW, oid: OID, dkey: b('d'), iods: [sv('a', 'kept')] }]);
+    await t.close();
+    const u = await fresh(dir);
+    const got = u.fetch(NEW, OID, 9n, b('d'), [{ akey: b('a'), kind: 'single' }])[0];
+    expect(got === undefined ? undefined : Buffer.from(got as Uint8Array).toString()).toBe('kept');
+  });
+
   it('lists and queries the objects written before a reopen (the object filter is rebuilt)', async () => {
     const dir = tempDir('vos-');
     const t = await openVosTarget(dir);
