@@ -49,12 +49,7 @@ describe('ab-dfs (two builds side by side)', () => {
     const r = bench('ab-dfs', [
       '--base',
       join(ROOT, 'dist'),
-      '--files',
-      '30',
-      '--rounds',
-      '2',
-      '--depth',
-      '4',
+      ...'--files 30 --rounds 2 --depth 4'.split(' '),
     ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
