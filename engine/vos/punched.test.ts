@@ -61,6 +61,12 @@ describe('PunchedObjects', () => {
       expect(p.mayHaveDkeyPunch(a, d)).toBe(false);
     // An object punch alone says nothing of its dkeys' own punch records.
     expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('gone'))).toBe(false);
+    // A dkey punch on that object later: both levels, and that dkey.
+    p.noteKey(punchKey(punchPrefix(1, SAME_HI, b('later')), 8n));
+    expect(p.levels(1, SAME_HI)).toBe(punchLevelBit(PUNCH_OBJ) | punchLevelBit(PUNCH_DKEY));
+    expect(p.mayHaveDkeyPunch(p.entry(1, SAME_HI)!, b('later'))).toBe(true);
+    expect(p.size).toBe(2);
+    p.forgetKey(punchPrefix(1, SAME_HI));
     expect(p.dkeyHashes).toBe(3);
     p.forgetKey(punchPrefix(1, A));
     expect(p.dkeyHashes).toBe(0);

@@ -57,8 +57,18 @@ function escapedDkeyHash(key: Buffer, pos: number): number {
   }
 }
 
+/**
+ * What an object with object-level punches only is known by (an unlinked file's shards: most of
+ * the set): its mask stays a number in the map, and lookups get one of these, so that it costs
+ * no object of its own.
+ */
+const MASK_ONLY: readonly PunchedObject[] = Array.from({ length: 8 }, (_, mask) =>
+  Object.freeze({ mask, dkeys: undefined }),
+);
+
 export class PunchedObjects {
-  private readonly conts = new Map<number, Map<bigint, Map<bigint, PunchedObject>>>();
+  /** container → oid hi → lo → the levels' mask alone (no dkey hashes yet), or the whole entry. */
+  private readonly conts = new Map<number, Map<bigint, Map<bigint, number | PunchedObject>>>();
   private objects = 0;
   private hashes = 0;
 
@@ -77,7 +87,8 @@ export class PunchedObjects {
   /** What is known of an object, or undefined when it has no punch records. */
   entry(cid: number, oid: Oid): PunchedObject | undefined {
     if (this.objects === 0) return undefined;
-    return this.conts.get(cid)?.get(oid.hi)?.get(oid.lo);
+    const v = this.conts.get(cid)?.get(oid.hi)?.get(oid.lo);
+    return typeof v === 'number' ? MASK_ONLY[v] : v;
   }
 
   /** The levels an object has punch records at (0: none). */
@@ -101,13 +112,20 @@ export class PunchedObjects {
     if (byHi === undefined) this.conts.set(cid, (byHi = new Map()));
     let byLo = byHi.get(hi);
     if (byLo === undefined) byHi.set(hi, (byLo = new Map()));
-    let entry = byLo.get(lo);
-    if (entry === undefined) {
-      byLo.set(lo, (entry = { mask: 0, dkeys: undefined }));
-      this.objects++;
-    }
+    const had = byLo.get(lo);
+    if (had === undefined) this.objects++;
     const level = key[OBJ_PREFIX_BYTES]!;
-    entry.mask |= punchLevelBit(level);
+    const bit = punchLevelBit(level);
+    if (had === undefined || typeof had === 'number') {
+      const mask = (had ?? 0) | bit;
+      if (level === PUNCH_OBJ) {
+        byLo.set(lo, mask);
+        return;
+      }
+      byLo.set(lo, { mask, dkeys: undefined });
+    }
+    const entry = byLo.get(lo) as PunchedObject;
+    entry.mask |= bit;
     if (level === PUNCH_OBJ || entry.dkeys === null) return;
     const h = escapedDkeyHash(key, OBJ_PREFIX_BYTES + 1);
     if (entry.dkeys === undefined) entry.dkeys = new Set();
@@ -145,8 +163,8 @@ export class PunchedObjects {
     this.conts.delete(cid);
   }
 
-  private drop(entry: PunchedObject): void {
+  private drop(entry: number | PunchedObject): void {
     this.objects--;
-    if (entry.dkeys) this.hashes -= entry.dkeys.size;
+    if (typeof entry !== 'number' && entry.dkeys) this.hashes -= entry.dkeys.size;
   }
 }
