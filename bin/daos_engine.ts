@@ -22,6 +22,7 @@ import { EngineDrpc } from '../control/server/drpc.js';
 import { DaosError } from '../core/common/errors.js';
 import { RemoteEngine } from '../core/daos/remote-engine.js';
 import { LazyConnection } from '../core/wire/lazy.js';
+import { writeLoneRunsOnPool } from '../engine/bio/data-file.js';
 import { Engine } from '../engine/obj/engine.js';
 import { serveEngine } from '../engine/obj/rpc-service.js';
 
@@ -93,6 +94,8 @@ function rebuildThrottle(v: string | undefined): number | undefined {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // Clients' requests keep arriving while a long data-file write runs: let the pool copy it.
+  writeLoneRunsOnPool(true);
   const engine = await Engine.start({
     dir: args.dir,
     rank: args.rank,

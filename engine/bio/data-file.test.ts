@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countLoopTurns } from '../../test/loop-turns.js';
-import { DataFile } from './data-file.js';
+import { DataFile, writeLoneRunsOnPool } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
 const made: string[] = [];
@@ -78,6 +78,25 @@ describe('DataFile', () => {
     } finally {
       writev.mockRestore();
       f.close();
+    }
+  });
+
+  it('keeps a lone long write for the transaction, or hands it to the pool in a serving process', async () => {
+    const value = Buffer.alloc(1 << 20, 9);
+    for (const onPool of [false, true]) {
+      const f = DataFile.open(tempFile());
+      writeLoneRunsOnPool(onPool);
+      try {
+        f.queueWrite(0, value);
+        await f.flushWritesAsync();
+        // On the pool, the bytes are on file once the flush settles; held, only after flushWrites.
+        expect(f.sizeBytes).toBe(onPool ? value.length : 0);
+        f.flushWrites();
+        expect(f.readValue(0, value.length).equals(value)).toBe(true);
+      } finally {
+        writeLoneRunsOnPool(false);
+        f.close();
+      }
     }
   });
 

@@ -226,13 +226,29 @@ async function flushReadRuns(): Promise<void> {
 
 const FLUSHED = Promise.resolve();
 
+/** Whether a lone long write goes to the thread pool too (see writeLoneRunsOnPool). */
+let loneWritesOnPool = false;
+
+/**
+ * For a process that serves remote clients (daos_engine): a flush's long write runs go to the
+ * thread pool even when there is only one, so that the main thread reads the next requests while
+ * the kernel copies. Measured with two engine processes, one client alternating 256 MiB of 1 MiB
+ * updates between them (four runs): at 4 in flight 18–40% more MiB/s; at 1 in flight 2–18% less,
+ * as a pool round trip costs more than it saves when nothing else waits. In one process (the
+ * embedded system) the caller waits for its write either way, and a lone run stays here.
+ */
+export function writeLoneRunsOnPool(on: boolean): void {
+  loneWritesOnPool = on;
+}
+
 function flushAllWrites(): Promise<void> {
   // Nothing queued and nothing running: the case of every commit that writes no data-file bytes.
   if (filesWithWrites.size === 0 && writesInFlight.size === 0) return FLUSHED;
   const files = [...filesWithWrites];
   filesWithWrites.clear();
   const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
-  const async = offloaded(work.map((w) => w.run));
+  const runs = work.map((w) => w.run);
+  const async = loneWritesOnPool ? new Set(runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN)) : offloaded(runs);
   for (const w of work) {
     if (!async.has(w.run)) continue;
     const done = w.f.writeRunAsync(w.run);
