@@ -248,7 +248,9 @@ function flushAllWrites(): Promise<void> {
   filesWithWrites.clear();
   const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
   const runs = work.map((w) => w.run);
-  const async = loneWritesOnPool ? new Set(runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN)) : offloaded(runs);
+  const async = loneWritesOnPool
+    ? new Set(runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN))
+    : offloaded(runs);
   for (const w of work) {
     if (!async.has(w.run)) continue;
     const done = w.f.writeRunAsync(w.run);
