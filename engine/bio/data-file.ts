@@ -233,7 +233,7 @@ let loneWritesOnPool = false;
  * For a process that serves remote clients (daos_engine): a flush's long write runs go to the
  * thread pool even when there is only one, so that the main thread reads the next requests while
  * the kernel copies. Measured with two engine processes, one client alternating 256 MiB of 1 MiB
- * updates between them (four runs): at 4 in flight 18–40% more MiB/s; at 1 in flight 2–18% less,
+ * updates between them: at 4 in flight 9–40% more MiB/s (six runs); at 1 in flight 2–18% less (five),
  * as a pool round trip costs more than it saves when nothing else waits. In one process (the
  * embedded system) the caller waits for its write either way, and a lone run stays here.
  */

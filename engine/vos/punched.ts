@@ -116,16 +116,18 @@ export class PunchedObjects {
     if (had === undefined) this.objects++;
     const level = key[OBJ_PREFIX_BYTES]!;
     const bit = punchLevelBit(level);
+    let entry: PunchedObject;
     if (had === undefined || typeof had === 'number') {
       const mask = (had ?? 0) | bit;
       if (level === PUNCH_OBJ) {
         byLo.set(lo, mask);
         return;
       }
-      byLo.set(lo, { mask, dkeys: undefined });
+      byLo.set(lo, (entry = { mask, dkeys: undefined }));
+    } else {
+      entry = had;
+      entry.mask |= bit;
     }
-    const entry = byLo.get(lo) as PunchedObject;
-    entry.mask |= bit;
     if (level === PUNCH_OBJ || entry.dkeys === null) return;
     const h = escapedDkeyHash(key, OBJ_PREFIX_BYTES + 1);
     if (entry.dkeys === undefined) entry.dkeys = new Set();

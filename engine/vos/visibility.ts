@@ -33,7 +33,7 @@ import {
   withTag,
 } from './keys.js';
 import type { ObjectFilter } from './object-filter.js';
-import { type PunchedObjects, punchLevelBit } from './punched.js';
+import { type PunchedObject, type PunchedObjects, punchLevelBit } from './punched.js';
 import {
   type AkeyMeta,
   decodeExtent,
@@ -74,7 +74,11 @@ export class Visibility {
   /** The punch levels that may hold records for `dkey` of an object (its own, and the object's). */
   private dkeyLevels(cid: number, oid: Oid, dkey: Uint8Array): number {
     const entry = this.punched.entry(cid, oid);
-    if (entry === undefined) return 0;
+    return entry === undefined ? 0 : this.levelsOf(entry, dkey);
+  }
+
+  /** An entry's levels, without the dkey and akey ones when `dkey` has no records there. */
+  private levelsOf(entry: PunchedObject, dkey: Uint8Array): number {
     return this.punched.mayHaveDkeyPunch(entry, dkey) ? entry.mask : entry.mask & OBJ_BIT;
   }
 
@@ -88,10 +92,9 @@ export class Visibility {
   floor(cid: number, oid: Oid, e: bigint, dkey?: Uint8Array, akey?: Uint8Array): bigint {
     const entry = this.punched.entry(cid, oid);
     if (entry === undefined) return 0n;
-    const levels = entry.mask;
+    const levels = dkey === undefined ? entry.mask : this.levelsOf(entry, dkey);
     let p = levels & OBJ_BIT ? this.punchAt(punchPrefix(cid, oid), e) : 0n;
-    // A dkey with no dkey or akey punch records needs no look at those levels.
-    if (dkey === undefined || !this.punched.mayHaveDkeyPunch(entry, dkey)) return p;
+    if (dkey === undefined) return p;
     if (levels & DKEY_BIT) {
       const d = this.punchAt(punchPrefix(cid, oid, dkey), e);
       if (d > p) p = d;
