@@ -35,27 +35,90 @@ export function hashBytes32(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-const U64 = (1n << 64n) - 1n;
+/*
+ * 64-bit arithmetic on [hi, lo] pairs of uint32 numbers: placement hashes an object id at every
+ * layout a process computes (a create, stat or unlink of a new file computes one), and BigInt
+ * multiplications allocate. The results are the same bits as the 64-bit definitions (the test
+ * checks them against BigInt versions), so layouts never change.
+ */
 
-/** 64-bit mix of an object id (splitmix64 finaliser over hi ^ rotated lo). */
-function hashOid(oid: Oid): bigint {
-  let z = (oid.hi ^ ((oid.lo << 17n) | (oid.lo >> 47n))) & U64;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & U64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & U64;
-  return (z ^ (z >> 31n)) & U64;
+/** The high 32 bits of the 64-bit product of two uint32s (16-bit limbs: every product is exact). */
+function mulHi32(a: number, b: number): number {
+  const a0 = a & 0xffff;
+  const a1 = a >>> 16;
+  const b0 = b & 0xffff;
+  const b1 = b >>> 16;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  return (a1 * b1 + Math.floor(p01 / 0x10000) + Math.floor(p10 / 0x10000) + (mid >>> 16)) >>> 0;
 }
 
-/** Lamping & Veach's jump consistent hash: key -> bucket in [0, buckets). */
-export function jumpConsistentHash(key: bigint, buckets: number): number {
+/** Scratch result of the 64-bit helpers: [hi, lo]. */
+const r64 = new Uint32Array(2);
+
+/** r64 = (ah:al * bh:bl) mod 2^64. */
+function mul64(ah: number, al: number, bh: number, bl: number): void {
+  r64[0] = mulHi32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh);
+  r64[1] = Math.imul(al, bl);
+}
+
+/** Scratch view that splits an object id's two 64-bit halves into 32-bit words. */
+const halves = new DataView(new ArrayBuffer(16));
+
+/** r64 = x ^ (x >> s), 0 < s < 32. */
+function xorShift(hi: number, lo: number, s: number): void {
+  r64[0] = hi ^ (hi >>> s);
+  r64[1] = lo ^ ((lo >>> s) | (hi << (32 - s)));
+}
+
+/** 64-bit mix of an object id (splitmix64 finaliser over hi ^ lo rotated left by 17), into r64. */
+function hashOid(oid: Oid): void {
+  // The id's four 32-bit words through a DataView (no BigInt arithmetic).
+  halves.setBigUint64(0, oid.hi);
+  halves.setBigUint64(8, oid.lo);
+  const lh = halves.getUint32(8);
+  const ll = halves.getUint32(12);
+  // lo rotated left by 17: bits of ll move up into the high word, bits of lh wrap to the low one.
+  let hi = halves.getUint32(0) ^ ((lh << 17) | (ll >>> 15));
+  let lo = halves.getUint32(4) ^ ((ll << 17) | (lh >>> 15));
+  xorShift(hi, lo, 30);
+  mul64(r64[0]!, r64[1]!, 0xbf58476d, 0x1ce4e5b9);
+  xorShift(r64[0]!, r64[1]!, 27);
+  mul64(r64[0]!, r64[1]!, 0x94d049bb, 0x133111eb);
+  hi = r64[0]!;
+  lo = r64[1]!;
+  // x ^ (x >> 31)
+  r64[0] = hi ^ (hi >>> 31);
+  r64[1] = lo ^ ((lo >>> 31) | (hi << 1));
+}
+
+/** Lamping & Veach's jump consistent hash of the 64-bit key hi:lo -> bucket in [0, buckets). */
+function jumpHash(hi: number, lo: number, buckets: number): number {
   let b = -1;
   let j = 0;
-  let k = key & U64;
   while (j < buckets) {
     b = j;
-    k = (k * 2862933555777941757n + 1n) & U64;
-    j = Math.floor(((b + 1) * 2 ** 31) / Number((k >> 33n) + 1n));
+    // k = k * 2862933555777941757 + 1 (mod 2^64)
+    mul64(hi, lo, 0x27bb2ee6, 0x87b0b0fd);
+    lo = (r64[1]! + 1) >>> 0;
+    hi = (r64[0]! + (lo === 0 ? 1 : 0)) >>> 0;
+    // (k >> 33) + 1
+    j = Math.floor(((b + 1) * 2 ** 31) / ((hi >>> 1) + 1));
   }
   return b;
+}
+
+/** Lamping & Veach's jump consistent hash: key (64 bits) -> bucket in [0, buckets). */
+export function jumpConsistentHash(key: bigint, buckets: number): number {
+  halves.setBigUint64(0, BigInt.asUintN(64, key));
+  return jumpHash(halves.getUint32(0), halves.getUint32(4), buckets);
+}
+
+/** The placement hash of an object id (exported for tests): splitmix64's finaliser, as a bigint. */
+export function oidPlacementHash(oid: Oid): bigint {
+  hashOid(oid);
+  return (BigInt(r64[0]!) << 32n) | BigInt(r64[1]!);
 }
 
 /**
@@ -168,7 +231,8 @@ function computeLayout(oid: Oid, map: PoolMap, mode: LayoutMode): ObjectLayout {
     );
   }
   const n = targets.length;
-  const first = jumpConsistentHash(hashOid(oid), n);
+  hashOid(oid);
+  const first = jumpHash(r64[0]!, r64[1]!, n);
   const pos: number[] = [];
   for (let s = 0; s < need; s++) pos.push((first + s) % n);
   if (pos.some((p) => replaced(states[p]!, mode))) {

@@ -1,11 +1,52 @@
 import { describe, expect, it } from 'vitest';
 import { makeOid } from '../common/oid.js';
-import { dkeyGroup, groupOf, jumpConsistentHash, layoutsDiffer, objectLayout } from './layout.js';
+import { seededRandom as seeded } from '../wire/seeded-random.js';
+import {
+  dkeyGroup,
+  groupOf,
+  jumpConsistentHash,
+  layoutsDiffer,
+  objectLayout,
+  oidPlacementHash,
+} from './layout.js';
 import { checkClassForRf, defaultOclass, oclassByName, REDUN } from './oclass.js';
 import { completeRebuild, extendMap, makePoolMap, setTargetsState } from './pool-map.js';
 
+/** The 64-bit definitions in BigInt: the number-pair arithmetic of layout.ts must give the same bits. */
+const U64 = (1n << 64n) - 1n;
+function refOidHash(hi: bigint, lo: bigint): bigint {
+  let z = (hi ^ ((lo << 17n) | (lo >> 47n))) & U64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & U64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & U64;
+  return (z ^ (z >> 31n)) & U64;
+}
+function refJump(key: bigint, buckets: number): number {
+  let b = -1;
+  let j = 0;
+  let k = key;
+  while (j < buckets) {
+    b = j;
+    k = (k * 2862933555777941757n + 1n) & U64;
+    j = Math.floor(((b + 1) * 2 ** 31) / Number((k >> 33n) + 1n));
+  }
+  return b;
+}
+
 describe('placement', () => {
   const map = makePoolMap([0, 1], 4);
+
+  it('hashes object ids and jumps exactly as the 64-bit definitions do', () => {
+    const rand = seeded(7);
+    const u32 = () => BigInt(Math.floor(rand() * 2 ** 32));
+    const u64 = () => (u32() << 32n) | u32();
+    const edges = [0n, 1n, U64, 1n << 63n, (1n << 32n) - 1n, 1n << 32n, 0xffffffff00000000n];
+    const values = [...edges, ...Array.from({ length: 5000 }, u64)];
+    for (const hi of values.slice(0, 200))
+      for (const lo of values.slice(0, 25)) expect(oidPlacementHash({ hi, lo })).toBe(refOidHash(hi, lo));
+    for (const k of values)
+      for (const buckets of [1, 2, 3, 7, 8, 24, 1000, 65536])
+        expect(jumpConsistentHash(k, buckets)).toBe(refJump(k, buckets));
+  });
 
   it('jump consistent hash moves few keys when buckets grow', () => {
     let moved = 0;
