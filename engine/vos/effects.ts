@@ -15,6 +15,7 @@ import type { IndexStore } from './index-store.js';
 import {
   akeyPrefix,
   dkeyPrefix,
+  EPOCH_BYTES,
   extentKey,
   keyEpoch,
   objPrefix,
@@ -24,6 +25,7 @@ import {
   recordTag,
   singleKey,
   TAG_META,
+  TAG_SINGLE,
   withTag,
 } from './keys.js';
 import {
@@ -247,7 +249,7 @@ function buildUpdate(
       eff.puts.push([singleKey(pfx, epoch), encodeSingle(iod.payload)]);
       eff.putConts.push(cid);
       if (iod.payload.where === WHERE_FILE) eff.refs.push({ off: iod.payload.off, len: iod.payload.len });
-      if (known === undefined) eff.metas.push([pfx, kind, 0, '0']);
+      // Its meta is written with the version (writeEffects: noteNewestSingle).
       continue;
     }
     let maxNr = 0n;
@@ -332,6 +334,7 @@ export function writeEffects(
     contBytes.set(cid, (contBytes.get(cid) ?? 0) + delta);
     main.put(key, value);
     vis.objects.noteKey(key);
+    if (tag === TAG_SINGLE) noteNewestSingle(main, key);
   }
   for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
     const mkey = withTag(pfx, TAG_META);
@@ -351,6 +354,26 @@ export function writeEffects(
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Keep an akey's meta's `newest` at or above every single-value version on file: a version written
+ * at `key` raises it (and a new akey's meta starts with it). Here rather than in buildEffects so
+ * that every writer of single-value versions keeps it, a prepared dtx's commit included. A meta
+ * written before `newest` was kept stays without it: that akey's reads seek as before.
+ */
+function noteNewestSingle(main: IndexStore['main'], key: Buffer): void {
+  const pfx = key.subarray(0, key.length - 1 - EPOCH_BYTES);
+  const epoch = keyEpoch(key);
+  const mkey = withTag(pfx, TAG_META);
+  const old = main.get(mkey);
+  if (old === undefined) {
+    // No meta, so no record of this akey is on file (aggregation drops a meta last).
+    main.put(mkey, encodeMeta({ kind: KIND_SINGLE, recordSize: 0, maxNr: 0n, newest: epoch }));
+    return;
+  }
+  const m = decodeMeta(old);
+  if (m.newest !== undefined && epoch > m.newest) main.put(mkey, encodeMeta({ ...m, newest: epoch }));
+}
 
 /** txCheck's conflict checks for every op of a call, against the state before any of them. */
 function checkConflicts(vis: Visibility, store: IndexStore, ops: StagedOp[], txCheck: TxCheck): void {

@@ -54,8 +54,13 @@ export function fetch(
     if (cond === 'akey_fetch')
       check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', () => `conditional fetch: ${what()} does not exist`);
     if (iod.kind === 'single') {
-      // The common path: one seek finds the version; the meta is read only to report a wrong kind.
-      const v = vis.single(pfx, e, p);
+      const m = vis.meta(pfx);
+      check(
+        m === undefined || m.kind === KIND_SINGLE,
+        'DER_INVAL',
+        () => `${what()} is an array, fetched as a single value`,
+      );
+      const v = m === undefined ? undefined : vis.singleOf(m, pfx, e, p);
       if (v !== undefined) {
         const bytes = vis.singleBytes(v.payload);
         const csums = v.payload.where === WHERE_HOLE ? undefined : v.payload.csums;
@@ -66,12 +71,6 @@ export function fetch(
         out.push(bytes);
         continue;
       }
-      const m = vis.meta(pfx);
-      check(
-        m === undefined || m.kind === KIND_SINGLE,
-        'DER_INVAL',
-        () => `${what()} is an array, fetched as a single value`,
-      );
       out.push(undefined);
       continue;
     }

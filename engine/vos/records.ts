@@ -30,6 +30,8 @@ export const KIND_ARRAY = 2;
 const EXTENT_HEADER_BYTES = 1 + 8 + 4;
 const FILE_REF_BYTES = 8 + 4;
 const META_BYTES = 1 + 4 + 8;
+/** A meta with `newest` (single-value akeys; metas written before it was kept are META_BYTES). */
+const META_NEWEST_BYTES = META_BYTES + 8;
 /** Data-file offsets are JS numbers: 2^53 bytes is far past any data file. */
 const OFFSET_SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -50,6 +52,12 @@ export interface AkeyMeta {
   recordSize: number;
   /** The largest extent length ever written, so an overlap scan may start at idx - maxNr + 1. */
   maxNr: bigint;
+  /**
+   * Single-value akeys: no version on file is newer than this epoch (the newest one written), so
+   * a read at or above it finds its version with one lookup (Visibility.single). Absent in arrays'
+   * metas and in those of stores written before it was kept.
+   */
+  newest?: bigint;
 }
 
 function csumsOf(p: Payload): Uint32Array | undefined {
@@ -142,17 +150,20 @@ export function decodeAnyPayload(tag: number, buf: Buffer): Payload | undefined 
 }
 
 export function encodeMeta(m: AkeyMeta): Buffer {
-  const b = Buffer.allocUnsafe(META_BYTES);
+  const b = Buffer.allocUnsafe(m.newest === undefined ? META_BYTES : META_NEWEST_BYTES);
   b[0] = m.kind;
   b.writeUInt32BE(m.recordSize, 1);
   writeU64BE(b, m.maxNr, 5);
+  if (m.newest !== undefined) writeU64BE(b, m.newest, META_BYTES);
   return b;
 }
 
 export function decodeMeta(buf: Buffer): AkeyMeta {
   const kind = buf[0];
   assert(kind === KIND_SINGLE || kind === KIND_ARRAY, () => `unknown akey kind ${kind}`);
-  return { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
+  const m: AkeyMeta = { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
+  if (buf.length >= META_NEWEST_BYTES) m.newest = buf.readBigUInt64BE(META_BYTES);
+  return m;
 }
 
 /** Bytes a record holds for accounting: inline bytes or its data-file extent. */

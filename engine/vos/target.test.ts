@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EPOCH_MAX } from '../../core/common/hlc.js';
 import { countLoopTurns } from '../../test/loop-turns.js';
 import { openVosTarget } from './index.js';
+import type { IndexStore } from './index-store.js';
+import { recordTag, TAG_META } from './keys.js';
+import { decodeMeta, encodeMeta } from './records.js';
 import type { FetchResult, UpdateCond, UpdateIod, VosOp, VosTarget } from './types.js';
 
 const CONT = '11111111-2222-3333-4444-555555555555';
@@ -57,6 +60,38 @@ describe('single values', () => {
     await put(t, 20n, 'd', [sv('a', 'again')]);
     expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('again');
     expect(getS(t, EPOCH_MAX, 'd', 'missing')).toBeUndefined();
+  });
+
+  it("finds the newest version through the akey meta's epoch, and seeks whenever it cannot", async () => {
+    const t = await fresh();
+    await put(t, 10n, 'd', [sv('a', 'v10')]);
+    await put(t, 30n, 'd', [sv('a', 'v30')]);
+    // A version older than the newest (a rebuild or a transaction's epoch) leaves the newest as it is.
+    await put(t, 20n, 'd', [sv('a', 'v20')]);
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('v30');
+    expect(getS(t, 29n, 'd', 'a')).toBe('v20');
+    expect(getS(t, 15n, 'd', 'a')).toBe('v10');
+    // The newest version punched and aggregated away: reads fall back to the seek.
+    await t.apply(40n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')] }]);
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBeUndefined();
+    await t.aggregate(CONT, 50n, [25n]);
+    expect(getS(t, 25n, 'd', 'a')).toBe('v20');
+    await put(t, 60n, 'd', [sv('a', 'v60')]);
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('v60');
+    expect(getS(t, 25n, 'd', 'a')).toBe('v20');
+
+    // A meta written before the newest epoch was kept (13 bytes): a write to that akey must not
+    // start one, since older versions on file may be newer than what it writes.
+    await put(t, 10n, 'e', [sv('a', 'e10')]);
+    await put(t, 30n, 'e', [sv('a', 'e30')]);
+    const { main, env } = (t as unknown as { store: IndexStore }).store;
+    const metaKeys = [...main.getKeys({})].filter((k) => recordTag(k) === TAG_META);
+    env.transactionSync(() => {
+      for (const k of metaKeys) main.put(k, encodeMeta({ ...decodeMeta(main.get(k)!), newest: undefined }));
+    });
+    await put(t, 20n, 'e', [sv('a', 'e20')]);
+    expect(getS(t, EPOCH_MAX, 'e', 'a')).toBe('e30');
+    expect(getS(t, EPOCH_MAX, 'd', 'a')).toBe('v60');
   });
 
   it('stores under 4 KiB inline and from 4 KiB in the data file', async () => {

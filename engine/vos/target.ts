@@ -663,7 +663,7 @@ export class Target implements VosTarget {
     const m = this.vis.meta(pfx);
     if (m === undefined) return undefined;
     if (m.kind === KIND_ARRAY) return { kind: 'array' as const, recordSize: m.recordSize };
-    const v = this.vis.single(pfx, epoch, this.vis.floor(cid, oid, epoch, dkey, akey));
+    const v = this.vis.singleOf(m, pfx, epoch, this.vis.floor(cid, oid, epoch, dkey, akey));
     if (v === undefined) return { kind: 'single' as const, epoch: undefined, value: undefined };
     return {
       kind: 'single' as const,

@@ -40,6 +40,7 @@ import {
   decodeMeta,
   decodeSingle,
   type ExtentRecord,
+  KIND_SINGLE,
   type Payload,
   WHERE_FILE,
   WHERE_HOLE,
@@ -107,12 +108,31 @@ export class Visibility {
   }
 
   meta(akeyPfx: Buffer): AkeyMeta | undefined {
-    const v = this.store.main.get(withTag(akeyPfx, TAG_META));
+    // Decoded at once, so lmdb-js's shared buffer (no copy) will do.
+    const v = this.store.main.getBinaryFast(withTag(akeyPfx, TAG_META));
     return v === undefined ? undefined : decodeMeta(v);
   }
 
-  /** The visible single-value version at e above punch floor p. */
+  /** The visible single-value version at e above punch floor p (none for an array akey). */
   single(akeyPfx: Buffer, e: bigint, p: bigint): VisibleVersion | undefined {
+    const m = this.meta(akeyPfx);
+    return m === undefined || m.kind !== KIND_SINGLE ? undefined : this.singleOf(m, akeyPfx, e, p);
+  }
+
+  /**
+   * The visible single-value version at e above punch floor p of the single-value akey whose meta
+   * is `m`. When no version is newer than e (the meta's `newest`, the common read), it is found
+   * with one lookup; else, or when that version is gone (aggregated), with a seek.
+   */
+  singleOf(m: AkeyMeta, akeyPfx: Buffer, e: bigint, p: bigint): VisibleVersion | undefined {
+    const newest = m.newest;
+    if (newest !== undefined) {
+      if (newest <= p) return undefined;
+      if (newest <= e) {
+        const v = this.store.main.get(singleKey(akeyPfx, newest));
+        if (v !== undefined) return { epoch: newest, payload: decodeSingle(v) };
+      }
+    }
     const hit = this.store.first(this.store.main, singleKey(akeyPfx, e), withTag(akeyPfx, TAG_SINGLE + 1));
     if (hit === undefined) return undefined;
     const epoch = keyEpoch(hit.key);
