@@ -56,11 +56,13 @@ const FILE_CHUNK_BYTES = MiB;
  */
 const STREAM_WARMUP_PIECES = 256;
 /**
- * Files each side creates, stats and unlinks, untimed, before the (b) rows of a depth: the timed
- * segments then measure warmed code on both sides (JIT-compiled paths, a grown heap), as
- * benchmark.js's warm-up cycles do, not the first thousand calls of a cold process.
+ * Files each side creates, stats and unlinks, untimed, before the (b) rows of a depth, at most:
+ * as many as the timed rows (`--files`). The timed segments then measure warmed code on both
+ * sides (JIT-compiled paths, a grown heap), as benchmark.js's warm-up cycles do, not a cold
+ * process: V8 compiles on other threads, which take this VM's second core, and a DFS stat ran at
+ * ~130, 84, 41, then 17–30 µs per call over the first segments of 2,000 (bench/README.md).
  */
-const WARMUP_FILES = 1000;
+const WARMUP_FILES = 10_000;
 
 interface BenchOptions {
   quick: boolean;
