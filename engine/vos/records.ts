@@ -54,8 +54,8 @@ export interface AkeyMeta {
   maxNr: bigint;
   /**
    * Single-value akeys: no version on file is newer than this epoch (the newest one written), so
-   * a read at or above it finds its version with one lookup (Visibility.single). Absent in arrays'
-   * metas and in those of stores written before it was kept.
+   * a read at or above it looks its version up by its exact key (Visibility.singleOf). Absent in
+   * arrays' metas and in those of stores written before it was kept.
    */
   newest?: bigint;
 }
