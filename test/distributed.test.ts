@@ -105,6 +105,9 @@ describe('engine processes', () => {
     await expect(plain.fetch('d', [{ akey: 'a', kind: 'single' }])).rejects.toThrow(
       /DER_UNREACH.*DOWN target/,
     );
+    // So does a key query of an object with a shard on every rank (one collective call per rank).
+    const wide = cont.object(await cont.newOid({ oclass: 'SX' }));
+    await expect(wide.queryDkey('max')).rejects.toThrow(/DER_UNREACH.*DOWN target/);
     const q = await pool.query();
     expect(q.mapVersion).toBe(2);
     expect(q.disabledTargets).toBe(1);

@@ -221,14 +221,24 @@ export class DaosObject {
     let to = this.targetCache?.get(target);
     if (to === undefined) {
       const pool = this.container.pool;
-      to = {
-        pool: pool.uuid,
-        cont: this.container.uuid,
-        oid: this.oid,
-        target,
-        mapVersion: pool.map.version,
-        ...(this.container.token === undefined ? {} : { token: this.container.token }),
-      };
+      const token = this.container.token;
+      to =
+        token === undefined
+          ? {
+              pool: pool.uuid,
+              cont: this.container.uuid,
+              oid: this.oid,
+              target,
+              mapVersion: pool.map.version,
+            }
+          : {
+              pool: pool.uuid,
+              cont: this.container.uuid,
+              oid: this.oid,
+              target,
+              mapVersion: pool.map.version,
+              token,
+            };
       (this.targetCache ??= new Map()).set(target, to);
     }
     return to;
@@ -376,6 +386,26 @@ export class DaosObject {
   }
 
   /** `targets` grouped by rank (each group non-empty), for collective calls. */
+  /**
+   * The shards of an object of single-member groups (no redundancy) by rank, for a collective
+   * call per rank: from the layout itself, without the per-group caches (a DFS stat makes a new
+   * object per file and asks this once), when every shard serves; else by the group leaders
+   * (DER_UNREACH for a shard none serves).
+   */
+  private shardsByRank(): TargetRef[][] {
+    const map = this.container.pool.map;
+    const shards = this.layout.shards;
+    if (!shards.every((t) => targetUp(map, t)))
+      return this.byRank(this.groupTargets()).map((tos) => tos.map((to) => to.target));
+    const byRank = new Map<number, TargetRef[]>();
+    for (const t of shards) {
+      const list = byRank.get(t.rank);
+      if (list === undefined) byRank.set(t.rank, [t]);
+      else list.push(t);
+    }
+    return [...byRank.values()];
+  }
+
   private byRank(targets: ObjTarget[]): ObjTarget[][] {
     const byRank = new Map<number, ObjTarget[]>();
     for (const to of targets) {
@@ -519,15 +549,10 @@ export class DaosObject {
       const asks: Array<Promise<Uint8Array | undefined>> = [];
       if (this.layout.groupSize === 1 && this.layout.groups > 1) {
         // No redundancy: one collective query per rank, naming each of its shards.
-        for (const [to, ...rest] of this.byRank(this.groupTargets()))
-          asks.push(
-            this.engineFor(to!).queryDkey(
-              to!,
-              epoch,
-              which,
-              rest.map((t) => t.target),
-            ),
-          );
+        for (const [first, ...rest] of this.shardsByRank()) {
+          const to = this.at(first!);
+          asks.push(this.engineFor(to).queryDkey(to, epoch, which, rest));
+        }
       } else {
         for (let g = 0; g < this.layout.groups; g++)
           for (const to of this.listersOf(g)) asks.push(this.engineFor(to).queryDkey(to, epoch, which));

@@ -144,7 +144,9 @@ export class Dfs {
   private readonly uid: number;
   private readonly gid: number;
   private readonly umask: number;
-  private readonly handles = new Map<string, DaosObject>();
+  /** Directory handles by oid hi, then lo (keyed by value: no string built per lookup). */
+  private readonly handles = new Map<bigint, Map<bigint, DaosObject>>();
+  private handlesHeld = 0;
   /** Lookup cache: a directory's cached subdirectories by name (see `resolve`). */
   private dirCache = new WeakMap<DirRef, Map<string, CachedDir>>();
   /** Bumped when the cache is dropped: a walk that fetched before then stores nothing. */
@@ -230,6 +232,7 @@ export class Dfs {
     if (!this.mounted) return;
     this.mounted = false;
     this.handles.clear();
+    this.handlesHeld = 0;
     this.forgetDirs();
     await this.owned?.close();
   }
@@ -859,13 +862,18 @@ export class Dfs {
   }
 
   private dirObject(oid: Oid): DaosObject {
-    const key = `${oid.hi}.${oid.lo}`;
-    let obj = this.handles.get(key);
-    if (!obj) {
-      if (this.handles.size >= DIR_HANDLES_CACHED_MAX) this.handles.clear();
-      obj = new DaosObject(this.container, oid);
-      this.handles.set(key, obj);
+    let byLo = this.handles.get(oid.hi);
+    const held = byLo?.get(oid.lo);
+    if (held !== undefined) return held;
+    if (this.handlesHeld >= DIR_HANDLES_CACHED_MAX) {
+      this.handles.clear();
+      this.handlesHeld = 0;
+      byLo = undefined;
     }
+    if (byLo === undefined) this.handles.set(oid.hi, (byLo = new Map()));
+    const obj = new DaosObject(this.container, oid);
+    byLo.set(oid.lo, obj);
+    this.handlesHeld++;
     return obj;
   }
 
@@ -917,7 +925,7 @@ export class Dfs {
     const obj = isDir(entry) ? this.dirObject(entry.oid) : new DaosObject(this.container, entry.oid);
     // The entry is gone: no name reaches the object, so its groups need no common transaction.
     await obj.punch({ independent: true });
-    if (isDir(entry)) this.handles.delete(`${entry.oid.hi}.${entry.oid.lo}`);
+    if (isDir(entry) && this.handles.get(entry.oid.hi)?.delete(entry.oid.lo)) this.handlesHeld--;
   }
 
   private async copyXattrs(src: Resolved & { entry: Entry }, dst: Resolved, tx?: Tx): Promise<void> {
