@@ -11,8 +11,11 @@
  * OTHER/dist is the `dist` folder of another build (e.g. `git worktree add /tmp/base HEAD~1`, then
  * `npx tsc -p tsconfig.build.json --outDir /tmp/base-dist` there, with node_modules linked). Each
  * round, each side creates, stats and unlinks `--files` new files with `--depth` in flight; the
- * side that goes first alternates. Prints µs per operation of each side and this build's time
- * as a fraction of the other's.
+ * side that goes first alternates. Prints µs per operation of each side, this build's time
+ * as a fraction of the other's over all rounds, and the median (and quartiles) of that fraction
+ * round by round: the VM's slow minutes can fall on one side's segments and move the totals by
+ * ±15% (this build against a copy of itself), where the median of the rounds' ratios stays
+ * within ±5%.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,7 +54,8 @@ interface Side {
   name: string;
   fs: DfsFs;
   stop: () => Promise<void>;
-  micros: Record<Phase, number>;
+  /** µs per round and phase. */
+  micros: Record<Phase, number[]>;
 }
 
 /** Start an embedded system from the build in `dist` and mount a DFS container with a folder /d. */
@@ -73,7 +77,7 @@ async function side(name: string, dist: string, dir: string): Promise<Side> {
       await dfs.umount();
       await sys.stop();
     },
-    micros: { create: 0, stat: 0, unlink: 0 },
+    micros: { create: [], stat: [], unlink: [] },
   };
 }
 
@@ -89,6 +93,15 @@ async function inFlight(n: number, op: (i: number) => Promise<unknown>): Promise
   return Number(process.hrtime.bigint() - t0) / 1000;
 }
 
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The lower quartile, median and upper quartile of `xs` (nearest rank). */
+function quartiles(xs: number[]): [number, number, number] {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!;
+  return [at(0.25), at(0.5), at(0.75)];
+}
+
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-dfs-'));
 try {
   const here = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -100,9 +113,9 @@ try {
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const name = (i: number) => `/d/r${r}-${i}`;
-        s.micros.create += await inFlight(files, (i) => s.fs.writeFile(name(i), ''));
-        s.micros.stat += await inFlight(files, (i) => s.fs.stat(name(i)));
-        s.micros.unlink += await inFlight(files, (i) => s.fs.unlink(name(i)));
+        s.micros.create.push(await inFlight(files, (i) => s.fs.writeFile(name(i), '')));
+        s.micros.stat.push(await inFlight(files, (i) => s.fs.stat(name(i))));
+        s.micros.unlink.push(await inFlight(files, (i) => s.fs.unlink(name(i))));
       }
     }
     const n = files * rounds;
@@ -111,12 +124,17 @@ try {
     );
     for (const s of sides)
       console.log(
-        `  ${s.name.padEnd(6)} ${PHASES.map((p) => `${p} ${(s.micros[p] / n).toFixed(1)}`).join('  ')}`,
+        `  ${s.name.padEnd(6)} ${PHASES.map((p) => `${p} ${(sum(s.micros[p]) / n).toFixed(1)}`).join('  ')}`,
       );
     const [other, mine] = sides as [Side, Side];
     console.log(
-      `  this build's time / the other's: ${PHASES.map((p) => `${p} ${(mine.micros[p] / other.micros[p]).toFixed(2)}`).join('  ')}`,
+      `  this build's time / the other's: ${PHASES.map((p) => `${p} ${(sum(mine.micros[p]) / sum(other.micros[p])).toFixed(2)}`).join('  ')}`,
     );
+    const perRound = (p: Phase) => {
+      const q = quartiles(mine.micros[p].map((t, r) => t / other.micros[p][r]!));
+      return `${p} ${q[1].toFixed(2)} (${q[0].toFixed(2)}–${q[2].toFixed(2)})`;
+    };
+    console.log(`  round by round, median (quartiles): ${PHASES.map(perRound).join('  ')}`);
   } finally {
     for (const s of sides) await s.stop();
   }

@@ -57,6 +57,9 @@ describe('ab-dfs (two builds side by side)', () => {
     for (const who of ['other', 'this'])
       expect(r.stdout).toMatch(new RegExp(`${who} +create \\d+\\.\\d +stat \\d+\\.\\d +unlink \\d+\\.\\d`));
     expect(r.stdout).toMatch(/time \/ the other's: create \d\.\d\d +stat \d\.\d\d +unlink \d\.\d\d/);
+    expect(r.stdout).toMatch(
+      /round by round, median \(quartiles\): create \d\.\d\d \(\d\.\d\d–\d\.\d\d\) +stat \d\.\d\d \(\d\.\d\d–\d\.\d\d\) +unlink \d\.\d\d \(\d\.\d\d–\d\.\d\d\)/,
+    );
   });
 
   it('wants the dist folder of a build as --base', () => {
