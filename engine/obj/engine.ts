@@ -400,19 +400,20 @@ export class Engine implements ObjApi, EnginePeer {
     return callTurns.pace(this.stats.time(op, fn, onDone, onError));
   }
 
-  private store(to: ObjTarget): VosTarget {
-    if (to.target.rank !== this.rank)
-      throw new DaosError('DER_BAD_TARGET', `request for rank ${to.target.rank} reached rank ${this.rank}`);
-    const t = this.targets[to.target.target];
-    if (!t) throw new DaosError('DER_BAD_TARGET', `rank ${this.rank} has no target ${to.target.target}`);
+  /** The store of `to`'s target (or of `ref`, another target a collective call names with it). */
+  private store(to: ObjTarget, ref: TargetRef = to.target): VosTarget {
+    if (ref.rank !== this.rank)
+      throw new DaosError('DER_BAD_TARGET', `request for rank ${ref.rank} reached rank ${this.rank}`);
+    const t = this.targets[ref.target];
+    if (!t) throw new DaosError('DER_BAD_TARGET', `rank ${this.rank} has no target ${ref.target}`);
     const pool = this.contPool.get(to.cont);
     if (pool === undefined || pool !== to.pool)
       throw new DaosError('DER_NO_HDL', `container ${to.cont} is not open in pool ${to.pool} here`);
     const map = to.mapVersion === undefined ? undefined : this.poolMaps.get(to.pool);
-    if (map && map.version > to.mapVersion! && !targetUp(map, to.target)) {
+    if (map && map.version > to.mapVersion! && !targetUp(map, ref)) {
       throw new DaosError(
         'DER_STALE',
-        `target ${to.target.rank}:${to.target.target} is ${targetState(map, to.target)} in pool map version ${map.version}; the request used version ${to.mapVersion}`,
+        `target ${ref.rank}:${ref.target} is ${targetState(map, ref)} in pool map version ${map.version}; the request used version ${to.mapVersion}`,
       );
     }
     return t;
@@ -635,15 +636,23 @@ export class Engine implements ObjApi, EnginePeer {
     return epoch;
   }
 
-  /** The shards a collective call names: `to` and `to` at each of `shards` (DER_INVAL for a target named twice). */
+  /** The targets a collective call names: `to`'s, then `shards` (DER_INVAL for a target named twice). */
+  private collectiveRefs(to: ObjTarget, shards: TargetRef[]): TargetRef[] {
+    const refs = [to.target, ...shards];
+    // A few targets of one rank: pairwise is cheaper than building ids.
+    for (let i = 1; i < refs.length; i++)
+      for (let j = 0; j < i; j++)
+        if (sameTarget(refs[i]!, refs[j]!))
+          throw new DaosError(
+            'DER_INVAL',
+            `a collective call names target ${refs[i]!.rank}:${refs[i]!.target} twice`,
+          );
+    return refs;
+  }
+
+  /** The shards a collective call names: `to` and `to` at each of `shards` (see collectiveRefs). */
   private collective(to: ObjTarget, shards: TargetRef[]): ObjTarget[] {
-    const seen = new Set<string>();
-    return [to.target, ...shards].map((ref) => {
-      const id = `${ref.rank}:${ref.target}`;
-      if (seen.has(id)) throw new DaosError('DER_INVAL', `a collective call names target ${id} twice`);
-      seen.add(id);
-      return { ...to, target: ref };
-    });
+    return this.collectiveRefs(to, shards).map((ref) => ({ ...to, target: ref }));
   }
 
   /**
@@ -729,10 +738,8 @@ export class Engine implements ObjApi, EnginePeer {
       // A collective query: one token (the shards share the container), every named target
       // checked first, then each shard asked.
       this.authorize(to, 'r');
-      const stores = this.collective(to, shards).map((shard) => {
-        this.checkFresh(shard);
-        return this.store(shard);
-      });
+      this.checkFresh(to);
+      const stores = this.collectiveRefs(to, shards).map((ref) => this.store(to, ref));
       let best: Uint8Array | undefined;
       for (const store of stores) {
         const k = store.queryDkey(to.cont, to.oid, epoch, which);
