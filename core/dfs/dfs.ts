@@ -291,9 +291,10 @@ export class Dfs {
         const cached = last && options.dirFromCache !== true ? undefined : this.cachedDir(dir, name);
         const gen = this.dirCacheGen;
         const entry = cached ? cached.entry : await this.fetchEntry(dir.oid, name);
-        const here = `/${[...walked, name].join('/')}`;
+        // The path as resolved, for the result (built only there).
+        const here = () => (walked.length === 0 ? `/${name}` : `/${walked.join('/')}/${name}`);
         if (entry === undefined) {
-          if (last) return { dir, name, entry: undefined, chain, path: here };
+          if (last) return { dir, name, entry: undefined, chain, path: here() };
           throw new DfsError('ENOENT', syscall, path);
         }
         if (isLink(entry) && (!last || follow || mustBeDir)) {
@@ -318,11 +319,12 @@ export class Dfs {
           if (mustBeDir && !isDir(entry)) throw new DfsError('ENOTDIR', syscall, path);
           if (options.dirFromCache === true && cached === undefined && isDir(entry))
             this.cacheDir(dir, name, entry, gen);
-          return { dir, name, entry, chain, path: here };
+          return { dir, name, entry, chain, path: here() };
         }
         if (!isDir(entry)) throw new DfsError('ENOTDIR', syscall, path);
-        chain = [...chain, cached ?? this.cacheDir(dir, name, entry, gen)];
-        walked = [...walked, name];
+        // Arrays of this walk only (a '..' or an absolute link starts new ones): extended in place.
+        chain.push(cached ?? this.cacheDir(dir, name, entry, gen));
+        walked.push(name);
       }
     } catch (err) {
       throw toDfsError(err, syscall, path);
@@ -1091,10 +1093,11 @@ async function snapshotEpoch(cont: Container, snapshot: bigint | string): Promis
 function splitPath(path: string, syscall: string): string[] {
   if (typeof path !== 'string') throw new DfsError('EINVAL', syscall, String(path));
   if (path.length === 0) throw new DfsError('ENOENT', syscall, path);
-  if (Buffer.byteLength(path) > PATH_BYTES_MAX) throw new DfsError('ENAMETOOLONG', syscall, path);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no count.
+  const tooLong = (s: string, max: number) => s.length * 3 > max && Buffer.byteLength(s) > max;
+  if (tooLong(path, PATH_BYTES_MAX)) throw new DfsError('ENAMETOOLONG', syscall, path);
   const parts = path.split('/').filter((p) => p.length > 0);
-  for (const p of parts)
-    if (Buffer.byteLength(p) > NAME_BYTES_MAX) throw new DfsError('ENAMETOOLONG', syscall, path);
+  for (const p of parts) if (tooLong(p, NAME_BYTES_MAX)) throw new DfsError('ENAMETOOLONG', syscall, path);
   return parts;
 }
 
