@@ -17,8 +17,11 @@ export const SYMLINK_HOPS_MAX = 40;
 export const XATTR_NAME_BYTES_MAX = 255;
 export const XATTR_VALUE_BYTES_MAX = 64 * 1024;
 
-/** The akey holding an entry's inode record in its directory's dkey. */
-export const INODE_AKEY = 'DFS_INODE';
+/**
+ * The akey holding an entry's inode record in its directory's dkey ('DFS_INODE'), encoded once:
+ * every lookup names it. Shared, so never written to.
+ */
+export const INODE_AKEY: Uint8Array = Buffer.from('DFS_INODE');
 /** Prefix of the akeys holding an entry's extended attributes. */
 export const XATTR_PREFIX = 'x:';
 
