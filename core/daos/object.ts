@@ -363,11 +363,14 @@ export class DaosObject {
    */
   async punch(options?: { tx?: Tx; independent?: boolean }): Promise<void> {
     const tx = this.writeTx(options);
+    if (options?.independent && !tx && this.layout.groups > 1 && this.layout.groupSize === 1) {
+      await restarted(() => this.retried(() => this.punchPerRank()));
+      return;
+    }
     // One punch per group, to its leader (which punches the other members).
     const ops: TxOp[] = this.groupTargets().map((to) => ({ kind: 'punch_obj', to }));
     if (options?.independent && !tx && ops.length > 1) {
-      if (this.layout.groupSize === 1) await restarted(() => this.retried(() => this.punchPerRank()));
-      else await Promise.all(ops.map((op) => this.submitPunches([op], undefined)));
+      await Promise.all(ops.map((op) => this.submitPunches([op], undefined)));
       return;
     }
     await this.submitPunches(ops, tx);
@@ -379,39 +382,28 @@ export class DaosObject {
    */
   private async punchPerRank(): Promise<void> {
     await Promise.all(
-      this.byRank(this.groupTargets()).map(([to, ...rest]) =>
-        this.engineFor(to!).punch({ kind: 'punch_obj', to: to!, shards: rest.map((t) => t.target) }),
-      ),
+      this.shardsByRank().map(([first, ...rest]) => {
+        const to = this.at(first!);
+        return this.engineFor(to).punch({ kind: 'punch_obj', to, shards: rest });
+      }),
     );
   }
 
-  /** `targets` grouped by rank (each group non-empty), for collective calls. */
   /**
    * The shards of an object of single-member groups (no redundancy) by rank, for a collective
-   * call per rank: from the layout itself, without the per-group caches (a DFS stat makes a new
-   * object per file and asks this once), when every shard serves; else by the group leaders
-   * (DER_UNREACH for a shard none serves).
+   * call per rank (a DFS stat or unlink makes a new object per file and asks this once: from the
+   * layout itself, without the per-group caches). DER_UNREACH, naming it, for a shard on a target
+   * that does not serve (its group has no other member).
    */
   private shardsByRank(): TargetRef[][] {
     const map = this.container.pool.map;
     const shards = this.layout.shards;
-    if (!shards.every((t) => targetUp(map, t)))
-      return this.byRank(this.groupTargets()).map((tos) => tos.map((to) => to.target));
+    if (!shards.every((t) => targetUp(map, t))) this.groupTargets(); // throws: some group has no serving member
     const byRank = new Map<number, TargetRef[]>();
     for (const t of shards) {
       const list = byRank.get(t.rank);
       if (list === undefined) byRank.set(t.rank, [t]);
       else list.push(t);
-    }
-    return [...byRank.values()];
-  }
-
-  private byRank(targets: ObjTarget[]): ObjTarget[][] {
-    const byRank = new Map<number, ObjTarget[]>();
-    for (const to of targets) {
-      const list = byRank.get(to.target.rank);
-      if (list === undefined) byRank.set(to.target.rank, [to]);
-      else list.push(to);
     }
     return [...byRank.values()];
   }
