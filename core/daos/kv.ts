@@ -3,8 +3,8 @@ import type { Key } from './keys.js';
 import type { DaosObject } from './object.js';
 import type { Tx } from './tx.js';
 
-/** The akey under which a KV object keeps each key's value. */
-const KV_AKEY = '0';
+/** The akey under which a KV object keeps each key's value ('0'), encoded once (never written to). */
+const KV_AKEY: Uint8Array = Buffer.from('0');
 
 /**
  * DAOS's flat KV API over an object: one dkey per key, its value a single value. Keys come back
