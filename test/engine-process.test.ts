@@ -171,6 +171,12 @@ describe('daos_engine process', () => {
     expect(await query('max', [ref(0)])).toBe('k1');
     expect(await query('min', [ref(2), ref(0), ref(3)])).toBe('d');
     await expect(query('max', [ref(2), ref(2)])).rejects.toMatchObject({ code: 'DER_INVAL' });
+    // A long list (checked another way than a short one): a repeat far down is found too.
+    const long = [...Array.from({ length: 40 }, (_, i) => ref(i % 8, 1 + Math.floor(i / 8))), ref(3, 2)];
+    await expect(query('max', long)).rejects.toMatchObject({
+      code: 'DER_INVAL',
+      message: expect.stringMatching(/target 2:3 twice/),
+    });
     await expect(query('max', [ref(7)])).rejects.toMatchObject({ code: 'DER_BAD_TARGET' });
     const many = Array.from({ length: COLLECTIVE_SHARDS_MAX + 1 }, (_, i) => ref(i));
     await expect(query('max', many)).rejects.toMatchObject({

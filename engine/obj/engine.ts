@@ -80,6 +80,8 @@ export interface EngineOptions {
  */
 const ENGINE_CALLS_PER_TURN_MAX = 128;
 const callTurns = new TurnBudget(ENGINE_CALLS_PER_TURN_MAX);
+/** Targets of a collective call checked for repeats pairwise; more are checked through a set. */
+const COLLECTIVE_PAIRWISE_MAX = 16;
 
 interface Part {
   ref: TargetRef;
@@ -639,14 +641,20 @@ export class Engine implements ObjApi, EnginePeer {
   /** The targets a collective call names: `to`'s, then `shards` (DER_INVAL for a target named twice). */
   private collectiveRefs(to: ObjTarget, shards: TargetRef[]): TargetRef[] {
     const refs = [to.target, ...shards];
-    // A few targets of one rank: pairwise is cheaper than building ids.
-    for (let i = 1; i < refs.length; i++)
-      for (let j = 0; j < i; j++)
-        if (sameTarget(refs[i]!, refs[j]!))
-          throw new DaosError(
-            'DER_INVAL',
-            `a collective call names target ${refs[i]!.rank}:${refs[i]!.target} twice`,
-          );
+    const twice = (ref: TargetRef) =>
+      new DaosError('DER_INVAL', `a collective call names target ${ref.rank}:${ref.target} twice`);
+    if (refs.length <= COLLECTIVE_PAIRWISE_MAX) {
+      // The usual few targets of one rank: pairwise is cheaper than building ids.
+      for (let i = 1; i < refs.length; i++)
+        for (let j = 0; j < i; j++) if (sameTarget(refs[i]!, refs[j]!)) throw twice(refs[i]!);
+      return refs;
+    }
+    const seen = new Set<string>();
+    for (const ref of refs) {
+      const id = `${ref.rank}:${ref.target}`;
+      if (seen.has(id)) throw twice(ref);
+      seen.add(id);
+    }
     return refs;
   }
 
