@@ -383,19 +383,25 @@ describe('ior verification catches corruption', () => {
     expect(r.stderr).toMatch(/1 data errors/);
   });
 
-  it('-R counts corrupted words in a POSIX file (in-process)', async () => {
+  it('-R counts the transfers with corrupted words in a POSIX file, as IOR 4 does (in-process)', async () => {
     const path = join(dir, 'corrupt');
     const common = ['-b', '64k', '-t', '8k', '-N', '2', '-G', '5', '-o', path];
     expect((await runIor([...common, '-w', '-k'])).errors).toBe(0);
     const fd = openSync(path, 'r+');
-    const b = Buffer.alloc(16);
-    readSync(fd, b, 0, 16, 70_000);
-    b[0]! ^= 1;
-    b[8]! ^= 1;
-    writeSync(fd, b, 0, 16, 70_000);
+    const flip = (at: number) => {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, at);
+      b[0]! ^= 1;
+      writeSync(fd, b, 0, 1, at);
+    };
+    // Two words of one 8 KiB transfer, and one word of another.
+    flip(70_000);
+    flip(70_008);
+    flip(100_000);
     closeSync(fd);
     const r = await runIor([...common, '-r', '-R']);
     expect(r.errors).toBe(2);
     expect(r.iterations[0]!.readErrors).toBe(2);
+    expect(r.report).toContain('Used Time Stamp 5 (0x5) for Data Signature');
   });
 });

@@ -37,7 +37,7 @@ export interface RunIorEnv {
 export interface IorResult {
   options: IorOptions;
   iterations: IorIteration[];
-  /** Words that failed -W / -R verification, over all repetitions. */
+  /** Transfers that failed -W / -R verification (any bad word), over all repetitions. */
   errors: number;
   /** The report (text, or JSON with -O summaryFormat=JSON). */
   report: string;
@@ -64,7 +64,7 @@ function needsSystem(o: IorOptions): boolean {
 
 /**
  * Run IOR with its command-line flags (or options) and resolve to the figures and the report.
- * Data that fails verification does not reject: `errors` counts the bad 8-byte words.
+ * Data that fails verification does not reject: `errors` counts the transfers with a bad word.
  */
 export async function runIor(
   args: readonly string[] | Partial<IorOptions>,

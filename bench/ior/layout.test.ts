@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countErrors, fileName, fillTransfer, readRank, transferOffsets } from './layout.js';
+import { badWords, fileName, fillPattern, readRank, transferOffsets } from './layout.js';
 import { parseIorArgs } from './options.js';
 
 describe('ior layout', () => {
@@ -32,26 +32,32 @@ describe('ior layout', () => {
     expect([0, 1, 2, 3, 4].map((r) => readRank(z, r)).sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('signs every 8-byte word with rank, signature and offset, and counts bad words', () => {
+  it("fills IOR 4's timestamp pattern, rank << 32 | (signature + i), and counts bad words", () => {
     const words = new Uint32Array(64);
-    fillTransfer(words, 1234, 5, 2 ** 33 + 256);
-    expect(countErrors(words, 1234, 5, 2 ** 33 + 256)).toBe(0);
+    fillPattern(words, 1234, 5);
+    const view = new DataView(words.buffer);
+    for (let i = 0; i < 32; i++) expect(view.getBigUint64(i * 8, true)).toBe((5n << 32n) | BigInt(1234 + i));
+    const expected = new Uint32Array(64);
+    fillPattern(expected, 1234, 5);
+    expect(badWords(words, expected)).toBe(0);
     const b = new Uint8Array(words.buffer);
-    expect(new DataView(b.buffer).getBigUint64(8, true)).toBe(2n ** 33n + 256n + 8n);
-    expect(new DataView(b.buffer).getBigUint64(0, true)).toBe((5n << 32n) | 1234n);
     b[104]! ^= 1;
-    expect(countErrors(words, 1234, 5, 2 ** 33 + 256)).toBe(1);
-    expect(countErrors(words, 1234, 4, 2 ** 33 + 256)).toBe(16 + 1);
+    b[111]! ^= 0x80;
+    expect(badWords(words, expected)).toBe(1);
+    b[0]! ^= 1;
+    expect(badWords(words, expected)).toBe(2);
+    const other = new Uint32Array(64);
+    fillPattern(other, 1234, 4);
+    expect(badWords(expected, other)).toBe(32);
   });
 
-  it('carries the offset word past 2^32 inside one transfer', () => {
-    const words = new Uint32Array(64);
-    const at = 2 ** 32 - 40; // the third offset word is the first at or past 2^32
-    fillTransfer(words, 7, 1, at);
+  it('carries signature + i past 2^32 into the rank half as a 64-bit sum OR-ed with the rank', () => {
+    const words = new Uint32Array(16);
+    const sig = 2 ** 32 - 3;
+    fillPattern(words, sig, 2);
     const view = new DataView(words.buffer);
-    for (let i = 1; i < 32; i += 2) expect(view.getBigUint64(i * 8, true)).toBe(BigInt(at + i * 8));
-    expect(countErrors(words, 7, 1, at)).toBe(0);
-    expect(countErrors(words, 7, 1, at + 16)).toBe(16);
+    for (let i = 0; i < 8; i++)
+      expect(view.getBigUint64(i * 8, true)).toBe((2n << 32n) | (BigInt(sig) + BigInt(i)));
   });
 
   it('takes k/m/g sizes and refuses bad flags', () => {

@@ -1,6 +1,6 @@
 /**
  * Where each transfer goes and what it holds (no I/O): IOR's offsets, reordered reads, random
- * offsets, and the data signature IOR writes so that -W / -R can check every 8-byte word.
+ * offsets, and the data pattern IOR 4 writes so that -W / -R can check every 8-byte word.
  */
 import type { IorOptions } from './options.js';
 
@@ -42,60 +42,34 @@ export function fileName(o: IorOptions, rank: number): string {
 }
 
 /**
- * IOR's signature (its FillBuffer for the timestamp packet type): 64-bit little-endian words,
- * even words `rank << 32 | signature`, odd words the file offset of the word.
+ * IOR 4's data pattern for its default packet type (timestamp): 64-bit little-endian word i of
+ * every transfer is `rank << 32 | (signature + i)`. The same for every transfer of a rank, so a
+ * write phase fills its buffer once, before its timed loop (IOR 4 updates nothing per transfer for
+ * this packet type), and a check compares every transfer it reads with one buffer filled so.
  */
-export function fillTransfer(words: Uint32Array, signature: number, rank: number, offset: number): void {
-  fillSignature(words, signature, rank);
-  fillOffsets(words, offset);
-}
-
-/** The even 8-byte words of fillTransfer: the same for every transfer of one rank's write phase. */
-export function fillSignature(words: Uint32Array, signature: number, rank: number): void {
-  for (let w = 0; w < words.length; w += 4) {
-    words[w] = signature;
-    words[w + 1] = rank;
-  }
-}
-
-/**
- * The odd 8-byte words of fillTransfer: the file offset of each, as two 32-bit halves carried by
- * hand (no division per word: a 47008-byte transfer has 2,938, written before every write inside
- * the timed loop, as IOR's pattern update is).
- */
-export function fillOffsets(words: Uint32Array, offset: number): void {
-  // The low half as an int32 (a Uint32Array stores its bits): it carries into the high half when
-  // it goes from negative (2^31 and up, unsigned) to non-negative (past 2^32).
-  let lo = ((offset + 8) % TWO_32) | 0;
-  let hi = Math.floor((offset + 8) / TWO_32);
-  for (let w = 2; w < words.length; w += 4) {
+export function fillPattern(words: Uint32Array, signature: number, rank: number): void {
+  let lo = signature >>> 0;
+  let hi = rank >>> 0;
+  for (let w = 0; w < words.length; w += 2) {
     words[w] = lo;
     words[w + 1] = hi;
-    const next = (lo + 16) | 0;
-    if (lo < 0 && next >= 0) hi++;
-    lo = next;
+    lo = (lo + 1) >>> 0;
+    // The sum is 64-bit in IOR: past 2^32 its carry is OR-ed into the rank's half.
+    if (lo === 0) hi = (rank | (carryOf(signature, w / 2 + 1) >>> 0)) >>> 0;
   }
 }
 
-/** How many 8-byte words of `got` differ from what `fillTransfer` would have written. */
-export function countErrors(got: Uint32Array, signature: number, rank: number, offset: number): number {
-  let errors = 0;
-  const n = got.length;
-  let lo = (offset + 8) % TWO_32;
-  let hi = Math.floor((offset + 8) / TWO_32);
-  for (let w = 0; w < n; w += 4) {
-    if (got[w] !== signature || got[w + 1] !== rank) errors++;
-    if (got[w + 2] !== lo || got[w + 3] !== hi) errors++;
-    lo += 16;
-    if (lo >= TWO_32) {
-      lo -= TWO_32;
-      hi++;
-    }
-  }
-  return errors;
+/** The high 32 bits of `signature + i`. */
+function carryOf(signature: number, i: number): number {
+  return Math.floor(((signature >>> 0) + i) / 0x1_0000_0000);
 }
 
-const TWO_32 = 0x1_0000_0000;
+/** How many 8-byte words of `got` differ from `expected` (a buffer `fillPattern` filled). */
+export function badWords(got: Uint32Array, expected: Uint32Array): number {
+  let bad = 0;
+  for (let w = 0; w < got.length; w += 2) if (got[w] !== expected[w] || got[w + 1] !== expected[w + 1]) bad++;
+  return bad;
+}
 
 /** Fisher–Yates with a small seeded generator (mulberry32): the same seed, the same order. */
 function shuffle(a: Float64Array, seed: number): void {

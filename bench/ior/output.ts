@@ -257,7 +257,7 @@ function machine(): string {
 }
 
 /** Warnings IOR prints during a repetition (data errors, a file of the wrong size, stonewalling). */
-function iterationNotes(o: IorOptions, it: IorIteration): string[] {
+function iterationNotes(o: IorOptions, it: IorIteration, signature: number): string[] {
   const notes: string[] = [];
   const expected = o.blockSize * o.segmentCount * o.numTasks;
   if (it.fileSize !== undefined && it.fileSize !== expected)
@@ -274,8 +274,9 @@ function iterationNotes(o: IorOptions, it: IorIteration): string[] {
         `stonewalling pairs accessed min: ${s.pairsMin} max: ${s.pairsMax} -- min data: ${(s.minDataBytes / GiB).toFixed(1)} GiB mean data: ${(s.avgDataBytes / GiB).toFixed(1)} GiB time: ${s.time.toFixed(1)}s`,
       );
   }
-  if (it.writeErrors > 0) notes.push(`WARNING: incorrect data on write (${it.writeErrors} errors found).`);
-  if (it.readErrors > 0) notes.push(`WARNING: incorrect data on read (${it.readErrors} errors found).`);
+  const used = `Used Time Stamp ${signature} (0x${signature.toString(16)}) for Data Signature`;
+  if (it.writeErrors > 0) notes.push(`WARNING: incorrect data on write (${it.writeErrors} errors found).`, used);
+  if (it.readErrors > 0) notes.push(`WARNING: incorrect data on read (${it.readErrors} errors found).`, used);
   return notes;
 }
 
@@ -302,7 +303,7 @@ export function formatText(o: IorOptions, iterations: IorIteration[], info: IorR
     const rows = new Map(it.phases.map((p) => [p.access, rowOf(o, p, i)]));
     if (o.verbose > 0) out.push(...it.log);
     for (const p of it.phases) out.push(resultLine(rows.get(p.access)!));
-    out.push(...iterationNotes(o, it));
+    out.push(...iterationNotes(o, it, info.signature));
   });
   const sums = summaries(o, iterations);
   const max = (op: 'write' | 'read') => sums.find((s) => s.operation === op)?.bwMaxMIB;
