@@ -275,7 +275,8 @@ function iterationNotes(o: IorOptions, it: IorIteration, signature: number): str
       );
   }
   const used = `Used Time Stamp ${signature} (0x${signature.toString(16)}) for Data Signature`;
-  if (it.writeErrors > 0) notes.push(`WARNING: incorrect data on write (${it.writeErrors} errors found).`, used);
+  if (it.writeErrors > 0)
+    notes.push(`WARNING: incorrect data on write (${it.writeErrors} errors found).`, used);
   if (it.readErrors > 0) notes.push(`WARNING: incorrect data on read (${it.readErrors} errors found).`, used);
   return notes;
 }
