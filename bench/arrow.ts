@@ -13,7 +13,6 @@
  * --dir DIR (scratch folder for the store and the local file; default the OS temp dir), --keep,
  * --results / --no-results.
  */
-import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -22,7 +21,17 @@ import { join, resolve } from 'node:path';
 import * as A from 'apache-arrow';
 import { readTable, removeDataset, writeTable } from '../adapters/arrow/index.js';
 import { DaosSystem } from '../index.js';
-import { benchFlags, MiB, machine, mibps, progress, type Row, table, updateResults } from './common.js';
+import {
+  benchFlags,
+  MiB,
+  machine,
+  mibps,
+  progress,
+  type Row,
+  settleDisk,
+  table,
+  updateResults,
+} from './common.js';
 
 const COLUMNS = 20;
 const FLOAT_COLUMNS = 18;
@@ -112,14 +121,6 @@ function check(got: A.Table, want: A.Table, what: string): void {
     for (const i of [0, 1, 17, Math.floor(want.numRows / 2), want.numRows - 1])
       if (a.get(i) !== b.get(i)) throw new Error(`${what}: column ${name} row ${i} differs`);
   }
-}
-
-/**
- * Flush dirty pages before a timed step: a step that starts while the kernel writes back the
- * previous step's gigabyte (the engine's data files, or the IPC file) measures that, not itself.
- */
-function settleDisk(): void {
-  spawnSync('sync');
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {

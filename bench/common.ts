@@ -144,6 +144,16 @@ export function warmPageCache(dir: string, bytes: number): void {
   }
 }
 
+/**
+ * Flush every dirty page before a timed step (not timed): a step that starts while the kernel
+ * writes back what an earlier step left (the engine's data files are not fsynced with durability
+ * 'process'; a POSIX side's -e fsyncs its own) measures that writeback and the kernel's throttling
+ * of writers, not itself.
+ */
+export function settleDisk(): void {
+  spawnSync('sync');
+}
+
 export function machine(): string {
   const cpus = os.cpus();
   return `${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;

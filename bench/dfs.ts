@@ -16,7 +16,6 @@
  * skips them),
  * --results / --no-results.
  */
-import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
@@ -35,6 +34,7 @@ import {
   mibps,
   progress,
   type Row,
+  settleDisk,
   table,
   updateResults,
   WARM_MARGIN_BYTES,
@@ -116,11 +116,6 @@ function fsTypeOf(dir: string): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** Start a timed write phase with no dirty pages left by the other side (not timed). */
-function settleDisk(): void {
-  spawnSync('sync');
 }
 
 function gc(): void {

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RankMode } from '../adapters/mpiio/spawn.js';
 import { DaosSystem } from '../embedded/system.js';
-import { benchFlags, machine, progress, type Row, table, updateResults } from './common.js';
+import { benchFlags, machine, progress, type Row, settleDisk, table, updateResults } from './common.js';
 import { type Io500Config, io500Defaults, runIo500 } from './io500/index.js';
 import { type IorResult, runIor } from './ior/index.js';
 import { runMdtest } from './mdtest/index.js';
@@ -121,7 +121,14 @@ function io500Config(side: Side): Io500Config {
   return c;
 }
 
-/** Run `measure` for every side, `reps` times, alternating which side goes first; keep each side's best. */
+/**
+ * Run `measure` for every side, `reps` times, alternating which side goes first; keep each side's
+ * best. Every run starts with no dirty pages (`settleDisk`): the embedded store does not fsync its
+ * data files, so without it a DFS run met the kernel's writeback of the gigabytes the runs before
+ * it wrote (and the throttling of writers that comes with it), where a POSIX run with -e had
+ * flushed its own files: ior-hard DFS writes after two 1 GiB ior-easy runs 222–465 MiB/s against
+ * 588–752 on a fresh pool (`.scratch`-style loop, four runs each), 512–592 with a `sync` between.
+ */
 async function alternate<T>(
   sides: Side[],
   measure: (s: Side, rep: number) => Promise<T>,
@@ -131,6 +138,7 @@ async function alternate<T>(
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) {
+      settleDisk();
       const v = await measure(s, rep);
       const prev = best.get(s.key);
       best.set(s.key, prev === undefined ? v : better(prev, v));
@@ -226,6 +234,7 @@ async function main(): Promise<void> {
     console.error('io500 (scaled down)');
     const io5 = new Map<string, IorBenchSideResult['io500']>();
     for (const s of sides) {
+      settleDisk();
       const r = await runIo500(io500Config(s), {
         system: s.system,
         out: (t) => process.stderr.write(`  ${s.key}: ${t}`),
@@ -369,7 +378,7 @@ function resultsBlock(d: IorBenchJson, rows: Row[]): string {
     `Date: ${d.date}  `,
     `Machine: ${d.machine}  `,
     `Load average (1 min): ${d.loadavg.start.toFixed(2)} at the start, ${d.loadavg.end.toFixed(2)} at the end  `,
-    `${d.tasks} tasks (${d.ranks ?? 'threads'} ranks), best of ${d.reps} alternating repetition(s) per side. DFS: an embedded system (1 engine, 4 targets, in this process; ${d.ranks === 'inline' ? 'inline ranks call it in-process' : 'ranks reach it over loopback'}); DFS/TCP: the same with the engine as a daos_engine process. POSIX: node:fs on the OS temp folder.`,
+    `${d.tasks} tasks (${d.ranks ?? 'threads'} ranks), best of ${d.reps} alternating repetition(s) per side, each after a sync (untimed). DFS: an embedded system (1 engine, 4 targets, in this process; ${d.ranks === 'inline' ? 'inline ranks call it in-process' : 'ranks reach it over loopback'}); DFS/TCP: the same with the engine as a daos_engine process. POSIX: node:fs on the OS temp folder.`,
     '',
     table(rows),
     '',

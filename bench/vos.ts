@@ -11,7 +11,6 @@
  * --kv-ops N, --kv-window N, --seq-ops N, --mem-mib N, --reps N (alternating segments per side),
  * --results / --no-results.
  */
-import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -26,6 +25,7 @@ import {
   mibps,
   progress,
   type Row,
+  settleDisk,
   table,
   updateResults,
   warmPageCache,
@@ -116,11 +116,6 @@ function checkStamp(what: string, got: Uint8Array, i: number): void {
 const opsps = (ops: number, s: number) => `${Math.round(ops / s).toLocaleString('en-US')} ops/s`;
 
 // ---- (a) 1 MiB array I/O against a FileHandle ----
-
-/** Start a timed write phase with no dirty pages left by the other side (not timed). */
-function settleDisk(): void {
-  spawnSync('sync');
-}
 
 async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): Promise<Row[]> {
   const rows: Row[] = [];
