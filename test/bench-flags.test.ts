@@ -68,3 +68,30 @@ describe('ab-dfs (two builds side by side)', () => {
     expect(r.stderr).toContain('no index.js there');
   });
 });
+
+describe('unlink-floor (the least an SX unlink costs on per-target stores)', () => {
+  it('prints fs, floor and DfsFs per round and their medians', () => {
+    const r = bench('unlink-floor', ['--files', '40', '--rounds', '2', '--depths', '1,4']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      'unlink of 40 empty files per round, 2 rounds, floor over 4 LMDB stores (file object on 4)',
+    );
+    for (const d of [1, 4]) {
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `${d} in flight, round 2: fs \\d+\\.\\d µs, floor \\d+\\.\\d µs \\(\\d+\\.\\d\\dx fs\\), DfsFs \\d+\\.\\d µs`,
+        ),
+      );
+      expect(r.stdout).toMatch(
+        new RegExp(`${d} in flight, medians: .* floor \\d+\\.\\d\\dx, DfsFs \\d+\\.\\d\\dx`),
+      );
+    }
+  });
+
+  it('refuses a file object on more stores than there are', () => {
+    const r = bench('unlink-floor', ['--targets', '2', '--file-shards', '3']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('--file-shards must be at most --targets (2), not 3');
+  });
+});
