@@ -71,11 +71,11 @@ function punchKey(i: number, t: number): Buffer {
 }
 
 function makeEntries(): void {
-  stores.forEach((s, t) =>
+  stores.forEach((s, t) => {
     s.env.transactionSync(() => {
       for (let i = t; i < files; i += targets) s.main.put(entryKey(i), entryValue);
-    }),
-  );
+    });
+  });
 }
 
 /** µs per file of the floor's unlinks, `depth` at a time. */
