@@ -383,6 +383,27 @@ describe('ior verification catches corruption', () => {
     expect(r.stderr).toMatch(/1 data errors/);
   });
 
+  it('a transfer written at the wrong offset passes with the timestamp packet type and fails with -l o, as in IOR 4', async () => {
+    for (const [packet, bad] of [
+      ['t', 0],
+      ['o', 2],
+    ] as const) {
+      const path = join(dir, `moved-${packet}`);
+      const common = ['-b', '64k', '-t', '8k', '-G', '9', '-l', packet, '-o', path];
+      expect((await runIor([...common, '-w', '-k'])).errors).toBe(0);
+      // Transfers 1 and 2 swap places: every word of each is right for some offset.
+      const fd = openSync(path, 'r+');
+      const a = Buffer.alloc(8192);
+      const b = Buffer.alloc(8192);
+      readSync(fd, a, 0, 8192, 8192);
+      readSync(fd, b, 0, 8192, 16384);
+      writeSync(fd, b, 0, 8192, 8192);
+      writeSync(fd, a, 0, 8192, 16384);
+      closeSync(fd);
+      expect((await runIor([...common, '-r', '-R'])).errors).toBe(bad);
+    }
+  });
+
   it('-R counts the transfers with corrupted words in a POSIX file, as IOR 4 does (in-process)', async () => {
     const path = join(dir, 'corrupt');
     const common = ['-b', '64k', '-t', '8k', '-N', '2', '-G', '5', '-o', path];

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { badWords, fileName, fillPattern, readRank, transferOffsets } from './layout.js';
+import {
+  badWords,
+  fileName,
+  fillPattern,
+  OFFSET_STAMP_WORDS,
+  readRank,
+  stampOffset,
+  transferOffsets,
+} from './layout.js';
 import { parseIorArgs } from './options.js';
 
 describe('ior layout', () => {
@@ -60,6 +68,25 @@ describe('ior layout', () => {
       expect(view.getBigUint64(i * 8, true)).toBe((2n << 32n) | (BigInt(sig) + BigInt(i)));
   });
 
+  it("stamps IOR 4's offset packet type every 512 words: rank << 32 | (uint32)(offset * k)", () => {
+    const words = new Uint32Array(2 * 3 * OFFSET_STAMP_WORDS + 8);
+    fillPattern(words, 99, 3);
+    const before = Uint32Array.from(words);
+    const offset = 2 ** 40 + 3 * 47008;
+    stampOffset(words, offset, 3);
+    const view = new DataView(words.buffer);
+    for (let i = 0; i < words.length / 2; i++) {
+      const got = view.getBigUint64(i * 8, true);
+      if (i % OFFSET_STAMP_WORDS === 0) {
+        const k = BigInt(i / OFFSET_STAMP_WORDS + 1);
+        expect(got).toBe((3n << 32n) | ((BigInt(offset) * k) & 0xffff_ffffn));
+      } else expect(got).toBe(new DataView(before.buffer).getBigUint64(i * 8, true));
+    }
+    const elsewhere = Uint32Array.from(before);
+    stampOffset(elsewhere, offset + 47008, 3);
+    expect(badWords(words, elsewhere)).toBe(4);
+  });
+
   it('takes k/m/g sizes and refuses bad flags', () => {
     const o = parseIorArgs(['-b2m', '-t=64k', '-s', '4', '-wrv']);
     expect([o.blockSize, o.transferSize, o.segmentCount, o.writeFile, o.readFile, o.verbose]).toEqual([
@@ -81,5 +108,10 @@ describe('ior layout', () => {
     expect(() => parseIorArgs(['-c'])).toThrow(/MPIIO/);
     expect(() => parseIorArgs(['-O', 'nope=1'])).toThrow(/unknown option "nope"/);
     expect(() => parseIorArgs(['--dfs.pol', 'x'])).toThrow(/unknown option --dfs.pol/);
+    expect(parseIorArgs([]).dataPacketType).toBe('timestamp');
+    expect(parseIorArgs(['-l', 'o']).dataPacketType).toBe('offset');
+    expect(parseIorArgs(['--dataPacketType=timestamp']).dataPacketType).toBe('timestamp');
+    expect(() => parseIorArgs(['-l', 'i'])).toThrow(/"i" \(incompressible, random\) is not supported here/);
+    expect(() => parseIorArgs(['-l', 'x'])).toThrow(/unknown packet type "x"/);
   });
 });

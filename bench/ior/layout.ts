@@ -64,6 +64,24 @@ function carryOf(signature: number, i: number): number {
   return Math.floor(((signature >>> 0) + i) / 0x1_0000_0000);
 }
 
+/** Words between the stamps of IOR 4's offset packet type (one per 4 KiB). */
+export const OFFSET_STAMP_WORDS = 512;
+
+/**
+ * IOR 4's offset packet type, over a buffer `fillPattern` filled: 8-byte word 512·(k−1) of a
+ * transfer at `offset` is `rank << 32 | (uint32)(offset · k)`, k = 1, 2, … — rewritten before
+ * every write (and into the expected buffer before every check), so that a transfer written at
+ * the wrong offset fails the check.
+ */
+export function stampOffset(words: Uint32Array, offset: number, rank: number): void {
+  // The low 32 bits of offset·k depend only on the low 32 bits of offset.
+  const lo = (offset % 0x1_0000_0000) | 0;
+  for (let w = 0, k = 1; w < words.length; w += 2 * OFFSET_STAMP_WORDS, k++) {
+    words[w] = Math.imul(lo, k);
+    words[w + 1] = rank;
+  }
+}
+
 /** How many 8-byte words of `got` differ from `expected` (a buffer `fillPattern` filled). */
 export function badWords(got: Uint32Array, expected: Uint32Array): number {
   let bad = 0;

@@ -67,6 +67,8 @@ export interface IorOptions {
   intraTestBarriers: boolean;
   /** -G (0: the start time in seconds, as IOR). */
   setTimeStampSignature: number;
+  /** -l: IOR 4's data packet type, timestamp (default) or offset (bench/README.md, "Data pattern"). */
+  dataPacketType: IorPacketType;
   verbose: number;
   dfs: IorDfsOptions;
   /** --embedded DIR (or DAOS_EMBEDDED, read by the CLI). */
@@ -106,6 +108,7 @@ export function defaultIorOptions(): IorOptions {
     numTasks: 1,
     intraTestBarriers: false,
     setTimeStampSignature: 0,
+    dataPacketType: 'timestamp',
     verbose: 0,
     dfs: { destroy: false },
     embedded: undefined,
@@ -170,12 +173,34 @@ const VALUED: Record<string, Setter> = {
   D: (o, v, f) => (o.deadlineForStonewalling = parseInt10(v, f, 0)),
   N: (o, v, f) => (o.numTasks = parseInt10(v, f, 1)),
   G: (o, v, f) => (o.setTimeStampSignature = parseInt10(v, f, 0) >>> 0),
+  l: (o, v, f) => (o.dataPacketType = parsePacketType(v, f)),
   O: (o, v, f) => {
     for (const kv of v.split(',')) setKeyValue(o, kv, f);
   },
 };
 
+/** IOR 4's data packet types this ior writes and checks (`-l`). */
+export type IorPacketType = 'timestamp' | 'offset';
+
+/** `-l t|timestamp|o|offset`, as IOR 4 takes it (by its first letter). */
+function parsePacketType(v: string, flag: string): IorPacketType {
+  switch (v.trim().toLowerCase()[0]) {
+    case 't':
+      return 'timestamp';
+    case 'o':
+      return 'offset';
+    case 'i':
+    case 'r':
+      throw new IorUsageError(
+        `${flag}: packet type "${v}" (incompressible, random) is not supported here: use t (timestamp) or o (offset)`,
+      );
+    default:
+      throw new IorUsageError(`${flag}: unknown packet type "${v}" (t, timestamp, o or offset)`);
+  }
+}
+
 const LONG: Record<string, Setter> = {
+  dataPacketType: (o, v, f) => (o.dataPacketType = parsePacketType(v, f)),
   'dfs.pool': (o, v) => (o.dfs.pool = v),
   'dfs.cont': (o, v) => (o.dfs.cont = v),
   'dfs.oclass': (o, v) => (o.dfs.oclass = v),
@@ -245,6 +270,7 @@ export const IOR_USAGE = `Usage: ior [options]
   -N N  numTasks -- number of tasks (ranks) that are participating in the test
   -g    intraTestBarriers -- use barriers between open, write/read, and close
   -G N  setTimeStampSignature -- set value for time stamp signature/random seed
+  -l S  dataPacketType -- type of packet that will be created [timestamp|offset|t|o] (default timestamp)
   -v    verbose -- output information (repeating flag increases level)
   --dfs.pool S --dfs.cont S --dfs.oclass S --dfs.dir_oclass S --dfs.chunk_size N --dfs.prefix S --dfs.destroy
   --embedded DIR  start or reopen an embedded system in DIR (or DAOS_EMBEDDED=DIR)

@@ -7,7 +7,7 @@
  */
 import type { Comm } from '../../adapters/mpiio/comm.js';
 import { type IorBackend, type IorHandle, openBackend } from './backends.js';
-import { badWords, fileName, fillPattern, readRank, transferOffsets } from './layout.js';
+import { badWords, fileName, fillPattern, readRank, stampOffset, transferOffsets } from './layout.js';
 import type { IorOptions } from './options.js';
 import { iorTime } from './output.js';
 
@@ -179,8 +179,10 @@ async function phase(
   let errors = 0;
   let pairs = 0;
   let stoppedAt: number | undefined;
-  // Every transfer of a rank holds the same pattern (IOR 4's timestamp packet type): a write phase
-  // fills its buffer once (the read phases reuse the buffer), a check compares with a copy.
+  // Every transfer of a rank holds the same pattern (IOR 4's packet types): a write phase fills
+  // its buffer once (the read phases reuse the buffer), a check compares with a copy; with the
+  // offset packet type, the transfer's offset is stamped into either before each transfer.
+  const stamped = o.dataPacketType === 'offset';
   let expected: Uint32Array | undefined;
   if (kind === 'write') fillPattern(words, signature, dataRank);
   else if (kind === 'check') fillPattern((expected = new Uint32Array(words.length)), signature, dataRank);
@@ -188,12 +190,15 @@ async function phase(
   const transfer = async (k: number) => {
     const off = offsets[k]!;
     if (kind === 'write') {
+      if (stamped) stampOffset(words, off, dataRank);
       await h.write(buf, off);
       if (o.fsyncPerWrite) await h.sync();
     } else {
       await h.read(buf, off);
+      if (expected === undefined) return;
+      if (stamped) stampOffset(expected, off, dataRank);
       // IOR 4 counts a transfer with any bad word as one error.
-      if (expected !== undefined && badWords(words, expected) > 0) errors++;
+      if (badWords(words, expected) > 0) errors++;
     }
   };
   for (; pairs < count; pairs++) {
