@@ -402,20 +402,43 @@ export class Engine implements ObjApi, EnginePeer {
     return callTurns.pace(this.stats.time(op, fn, onDone, onError));
   }
 
-  /** The store of `to`'s target (or of `ref`, another target a collective call names with it). */
-  private store(to: ObjTarget, ref: TargetRef = to.target): VosTarget {
+  /** The store of `to`'s target. */
+  private store(to: ObjTarget): VosTarget {
+    return this.targetStore(to, to.target, this.requestMap(to));
+  }
+
+  /**
+   * The stores of the targets a collective call names (`to`'s and `shards`, see collectiveRefs):
+   * the container and the pool map looked up once for all of them.
+   */
+  private collectiveStores(to: ObjTarget, shards: TargetRef[]): VosTarget[] {
+    const map = this.requestMap(to);
+    return this.collectiveRefs(to, shards).map((ref) => this.targetStore(to, ref, map));
+  }
+
+  /**
+   * DER_NO_HDL unless `to`'s container is open in `to`'s pool here; then this engine's map of
+   * the pool when it is newer than the one the request was placed with (else undefined).
+   */
+  private requestMap(to: ObjTarget): PoolMap | undefined {
+    const pool = this.contPool.get(to.cont);
+    if (pool === undefined || pool !== to.pool)
+      throw new DaosError('DER_NO_HDL', `container ${to.cont} is not open in pool ${to.pool} here`);
+    if (to.mapVersion === undefined) return undefined;
+    const map = this.poolMaps.get(to.pool);
+    return map && map.version > to.mapVersion ? map : undefined;
+  }
+
+  /** The store of target `ref` of a request to `to`; `newerMap` from requestMap. */
+  private targetStore(to: ObjTarget, ref: TargetRef, newerMap: PoolMap | undefined): VosTarget {
     if (ref.rank !== this.rank)
       throw new DaosError('DER_BAD_TARGET', `request for rank ${ref.rank} reached rank ${this.rank}`);
     const t = this.targets[ref.target];
     if (!t) throw new DaosError('DER_BAD_TARGET', `rank ${this.rank} has no target ${ref.target}`);
-    const pool = this.contPool.get(to.cont);
-    if (pool === undefined || pool !== to.pool)
-      throw new DaosError('DER_NO_HDL', `container ${to.cont} is not open in pool ${to.pool} here`);
-    const map = to.mapVersion === undefined ? undefined : this.poolMaps.get(to.pool);
-    if (map && map.version > to.mapVersion! && !targetUp(map, ref)) {
+    if (newerMap && !targetUp(newerMap, ref)) {
       throw new DaosError(
         'DER_STALE',
-        `target ${ref.rank}:${ref.target} is ${targetState(map, ref)} in pool map version ${map.version}; the request used version ${to.mapVersion}`,
+        `target ${ref.rank}:${ref.target} is ${targetState(newerMap, ref)} in pool map version ${newerMap.version}; the request used version ${to.mapVersion}`,
       );
     }
     return t;
@@ -671,8 +694,9 @@ export class Engine implements ObjApi, EnginePeer {
    * a failure on one leaves the others punched (a retry punches them again, which changes nothing).
    */
   private async punchShards(to: ObjTarget, shards: TargetRef[]): Promise<bigint> {
+    const map = this.requestMap(to);
     const all = this.collective(to, shards);
-    const stores = all.map((shard) => this.store(shard));
+    const stores = all.map((shard) => this.targetStore(to, shard.target, map));
     if (all.some((shard) => this.replicated(shard))) {
       const epochs = await Promise.all(all.map((shard) => this.punchOnce({ kind: 'punch_obj', to: shard })));
       let newest = 0n;
@@ -747,7 +771,7 @@ export class Engine implements ObjApi, EnginePeer {
       // checked first, then each shard asked.
       this.authorize(to, 'r');
       this.checkFresh(to);
-      const stores = this.collectiveRefs(to, shards).map((ref) => this.store(to, ref));
+      const stores = this.collectiveStores(to, shards);
       let best: Uint8Array | undefined;
       for (const store of stores) {
         const k = store.queryDkey(to.cont, to.oid, epoch, which);
