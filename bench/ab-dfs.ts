@@ -23,6 +23,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DfsFs } from '../core/dfs/index.js';
+import { inFlight } from './common.js';
 
 const PHASES = ['create', 'stat', 'unlink'] as const;
 type Phase = (typeof PHASES)[number];
@@ -82,16 +83,8 @@ async function side(name: string, dist: string, dir: string): Promise<Side> {
 }
 
 /** `n` operations with `depth` in flight; µs taken. */
-async function inFlight(n: number, op: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: depth }, async () => {
-      while (next < n) await op(next++);
-    }),
-  );
-  return Number(process.hrtime.bigint() - t0) / 1000;
-}
+const timeMicros = async (n: number, op: (i: number) => Promise<unknown>) =>
+  (await inFlight(0, n, depth, op)) * 1e6;
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -113,9 +106,9 @@ try {
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const name = (i: number) => `/d/r${r}-${i}`;
-        s.micros.create.push(await inFlight(files, (i) => s.fs.writeFile(name(i), '')));
-        s.micros.stat.push(await inFlight(files, (i) => s.fs.stat(name(i))));
-        s.micros.unlink.push(await inFlight(files, (i) => s.fs.unlink(name(i))));
+        s.micros.create.push(await timeMicros(files, (i) => s.fs.writeFile(name(i), '')));
+        s.micros.stat.push(await timeMicros(files, (i) => s.fs.stat(name(i))));
+        s.micros.unlink.push(await timeMicros(files, (i) => s.fs.unlink(name(i))));
       }
     }
     const n = files * rounds;

@@ -29,6 +29,7 @@ import { Dfs } from '../core/dfs/index.js';
 import { DaosSystem } from '../index.js';
 import {
   benchFlags,
+  inFlight,
   MiB,
   machine,
   mibps,
@@ -251,28 +252,6 @@ interface MetaSide {
 }
 
 type MetaPhase = 'create' | 'stat' | 'unlink';
-
-/**
- * Run op(i) for i in [from, to) with `depth` in flight; resolves to seconds. No forced gc() before
- * a segment (the stream phase has one): a full collection shrinks V8's young generation, and the
- * next thousands of small calls then pay for scavenges while it grows back — measured, a stat
- * segment of 2,500 ran at 26k/s after gc() and 47k/s without, the same code.
- */
-async function inFlight(
-  from: number,
-  to: number,
-  depth: number,
-  op: (i: number) => Promise<void>,
-): Promise<number> {
-  const t0 = performance.now();
-  let next = from;
-  await Promise.all(
-    Array.from({ length: Math.min(depth, to - from) }, async () => {
-      for (let i = next++; i < to; i = next++) await op(i);
-    }),
-  );
-  return (performance.now() - t0) / 1000;
-}
 
 const fileName = (dir: string, i: number) => `${dir}/f${i.toString().padStart(6, '0')}`;
 

@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { Dfs } from '../core/dfs/index.js';
 import { DaosSystem } from '../embedded/system.js';
 import { IndexStore } from '../engine/vos/index-store.js';
+import { inFlight } from './common.js';
 
 /** Bytes of a directory entry's value in the floor (a DFS entry with its inode is about this). */
 const ENTRY_VALUE_BYTES = 64;
@@ -109,16 +110,8 @@ function floorUnlinks(depth: number): number {
 }
 
 /** µs per file of `unlinkOne` over `files` names, `depth` in flight. */
-async function unlinks(depth: number, unlinkOne: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: depth }, async () => {
-      while (next < files) await unlinkOne(next++);
-    }),
-  );
-  return ((performance.now() - t0) * 1000) / files;
-}
+const unlinks = async (depth: number, unlinkOne: (i: number) => Promise<void>) =>
+  ((await inFlight(0, files, depth, unlinkOne)) * 1e6) / files;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
