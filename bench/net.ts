@@ -139,12 +139,10 @@ class Tally {
   }
 }
 
-/** Run the segments of two sides alternately, each starting first in turn. */
-async function alternate(reps: number, a: (rep: number) => Promise<void>, b: (rep: number) => Promise<void>) {
-  for (let rep = 0; rep < reps; rep++) {
-    if (rep % 2 === 0) await a(rep).then(() => b(rep));
-    else await b(rep).then(() => a(rep));
-  }
+/** Run the segments of several sides in turn, each rep starting one side later than the last. */
+async function alternate(reps: number, ...sides: Array<(rep: number) => Promise<void>>) {
+  for (let rep = 0; rep < reps; rep++)
+    for (let k = 0; k < sides.length; k++) await sides[(rep + k) % sides.length]!(rep);
 }
 
 // ---- child processes ----
@@ -270,6 +268,28 @@ class RawClient {
   }
 }
 
+/** A net-sink process and a client of it. */
+interface Sink {
+  proc: Child;
+  client: RawClient;
+}
+
+/** The plain sink (the baseline) and the storing one (the floor rows). */
+interface Sinks {
+  raw: Sink;
+  store: Sink;
+}
+
+async function startSink(args: string[]): Promise<Sink> {
+  const proc = await startChild([SINK_BIN, ...args], /^net-sink listening (\d+) pid (\d+)$/m);
+  try {
+    return { proc, client: await RawClient.connect(Number(proc.match[1])) };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
 /** The engine side: one daos_engine process and a RemoteEngine connected to it. */
 interface EngineSide {
   proc: Child;
@@ -325,7 +345,8 @@ function stamp(buf: Buffer, i: number): Buffer {
 let phaseOid = 100n;
 
 /** (a) 1 MiB update and fetch at `depth` in flight, against raw 1 MiB writes and reads. */
-async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOptions, depth: number) {
+async function bulkRows(e: EngineSide, sinks: Sinks, o: BenchOptions, depth: number) {
+  const { raw, store } = sinks;
   const count = o.bulkBytes / BULK_BYTES;
   const perRep = Math.ceil(count / o.reps);
   const bufs = Array.from({ length: depth }, () => randomFillSync(Buffer.allocUnsafe(BULK_BYTES)));
@@ -361,11 +382,13 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
   for (let i = 0; i < WARMUP_OPS; i++) {
     await update(count + i, 0);
     await fetch(count + i, 0);
-    await raw.write(bufs[0]!);
-    await raw.read(BULK_BYTES);
+    for (const side of [raw, store]) {
+      await side.client.write(bufs[0]!);
+      await side.client.read(BULK_BYTES);
+    }
   }
-  const w = { daos: new Tally(), raw: new Tally() };
-  const r = { daos: new Tally(), raw: new Tally() };
+  const w = { daos: new Tally(), raw: new Tally(), store: new Tally() };
+  const r = { daos: new Tally(), raw: new Tally(), store: new Tally() };
   const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
   await alternate(
     o.reps,
@@ -375,7 +398,11 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
     },
     async (rep) => {
       const [, n] = range(rep);
-      await w.raw.pipelined(sink.pid, n, depth, (_, slot) => raw.write(bufs[slot]!));
+      await w.raw.pipelined(raw.proc.pid, n, depth, (_, slot) => raw.client.write(bufs[slot]!));
+    },
+    async (rep) => {
+      const [, n] = range(rep);
+      await w.store.pipelined(store.proc.pid, n, depth, (_, slot) => store.client.write(bufs[slot]!));
     },
   );
   await alternate(
@@ -386,7 +413,11 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
     },
     async (rep) => {
       const [, n] = range(rep);
-      await r.raw.pipelined(sink.pid, n, depth, () => raw.read(BULK_BYTES));
+      await r.raw.pipelined(raw.proc.pid, n, depth, () => raw.client.read(BULK_BYTES));
+    },
+    async (rep) => {
+      const [, n] = range(rep);
+      await r.store.pipelined(store.proc.pid, n, depth, () => store.client.read(BULK_BYTES));
     },
   );
   const vol = `${o.bulkBytes / MiB} MiB`;
@@ -407,13 +438,29 @@ async function bulkRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpti
       goal: 0.7,
       cpu: `${r.daos.cpu()} · raw ${r.raw.cpu()}`,
     },
+    {
+      test: `Floor, not daos-ts: raw TCP that stores each 1 MiB write in a file, ${depth} in flight`,
+      ours: mibps(o.bulkBytes, w.store.seconds),
+      base: `raw TCP ${mibps(o.bulkBytes, w.raw.seconds)}`,
+      ratio: w.raw.seconds / w.store.seconds,
+      goal: undefined,
+      cpu: `${w.store.cpu()} · raw ${w.raw.cpu()}`,
+    },
+    {
+      test: `Floor, not daos-ts: raw TCP that answers each 1 MiB read from that file, ${depth} in flight`,
+      ours: mibps(o.bulkBytes, r.store.seconds),
+      base: `raw TCP ${mibps(o.bulkBytes, r.raw.seconds)}`,
+      ratio: r.raw.seconds / r.store.seconds,
+      goal: undefined,
+      cpu: `${r.store.cpu()} · raw ${r.raw.cpu()}`,
+    },
   ];
   progress(rows);
   return rows;
 }
 
 /** (b) 4 KiB single-value update round trips at `depth` in flight, against raw 4 KiB writes. */
-async function smallRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOptions, depth: number) {
+async function smallRows(e: EngineSide, { raw }: Sinks, o: BenchOptions, depth: number) {
   const count = o.smallOps;
   const perRep = Math.ceil(count / o.reps);
   const values = Array.from({ length: depth }, () => randomFillSync(Buffer.allocUnsafe(SMALL_BYTES)));
@@ -424,7 +471,7 @@ async function smallRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpt
       .then(() => {});
   for (let i = 0; i < WARMUP_OPS * 4; i++) {
     await update(count + i, 0);
-    await raw.write(values[0]!);
+    await raw.client.write(values[0]!);
   }
   const t = { daos: new Tally(), raw: new Tally() };
   const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
@@ -436,7 +483,7 @@ async function smallRows(e: EngineSide, sink: Child, raw: RawClient, o: BenchOpt
     },
     async (rep) => {
       const [, n] = range(rep);
-      await t.raw.pipelined(sink.pid, n, depth, (_, slot) => raw.write(values[slot]!));
+      await t.raw.pipelined(raw.proc.pid, n, depth, (_, slot) => raw.client.write(values[slot]!));
     },
   );
   const rows: Row[] = [
@@ -553,24 +600,26 @@ async function main(): Promise<void> {
   const started = new Date();
   console.error(`bench:net${o.quick ? ' (quick)' : ''}, engine in ${scratch}\n${machine()}`);
   const load0 = os.loadavg()[0]!;
-  const sink = await startChild([SINK_BIN], /^net-sink listening (\d+) pid (\d+)$/m);
   let engine: EngineSide | undefined;
-  let raw: RawClient | undefined;
+  const sinks: Partial<Sinks> = {};
   const rows: Row[] = [];
   try {
-    raw = await RawClient.connect(Number(sink.match[1]));
+    sinks.raw = await startSink([]);
+    sinks.store = await startSink(['--store', scratch]);
     engine = await startEngine(o, scratch);
     console.error('(a) 1 MiB update / fetch');
-    for (const depth of o.depths) rows.push(...(await bulkRows(engine, sink, raw, o, depth)));
+    for (const depth of o.depths) rows.push(...(await bulkRows(engine, sinks as Sinks, o, depth)));
     console.error('(b) 4 KiB update round trips');
-    for (const depth of o.smallDepths) rows.push(...(await smallRows(engine, sink, raw, o, depth)));
+    for (const depth of o.smallDepths) rows.push(...(await smallRows(engine, sinks as Sinks, o, depth)));
     console.error('(c) 1 MiB updates by object class');
     rows.push(...(await redundancyRows(o, scratch)));
   } finally {
-    raw?.close();
     await engine?.remote.close();
     await engine?.proc.stop();
-    await sink.stop();
+    for (const sink of [sinks.raw, sinks.store]) {
+      sink?.client.close();
+      await sink?.proc.stop();
+    }
     if (!o.keep) rmSync(scratch, { recursive: true, force: true });
   }
   const load1 = os.loadavg()[0]!;
@@ -579,7 +628,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. Fetches land in a buffer per slot in flight (the raw side counts the bytes it reads and keeps none). The two sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
+    `One daos_engine process (${o.targets} targets, scratch in ${o.dir}) and this client over tcp://127.0.0.1; the baseline is bench/net-sink.ts, raw Node TCP between two processes with the same request/response shape and the same number in flight. Fetches land in a buffer per slot in flight (the raw side counts the bytes it reads and keeps none). The floor rows are net-sink.ts with \`--store\` (each write's payload written to the end of a file in the engine's scratch folder, on the thread pool, before its ack; each read answered from that file), the least a server that keeps the data must do on this path; no daos-ts code runs in them. The sides run in alternating segments (${o.reps} each). CPU is the share of one core each process used while timed.`,
     '',
     table(rows, 'CPU client / engine (daos-ts · raw)'),
   ].join('\n');
