@@ -151,7 +151,8 @@ function serve(socket: net.Socket, store: Store | undefined): void {
 }
 
 const storeAt = process.argv.indexOf('--store');
-const store = storeAt < 0 ? undefined : new Store(join(process.argv[storeAt + 1]!, `net-sink-${process.pid}`));
+const store =
+  storeAt < 0 ? undefined : new Store(join(process.argv[storeAt + 1]!, `net-sink-${process.pid}`));
 const server = net.createServer({ noDelay: true }, (socket) => serve(socket, store));
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as net.AddressInfo;

@@ -38,6 +38,16 @@ const POOL = 'bench-net';
 const CONT = 'c';
 const POOL_BYTES_PER_TARGET = 2 ** 40;
 const WARMUP_OPS = 16;
+/**
+ * Untimed 1 MiB fetches and updates at each depth before its timed segments, per side: V8 compiles
+ * the engine's and the client's hot paths only after some thousands of calls, and a 1 MiB fetch
+ * ran at 1.1–1.7 GB/s over its first 512 calls against 1.8–2.5 after 4,000 (bench/README.md,
+ * "Warm-up"). Fetches re-read the warm-up dkeys (no space); updates take new space, so fewer.
+ */
+const WARMUP_BULK_FETCHES = 2048;
+const WARMUP_BULK_UPDATES = 256;
+/** Untimed 4 KiB updates per side before the timed ones, for the same reason. */
+const WARMUP_SMALL_UPDATES = 2048;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ENGINE_BIN = join(here, '..', 'bin', 'daos_engine.js');
 const SINK_BIN = join(here, 'net-sink.js');
@@ -378,14 +388,15 @@ async function bulkRows(e: EngineSide, sinks: Sinks, o: BenchOptions, depth: num
     if (data.byteLength !== BULK_BYTES || Buffer.from(data.buffer, data.byteOffset, 4).readUInt32LE(0) !== i)
       throw new Error(`fetch ${i} returned the wrong bytes`);
   };
-  // Warm both paths (connections, first files, JIT) untimed; dkeys past the timed ones.
-  for (let i = 0; i < WARMUP_OPS; i++) {
-    await update(count + i, 0);
-    await fetch(count + i, 0);
-    for (const side of [raw, store]) {
-      await side.client.write(bufs[0]!);
-      await side.client.read(BULK_BYTES);
-    }
+  // Warm every side (connections, first files, JIT) untimed, on dkeys past the timed ones.
+  const warm = new Tally();
+  const [fetches, updates] = o.quick ? [64, 16] : [WARMUP_BULK_FETCHES, WARMUP_BULK_UPDATES];
+  for (let i = 0; i < WARMUP_OPS; i++) await update(count + i, 0);
+  await warm.pipelined(e.proc.pid, updates, depth, (j, slot) => update(count + (j % WARMUP_OPS), slot));
+  await warm.pipelined(e.proc.pid, fetches, depth, (j, slot) => fetch(count + (j % WARMUP_OPS), slot));
+  for (const side of [raw, store]) {
+    await warm.pipelined(side.proc.pid, updates, depth, (_, slot) => side.client.write(bufs[slot]!));
+    await warm.pipelined(side.proc.pid, fetches, depth, () => side.client.read(BULK_BYTES));
   }
   const w = { daos: new Tally(), raw: new Tally(), store: new Tally() };
   const r = { daos: new Tally(), raw: new Tally(), store: new Tally() };
@@ -469,10 +480,10 @@ async function smallRows(e: EngineSide, { raw }: Sinks, o: BenchOptions, depth: 
     e.remote
       .update(target(e, oid, i), dkeyOf(i), [{ akey: AKEY, kind: 'single', value: stamp(values[slot]!, i) }])
       .then(() => {});
-  for (let i = 0; i < WARMUP_OPS * 4; i++) {
-    await update(count + i, 0);
-    await raw.client.write(values[0]!);
-  }
+  const warm = new Tally();
+  const warmOps = o.quick ? 64 : WARMUP_SMALL_UPDATES;
+  await warm.pipelined(e.proc.pid, warmOps, depth, (j, slot) => update(count + j, slot));
+  await warm.pipelined(raw.proc.pid, warmOps, depth, (_, slot) => raw.client.write(values[slot]!));
   const t = { daos: new Tally(), raw: new Tally() };
   const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
   await alternate(

@@ -1,4 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -93,5 +97,64 @@ describe('unlink-floor (the least an SX unlink costs on per-target stores)', () 
     const r = bench('unlink-floor', ['--targets', '2', '--file-shards', '3']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('--file-shards must be at most --targets (2), not 3');
+  });
+});
+
+describe('net-sink --store (the floor of bench:net)', () => {
+  /** Send `[op, n]` (and `payload`); resolve with the reply's bytes past its 8-byte prefix. */
+  async function request(socket: net.Socket, op: number, n: number, payload?: Buffer): Promise<Buffer> {
+    const prefix = Buffer.alloc(8);
+    prefix.writeUInt32LE(op, 0);
+    prefix.writeUInt32LE(n, 4);
+    const want = 8 + (op === 2 ? n : 0);
+    const chunks: Buffer[] = [];
+    let have = 0;
+    const reply = new Promise<Buffer>((resolve) => {
+      const onData = (c: Buffer) => {
+        chunks.push(c);
+        have += c.length;
+        if (have < want) return;
+        socket.off('data', onData);
+        resolve(Buffer.concat(chunks).subarray(8));
+      };
+      socket.on('data', onData);
+    });
+    socket.write(prefix);
+    if (payload) socket.write(payload);
+    return reply;
+  }
+
+  it('keeps every write in a file in its folder and answers reads with those bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'net-sink-'));
+    const sink = spawn(process.execPath, [join(ROOT, 'dist/bench/net-sink.js'), '--store', dir]);
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        sink.stdout.on('data', (d: Buffer) => {
+          const m = /^net-sink listening (\d+) pid \d+$/m.exec(d.toString());
+          if (m) resolve(Number(m[1]));
+        });
+        sink.on('exit', (code) => reject(new Error(`net-sink exited ${code}`)));
+      });
+      const socket = net.connect({ host: '127.0.0.1', port });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // Large enough to arrive in several socket reads, each stored as it comes.
+      const a = randomBytes(300_000);
+      const b = randomBytes(5_000);
+      expect((await request(socket, 1, a.length, a)).length).toBe(0);
+      expect((await request(socket, 1, b.length, b)).length).toBe(0);
+      const [file, ...others] = readdirSync(dir);
+      expect(others).toEqual([]);
+      expect(readFileSync(join(dir, file!)).equals(Buffer.concat([a, b]))).toBe(true);
+      // Reads roll over what is stored, from its start.
+      expect((await request(socket, 2, 1000)).equals(a.subarray(0, 1000))).toBe(true);
+      expect((await request(socket, 2, 2000)).equals(a.subarray(1000, 3000))).toBe(true);
+      socket.destroy();
+    } finally {
+      sink.kill('SIGTERM');
+      await new Promise((resolve) => sink.once('exit', resolve));
+    }
+    // Its file goes with it.
+    expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
