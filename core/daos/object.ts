@@ -292,32 +292,44 @@ export class DaosObject {
     );
   }
 
-  /** Read akeys under one dkey: one result per iod, in order. */
-  async fetch(dkey: Key, iods: FetchIodIn[], options?: FetchOptions): Promise<FetchOut[]> {
-    const epoch = this.readEpoch(options);
-    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-    const checked = this.checkFetchIods(iods);
-    const g = this.groupOfDkey(dk);
-    const tx = options?.tx ?? this.tx;
-    if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
-    if (this.ec) return this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
-    return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond));
+  /**
+   * Read akeys under one dkey: one result per iod, in order. (Not an async function: a KV get
+   * is this and one engine call, and an async frame per call, alive while the read waits, was
+   * what the garbage collector copied most with many gets in flight.)
+   */
+  fetch(dkey: Key, iods: FetchIodIn[], options?: FetchOptions): Promise<FetchOut[]> {
+    try {
+      const epoch = this.readEpoch(options);
+      const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+      const checked = this.checkFetchIods(iods);
+      const g = this.groupOfDkey(dk);
+      const tx = options?.tx ?? this.tx;
+      if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
+      if (this.ec) return this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
+      return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
    * A read of group `g` (through `io`): on DER_CSUM (the replica's copy is corrupt; the engine
    * counted and logged it) the same read goes to another serving member; DER_CSUM only when
-   * every serving member failed it.
+   * every serving member failed it. The common case, one serving member answering, costs one
+   * promise reaction.
    */
-  private async readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T> {
-    // The common case first: one serving member answers.
+  private readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T> {
     const first = this.readerOf(g);
+    let answer: Promise<T>;
     try {
-      return await call(first);
+      answer = call(first);
     } catch (err) {
+      answer = Promise.reject(err);
+    }
+    return answer.catch((err: unknown) => {
       if (!(err instanceof DaosError) || !RETRIED_READ_CODES.has(err.code)) throw err;
       return this.readIoRetry(g, call, first.target, err);
-    }
+    });
   }
 
   /** readIo after `firstTarget` failed with `err`: map refresh, or the other replicas on DER_CSUM. */
