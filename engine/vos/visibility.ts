@@ -44,6 +44,7 @@ import {
   type Payload,
   WHERE_FILE,
   WHERE_HOLE,
+  WHERE_INLINE,
 } from './records.js';
 
 const IDX_ZERO = Buffer.alloc(8);
@@ -129,8 +130,10 @@ export class Visibility {
     if (newest !== undefined) {
       if (newest <= p) return undefined;
       if (newest <= e) {
-        const v = this.store.main.get(singleKey(akeyPfx, newest));
-        if (v !== undefined) return { epoch: newest, payload: decodeSingle(v) };
+        // lmdb-js's shared buffer (no copy, which would be a new ArrayBuffer per read): decoded at
+        // once, and inline bytes, the only part that would point into it, copied out.
+        const v = this.store.main.getBinaryFast(singleKey(akeyPfx, newest));
+        if (v !== undefined) return { epoch: newest, payload: ownBytes(decodeSingle(v)) };
       }
     }
     const hit = this.store.first(this.store.main, singleKey(akeyPfx, e), withTag(akeyPfx, TAG_SINGLE + 1));
@@ -307,6 +310,12 @@ export class Visibility {
     const cands = this.extents(akeyPfx, e, p, 0n, 1n << 64n, 1n);
     return resolveExtents(cands, 0n, 1n << 64n);
   }
+}
+
+/** `p` with its inline bytes, if any, copied out of the buffer they were decoded from. */
+function ownBytes(p: Payload): Payload {
+  if (p.where !== WHERE_INLINE) return p;
+  return { ...p, bytes: Buffer.from(p.bytes) };
 }
 
 function idxKey(akeyPfx: Buffer, idx: bigint): Buffer {
