@@ -7,18 +7,32 @@
  */
 export class TurnBudget {
   private used = 0;
+  /** Loop turns seen since the first piece of work (advanced by the immediate that resets `used`). */
+  private turn = 0;
+  private ticking = false;
   /** Work put off to the next turn, run there by one setImmediate (not one each). */
   private waiting: Array<() => void> = [];
 
   constructor(private readonly perTurn: number) {}
 
+  /** The current loop turn, as a number to hand to `settle` when the work begun now is done. */
+  mark(): number {
+    if (!this.ticking) {
+      this.ticking = true;
+      setImmediate(() => {
+        this.ticking = false;
+        this.used = 0;
+        this.turn++;
+      });
+    }
+    return this.turn;
+  }
+
   /** Count one piece of work: true to run it now, false once this turn's budget is spent (wait for the next). */
   take(): boolean {
+    this.mark();
     if (this.used >= this.perTurn) return false;
-    if (this.used++ === 0)
-      setImmediate(() => {
-        this.used = 0;
-      });
+    this.used++;
     return true;
   }
 
@@ -28,15 +42,22 @@ export class TurnBudget {
     else this.nextTurn(fn);
   }
 
-  /** `p`, or once this turn's budget is spent, `p` settled no sooner than the next loop turn. */
-  pace<T>(p: Promise<T>): Promise<T> {
-    if (this.take()) return p;
-    return new Promise<T>((resolve, reject) =>
-      p.then(
-        (v) => this.nextTurn(() => resolve(v)),
-        (e: unknown) => this.nextTurn(() => reject(e)),
-      ),
-    );
+  /**
+   * The outcome of work begun in turn `begun` (from `mark`) and now done: given back at once when
+   * the loop has turned since (the work waited for I/O) or this turn's budget has room, else at
+   * the next turn. Only work begun and done within one turn counts: a chain of such calls is what
+   * keeps the loop from turning, while a thousand calls begun together and answered by reads a
+   * turn later are not, and need no promise each to hold their results back.
+   */
+  settle<T>(begun: number, value: T): T | Promise<T> {
+    if (begun !== this.turn || this.take()) return value;
+    return new Promise<T>((resolve) => this.nextTurn(() => resolve(value)));
+  }
+
+  /** `settle` for work that failed with `err`. */
+  settleError(begun: number, err: unknown): Promise<never> {
+    if (begun !== this.turn || this.take()) return Promise.reject(err);
+    return new Promise<never>((_, reject) => this.nextTurn(() => reject(err)));
   }
 
   /** Run `fn` at the next loop turn, in order with the rest put off (a window of 1,000 calls past the budget is one immediate). */

@@ -391,7 +391,8 @@ export class Engine implements ObjApi, EnginePeer {
 
   /**
    * Run an object call: counted and timed (EngineStats), and paced (ENGINE_CALLS_PER_TURN_MAX):
-   * in one process a caller awaiting call after call would otherwise never let the loop turn.
+   * in one process a caller awaiting call after call, each answered within the turn it was made
+   * in, would otherwise never let the loop turn.
    */
   private call<T>(
     op: EngineOp,
@@ -399,7 +400,7 @@ export class Engine implements ObjApi, EnginePeer {
     onDone?: (result: T) => void,
     onError?: (err: unknown) => void,
   ): Promise<T> {
-    return callTurns.pace(this.stats.time(op, fn, onDone, onError));
+    return this.stats.time(op, fn, onDone, onError, callTurns);
   }
 
   /** The store of `to`'s target. */

@@ -4,6 +4,7 @@
  * since the engine started; timing costs one performance.now() at each end of a call.
  */
 import { performance } from 'node:perf_hooks';
+import type { TurnBudget } from '../../core/common/turns.js';
 import {
   ENGINE_OPS,
   type EngineOp,
@@ -23,22 +24,25 @@ export class EngineStats {
   /**
    * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds,
    * `onError` its error when it fails (thrown or rejected). No async frame of its own (it wraps
-   * every engine call): one `then` on `fn`'s promise.
+   * every engine call): one `then` on `fn`'s promise. With `turns`, a call begun and done within
+   * one loop turn past that turn's budget gives its outcome back at the next (TurnBudget.settle).
    */
   time<T>(
     op: EngineOp,
     fn: () => Promise<T> | T,
     onDone?: (result: T) => void,
     onError?: (err: unknown) => void,
+    turns?: TurnBudget,
   ): Promise<T> {
     const start = performance.now();
+    const begun = turns === undefined ? 0 : turns.mark();
     let pending: Promise<T>;
     try {
       pending = Promise.resolve(fn());
     } catch (err) {
       onError?.(err);
       this.record(op, (performance.now() - start) / 1000, false);
-      return Promise.reject(err);
+      return turns === undefined ? Promise.reject(err) : turns.settleError(begun, err);
     }
     return pending.then(
       (result) => {
@@ -47,11 +51,12 @@ export class EngineStats {
         } finally {
           this.record(op, (performance.now() - start) / 1000, true);
         }
-        return result;
+        return turns === undefined ? result : turns.settle(begun, result);
       },
       (err: unknown) => {
         onError?.(err);
         this.record(op, (performance.now() - start) / 1000, false);
+        if (turns !== undefined) return turns.settleError(begun, err);
         throw err;
       },
     );
