@@ -153,6 +153,41 @@ describe('aggregate', () => {
     ]);
     expect(t.usage().fileBytes).toBe(50000);
   });
+  it("never answers a read from the space of a removed newest version (the meta's newestFile)", async () => {
+    const t = await openVosTarget(tempDir('vos-agg-'));
+    opened.push(t);
+    const dkey = Buffer.from('d');
+    const put = (e: bigint, akey: Buffer, fill: number) =>
+      t.apply(e, [
+        {
+          op: 'update',
+          cont: CONT,
+          oid: OID,
+          dkey,
+          iods: [{ akey, kind: 'single', value: Buffer.alloc(5000, fill) }],
+        },
+      ]);
+    await put(10n, AKEYS[0]!, 1);
+    await put(20n, AKEYS[0]!, 2);
+    await t.apply(30n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey, akeys: [AKEYS[0]!] }]);
+    // No kept epoch reads the version at 20 (the punch hides it from 30 on): removed, its space freed.
+    const stats = await t.aggregate(CONT, 40n, [15n]);
+    expect(stats.bytesFreed).toBe(5000);
+    // Another value takes that space.
+    await put(50n, AKEYS[1]!, 7);
+    const at = (e: bigint) =>
+      Buffer.from(t.fetch(CONT, OID, e, dkey, [{ akey: AKEYS[0]!, kind: 'single' }])[0] as Uint8Array);
+    // A read between the removed version and the punch sees the history aggregation left (the
+    // version at 10), never the other value's bytes.
+    expect(at(25n).equals(Buffer.alloc(5000, 1))).toBe(true);
+    expect(at(15n).equals(Buffer.alloc(5000, 1))).toBe(true);
+    // A newest version rewritten at its own epoch frees the old value's space: reads get the new one.
+    await put(60n, AKEYS[2]!, 4);
+    await put(60n, AKEYS[2]!, 5);
+    await put(70n, AKEYS[3]!, 6);
+    const v = t.fetch(CONT, OID, 65n, dkey, [{ akey: AKEYS[2]!, kind: 'single' }])[0] as Uint8Array;
+    expect(Buffer.from(v).equals(Buffer.alloc(5000, 5))).toBe(true);
+  });
 });
 
 describe('discardDkey', () => {

@@ -13,6 +13,7 @@ import { bigCompare } from '../../core/common/bigint.js';
 import type { Oid } from '../../core/common/oid.js';
 import { recordOfRole, type ShardRole } from '../../core/ec/stripe.js';
 import type { Extent } from '../bio/allocator.js';
+import { forgetNewestSingle } from './effects.js';
 import { type Candidate, resolveExtents } from './extents.js';
 import {
   contPrefix,
@@ -148,7 +149,9 @@ function deleteRecords(
   for (const key of keys) {
     const value = main.get(key);
     if (value === undefined) continue;
-    const payload = decodeAnyPayload(recordTag(key), value);
+    const tag = recordTag(key);
+    const payload = decodeAnyPayload(tag, value);
+    if (tag === TAG_SINGLE) forgetNewestSingle(main, key);
     main.remove(key);
     if (payload === undefined) continue;
     stats.recordsRemoved++;

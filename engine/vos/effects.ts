@@ -334,7 +334,7 @@ export function writeEffects(
     contBytes.set(cid, (contBytes.get(cid) ?? 0) + delta);
     main.put(key, value);
     vis.objects.noteKey(key);
-    if (tag === TAG_SINGLE) noteNewestSingle(main, key);
+    if (tag === TAG_SINGLE) noteNewestSingle(main, key, newPayload);
   }
   for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
     const mkey = withTag(pfx, TAG_META);
@@ -356,23 +356,48 @@ export function writeEffects(
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Keep an akey's meta's `newest` at or above every single-value version on file: a version written
- * at `key` raises it (and a new akey's meta starts with it). Here rather than in buildEffects so
- * that every writer of single-value versions keeps it, a prepared dtx's commit included. A meta
- * written before `newest` was kept stays without it: that akey's reads seek as before.
+ * Keep an akey's meta's `newest` at or above every single-value version on file, and its
+ * `newestFile` that version's data-file extent: a version written at `key`, with `payload`, raises
+ * it (and a new akey's meta starts with it; a version rewritten at the same epoch replaces it).
+ * Here rather than in buildEffects so that every writer of single-value versions keeps it, a
+ * prepared dtx's commit included. A meta written before `newest` was kept stays without it: that
+ * akey's reads seek as before.
  */
-function noteNewestSingle(main: IndexStore['main'], key: Buffer): void {
+function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payload): void {
   const pfx = key.subarray(0, key.length - 1 - EPOCH_BYTES);
   const epoch = keyEpoch(key);
+  const file =
+    payload.where === WHERE_FILE && payload.csums === undefined
+      ? { off: payload.off, len: payload.len }
+      : undefined;
   const mkey = withTag(pfx, TAG_META);
   const old = main.get(mkey);
   if (old === undefined) {
     // No meta, so no record of this akey is on file (aggregation drops a meta last).
-    main.put(mkey, encodeMeta({ kind: KIND_SINGLE, recordSize: 0, maxNr: 0n, newest: epoch }));
+    main.put(
+      mkey,
+      encodeMeta({ kind: KIND_SINGLE, recordSize: 0, maxNr: 0n, newest: epoch, newestFile: file }),
+    );
     return;
   }
   const m = decodeMeta(old);
-  if (m.newest !== undefined && epoch > m.newest) main.put(mkey, encodeMeta({ ...m, newest: epoch }));
+  if (m.newest === undefined || epoch < m.newest) return;
+  if (epoch === m.newest && m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return;
+  main.put(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
+}
+
+/**
+ * Inside a transaction, before the single-value version at `key` is removed: if its akey's meta
+ * points at it (`newestFile`), drop that, so no read takes a value whose space is being freed.
+ * `newest` stays: no version on file is newer, and a read finds what is left by a seek.
+ */
+export function forgetNewestSingle(main: IndexStore['main'], key: Buffer): void {
+  const mkey = withTag(key.subarray(0, key.length - 1 - EPOCH_BYTES), TAG_META);
+  const old = main.get(mkey);
+  if (old === undefined) return;
+  const m = decodeMeta(old);
+  if (m.newestFile !== undefined && m.newest === keyEpoch(key))
+    main.put(mkey, encodeMeta({ ...m, newestFile: undefined }));
 }
 
 /** txCheck's conflict checks for every op of a call, against the state before any of them. */

@@ -3,7 +3,7 @@
  *
  *   single version  S:  where(1) | payload
  *   array extent    E:  where(1) | nr(8 BE) | recordSize(4 BE) | payload
- *   akey meta       M:  kind(1) | recordSize(4 BE) | maxNr(8 BE)
+ *   akey meta       M:  kind(1) | recordSize(4 BE) | maxNr(8 BE) [| newest(8 BE) [| off(8 BE) len(4 BE)]]
  *
  *   payload by where:  INLINE -> the bytes | FILE -> offset(8 BE) length(4 BE) | HOLE -> nothing
  *
@@ -32,6 +32,8 @@ const FILE_REF_BYTES = 8 + 4;
 const META_BYTES = 1 + 4 + 8;
 /** A meta with `newest` (single-value akeys; metas written before it was kept are META_BYTES). */
 const META_NEWEST_BYTES = META_BYTES + 8;
+/** A meta with `newest` and `newestFile`. */
+const META_NEWEST_FILE_BYTES = META_NEWEST_BYTES + FILE_REF_BYTES;
 /** Data-file offsets are JS numbers: 2^53 bytes is far past any data file. */
 const OFFSET_SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -58,6 +60,12 @@ export interface AkeyMeta {
    * arrays' metas and in those of stores written before it was kept.
    */
   newest?: bigint;
+  /**
+   * Where the value of the version at `newest` is, when it is in the data file without
+   * checksums: a read of the newest version takes it from here, with no second lookup. Kept with
+   * that version (effects.ts, noteNewestSingle) and dropped when it is removed (aggregation).
+   */
+  newestFile?: { off: number; len: number };
 }
 
 function csumsOf(p: Payload): Uint32Array | undefined {
@@ -150,11 +158,15 @@ export function decodeAnyPayload(tag: number, buf: Buffer): Payload | undefined 
 }
 
 export function encodeMeta(m: AkeyMeta): Buffer {
-  const b = Buffer.allocUnsafe(m.newest === undefined ? META_BYTES : META_NEWEST_BYTES);
+  const file = m.newest === undefined ? undefined : m.newestFile;
+  const b = Buffer.allocUnsafe(
+    m.newest === undefined ? META_BYTES : file === undefined ? META_NEWEST_BYTES : META_NEWEST_FILE_BYTES,
+  );
   b[0] = m.kind;
   b.writeUInt32BE(m.recordSize, 1);
   writeU64BE(b, m.maxNr, 5);
   if (m.newest !== undefined) writeU64BE(b, m.newest, META_BYTES);
+  if (file !== undefined) writePayload(b, META_NEWEST_BYTES, { where: WHERE_FILE, ...file });
   return b;
 }
 
@@ -163,6 +175,10 @@ export function decodeMeta(buf: Buffer): AkeyMeta {
   assert(kind === KIND_SINGLE || kind === KIND_ARRAY, () => `unknown akey kind ${kind}`);
   const m: AkeyMeta = { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
   if (buf.length >= META_NEWEST_BYTES) m.newest = buf.readBigUInt64BE(META_BYTES);
+  if (buf.length >= META_NEWEST_FILE_BYTES) {
+    const p = readPayload(WHERE_FILE, buf, META_NEWEST_BYTES);
+    if (p.where === WHERE_FILE) m.newestFile = { off: p.off, len: p.len };
+  }
   return m;
 }
 

@@ -122,7 +122,8 @@ export class Visibility {
 
   /**
    * The visible single-value version at e above punch floor p of the single-value akey whose meta
-   * is `m`. When no version is newer than e (the meta's `newest`, the common read), it is found
+   * is `m`. When no version is newer than e (the meta's `newest`, the common read), it is the
+   * meta's `newestFile` if it has one (a value in the data file: no lookup at all), else found
    * with one lookup; else, or when that version is gone (aggregated), with a seek.
    */
   singleOf(m: AkeyMeta, akeyPfx: Buffer, e: bigint, p: bigint): VisibleVersion | undefined {
@@ -130,6 +131,9 @@ export class Visibility {
     if (newest !== undefined) {
       if (newest <= p) return undefined;
       if (newest <= e) {
+        const file = m.newestFile;
+        if (file !== undefined)
+          return { epoch: newest, payload: { where: WHERE_FILE, off: file.off, len: file.len } };
         // lmdb-js's shared buffer (no copy, which would be a new ArrayBuffer per read): decoded at
         // once, and inline bytes, the only part that would point into it, copied out.
         const v = this.store.main.getBinaryFast(singleKey(akeyPfx, newest));
