@@ -1,16 +1,22 @@
 import type { Oid } from '../common/oid.js';
 import type { Key } from './keys.js';
-import type { DaosObject } from './object.js';
+import type { FetchIod } from '../wire/obj-types.js';
+import type { DaosObject, FetchOut } from './object.js';
 import type { Tx } from './tx.js';
 
 /** The akey under which a KV object keeps each key's value ('0'), encoded once (never written to). */
 const KV_AKEY: Uint8Array = Buffer.from('0');
+
+const firstValue = (out: FetchOut[]) => out[0] as Uint8Array | undefined;
 
 /**
  * DAOS's flat KV API over an object: one dkey per key, its value a single value. Keys come back
  * from `keys()` as strings (or bigints for uint64-keyed KV objects).
  */
 export class KV {
+  /** What a get asks the object for (one single-value akey), checked once. */
+  private getIods: readonly FetchIod[] | undefined;
+
   constructor(readonly object: DaosObject) {}
 
   get oid(): Oid {
@@ -30,13 +36,19 @@ export class KV {
 
   /** The value of a key, or undefined when there is none (`mustExist` makes that DER_NONEXIST). */
   get(key: Key, options?: { epoch?: bigint; mustExist?: boolean; tx?: Tx }): Promise<Uint8Array | undefined> {
-    return this.object
-      .fetch(key, [{ akey: KV_AKEY, kind: 'single' }], {
-        epoch: options?.epoch,
-        cond: options?.mustExist ? 'dkey_fetch' : undefined,
-        tx: options?.tx,
-      })
-      .then((out) => out[0] as Uint8Array | undefined);
+    let iods = this.getIods;
+    if (iods === undefined) {
+      try {
+        iods = this.getIods = this.object.checkedFetchIods([{ akey: KV_AKEY, kind: 'single' }]);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const fetchOptions =
+      options === undefined
+        ? undefined
+        : { epoch: options.epoch, cond: options.mustExist ? ('dkey_fetch' as const) : undefined, tx: options.tx };
+    return this.object.fetchChecked(key, iods, fetchOptions).then(firstValue);
   }
 
   /** Remove a key; `mustExist` fails with DER_NONEXIST when it is not there. */

@@ -298,10 +298,32 @@ export class DaosObject {
    * what the garbage collector copied most with many gets in flight.)
    */
   fetch(dkey: Key, iods: FetchIodIn[], options?: FetchOptions): Promise<FetchOut[]> {
+    return this.fetchWith(dkey, iods, options, true);
+  }
+
+  /**
+   * @internal fetch with iods already checked by `checkedFetchIods` (a KV's one akey): the same
+   * array may serve every call, as nothing downstream changes it.
+   */
+  fetchChecked(dkey: Key, checked: readonly FetchIod[], options?: FetchOptions): Promise<FetchOut[]> {
+    return this.fetchWith(dkey, checked, options, false);
+  }
+
+  /** @internal What fetch makes of `iods` (DER_INVAL and the like for bad ones), for fetchChecked. */
+  checkedFetchIods(iods: FetchIodIn[]): readonly FetchIod[] {
+    return this.checkFetchIods(iods);
+  }
+
+  private fetchWith(
+    dkey: Key,
+    iods: FetchIodIn[] | readonly FetchIod[],
+    options: FetchOptions | undefined,
+    check: boolean,
+  ): Promise<FetchOut[]> {
     try {
       const epoch = this.readEpoch(options);
       const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-      const checked = this.checkFetchIods(iods);
+      const checked = check ? this.checkFetchIods(iods as FetchIodIn[]) : (iods as FetchIod[]);
       const g = this.groupOfDkey(dk);
       const tx = options?.tx ?? this.tx;
       if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);

@@ -42,31 +42,29 @@ export function fetch(
   }
   const out: FetchResult[] = [];
   for (const iod of iods) {
-    // Built only for an error: formatting keys on every read would cost more than the read.
-    const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
+    // Error messages are built only when thrown: formatting keys, or a closure per iod to do it
+    // later, on every read would cost more than the read.
     if (cid === undefined) {
-      check(cond !== 'akey_fetch', 'DER_NONEXIST', () => `conditional fetch: ${what()} does not exist`);
+      if (cond === 'akey_fetch')
+        throw new DaosError('DER_NONEXIST', `conditional fetch: ${what(iod.akey, dkey)} does not exist`);
       out.push(iod.kind === 'single' ? undefined : emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
     const p = vis.floor(cid, oid, e, dkey, iod.akey);
-    if (cond === 'akey_fetch')
-      check(vis.akeyExists(pfx, e, p), 'DER_NONEXIST', () => `conditional fetch: ${what()} does not exist`);
+    if (cond === 'akey_fetch' && !vis.akeyExists(pfx, e, p))
+      throw new DaosError('DER_NONEXIST', `conditional fetch: ${what(iod.akey, dkey)} does not exist`);
     if (iod.kind === 'single') {
       const m = vis.meta(pfx);
-      check(
-        m === undefined || m.kind === KIND_SINGLE,
-        'DER_INVAL',
-        () => `${what()} is an array, fetched as a single value`,
-      );
+      if (m !== undefined && m.kind !== KIND_SINGLE)
+        throw new DaosError('DER_INVAL', `${what(iod.akey, dkey)} is an array, fetched as a single value`);
       const v = m === undefined ? undefined : vis.singleOf(m, pfx, e, p);
       if (v !== undefined) {
         const bytes = vis.singleBytes(v.payload);
         const csums = v.payload.where === WHERE_HOLE ? undefined : v.payload.csums;
         if (csums !== undefined)
           checks.push(() =>
-            verifyChunks(bytes, csums, 0, () => `${what()}: single value at epoch ${v.epoch}`),
+            verifyChunks(bytes, csums, 0, () => `${what(iod.akey, dkey)}: single value at epoch ${v.epoch}`),
           );
         out.push(bytes);
         continue;
@@ -79,15 +77,25 @@ export function fetch(
       out.push(emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;
     }
-    check(m.kind === KIND_ARRAY, 'DER_INVAL', () => `${what()} is a single value, fetched as an array`);
+    check(
+      m.kind === KIND_ARRAY,
+      'DER_INVAL',
+      () => `${what(iod.akey, dkey)} is a single value, fetched as an array`,
+    );
     check(
       m.recordSize === iod.recordSize,
       'DER_REC_SIZE',
-      () => `${what()} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
+      () => `${what(iod.akey, dkey)} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
     );
-    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out, checks, what));
+    const whatArray = () => what(iod.akey, dkey);
+    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out, checks, whatArray));
   }
   return out;
+}
+
+/** How an error names an akey. */
+function what(akey: Uint8Array, dkey: Uint8Array): string {
+  return `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
 }
 
 function emptyArray(
