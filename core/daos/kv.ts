@@ -1,6 +1,6 @@
 import type { Oid } from '../common/oid.js';
-import type { Key } from './keys.js';
 import type { FetchIod } from '../wire/obj-types.js';
+import type { Key } from './keys.js';
 import type { DaosObject, FetchOut } from './object.js';
 import type { Tx } from './tx.js';
 
@@ -47,7 +47,11 @@ export class KV {
     const fetchOptions =
       options === undefined
         ? undefined
-        : { epoch: options.epoch, cond: options.mustExist ? ('dkey_fetch' as const) : undefined, tx: options.tx };
+        : {
+            epoch: options.epoch,
+            cond: options.mustExist ? ('dkey_fetch' as const) : undefined,
+            tx: options.tx,
+          };
     return this.object.fetchChecked(key, iods, fetchOptions).then(firstValue);
   }
 
