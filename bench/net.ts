@@ -401,70 +401,39 @@ async function bulkRows(e: EngineSide, sinks: Sinks, o: BenchOptions, depth: num
   const w = { daos: new Tally(), raw: new Tally(), store: new Tally() };
   const r = { daos: new Tally(), raw: new Tally(), store: new Tally() };
   const range = (rep: number) => [rep * perRep, Math.min(perRep, count - rep * perRep)] as const;
+  // One side's segment of a rep: its share of the ops, op(i, slot) for the i of that share.
+  const segment =
+    (t: Tally, pid: number, op: (i: number, slot: number) => Promise<void>) => async (rep: number) => {
+      const [base, n] = range(rep);
+      await t.pipelined(pid, n, depth, (j, slot) => op(base + j, slot));
+    };
   await alternate(
     o.reps,
-    async (rep) => {
-      const [base, n] = range(rep);
-      await w.daos.pipelined(e.proc.pid, n, depth, (j, slot) => update(base + j, slot));
-    },
-    async (rep) => {
-      const [, n] = range(rep);
-      await w.raw.pipelined(raw.proc.pid, n, depth, (_, slot) => raw.client.write(bufs[slot]!));
-    },
-    async (rep) => {
-      const [, n] = range(rep);
-      await w.store.pipelined(store.proc.pid, n, depth, (_, slot) => store.client.write(bufs[slot]!));
-    },
+    segment(w.daos, e.proc.pid, update),
+    segment(w.raw, raw.proc.pid, (_, slot) => raw.client.write(bufs[slot]!)),
+    segment(w.store, store.proc.pid, (_, slot) => store.client.write(bufs[slot]!)),
   );
   await alternate(
     o.reps,
-    async (rep) => {
-      const [base, n] = range(rep);
-      await r.daos.pipelined(e.proc.pid, n, depth, (j, slot) => fetch(base + j, slot));
-    },
-    async (rep) => {
-      const [, n] = range(rep);
-      await r.raw.pipelined(raw.proc.pid, n, depth, () => raw.client.read(BULK_BYTES));
-    },
-    async (rep) => {
-      const [, n] = range(rep);
-      await r.store.pipelined(store.proc.pid, n, depth, () => store.client.read(BULK_BYTES));
-    },
+    segment(r.daos, e.proc.pid, fetch),
+    segment(r.raw, raw.proc.pid, () => raw.client.read(BULK_BYTES)),
+    segment(r.store, store.proc.pid, () => store.client.read(BULK_BYTES)),
   );
   const vol = `${o.bulkBytes / MiB} MiB`;
+  const row = (test: string, side: Tally, base: Tally, goal?: number): Row => ({
+    test,
+    ours: mibps(o.bulkBytes, side.seconds),
+    base: `raw TCP ${mibps(o.bulkBytes, base.seconds)}`,
+    ratio: base.seconds / side.seconds,
+    goal,
+    cpu: `${side.cpu()} · raw ${base.cpu()}`,
+  });
+  const floor = 'Floor, not daos-ts: raw TCP that';
   const rows: Row[] = [
-    {
-      test: `1 MiB array update, ${depth} in flight (${vol})`,
-      ours: mibps(o.bulkBytes, w.daos.seconds),
-      base: `raw TCP ${mibps(o.bulkBytes, w.raw.seconds)}`,
-      ratio: w.raw.seconds / w.daos.seconds,
-      goal: 0.7,
-      cpu: `${w.daos.cpu()} · raw ${w.raw.cpu()}`,
-    },
-    {
-      test: `1 MiB array fetch, ${depth} in flight (${vol})`,
-      ours: mibps(o.bulkBytes, r.daos.seconds),
-      base: `raw TCP ${mibps(o.bulkBytes, r.raw.seconds)}`,
-      ratio: r.raw.seconds / r.daos.seconds,
-      goal: 0.7,
-      cpu: `${r.daos.cpu()} · raw ${r.raw.cpu()}`,
-    },
-    {
-      test: `Floor, not daos-ts: raw TCP that stores each 1 MiB write in a file, ${depth} in flight`,
-      ours: mibps(o.bulkBytes, w.store.seconds),
-      base: `raw TCP ${mibps(o.bulkBytes, w.raw.seconds)}`,
-      ratio: w.raw.seconds / w.store.seconds,
-      goal: undefined,
-      cpu: `${w.store.cpu()} · raw ${w.raw.cpu()}`,
-    },
-    {
-      test: `Floor, not daos-ts: raw TCP that answers each 1 MiB read from that file, ${depth} in flight`,
-      ours: mibps(o.bulkBytes, r.store.seconds),
-      base: `raw TCP ${mibps(o.bulkBytes, r.raw.seconds)}`,
-      ratio: r.raw.seconds / r.store.seconds,
-      goal: undefined,
-      cpu: `${r.store.cpu()} · raw ${r.raw.cpu()}`,
-    },
+    row(`1 MiB array update, ${depth} in flight (${vol})`, w.daos, w.raw, 0.7),
+    row(`1 MiB array fetch, ${depth} in flight (${vol})`, r.daos, r.raw, 0.7),
+    row(`${floor} stores each 1 MiB write in a file, ${depth} in flight`, w.store, w.raw),
+    row(`${floor} answers each 1 MiB read from that file, ${depth} in flight`, r.store, r.raw),
   ];
   progress(rows);
   return rows;
