@@ -321,7 +321,9 @@ export function writeEffects(
     const cid = eff.putConts[i]!;
     const tag = recordTag(key);
     const newPayload = decodeAnyPayload(tag, value)!;
-    const old = main.get(key);
+    // The index is read here through lmdb-js's shared buffer (no ArrayBuffer per read): every
+    // record read is decoded before the next read.
+    const old = main.getBinaryFast(key);
     let delta = payloadHeldBytes(newPayload);
     if (old !== undefined) {
       const oldPayload = decodeAnyPayload(tag, old)!;
@@ -338,7 +340,7 @@ export function writeEffects(
   }
   for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
     const mkey = withTag(pfx, TAG_META);
-    const old = main.get(mkey);
+    const old = main.getBinaryFast(mkey);
     const maxNr = BigInt(maxNrText);
     if (old === undefined) {
       main.put(mkey, encodeMeta({ kind: kind as 1 | 2, recordSize, maxNr }));
@@ -371,7 +373,7 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
       ? { off: payload.off, len: payload.len }
       : undefined;
   const mkey = withTag(pfx, TAG_META);
-  const old = main.get(mkey);
+  const old = main.getBinaryFast(mkey);
   if (old === undefined) {
     // No meta, so no record of this akey is on file (aggregation drops a meta last).
     main.put(
@@ -393,7 +395,7 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
  */
 export function forgetNewestSingle(main: IndexStore['main'], key: Buffer): void {
   const mkey = withTag(key.subarray(0, key.length - 1 - EPOCH_BYTES), TAG_META);
-  const old = main.get(mkey);
+  const old = main.getBinaryFast(mkey);
   if (old === undefined) return;
   const m = decodeMeta(old);
   if (m.newestFile !== undefined && m.newest === keyEpoch(key))
