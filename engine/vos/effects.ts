@@ -368,10 +368,7 @@ const EMPTY = Buffer.alloc(0);
 function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payload): void {
   const pfx = key.subarray(0, key.length - 1 - EPOCH_BYTES);
   const epoch = keyEpoch(key);
-  const file =
-    payload.where === WHERE_FILE && payload.csums === undefined
-      ? { off: payload.off, len: payload.len }
-      : undefined;
+  const file = payload.where === WHERE_FILE && payload.csums === undefined ? payload : undefined;
   const mkey = withTag(pfx, TAG_META);
   const old = main.getBinaryFast(mkey);
   if (old === undefined) {

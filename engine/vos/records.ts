@@ -43,6 +43,9 @@ export type Payload =
   | { where: typeof WHERE_FILE; off: number; len: number; csums?: Uint32Array }
   | { where: typeof WHERE_HOLE };
 
+/** A payload in the data file. */
+export type FilePayload = Extract<Payload, { where: typeof WHERE_FILE }>;
+
 export interface ExtentRecord {
   nr: bigint;
   recordSize: number;
@@ -65,7 +68,7 @@ export interface AkeyMeta {
    * checksums: a read of the newest version takes it from here, with no second lookup. Kept with
    * that version (effects.ts, noteNewestSingle) and dropped when it is removed (aggregation).
    */
-  newestFile?: { off: number; len: number };
+  newestFile?: FilePayload;
 }
 
 function csumsOf(p: Payload): Uint32Array | undefined {
@@ -166,7 +169,7 @@ export function encodeMeta(m: AkeyMeta): Buffer {
   b.writeUInt32BE(m.recordSize, 1);
   writeU64BE(b, m.maxNr, 5);
   if (m.newest !== undefined) writeU64BE(b, m.newest, META_BYTES);
-  if (file !== undefined) writePayload(b, META_NEWEST_BYTES, { where: WHERE_FILE, ...file });
+  if (file !== undefined) writePayload(b, META_NEWEST_BYTES, file);
   return b;
 }
 
@@ -177,7 +180,7 @@ export function decodeMeta(buf: Buffer): AkeyMeta {
   if (buf.length >= META_NEWEST_BYTES) m.newest = buf.readBigUInt64BE(META_BYTES);
   if (buf.length >= META_NEWEST_FILE_BYTES) {
     const p = readPayload(WHERE_FILE, buf, META_NEWEST_BYTES);
-    if (p.where === WHERE_FILE) m.newestFile = { off: p.off, len: p.len };
+    if (p.where === WHERE_FILE) m.newestFile = p;
   }
   return m;
 }

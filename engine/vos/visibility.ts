@@ -131,9 +131,7 @@ export class Visibility {
     if (newest !== undefined) {
       if (newest <= p) return undefined;
       if (newest <= e) {
-        const file = m.newestFile;
-        if (file !== undefined)
-          return { epoch: newest, payload: { where: WHERE_FILE, off: file.off, len: file.len } };
+        if (m.newestFile !== undefined) return { epoch: newest, payload: m.newestFile };
         // lmdb-js's shared buffer (no copy, which would be a new ArrayBuffer per read): decoded at
         // once, and inline bytes, the only part that would point into it, copied out.
         const v = this.store.main.getBinaryFast(singleKey(akeyPfx, newest));
