@@ -35,6 +35,8 @@ const ARRAY_WRITE_BYTES = MiB;
 /** Writes and reads each side makes, untimed, before the timed segments of a depth (code warm-up). */
 const ARRAY_WARMUP_OPS = 256;
 const KV_VALUE_BYTES = 4096;
+/** Puts and gets (in windows, of their own keys) each KV side makes, untimed, before its timed segments. */
+const KV_WARMUP_OPS = 8192;
 /** Growth of resident memory that still counts as flat. */
 const RSS_GROWTH_BYTES_MAX = 200 * MiB;
 const RSS_SAMPLE_EVERY_WRITES = 32;
@@ -288,6 +290,8 @@ function checkValue(what: string, v: Uint8Array | undefined, i: number, window: 
 
 /** The operations of one side of (b), each over a key range; resolving to seconds. */
 interface KvSide {
+  /** Untimed: puts then gets of `n` keys of their own, in windows (code warm-up). */
+  warm(n: number): Promise<unknown>;
   put(from: number, to: number): Promise<number>;
   get(from: number, to: number): Promise<number>;
   seqPut(from: number, to: number): Promise<number>;
@@ -297,6 +301,10 @@ interface KvSide {
 function lmdbSide(db: ReturnType<typeof openLmdb>, values: Buffer[], w: number): KvSide {
   const get = (p: string, i: number) => checkValue('lmdb', db.get(kvKey(p, i)) as Buffer | undefined, i, w);
   return {
+    warm: async (n) => {
+      await windows(0, n, w, (i) => db.put(kvKey('w', i), values[i % w]!));
+      await windows(0, n, w, async (i) => get('w', i));
+    },
     put: (a, b) => windows(a, b, w, (i) => db.put(kvKey('k', i), values[i % w]!)),
     get: (a, b) => sequential(a, b, (i) => get('k', i)),
     seqPut: (a, b) => sequential(a, b, (i) => db.put(kvKey('s', i), values[i % w]!)),
@@ -307,6 +315,10 @@ function lmdbSide(db: ReturnType<typeof openLmdb>, values: Buffer[], w: number):
 function daosSide(kv: KV, values: Buffer[], w: number): KvSide {
   const get = async (p: string, i: number) => checkValue('KV', await kv.get(kvKey(p, i)), i, w);
   return {
+    warm: async (n) => {
+      await windows(0, n, w, (i) => kv.put(kvKey('w', i), values[i % w]!));
+      await windows(0, n, w, (i) => get('w', i));
+    },
     put: (a, b) => windows(a, b, w, (i) => kv.put(kvKey('k', i), values[i % w]!)),
     get: (a, b) => windows(a, b, w, (i) => get('k', i)),
     seqPut: (a, b) => sequential(a, b, (i) => kv.put(kvKey('s', i), values[i % w]!)),
@@ -314,12 +326,13 @@ function daosSide(kv: KV, values: Buffer[], w: number): KvSide {
   };
 }
 
-type KvTimes = Record<keyof KvSide, number>;
+type KvTimes = Record<Exclude<keyof KvSide, 'warm'>, number>;
 
 /** Run every side over the same keys, in alternating segments (see arrayVsFile). */
 async function interleaved(sides: KvSide[], o: BenchOptions): Promise<KvTimes[]> {
+  for (const side of sides) await side.warm(KV_WARMUP_OPS);
   const times = sides.map(() => ({ put: 0, get: 0, seqPut: 0, seqGet: 0 }));
-  const phases: Array<[keyof KvSide, number]> = [
+  const phases: Array<[keyof KvTimes, number]> = [
     ['put', o.kvOps],
     ['get', o.kvOps],
     ['seqPut', o.seqOps],

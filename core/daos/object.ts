@@ -39,6 +39,10 @@ import type { Tx } from './tx.js';
 
 /** Read failures worth another try: a stale map or an unreachable target (map refresh), a corrupt copy. */
 const RETRIED_READ_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_CSUM']);
+/** Write failures worth another try: those two (map refresh), and a key a prepared dtx holds. */
+const RETRIED_WRITE_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_TX_RESTART']);
+const DONE: Promise<void> = Promise.resolve();
+const nothing = (): void => {};
 
 /**
  * Times a plain write (no transaction) is sent again when it met a key locked by a prepared
@@ -275,21 +279,45 @@ export class DaosObject {
   }
 
   /** Write akeys under one dkey, atomically. */
-  async update(dkey: Key, iods: UpdateIodIn[], options?: UpdateOptions): Promise<void> {
-    const tx = this.writeTx(options);
-    const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
-    const checked = this.checkUpdateIods(iods);
-    if (tx) {
-      tx.add({ kind: 'update', to: this.targetFor(dk), dkey: dk, iods: checked, cond: options?.cond });
-      return;
+  update(dkey: Key, iods: UpdateIodIn[], options?: UpdateOptions): Promise<void> {
+    try {
+      const tx = this.writeTx(options);
+      const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
+      const checked = this.checkUpdateIods(iods);
+      const cond = options?.cond;
+      if (tx) {
+        tx.add({ kind: 'update', to: this.targetFor(dk), dkey: dk, iods: checked, cond });
+        return DONE;
+      }
+      return this.writeIo(this.groupOfDkey(dk), (to) => this.engineFor(to).update(to, dk, checked, cond));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const g = this.groupOfDkey(dk);
-    await restarted(() =>
-      this.io(
-        () => this.leaderOf(g),
-        (to) => this.engineFor(to).update(to, dk, checked, options?.cond),
-      ),
-    );
+  }
+
+  /**
+   * A write to group `g`'s leader, retried as `restarted(() => this.io(...))` would (a stale map,
+   * an unreachable target, DER_TX_RESTART); the common case, answered at once, costs one promise
+   * reaction and no async frame.
+   */
+  private writeIo(g: number, call: (to: ObjTarget) => Promise<unknown>): Promise<void> {
+    let answer: Promise<unknown>;
+    try {
+      answer = call(this.leaderOf(g));
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    return answer.then(nothing, (err: unknown) => {
+      if (!(err instanceof DaosError) || !RETRIED_WRITE_CODES.has(err.code)) throw err;
+      // The loops below, their first attempt being the one that failed.
+      let first: Promise<unknown> | undefined = Promise.reject(err);
+      const attempt = () => {
+        const f = first;
+        first = undefined;
+        return f ?? call(this.leaderOf(g));
+      };
+      return restarted(() => this.retried(attempt)).then(nothing);
+    });
   }
 
   /**

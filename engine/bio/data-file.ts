@@ -164,6 +164,8 @@ export function dataBytesQueued(): number {
   return bytesQueued;
 }
 const writesInFlight = new Set<Promise<void>>();
+/** Bytes of the writes in every file's `pending` (queued, not yet taken by a flush). */
+let bytesPending = 0;
 /** Long read runs on the thread pool now, over every data file of the process. */
 let poolReads = 0;
 
@@ -224,8 +226,6 @@ async function flushReadRuns(): Promise<void> {
   for (const c of copied) settleRun(c.run, c.err);
 }
 
-const FLUSHED = Promise.resolve();
-
 /** Whether a lone long write goes to the thread pool too (see writeLoneRunsOnPool). */
 let loneWritesOnPool = false;
 
@@ -241,9 +241,17 @@ export function writeLoneRunsOnPool(on: boolean): void {
   loneWritesOnPool = on;
 }
 
-function flushAllWrites(): Promise<void> {
+/** Start the queued writes (see DataFile.flushWritesAsync); undefined when there is none to wait for. */
+function flushAllWrites(): Promise<void> | undefined {
   // Nothing queued and nothing running: the case of every commit that writes no data-file bytes.
-  if (filesWithWrites.size === 0 && writesInFlight.size === 0) return FLUSHED;
+  if (filesWithWrites.size === 0 && writesInFlight.size === 0) return undefined;
+  if (bytesPending < ASYNC_RUN_BYTES_MIN) {
+    // No run of them can be long, so each waits for its commit's transaction (as `offloaded`
+    // would have it) with no runs built here: a commit of one small value, many times a turn.
+    for (const f of filesWithWrites) f.holdPending();
+    filesWithWrites.clear();
+    return writesInFlight.size === 0 ? undefined : Promise.all(writesInFlight).then(() => undefined);
+  }
   const files = [...filesWithWrites];
   filesWithWrites.clear();
   const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
@@ -259,7 +267,7 @@ function flushAllWrites(): Promise<void> {
     void done.then(forget, forget);
   }
   for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
-  return writesInFlight.size === 0 ? FLUSHED : Promise.all(writesInFlight).then(() => undefined);
+  return writesInFlight.size === 0 ? undefined : Promise.all(writesInFlight).then(() => undefined);
 }
 
 /** A failed data-file write as the error of the commits whose bytes it carried. */
@@ -278,6 +286,7 @@ function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
 export class DataFile {
   private fd: number;
   private pending: PendingWrite[] = [];
+  private pendingBytes = 0;
   /** Writes left by `flushWritesAsync` for the next `flushWrites` (their commit's transaction). */
   private held: PendingWrite[] = [];
   /** Failed writes by offset, until their commits ask (`checkWritten`). */
@@ -319,6 +328,8 @@ export class DataFile {
     // released and is reserved again): this write's own outcome replaces it.
     if (this.failed.size > 0) this.failed.delete(off);
     this.pending.push({ off, bytes });
+    this.pendingBytes += bytes.length;
+    bytesPending += bytes.length;
     filesWithWrites.add(this);
   }
 
@@ -335,7 +346,7 @@ export class DataFile {
     if (this.pending.length === 0 && this.held.length === 0) return;
     filesWithWrites.delete(this);
     const writes = this.held.length === 0 ? this.pending : this.held.concat(this.pending);
-    this.pending = [];
+    this.takePending();
     this.held = [];
     for (const run of this.runsOf(writes)) this.writeRunNow(run);
   }
@@ -343,6 +354,21 @@ export class DataFile {
   /** @internal Keep a run for the next `flushWrites`. */
   hold(run: Run<PendingWrite>): void {
     for (const w of run.items) this.held.push(w);
+  }
+
+  /** @internal Keep every queued write for the next `flushWrites`. */
+  holdPending(): void {
+    const writes = this.takePending();
+    if (this.held.length === 0) this.held = writes;
+    else for (const w of writes) this.held.push(w);
+  }
+
+  private takePending(): PendingWrite[] {
+    const writes = this.pending;
+    this.pending = [];
+    bytesPending -= this.pendingBytes;
+    this.pendingBytes = 0;
+    return writes;
   }
 
   /**
@@ -366,17 +392,16 @@ export class DataFile {
   /**
    * Start the queued writes of every data file (see the schedule above) and resolve when every
    * write started so far is done: a commit awaits this before its index transaction, so the
-   * bytes are on file before a record refers to them.
+   * bytes are on file before a record refers to them. Undefined when there is nothing to wait for
+   * (every write so far done, or held for the next `flushWrites`).
    */
-  flushWritesAsync(): Promise<void> {
+  flushWritesAsync(): Promise<void> | undefined {
     return flushAllWrites();
   }
 
   /** @internal Take the queued writes as contiguous runs. */
   takeWriteRuns(): Array<Run<PendingWrite>> {
-    const writes = this.pending;
-    this.pending = [];
-    return this.runsOf(writes);
+    return this.runsOf(this.takePending());
   }
 
   private runsOf(writes: PendingWrite[]): Array<Run<PendingWrite>> {

@@ -595,18 +595,15 @@ export class Engine implements ObjApi, EnginePeer {
     );
   }
 
-  private async updateOnce(
-    to: ObjTarget,
-    dkey: Uint8Array,
-    iods: UpdateIod[],
-    cond?: UpdateCond,
-  ): Promise<bigint> {
+  /** Throws (rather than rejects) on bad requests: its caller is `call`, which takes either. */
+  private updateOnce(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
     if (this.replicated(to, dkey)) return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]);
     const store = this.store(to);
     this.checkSpace(to, iodBytes(iods));
     const epoch = hlc.now();
-    await store.apply(epoch, [{ op: 'update', cont: to.cont, oid: to.oid, dkey, iods, cond }]);
-    return epoch;
+    return store
+      .apply(epoch, [{ op: 'update', cont: to.cont, oid: to.oid, dkey, iods, cond }])
+      .then(() => epoch);
   }
 
   fetch(

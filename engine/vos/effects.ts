@@ -321,9 +321,11 @@ export function writeEffects(
     const cid = eff.putConts[i]!;
     const tag = recordTag(key);
     const newPayload = decodeAnyPayload(tag, value)!;
+    // A single value's meta, kept first, tells whether a version can be on file at this key.
+    const mayReplace = tag !== TAG_SINGLE || noteNewestSingle(main, key, newPayload);
     // The index is read here through lmdb-js's shared buffer (no ArrayBuffer per read): every
     // record read is decoded before the next read.
-    const old = main.getBinaryFast(key);
+    const old = mayReplace ? main.getBinaryFast(key) : undefined;
     let delta = payloadHeldBytes(newPayload);
     if (old !== undefined) {
       const oldPayload = decodeAnyPayload(tag, old)!;
@@ -336,7 +338,6 @@ export function writeEffects(
     contBytes.set(cid, (contBytes.get(cid) ?? 0) + delta);
     main.put(key, value);
     vis.objects.noteKey(key);
-    if (tag === TAG_SINGLE) noteNewestSingle(main, key, newPayload);
   }
   for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
     const mkey = withTag(pfx, TAG_META);
@@ -364,8 +365,9 @@ const EMPTY = Buffer.alloc(0);
  * Here rather than in buildEffects so that every writer of single-value versions keeps it, a
  * prepared dtx's commit included. A meta written before `newest` was kept stays without it: that
  * akey's reads seek as before.
+ * Returns whether a version may already be on file at `key` (false: the meta says none can be).
  */
-function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payload): void {
+function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payload): boolean {
   const pfx = key.subarray(0, key.length - 1 - EPOCH_BYTES);
   const epoch = keyEpoch(key);
   const file = payload.where === WHERE_FILE && payload.csums === undefined ? payload : undefined;
@@ -377,12 +379,15 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
       mkey,
       encodeMeta({ kind: KIND_SINGLE, recordSize: 0, maxNr: 0n, newest: epoch, newestFile: file }),
     );
-    return;
+    return false;
   }
   const m = decodeMeta(old);
-  if (m.newest === undefined || epoch < m.newest) return;
-  if (epoch === m.newest && m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return;
+  if (m.newest === undefined || epoch < m.newest) return true;
+  if (epoch === m.newest) {
+    if (m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return true;
+  }
   main.put(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
+  return epoch === m.newest;
 }
 
 /**

@@ -181,15 +181,17 @@ export class Target implements VosTarget {
   /**
    * Run `fn` in the next group commit; resolves once committed (and flushed, with fsync).
    * `freed` collects space whose records the transaction deleted: released only after the commit.
+   * No async frame (every write of the target passes here): one promise reaction in the common case.
    */
-  private async commit<T>(
-    fn: (freed: Extent[]) => T,
-    mode: CommitMode = 'plain',
-    dataWritten = false,
-  ): Promise<T> {
-    assert(!this.closed, 'target used after close');
+  private commit<T>(fn: (freed: Extent[]) => T, mode: CommitMode = 'plain', dataWritten = false): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('invariant violated: target used after close'));
     // Large data-file writes run on the thread pool; the index commit waits for them.
-    if (!dataWritten) await this.data.flushWritesAsync();
+    const writing = dataWritten ? undefined : this.data.flushWritesAsync();
+    return writing === undefined ? this.commitNow(fn, mode) : writing.then(() => this.commitNow(fn, mode));
+  }
+
+  /** commit, once the data-file writes it waits for are done. */
+  private commitNow<T>(fn: (freed: Extent[]) => T, mode: CommitMode): Promise<T> {
     const freed: Extent[] = [];
     const run = () => {
       this.data.flushWrites();
@@ -198,32 +200,57 @@ export class Target implements VosTarget {
       if (mode !== 'dry-run') this.alloc.persist(this.store.allocatorStore);
       return fn(freed);
     };
+    if (this.fsync) return this.commitDurable(run, freed, mode);
+    let done: Promise<T>;
+    try {
+      this.checkIndexSpace();
+      done = this.inBatch(run, mode);
+    } catch (err) {
+      return Promise.reject(this.commitFailed(err, mode));
+    }
+    return done.then(
+      (result) => {
+        this.releaseAfterReads(freed);
+        return result;
+      },
+      (err: unknown) => {
+        throw this.commitFailed(err, mode);
+      },
+    );
+  }
+
+  /** Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread. */
+  private async commitDurable<T>(run: () => T, freed: Extent[], mode: CommitMode): Promise<T> {
     let result: T;
     try {
-      if (!this.fsync) this.checkIndexSpace();
-      if (this.fsync) {
-        // Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread.
-        result = (await (mode === 'plain'
-          ? this.store.env.transaction(run)
-          : this.store.env.childTransaction(run))) as T;
-      } else {
-        result = await this.inBatch(run, mode);
-      }
+      result = (await (mode === 'plain'
+        ? this.store.env.transaction(run)
+        : this.store.env.childTransaction(run))) as T;
     } catch (err) {
-      // Failed before its transaction ran (a full disk, a failed batch): write what it left held,
-      // so that none of it is queued when the caller gives the space back.
-      this.data.flushWrites();
-      // An aborted child took the allocator's persisted changes with it: persist them again.
-      if (mode === 'child') this.alloc.markAllDirty();
-      throw err;
+      throw this.commitFailed(err, mode);
     }
-    // Reads planned before this commit may still be queued for the space it freed.
+    this.releaseAfterReads(freed);
+    await this.store.env.flushed;
+    return result;
+  }
+
+  /**
+   * A commit failed before its transaction ran (a full disk, a failed batch): write what it left
+   * held, so that none of it is queued when the caller gives the space back. Returns `err`.
+   */
+  private commitFailed(err: unknown, mode: CommitMode): unknown {
+    this.data.flushWrites();
+    // An aborted child took the allocator's persisted changes with it: persist them again.
+    if (mode === 'child') this.alloc.markAllDirty();
+    return err;
+  }
+
+  /** Release space a commit freed once reads planned before it (perhaps still queued) are done. */
+  private releaseAfterReads(freed: Extent[]): void {
     if (freed.length > 0)
       this.data.afterReads(() => {
         for (const f of freed) this.alloc.release(f.off, f.len);
       });
-    if (this.fsync) await this.store.env.flushed;
-    return result;
   }
 
   /**
@@ -328,37 +355,42 @@ export class Target implements VosTarget {
   }
 
   /** Stage ops, commit `fn` with them, and give the reserved space back if it fails. */
-  private async commitStaged(
+  private commitStaged(
     epoch: bigint,
     ops: VosOp[],
     txCheck: TxCheck | undefined,
     fn: (eff: Effects, freed: Extent[]) => void,
-  ) {
+  ): Promise<void> {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
-    try {
-      await this.commit((freed) => {
-        this.data.checkWritten(reserved);
-        fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
-      });
-    } catch (err) {
+    return this.commit((freed) => {
+      this.data.checkWritten(reserved);
+      fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
+    }).catch((err: unknown) => {
       for (const r of reserved) this.alloc.release(r.off, r.len);
       throw err;
-    }
+    });
   }
 
-  async apply(epoch: bigint, ops: VosOp[], txCheck?: TxCheck): Promise<void> {
-    checkWriteEpoch(epoch);
-    checkOps(ops);
-    if (txCheck !== undefined) {
-      checkTxCheck(txCheck);
-      this.locks.checkFree([...opLockNames(ops), ...readLockNames(txCheck)]);
+  apply(epoch: bigint, ops: VosOp[], txCheck?: TxCheck): Promise<void> {
+    try {
+      checkWriteEpoch(epoch);
+      checkOps(ops);
+      if (txCheck !== undefined) {
+        checkTxCheck(txCheck);
+        this.locks.checkFree([...opLockNames(ops), ...readLockNames(txCheck)]);
+      }
+      if (ops.length === 1)
+        return this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
+          writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
+        });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (ops.length === 1) {
-      await this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
-        writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
-      });
-      return;
-    }
+    return this.applyInOrder(epoch, ops, txCheck);
+  }
+
+  /** apply of several ops: each sees the ones before it (buildAndWriteInOrder). */
+  private async applyInOrder(epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined): Promise<void> {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
     const delta = new Map<number, number>();
     try {
