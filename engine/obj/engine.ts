@@ -583,27 +583,30 @@ export class Engine implements ObjApi, EnginePeer {
 
   // update and fetch, the hot paths, count and time inline (one async frame per call).
   update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
-    return this.call(
-      'update',
-      () => {
-        this.authorize(to, 'w');
-        return this.updateOnce(to, dkey, iods, cond);
-      },
-      () => {
-        this.stats.bytesWritten += iodBytes(iods);
-      },
-    );
+    return this.call('update', () => {
+      this.authorize(to, 'w');
+      return this.updateOnce(to, dkey, iods, cond);
+    });
   }
 
-  /** Throws (rather than rejects) on bad requests: its caller is `call`, which takes either. */
+  /**
+   * An update's write, its bytes counted once done. Throws (rather than rejects) on bad requests:
+   * its caller is `call`, which takes either.
+   */
   private updateOnce(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
-    if (this.replicated(to, dkey)) return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]);
+    const bytes = iodBytes(iods);
+    if (this.replicated(to, dkey))
+      return this.txCommitOnce([{ kind: 'update', to, dkey, iods, cond }]).then((epoch) => {
+        this.stats.bytesWritten += bytes;
+        return epoch;
+      });
     const store = this.store(to);
-    this.checkSpace(to, iodBytes(iods));
+    this.checkSpace(to, bytes);
     const epoch = hlc.now();
-    return store
-      .apply(epoch, [{ op: 'update', cont: to.cont, oid: to.oid, dkey, iods, cond }])
-      .then(() => epoch);
+    return store.apply(epoch, [{ op: 'update', cont: to.cont, oid: to.oid, dkey, iods, cond }]).then(() => {
+      this.stats.bytesWritten += bytes;
+      return epoch;
+    });
   }
 
   fetch(

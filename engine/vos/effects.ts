@@ -83,42 +83,61 @@ export interface Effects {
 }
 
 /** Reserve data-file space for payloads of `inlineBytesMax` bytes or more and queue their bytes. */
-export function stageOps(ops: VosOp[], alloc: ExtentAllocator, data: DataFile, inlineBytesMax: number) {
-  const reserved: Extent[] = [];
-  // Checksums (already checked against the bytes by checkOps) are stored with the record.
-  const place = (bytes: Uint8Array, csums: Uint32Array | undefined): Payload => {
-    if (bytes.length < inlineBytesMax) {
-      const inline = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      return csums === undefined
-        ? { where: WHERE_INLINE, bytes: inline }
-        : { where: WHERE_INLINE, bytes: inline, csums };
+export function stageOps(
+  ops: VosOp[],
+  alloc: ExtentAllocator,
+  data: DataFile,
+  inlineBytesMax: number,
+): { staged: StagedOp[]; reserved: Extent[] } {
+  const place = { alloc, data, inlineBytesMax, reserved: [] as Extent[] };
+  const staged: StagedOp[] = [];
+  for (const op of ops) {
+    if (op.op !== 'update') {
+      staged.push(op);
+      continue;
     }
-    const off = alloc.reserve(bytes.length);
-    reserved.push({ off, len: bytes.length });
-    data.queueWrite(off, bytes);
+    const iods: StagedIod[] = [];
+    for (const iod of op.iods) {
+      if (iod.kind === 'single') {
+        iods.push({ akey: iod.akey, kind: 'single', payload: placed(place, iod.value, iod.csums) });
+        continue;
+      }
+      const extents: Array<{ idx: bigint; nr: bigint; payload: Payload }> = [];
+      for (const x of iod.extents) {
+        const payload: Payload =
+          x.data === undefined ? { where: WHERE_HOLE } : placed(place, x.data, x.csums);
+        extents.push({ idx: x.idx, nr: x.nr, payload });
+      }
+      iods.push({ akey: iod.akey, kind: 'array', recordSize: iod.recordSize, extents });
+    }
+    const { cont, oid, dkey, cond, epoch } = op;
+    staged.push({ op: 'update', cont, oid, dkey, iods, cond, epoch });
+  }
+  return { staged, reserved: place.reserved };
+}
+
+/**
+ * Where a value's bytes go: inline when shorter than `inlineBytesMax`, else into data-file space
+ * reserved (and noted in `reserved`) and queued for writing. Checksums (already checked against
+ * the bytes by checkOps) are stored with the record.
+ */
+function placed(
+  to: { alloc: ExtentAllocator; data: DataFile; inlineBytesMax: number; reserved: Extent[] },
+  bytes: Uint8Array,
+  csums: Uint32Array | undefined,
+): Payload {
+  if (bytes.length < to.inlineBytesMax) {
+    const inline = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     return csums === undefined
-      ? { where: WHERE_FILE, off, len: bytes.length }
-      : { where: WHERE_FILE, off, len: bytes.length, csums };
-  };
-  const staged: StagedOp[] = ops.map((op) => {
-    if (op.op !== 'update') return op;
-    const iods: StagedIod[] = op.iods.map((iod) =>
-      iod.kind === 'single'
-        ? { akey: iod.akey, kind: 'single', payload: place(iod.value, iod.csums) }
-        : {
-            akey: iod.akey,
-            kind: 'array',
-            recordSize: iod.recordSize,
-            extents: iod.extents.map((x) => ({
-              idx: x.idx,
-              nr: x.nr,
-              payload: x.data === undefined ? { where: WHERE_HOLE } : place(x.data, x.csums),
-            })),
-          },
-    );
-    return { ...op, iods };
-  });
-  return { staged, reserved };
+      ? { where: WHERE_INLINE, bytes: inline }
+      : { where: WHERE_INLINE, bytes: inline, csums };
+  }
+  const off = to.alloc.reserve(bytes.length);
+  to.reserved.push({ off, len: bytes.length });
+  to.data.queueWrite(off, bytes);
+  return csums === undefined
+    ? { where: WHERE_FILE, off, len: bytes.length }
+    : { where: WHERE_FILE, off, len: bytes.length, csums };
 }
 
 function emptyEffects(epoch: bigint): Effects {
@@ -147,8 +166,12 @@ export function buildEffects(
       if (cid !== undefined) checkNoConflict(vis, cid, r.oid, txCheck.readEpoch, r.dkey, r.akey);
     }
   }
-  // Kinds and record sizes given earlier in this call, so that two iods of one akey agree.
-  const kinds = new Map<string, { kind: number; recordSize: number }>();
+  // Kinds and record sizes given earlier in this call, so that two iods of one akey agree (none
+  // to keep for a call of one iod: a KV put).
+  const kinds =
+    ops.length === 1 && ops[0]!.op === 'update' && ops[0]!.iods.length === 1
+      ? undefined
+      : new Map<string, { kind: number; recordSize: number }>();
   for (const op of ops) {
     const cid = store.contIdForWrite(op.cont);
     const readEpoch = txCheck?.readEpoch;
@@ -196,7 +219,7 @@ function buildUpdate(
   epoch: bigint,
   op: Extract<StagedOp, { op: 'update' }>,
   eff: Effects,
-  kinds: Map<string, { kind: number; recordSize: number }>,
+  kinds: Map<string, { kind: number; recordSize: number }> | undefined,
   readEpoch: bigint | undefined,
 ): void {
   const { oid, dkey, cond } = op;
@@ -215,9 +238,9 @@ function buildUpdate(
   }
   for (const iod of op.iods) {
     const pfx = akeyPrefix(cid, oid, dkey, iod.akey);
-    const what = () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`;
     if (readEpoch !== undefined) checkNoConflict(vis, cid, oid, readEpoch, dkey, iod.akey);
     if (cond === 'akey_insert' || cond === 'akey_update') {
+      const what = () => akeyUnder(iod.akey, dkey);
       const exists = vis.akeyExists(pfx, EPOCH_MAX, vis.floor(cid, oid, EPOCH_MAX, dkey, iod.akey));
       check(!(cond === 'akey_insert' && exists), 'DER_EXIST', () => `conditional insert: ${what()} exists`);
       check(
@@ -228,22 +251,24 @@ function buildUpdate(
     }
     const kind = iod.kind === 'single' ? KIND_SINGLE : KIND_ARRAY;
     const recordSize = iod.kind === 'single' ? 0 : iod.recordSize;
-    const name = pfx.toString('latin1');
-    const known = kinds.get(name) ?? vis.meta(pfx);
+    const name = kinds === undefined ? '' : pfx.toString('latin1');
+    const known = kinds?.get(name) ?? vis.meta(pfx);
     if (known !== undefined) {
-      check(
-        known.kind === kind,
-        'DER_INVAL',
-        () =>
-          `${what()} is ${known.kind === KIND_SINGLE ? 'a single value' : 'an array'}, not ${iod.kind === 'single' ? 'a single value' : 'an array'}`,
-      );
-      check(
-        known.recordSize === recordSize,
-        'DER_REC_SIZE',
-        () => `${what()} has record size ${known.recordSize}, not ${recordSize}`,
-      );
+      // (No message closures here: this runs for every write.)
+      if (known.kind !== kind) {
+        const is = (k: number) => (k === KIND_SINGLE ? 'a single value' : 'an array');
+        throw new DaosError(
+          'DER_INVAL',
+          `${akeyUnder(iod.akey, dkey)} is ${is(known.kind)}, not ${is(kind)}`,
+        );
+      }
+      if (known.recordSize !== recordSize)
+        throw new DaosError(
+          'DER_REC_SIZE',
+          `${akeyUnder(iod.akey, dkey)} has record size ${known.recordSize}, not ${recordSize}`,
+        );
     } else {
-      kinds.set(name, { kind, recordSize });
+      kinds?.set(name, { kind, recordSize });
     }
     if (iod.kind === 'single') {
       eff.puts.push([singleKey(pfx, epoch), encodeSingle(iod.payload)]);
@@ -265,6 +290,8 @@ function buildUpdate(
     eff.metas.push([pfx, kind, recordSize, maxNr.toString()]);
   }
 }
+
+const akeyUnder = (akey: Uint8Array, dkey: Uint8Array) => `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
 
 /** TX_RESTART when anything under (oid[, dkey[, akey]]) or a punch above it is newer than readEpoch. */
 export function checkNoConflict(

@@ -181,17 +181,32 @@ export class Target implements VosTarget {
   /**
    * Run `fn` in the next group commit; resolves once committed (and flushed, with fsync).
    * `freed` collects space whose records the transaction deleted: released only after the commit.
+   * `reserved`: data-file space the caller reserved for it, released if it fails.
    * No async frame (every write of the target passes here): one promise reaction in the common case.
    */
-  private commit<T>(fn: (freed: Extent[]) => T, mode: CommitMode = 'plain', dataWritten = false): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('invariant violated: target used after close'));
+  private commit<T>(
+    fn: (freed: Extent[]) => T,
+    mode: CommitMode = 'plain',
+    dataWritten = false,
+    reserved?: Extent[],
+  ): Promise<T> {
+    if (this.closed)
+      return Promise.reject(
+        this.commitFailed(new Error('invariant violated: target used after close'), mode, reserved),
+      );
     // Large data-file writes run on the thread pool; the index commit waits for them.
     const writing = dataWritten ? undefined : this.data.flushWritesAsync();
-    return writing === undefined ? this.commitNow(fn, mode) : writing.then(() => this.commitNow(fn, mode));
+    return writing === undefined
+      ? this.commitNow(fn, mode, reserved)
+      : writing.then(() => this.commitNow(fn, mode, reserved));
   }
 
   /** commit, once the data-file writes it waits for are done. */
-  private commitNow<T>(fn: (freed: Extent[]) => T, mode: CommitMode): Promise<T> {
+  private commitNow<T>(
+    fn: (freed: Extent[]) => T,
+    mode: CommitMode,
+    reserved: Extent[] | undefined,
+  ): Promise<T> {
     const freed: Extent[] = [];
     const run = () => {
       this.data.flushWrites();
@@ -200,13 +215,13 @@ export class Target implements VosTarget {
       if (mode !== 'dry-run') this.alloc.persist(this.store.allocatorStore);
       return fn(freed);
     };
-    if (this.fsync) return this.commitDurable(run, freed, mode);
+    if (this.fsync) return this.commitDurable(run, freed, mode, reserved);
     let done: Promise<T>;
     try {
       this.checkIndexSpace();
       done = this.inBatch(run, mode);
     } catch (err) {
-      return Promise.reject(this.commitFailed(err, mode));
+      return Promise.reject(this.commitFailed(err, mode, reserved));
     }
     return done.then(
       (result) => {
@@ -214,20 +229,25 @@ export class Target implements VosTarget {
         return result;
       },
       (err: unknown) => {
-        throw this.commitFailed(err, mode);
+        throw this.commitFailed(err, mode, reserved);
       },
     );
   }
 
   /** Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread. */
-  private async commitDurable<T>(run: () => T, freed: Extent[], mode: CommitMode): Promise<T> {
+  private async commitDurable<T>(
+    run: () => T,
+    freed: Extent[],
+    mode: CommitMode,
+    reserved: Extent[] | undefined,
+  ): Promise<T> {
     let result: T;
     try {
       result = (await (mode === 'plain'
         ? this.store.env.transaction(run)
         : this.store.env.childTransaction(run))) as T;
     } catch (err) {
-      throw this.commitFailed(err, mode);
+      throw this.commitFailed(err, mode, reserved);
     }
     this.releaseAfterReads(freed);
     await this.store.env.flushed;
@@ -236,12 +256,13 @@ export class Target implements VosTarget {
 
   /**
    * A commit failed before its transaction ran (a full disk, a failed batch): write what it left
-   * held, so that none of it is queued when the caller gives the space back. Returns `err`.
+   * held, so that none of it is queued when its space is given back (`reserved`, here). Returns `err`.
    */
-  private commitFailed(err: unknown, mode: CommitMode): unknown {
+  private commitFailed(err: unknown, mode: CommitMode, reserved: Extent[] | undefined): unknown {
     this.data.flushWrites();
     // An aborted child took the allocator's persisted changes with it: persist them again.
     if (mode === 'child') this.alloc.markAllDirty();
+    if (reserved !== undefined) for (const r of reserved) this.alloc.release(r.off, r.len);
     return err;
   }
 
@@ -362,13 +383,15 @@ export class Target implements VosTarget {
     fn: (eff: Effects, freed: Extent[]) => void,
   ): Promise<void> {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
-    return this.commit((freed) => {
-      this.data.checkWritten(reserved);
-      fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
-    }).catch((err: unknown) => {
-      for (const r of reserved) this.alloc.release(r.off, r.len);
-      throw err;
-    });
+    return this.commit(
+      (freed) => {
+        this.data.checkWritten(reserved);
+        fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
+      },
+      'plain',
+      false,
+      reserved,
+    );
   }
 
   apply(epoch: bigint, ops: VosOp[], txCheck?: TxCheck): Promise<void> {
@@ -379,29 +402,31 @@ export class Target implements VosTarget {
         checkTxCheck(txCheck);
         this.locks.checkFree([...opLockNames(ops), ...readLockNames(txCheck)]);
       }
-      if (ops.length === 1)
-        return this.commitStaged(epoch, ops, txCheck, (eff, freed) => {
-          writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
-        });
+      if (ops.length === 1) return this.commitStaged(epoch, ops, txCheck, this.writeNow);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.applyInOrder(epoch, ops, txCheck);
   }
 
+  /** apply's write of one op's effects, in its transaction. */
+  private readonly writeNow = (eff: Effects, freed: Extent[]): void => {
+    writeEffects(this.vis, this.store, this.store.allocatorStore, eff, freed, this.contBytes);
+  };
+
   /** apply of several ops: each sees the ones before it (buildAndWriteInOrder). */
   private async applyInOrder(epoch: bigint, ops: VosOp[], txCheck: TxCheck | undefined): Promise<void> {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
     const delta = new Map<number, number>();
-    try {
-      await this.commit((freed) => {
+    await this.commit(
+      (freed) => {
         this.data.checkWritten(reserved);
         buildAndWriteInOrder(this.vis, this.store, epoch, staged, txCheck, freed, delta);
-      }, 'child');
-    } catch (err) {
-      for (const r of reserved) this.alloc.release(r.off, r.len);
-      throw err;
-    }
+      },
+      'child',
+      false,
+      reserved,
+    );
     for (const [cid, d] of delta) this.contBytes.set(cid, (this.contBytes.get(cid) ?? 0) + d);
   }
 
