@@ -14,6 +14,7 @@ import {
   requireTokenPerm,
   TOKEN_TTL_MS_DEFAULT,
   type TokenClaims,
+  tokenChecker,
   verifyToken,
 } from './token.js';
 
@@ -132,4 +133,28 @@ describe('capability tokens', () => {
     );
     expect(refused(() => requireTokenPerm(verified, 'r', 'tank'))).toMatch(/not pool tank/);
   });
+
+  it('a checker asked again and again for one token still checks its expiry, target and letters', () => {
+    let now = NOW;
+    const check = tokenChecker(() => now);
+    const pem = exportKeyPem(svc.publicKey);
+    const token = issueToken(svc.privateKey, claims, NOW);
+    check(pem, token, 'r', 'tank', 'c1');
+    check(pem, token, 'w', 'tank', 'c1');
+    expect(refused(() => check(pem, token, 'd', 'tank', 'c1'))).toMatch(/lacks 'd'/);
+    expect(refused(() => check(pem, token, 'r', 'tank', 'c2'))).toMatch(/not container c2/);
+    // Another token in between, then the first again: each is checked as its own.
+    const other = issueToken(svc.privateKey, { ...claims, cont: 'c2', perms: 'r' }, NOW);
+    check(pem, other, 'r', 'tank', 'c2');
+    expect(refused(() => check(pem, other, 'w', 'tank', 'c2'))).toMatch(/lacks 'w'/);
+    check(pem, token, 'w', 'tank', 'c1');
+    now = claims.expiresMs;
+    expect(refused(() => check(pem, token, 'r', 'tank', 'c1'))).toMatch(/expired/);
+    expect(refused(() => check(pem, intruderSigned(), 'r', 'tank', 'c1'))).toMatch(/signature|key/);
+  });
 });
+
+/** A token for the same claims signed with a key that is not the service's. */
+function intruderSigned(): string {
+  return issueToken(intruder.privateKey, claims, NOW);
+}

@@ -96,20 +96,24 @@ export function verifyToken(publicKey: KeyObject, token: string, now = Date.now(
  */
 export function requireTokenPerm(claims: VerifiedToken, perm: Perm, pool: string, cont?: string): void {
   const kind: AclKind = cont === undefined ? 'pool' : 'container';
-  // Checked on every I/O: the messages are built only for a refusal.
-  const where = () => (cont === undefined ? `pool ${pool}` : `container ${cont} of pool ${pool}`);
+  // Checked on every I/O: the messages (and anything they need) are built only for a refusal.
   if (claims.kind !== kind || claims.pool !== pool || claims.cont !== cont) {
-    const held =
-      claims.cont === undefined ? `pool ${claims.pool}` : `container ${claims.cont} of pool ${claims.pool}`;
-    throw new DaosError('DER_NO_PERM', `token of ${claims.user} is for ${held}, not ${where()}`);
+    const held = placeText(claims.pool, claims.cont);
+    throw new DaosError(
+      'DER_NO_PERM',
+      `token of ${claims.user} is for ${held}, not ${placeText(pool, cont)}`,
+    );
   }
   if (!claims.perms.includes(perm)) {
     throw new DaosError(
       'DER_NO_PERM',
-      `token of ${claims.user} lacks '${perm}' on ${where()}; has '${claims.perms}'`,
+      `token of ${claims.user} lacks '${perm}' on ${placeText(pool, cont)}; has '${claims.perms}'`,
     );
   }
 }
+
+const placeText = (pool: string, cont: string | undefined) =>
+  cont === undefined ? `pool ${pool}` : `container ${cont} of pool ${pool}`;
 
 export type { TokenCheck };
 
@@ -120,7 +124,15 @@ const TOKEN_CACHE_ENTRIES = 4096;
 export function tokenChecker(now: () => number = Date.now): TokenCheck {
   // Per service key (by its PEM text): the imported key and the tokens it verified.
   const keys = new Map<string, { key: KeyObject; verified: Map<string, VerifiedToken> }>();
+  // The token checked last, with its key: a client's I/O carries the same token call after call.
+  let lastPem: string | undefined;
+  let lastToken: string | undefined;
+  let lastClaims: VerifiedToken | undefined;
   return (publicKeyPem, token, perm, pool, cont) => {
+    if (token === lastToken && publicKeyPem === lastPem && now() < lastClaims!.expiresMs) {
+      requireTokenPerm(lastClaims!, perm, pool, cont);
+      return;
+    }
     let k = keys.get(publicKeyPem);
     if (k === undefined) {
       k = { key: importPublicKeyPem(publicKeyPem), verified: new Map() };
@@ -136,6 +148,9 @@ export function tokenChecker(now: () => number = Date.now): TokenCheck {
       k.verified.delete(token);
       claims = verifyToken(k.key, token, t); // throws: expired
     }
+    lastPem = publicKeyPem;
+    lastToken = token;
+    lastClaims = claims;
     requireTokenPerm(claims, perm, pool, cont);
   };
 }

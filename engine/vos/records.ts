@@ -176,7 +176,9 @@ export function encodeMeta(m: AkeyMeta): Buffer {
 export function decodeMeta(buf: Buffer): AkeyMeta {
   const kind = buf[0];
   assert(kind === KIND_SINGLE || kind === KIND_ARRAY, () => `unknown akey kind ${kind}`);
-  const m: AkeyMeta = { kind, recordSize: buf.readUInt32BE(1), maxNr: buf.readBigUInt64BE(5) };
+  // (A single value's maxNr is 0: no bigint read for it, on every read of a value.)
+  const maxNr = buf.readUInt32BE(5) === 0 && buf.readUInt32BE(9) === 0 ? 0n : buf.readBigUInt64BE(5);
+  const m: AkeyMeta = { kind, recordSize: buf.readUInt32BE(1), maxNr };
   if (buf.length >= META_NEWEST_BYTES) m.newest = buf.readBigUInt64BE(META_BYTES);
   if (buf.length >= META_NEWEST_FILE_BYTES) {
     const p = readPayload(WHERE_FILE, buf, META_NEWEST_BYTES);
