@@ -1,13 +1,11 @@
 import type { Oid } from '../common/oid.js';
 import type { FetchIod } from '../wire/obj-types.js';
 import type { Key } from './keys.js';
-import type { DaosObject, FetchOut } from './object.js';
+import type { DaosObject } from './object.js';
 import type { Tx } from './tx.js';
 
 /** The akey under which a KV object keeps each key's value ('0'), encoded once (never written to). */
 const KV_AKEY: Uint8Array = Buffer.from('0');
-
-const firstValue = (out: FetchOut[]) => out[0] as Uint8Array | undefined;
 
 /**
  * DAOS's flat KV API over an object: one dkey per key, its value a single value. Keys come back
@@ -52,7 +50,7 @@ export class KV {
             cond: options.mustExist ? ('dkey_fetch' as const) : undefined,
             tx: options.tx,
           };
-    return this.object.fetchChecked(key, iods, fetchOptions).then(firstValue);
+    return this.object.fetchOneChecked(key, iods, fetchOptions) as Promise<Uint8Array | undefined>;
   }
 
   /** Remove a key; `mustExist` fails with DER_NONEXIST when it is not there. */

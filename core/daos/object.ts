@@ -42,6 +42,7 @@ const RETRIED_READ_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STA
 /** Write failures worth another try: those two (map refresh), and a key a prepared dtx holds. */
 const RETRIED_WRITE_CODES: ReadonlySet<string> = new Set(['DER_UNREACH', 'DER_STALE', 'DER_TX_RESTART']);
 const DONE: Promise<void> = Promise.resolve();
+const firstOut = (out: FetchOut[]) => out[0];
 const nothing = (): void => {};
 
 /**
@@ -337,6 +338,11 @@ export class DaosObject {
     return this.fetchWith(dkey, checked, options, false);
   }
 
+  /** @internal fetchChecked of one iod, resolving to its value (no extra promise for picking it). */
+  fetchOneChecked(dkey: Key, checked: readonly FetchIod[], options?: FetchOptions): Promise<FetchOut> {
+    return this.fetchWith(dkey, checked, options, false, firstOut);
+  }
+
   /** @internal What fetch makes of `iods` (DER_INVAL and the like for bad ones), for fetchChecked. */
   checkedFetchIods(iods: FetchIodIn[]): readonly FetchIod[] {
     return this.checkFetchIods(iods);
@@ -347,7 +353,21 @@ export class DaosObject {
     iods: FetchIodIn[] | readonly FetchIod[],
     options: FetchOptions | undefined,
     check: boolean,
-  ): Promise<FetchOut[]> {
+  ): Promise<FetchOut[]>;
+  private fetchWith<R>(
+    dkey: Key,
+    iods: FetchIodIn[] | readonly FetchIod[],
+    options: FetchOptions | undefined,
+    check: boolean,
+    pick: (out: FetchOut[]) => R,
+  ): Promise<R>;
+  private fetchWith(
+    dkey: Key,
+    iods: FetchIodIn[] | readonly FetchIod[],
+    options: FetchOptions | undefined,
+    check: boolean,
+    pick?: (out: FetchOut[]) => unknown,
+  ): Promise<unknown> {
     try {
       const epoch = this.readEpoch(options);
       const dk = encodeKey(dkey, this.dkeyKind, 'dkey');
@@ -355,8 +375,11 @@ export class DaosObject {
       const g = this.groupOfDkey(dk);
       const tx = options?.tx ?? this.tx;
       if (tx) for (const iod of checked) tx.noteRead(this.leaderOf(g), dk, iod.akey);
-      if (this.ec) return this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
-      return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond));
+      if (this.ec) {
+        const out = this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
+        return pick === undefined ? out : out.then(pick);
+      }
+      return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond), pick);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -366,9 +389,19 @@ export class DaosObject {
    * A read of group `g` (through `io`): on DER_CSUM (the replica's copy is corrupt; the engine
    * counted and logged it) the same read goes to another serving member; DER_CSUM only when
    * every serving member failed it. The common case, one serving member answering, costs one
-   * promise reaction.
+   * promise reaction, which also applies `pick` to the answer when given.
    */
-  private readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T> {
+  private readIo<T>(g: number, call: (to: ObjTarget) => Promise<T>): Promise<T>;
+  private readIo<T, R>(
+    g: number,
+    call: (to: ObjTarget) => Promise<T>,
+    pick: ((v: T) => R) | undefined,
+  ): Promise<R>;
+  private readIo<T>(
+    g: number,
+    call: (to: ObjTarget) => Promise<T>,
+    pick?: (v: T) => unknown,
+  ): Promise<unknown> {
     const first = this.readerOf(g);
     let answer: Promise<T>;
     try {
@@ -376,9 +409,10 @@ export class DaosObject {
     } catch (err) {
       answer = Promise.reject(err);
     }
-    return answer.catch((err: unknown) => {
+    return answer.then(pick, (err: unknown) => {
       if (!(err instanceof DaosError) || !RETRIED_READ_CODES.has(err.code)) throw err;
-      return this.readIoRetry(g, call, first.target, err);
+      const again = this.readIoRetry(g, call, first.target, err);
+      return pick === undefined ? again : again.then(pick);
     });
   }
 

@@ -394,13 +394,14 @@ export class Engine implements ObjApi, EnginePeer {
    * in one process a caller awaiting call after call, each answered within the turn it was made
    * in, would otherwise never let the loop turn.
    */
-  private call<T>(
+  private call<T, C = undefined>(
     op: EngineOp,
     fn: () => Promise<T> | T,
     onDone?: (result: T) => void,
-    onError?: (err: unknown) => void,
+    onError?: (err: unknown, ctx: C) => void,
+    ctx?: C,
   ): Promise<T> {
-    return this.stats.time(op, fn, onDone, onError, callTurns);
+    return this.stats.time(op, fn, onDone, onError, callTurns, ctx);
   }
 
   /** The store of `to`'s target. */
@@ -623,18 +624,24 @@ export class Engine implements ObjApi, EnginePeer {
         this.checkFresh(to);
         return this.store(to).fetchAsync(to.cont, to.oid, epoch, dkey, iods, cond);
       },
-      (results) => {
-        this.stats.bytesRead += fetchBytes(results);
-      },
-      (err) => {
-        // Corrupt data on this target: counted there; logged here, with where it was found.
-        if (err instanceof DaosError && err.code === 'DER_CSUM')
-          this.log(
-            `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
-          );
-      },
+      this.fetched,
+      this.fetchFailed,
+      to,
     );
   }
+
+  /** A fetch's outcomes (made once: every fetch passes here). */
+  private readonly fetched = (results: FetchResult[]): void => {
+    this.stats.bytesRead += fetchBytes(results);
+  };
+
+  private readonly fetchFailed = (err: unknown, to: ObjTarget): void => {
+    // Corrupt data on this target: counted there; logged here, with where it was found.
+    if (err instanceof DaosError && err.code === 'DER_CSUM')
+      this.log(
+        `engine rank ${this.rank} target ${to.target.target}: checksum error in container ${to.cont} object ${oidText(to.oid)}: ${err.message}`,
+      );
+  };
 
   /**
    * The engine's counters (core/daos/engine-counters.ts): checksum errors over its targets (see

@@ -23,16 +23,18 @@ export class EngineStats {
 
   /**
    * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds,
-   * `onError` its error when it fails (thrown or rejected). No async frame of its own (it wraps
-   * every engine call): one `then` on `fn`'s promise. With `turns`, a call begun and done within
-   * one loop turn past that turn's budget gives its outcome back at the next (TurnBudget.settle).
+   * `onError` its error (and `ctx`) when it fails (thrown or rejected); with `ctx`, both can be
+   * made once rather than per call. No async frame of its own (it wraps every engine call): one
+   * `then` on `fn`'s promise. With `turns`, a call begun and done within one loop turn past that
+   * turn's budget gives its outcome back at the next (TurnBudget.settle).
    */
-  time<T>(
+  time<T, C = undefined>(
     op: EngineOp,
     fn: () => Promise<T> | T,
     onDone?: (result: T) => void,
-    onError?: (err: unknown) => void,
+    onError?: (err: unknown, ctx: C) => void,
     turns?: TurnBudget,
+    ctx?: C,
   ): Promise<T> {
     const start = performance.now();
     const begun = turns === undefined ? 0 : turns.mark();
@@ -40,7 +42,7 @@ export class EngineStats {
     try {
       pending = Promise.resolve(fn());
     } catch (err) {
-      onError?.(err);
+      onError?.(err, ctx as C);
       this.record(op, (performance.now() - start) / 1000, false);
       return turns === undefined ? Promise.reject(err) : turns.settleError(begun, err);
     }
@@ -54,7 +56,7 @@ export class EngineStats {
         return turns === undefined ? result : turns.settle(begun, result);
       },
       (err: unknown) => {
-        onError?.(err);
+        onError?.(err, ctx as C);
         this.record(op, (performance.now() - start) / 1000, false);
         if (turns !== undefined) return turns.settleError(begun, err);
         throw err;
