@@ -143,7 +143,10 @@ function settleRun(run: Run<QueuedRead>, err?: unknown): void {
 }
 
 function views(reads: QueuedRead[]): Uint8Array[] {
-  return reads.map((r) => r.out.subarray(r.outOff, r.outOff + r.len));
+  // A read into the whole of its buffer (a value read out) needs no view of its own.
+  return reads.map((r) =>
+    r.outOff === 0 && r.len === r.out.length ? r.out : r.out.subarray(r.outOff, r.outOff + r.len),
+  );
 }
 
 /**
