@@ -190,10 +190,10 @@ export class Target implements VosTarget {
     dataWritten = false,
     reserved?: Extent[],
   ): Promise<T> {
-    if (this.closed)
-      return Promise.reject(
-        this.commitFailed(new Error('invariant violated: target used after close'), mode, reserved),
-      );
+    if (this.closed) {
+      if (reserved !== undefined) for (const r of reserved) this.alloc.release(r.off, r.len);
+      return Promise.reject(new Error('invariant violated: target used after close'));
+    }
     // Large data-file writes run on the thread pool; the index commit waits for them.
     const writing = dataWritten ? undefined : this.data.flushWritesAsync();
     return writing === undefined
