@@ -90,21 +90,21 @@ export class DaosArray {
     }
     const start = toCell(offset);
     const cells = BigInt(bytes.byteLength / this.cellSize);
-    await Promise.all(
-      this.pieces(start, cells).map((p) => {
-        const data = bytes.subarray(
-          Number(p.memCell) * this.cellSize,
-          Number(p.memCell + p.nr) * this.cellSize,
-        );
-        const iod: UpdateIodIn = {
-          akey: CHUNK_AKEY,
-          kind: 'array',
-          recordSize: this.cellSize,
-          extents: [{ idx: p.idx, nr: p.nr, data }],
-        };
-        return this.object.update(p.dkey, [iod]);
-      }),
-    );
+    const pieces = this.pieces(start, cells);
+    // The common write, within one chunk, needs no Promise.all.
+    if (pieces.length === 1) await this.writePiece(pieces[0]!, bytes);
+    else await Promise.all(pieces.map((p) => this.writePiece(p, bytes)));
+  }
+
+  private writePiece(p: Piece, bytes: Uint8Array): Promise<void> {
+    const data = bytes.subarray(Number(p.memCell) * this.cellSize, Number(p.memCell + p.nr) * this.cellSize);
+    const iod: UpdateIodIn = {
+      akey: CHUNK_AKEY,
+      kind: 'array',
+      recordSize: this.cellSize,
+      extents: [{ idx: p.idx, nr: p.nr, data }],
+    };
+    return this.object.update(p.dkey, [iod]);
   }
 
   /**
@@ -136,31 +136,37 @@ export class DaosArray {
       throw new DaosError('DER_INVAL', `read of ${bytes} bytes needs an 'into' buffer at least that large`);
     }
     const pieces = this.pieces(start, cells);
-    // One piece reads straight into the result; several read into slices of one buffer.
-    const out = into ?? (pieces.length > 1 ? Buffer.allocUnsafe(bytes) : undefined);
-    const results = await Promise.all(
-      pieces.map(async (p) => {
-        const at = Number(p.memCell) * this.cellSize;
-        const [r] = await this.object.fetch(
-          p.dkey,
-          [
-            {
-              akey: CHUNK_AKEY,
-              kind: 'array',
-              recordSize: this.cellSize,
-              extents: [{ idx: p.idx, nr: p.nr }],
-              out: out?.subarray(at, at + Number(p.nr) * this.cellSize),
-            },
-          ],
-          { epoch: options?.epoch },
-        );
-        return r as ArrayFetchResult;
-      }),
-    );
+    const epoch = options?.epoch;
+    if (pieces.length === 1) {
+      // The common read, within one chunk: straight into the result, no Promise.all.
+      const r = await this.readPiece(pieces[0]!, into, epoch);
+      return { data: into ? into.subarray(0, bytes) : r.data, full: heldCells(r) === cells };
+    }
+    // Several pieces read into slices of one buffer.
+    const out = into ?? Buffer.allocUnsafe(bytes);
+    const results = await Promise.all(pieces.map((p) => this.readPiece(p, out, epoch)));
     let held = 0n;
-    for (const r of results) for (const m of r.map) held += m.nr;
-    const data = out ? out.subarray(0, bytes) : (results[0]?.data ?? Buffer.alloc(0));
-    return { data, full: held === cells };
+    for (const r of results) held += heldCells(r);
+    return { data: out.subarray(0, bytes), full: held === cells };
+  }
+
+  /** One chunk's part of a read: into `out` at the piece's place when given. */
+  private async readPiece(p: Piece, out: Uint8Array | undefined, epoch: bigint | undefined) {
+    const at = Number(p.memCell) * this.cellSize;
+    const [r] = await this.object.fetch(
+      p.dkey,
+      [
+        {
+          akey: CHUNK_AKEY,
+          kind: 'array',
+          recordSize: this.cellSize,
+          extents: [{ idx: p.idx, nr: p.nr }],
+          out: out?.subarray(at, at + Number(p.nr) * this.cellSize),
+        },
+      ],
+      { epoch },
+    );
+    return r as ArrayFetchResult;
   }
 
   /** Cells in the array: the highest written cell + 1. */
@@ -255,12 +261,9 @@ export class DaosArray {
   }
 
   /** Split a cell range into per-chunk pieces: dkey, index in the chunk, count, offset in the buffer. */
-  private pieces(
-    start: bigint,
-    cells: bigint,
-  ): Array<{ dkey: bigint; idx: bigint; nr: bigint; memCell: bigint }> {
+  private pieces(start: bigint, cells: bigint): Piece[] {
     const chunk = BigInt(this.chunkSize);
-    const out: Array<{ dkey: bigint; idx: bigint; nr: bigint; memCell: bigint }> = [];
+    const out: Piece[] = [];
     let pos = start;
     const end = start + cells;
     while (pos < end) {
@@ -272,6 +275,21 @@ export class DaosArray {
     }
     return out;
   }
+}
+
+/** A read's or write's part within one chunk: its dkey, cells there, and where in the caller's bytes. */
+interface Piece {
+  dkey: bigint;
+  idx: bigint;
+  nr: bigint;
+  memCell: bigint;
+}
+
+/** Cells a fetched range holds data for. */
+function heldCells(r: ArrayFetchResult): bigint {
+  let n = 0n;
+  for (const m of r.map) n += m.nr;
+  return n;
 }
 
 function checkAttrs(a: ArrayAttrs): void {
