@@ -100,6 +100,29 @@ describe('DataFile', () => {
     }
   });
 
+  it('starts the long writes of several commits of one turn together, on the pool', async () => {
+    const a = DataFile.open(tempFile());
+    const b = DataFile.open(tempFile());
+    const long = 512 * 1024;
+    try {
+      // As two commits in flight do: each queues its value and starts a flush, in one turn. Each
+      // alone would be a lone run, held for its transaction; together they are two runs.
+      a.queueWrite(0, Buffer.alloc(long, 1));
+      const first = a.flushWritesAsync();
+      b.queueWrite(0, Buffer.alloc(long, 2));
+      const second = b.flushWritesAsync();
+      await Promise.all([first, second]);
+      // On file before either file's flushWrites (their transactions) ran.
+      expect(a.sizeBytes).toBe(long);
+      expect(b.sizeBytes).toBe(long);
+      expect(a.hasPendingWrites || b.hasPendingWrites).toBe(false);
+      expect(b.readValue(0, long)).toEqual(Buffer.alloc(long, 2));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('forgets a failure nobody asked for once its space is written again', () => {
     const f = DataFile.open(tempFile());
     const spy = vi.spyOn(fs, 'writeSync').mockImplementationOnce(() => {
