@@ -140,7 +140,7 @@ export class DaosArray {
     if (pieces.length === 1) {
       // The common read, within one chunk: straight into the result, no Promise.all.
       const r = await this.readPiece(pieces[0]!, into, epoch);
-      return { data: into ? into.subarray(0, bytes) : r.data, full: heldCells(r) === cells };
+      return { data: into ? whole(into, bytes) : r.data, full: heldCells(r) === cells };
     }
     // Several pieces read into slices of one buffer.
     const out = into ?? Buffer.allocUnsafe(bytes);
@@ -161,7 +161,11 @@ export class DaosArray {
           kind: 'array',
           recordSize: this.cellSize,
           extents: [{ idx: p.idx, nr: p.nr }],
-          out: out?.subarray(at, at + Number(p.nr) * this.cellSize),
+          out:
+            out &&
+            (at === 0
+              ? whole(out, Number(p.nr) * this.cellSize)
+              : out.subarray(at, at + Number(p.nr) * this.cellSize)),
         },
       ],
       { epoch },
@@ -283,6 +287,11 @@ interface Piece {
   idx: bigint;
   nr: bigint;
   memCell: bigint;
+}
+
+/** The first `len` bytes of `b`: `b` itself when that is all of it (no view per read). */
+function whole(b: Uint8Array, len: number): Uint8Array {
+  return b.length === len ? b : b.subarray(0, len);
 }
 
 /** Cells a fetched range holds data for. */

@@ -124,7 +124,12 @@ function fetchArray(
 ) {
   const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
   // Unzeroed: every byte is either copied from a data piece or zeroed as a hole below.
-  const data = into ? Buffer.from(into.buffer, into.byteOffset, total) : Buffer.allocUnsafe(total);
+  // (The caller's buffer itself when it is a Buffer of exactly this size: no view of it per read.)
+  const data = !into
+    ? Buffer.allocUnsafe(total)
+    : Buffer.isBuffer(into) && into.length === total
+      ? into
+      : Buffer.from(into.buffer, into.byteOffset, total);
   const visible: Array<{ start: bigint; end: bigint }> = [];
   let outOff = 0;
   for (const x of extents) {
