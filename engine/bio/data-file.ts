@@ -253,7 +253,7 @@ function flushAllWrites(): Promise<void> | undefined {
     // would have it) with no runs built here: a commit of one small value, many times a turn.
     for (const f of filesWithWrites) f.holdPending();
     filesWithWrites.clear();
-    return writesInFlight.size === 0 ? undefined : Promise.all(writesInFlight).then(() => undefined);
+    return writesRunning();
   }
   // Long writes start together once this turn's commits have queued theirs, so that the writes
   // of several in flight (eight 1 MiB array writes) go to the thread pool side by side rather
@@ -289,6 +289,11 @@ function startWrites(): Promise<void> | undefined {
     void done.then(forget, forget);
   }
   for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
+  return writesRunning();
+}
+
+/** Done when every write started so far is (undefined when none is running). */
+function writesRunning(): Promise<void> | undefined {
   return writesInFlight.size === 0 ? undefined : Promise.all(writesInFlight).then(() => undefined);
 }
 

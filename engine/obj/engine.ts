@@ -582,7 +582,8 @@ export class Engine implements ObjApi, EnginePeer {
   // The ObjApi methods are counted and timed (stats) here, around the work; internal calls
   // between them (an update committed as a transaction) go to the uncounted bodies.
 
-  // update and fetch, the hot paths, count and time inline (one async frame per call).
+  // update and fetch, the hot paths: no async frame; their bytes are counted in the reactions
+  // they have anyway (the write's own, `time`'s for a fetch).
   update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
     return this.call('update', () => {
       this.authorize(to, 'w');
