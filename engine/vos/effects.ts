@@ -410,9 +410,7 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
   }
   const m = decodeMeta(old);
   if (m.newest === undefined || epoch < m.newest) return true;
-  if (epoch === m.newest) {
-    if (m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return true;
-  }
+  if (epoch === m.newest && m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return true;
   main.put(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
   return epoch === m.newest;
 }
