@@ -330,6 +330,11 @@ export class DaosObject {
     return this.fetchWith(dkey, iods, options, true);
   }
 
+  /** @internal fetch of one iod, resolving to its result (no extra promise for picking it): an array chunk's read. */
+  fetchOne(dkey: Key, iod: FetchIodIn, options?: FetchOptions): Promise<FetchOut> {
+    return this.fetchWith(dkey, [iod], options, true, firstOut);
+  }
+
   /**
    * @internal fetch with iods already checked by `checkedFetchIods` (a KV's one akey): the same
    * array may serve every call, as nothing downstream changes it.

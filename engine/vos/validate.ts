@@ -52,30 +52,26 @@ export function checkTarget(cont: unknown, oid: unknown): asserts oid is Oid {
   checkOid(oid);
 }
 
+// The checks below run on every array I/O, once per extent: like checkKey, they build no
+// message (nor closure) unless they fail.
 function checkRecordSize(rs: unknown, akey: Uint8Array): asserts rs is number {
-  check(
-    typeof rs === 'number' && Number.isInteger(rs) && rs >= 1 && rs <= RECORD_BYTES_MAX,
-    'DER_INVAL',
-    () => `akey ${showKey(akey)}: record size ${rs} not in 1..${RECORD_BYTES_MAX}`,
-  );
+  if (!(typeof rs === 'number' && Number.isInteger(rs) && rs >= 1 && rs <= RECORD_BYTES_MAX))
+    throw new DaosError(
+      'DER_INVAL',
+      `akey ${showKey(akey)}: record size ${rs} not in 1..${RECORD_BYTES_MAX}`,
+    );
 }
 
 export function checkRecx(r: Recx, akey: Uint8Array): void {
-  check(
-    typeof r.idx === 'bigint' && typeof r.nr === 'bigint',
-    'DER_INVAL',
-    () => `akey ${showKey(akey)}: idx and nr must be bigints`,
-  );
-  check(
-    r.idx >= 0n && r.nr >= 1n,
-    'DER_INVAL',
-    () => `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`,
-  );
-  check(
-    r.idx + r.nr <= RECORD_INDEX_LIMIT,
-    'DER_INVAL',
-    () => `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`,
-  );
+  if (!(typeof r.idx === 'bigint' && typeof r.nr === 'bigint'))
+    throw new DaosError('DER_INVAL', `akey ${showKey(akey)}: idx and nr must be bigints`);
+  if (!(r.idx >= 0n && r.nr >= 1n))
+    throw new DaosError(
+      'DER_INVAL',
+      `akey ${showKey(akey)}: extent idx ${r.idx} nr ${r.nr} (nr must be >= 1)`,
+    );
+  if (!(r.idx + r.nr <= RECORD_INDEX_LIMIT))
+    throw new DaosError('DER_INVAL', `akey ${showKey(akey)}: extent idx ${r.idx} + nr ${r.nr} passes 2^64`);
 }
 
 /**
@@ -116,29 +112,37 @@ function checkUpdateIod(iod: UpdateIod, dkey: Uint8Array): void {
     checkCsums(iod.value, iod.csums, () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}`);
     return;
   }
-  check(iod.kind === 'array', 'DER_INVAL', () => `akey ${showKey(iod.akey)}: kind must be single or array`);
+  if (iod.kind !== 'array') throw badKind(iod);
   checkRecordSize(iod.recordSize, iod.akey);
-  check(
-    Array.isArray(iod.extents) && iod.extents.length >= 1 && iod.extents.length <= EXTENTS_PER_IOD_MAX,
-    'DER_INVAL',
-    () => `akey ${showKey(iod.akey)}: an array update needs 1..${EXTENTS_PER_IOD_MAX} extents`,
-  );
+  if (!(Array.isArray(iod.extents) && iod.extents.length >= 1 && iod.extents.length <= EXTENTS_PER_IOD_MAX))
+    throw new DaosError(
+      'DER_INVAL',
+      `akey ${showKey(iod.akey)}: an array update needs 1..${EXTENTS_PER_IOD_MAX} extents`,
+    );
   for (const x of iod.extents) {
     checkRecx(x, iod.akey);
     if (x.data === undefined) continue;
-    const want = x.nr * BigInt(iod.recordSize);
-    check(
-      x.data instanceof Uint8Array && BigInt(x.data.length) === want,
-      'DER_INVAL',
-      () =>
-        `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${want} bytes, got ${x.data?.length}`,
-    );
-    checkCsums(
-      x.data,
-      x.csums,
-      () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}, extent idx ${x.idx} nr ${x.nr}`,
-    );
+    if (!(x.data instanceof Uint8Array && x.data.length === Number(x.nr) * iod.recordSize)) {
+      throw new DaosError(
+        'DER_INVAL',
+        `akey ${showKey(iod.akey)}: extent idx ${x.idx} nr ${x.nr} x record size ${iod.recordSize} needs ${x.nr * BigInt(iod.recordSize)} bytes, got ${x.data?.length}`,
+      );
+    }
+    if (x.csums !== undefined)
+      checkCsums(
+        x.data,
+        x.csums,
+        () => `akey ${showKey(iod.akey)} under dkey ${showKey(dkey)}, extent idx ${x.idx} nr ${x.nr}`,
+      );
   }
+}
+
+/** An iod whose kind is neither 'single' nor 'array' (the types say it cannot be; callers may not). */
+function badKind(iod: unknown): DaosError {
+  return new DaosError(
+    'DER_INVAL',
+    `akey ${showKey((iod as { akey: Uint8Array }).akey)}: kind must be single or array`,
+  );
 }
 
 function checkKeyList(keys: unknown, what: 'dkey' | 'akey'): asserts keys is Uint8Array[] {
@@ -197,35 +201,27 @@ export function checkFetchIods(iods: FetchIod[]): void {
   for (const iod of iods) {
     checkKey(iod.akey, 'akey');
     if (iod.kind === 'single') continue;
-    check(iod.kind === 'array', 'DER_INVAL', () => `akey ${showKey(iod.akey)}: kind must be single or array`);
+    if (iod.kind !== 'array') throw badKind(iod);
     checkRecordSize(iod.recordSize, iod.akey);
-    check(
-      Array.isArray(iod.extents),
-      'DER_INVAL',
-      () => `akey ${showKey(iod.akey)}: extents must be an array`,
-    );
-    check(
-      iod.extents.length <= EXTENTS_PER_IOD_MAX,
-      'DER_INVAL',
-      () => `akey ${showKey(iod.akey)}: too many extents`,
-    );
+    if (!Array.isArray(iod.extents))
+      throw new DaosError('DER_INVAL', `akey ${showKey(iod.akey)}: extents must be an array`);
+    if (iod.extents.length > EXTENTS_PER_IOD_MAX)
+      throw new DaosError('DER_INVAL', `akey ${showKey(iod.akey)}: too many extents`);
     let bytes = 0n;
     for (const x of iod.extents) {
       checkRecx(x, iod.akey);
       bytes += x.nr * BigInt(iod.recordSize);
     }
     // The reply buffer is allocated whole: bound it before allocating.
-    check(
-      bytes <= BigInt(IO_BYTES_MAX),
-      'DER_INVAL',
-      () => `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
-    );
-    if (iod.out !== undefined) {
-      check(
-        iod.out instanceof Uint8Array && BigInt(iod.out.byteLength) >= bytes,
+    if (bytes > BigInt(IO_BYTES_MAX))
+      throw new DaosError(
         'DER_INVAL',
-        () =>
-          `akey ${showKey(iod.akey)}: output buffer of ${iod.out?.byteLength} bytes is smaller than the ${bytes} fetched`,
+        `akey ${showKey(iod.akey)}: fetch of ${bytes} bytes, over ${IO_BYTES_MAX}`,
+      );
+    if (iod.out !== undefined && !(iod.out instanceof Uint8Array && BigInt(iod.out.byteLength) >= bytes)) {
+      throw new DaosError(
+        'DER_INVAL',
+        `akey ${showKey(iod.akey)}: output buffer of ${iod.out?.byteLength} bytes is smaller than the ${bytes} fetched`,
       );
     }
   }
