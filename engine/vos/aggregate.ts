@@ -13,7 +13,7 @@ import { bigCompare } from '../../core/common/bigint.js';
 import type { Oid } from '../../core/common/oid.js';
 import { recordOfRole, type ShardRole } from '../../core/ec/stripe.js';
 import type { Extent } from '../bio/allocator.js';
-import { forgetNewestSingle } from './effects.js';
+import { forgetNewestSingle, forgetSoleExtent } from './effects.js';
 import { type Candidate, resolveExtents } from './extents.js';
 import {
   contPrefix,
@@ -152,6 +152,7 @@ function deleteRecords(
     const tag = recordTag(key);
     const payload = decodeAnyPayload(tag, value);
     if (tag === TAG_SINGLE) forgetNewestSingle(main, key);
+    else if (tag === TAG_EXTENT) forgetSoleExtent(main, key);
     main.remove(key);
     if (payload === undefined) continue;
     stats.recordsRemoved++;

@@ -16,7 +16,9 @@ import {
   akeyPrefix,
   dkeyPrefix,
   EPOCH_BYTES,
+  EXTENT_KEY_TAIL_BYTES,
   extentKey,
+  extentKeyIdx,
   keyEpoch,
   objPrefix,
   prefixEnd,
@@ -24,13 +26,16 @@ import {
   punchPrefix,
   recordTag,
   singleKey,
+  TAG_EXTENT,
   TAG_META,
   TAG_SINGLE,
   withTag,
 } from './keys.js';
 import {
   decodeAnyPayload,
+  decodeExtent,
   decodeMeta,
+  type ExtentRecord,
   encodeExtent,
   encodeMeta,
   encodeSingle,
@@ -347,9 +352,17 @@ export function writeEffects(
     const [key, value] = eff.puts[i]!;
     const cid = eff.putConts[i]!;
     const tag = recordTag(key);
-    const newPayload = decodeAnyPayload(tag, value)!;
-    // A single value's meta, kept first, tells whether a version can be on file at this key.
-    const mayReplace = tag !== TAG_SINGLE || noteNewestSingle(main, key, newPayload);
+    let newPayload: Payload;
+    let mayReplace = true;
+    // The akey's meta, kept first, tells whether a record can be on file at this key.
+    if (tag === TAG_EXTENT) {
+      const rec = decodeExtent(value);
+      newPayload = rec.payload;
+      mayReplace = noteArrayExtent(main, key, rec);
+    } else {
+      newPayload = decodeAnyPayload(tag, value)!;
+      if (tag === TAG_SINGLE) mayReplace = noteNewestSingle(main, key, newPayload);
+    }
     // The index is read here through lmdb-js's shared buffer (no ArrayBuffer per read): every
     // record read is decoded before the next read.
     const old = mayReplace ? main.getBinaryFast(key) : undefined;
@@ -413,6 +426,42 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
   if (epoch === m.newest && m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return true;
   main.put(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
   return epoch === m.newest;
+}
+
+/**
+ * Keep an array akey's meta's `sole` (records.ts): the extent written at `key` (record `rec`)
+ * becomes it when the akey has no record yet (and a new akey's meta starts here), replaces it when
+ * written at its very key (same idx and epoch), and ends it otherwise: the akey then has two.
+ * Returns whether a record may already be on file at `key` (false: the meta says none can be).
+ */
+function noteArrayExtent(main: IndexStore['main'], key: Buffer, rec: ExtentRecord): boolean {
+  const pfxLen = key.length - EXTENT_KEY_TAIL_BYTES;
+  const mkey = withTag(key.subarray(0, pfxLen), TAG_META);
+  const old = main.getBinaryFast(mkey);
+  const epoch = keyEpoch(key);
+  const idx = extentKeyIdx(key, pfxLen);
+  const p = rec.payload;
+  const sole =
+    p.where === WHERE_FILE && p.csums === undefined ? { idx, epoch, nr: rec.nr, payload: p } : undefined;
+  if (old === undefined) {
+    // No meta, so no record of this akey is on file (aggregation drops a meta last).
+    main.put(mkey, encodeMeta({ kind: KIND_ARRAY, recordSize: rec.recordSize, maxNr: rec.nr, sole }));
+    return false;
+  }
+  const m = decodeMeta(old);
+  if (m.kind !== KIND_ARRAY || m.sole === undefined) return true;
+  const same = m.sole.idx === idx && m.sole.epoch === epoch;
+  main.put(mkey, encodeMeta({ ...m, sole: same ? sole : undefined }));
+  return same;
+}
+
+/** Inside a transaction, before the extent record at `key` is removed: its akey's meta keeps no `sole`. */
+export function forgetSoleExtent(main: IndexStore['main'], key: Buffer): void {
+  const mkey = withTag(key.subarray(0, key.length - EXTENT_KEY_TAIL_BYTES), TAG_META);
+  const old = main.getBinaryFast(mkey);
+  if (old === undefined) return;
+  const m = decodeMeta(old);
+  if (m.sole !== undefined) main.put(mkey, encodeMeta({ ...m, sole: undefined }));
 }
 
 /**

@@ -138,6 +138,9 @@ export function extentKey(akeyPfx: Buffer, idx: bigint, epoch: bigint): Buffer {
   return b;
 }
 
+/** Bytes of an extent key after its akey prefix: tag, idx, epoch. */
+export const EXTENT_KEY_TAIL_BYTES = 1 + 8 + EPOCH_BYTES;
+
 /** Start index of an extent key whose akey prefix is `pfxLen` bytes. */
 export function extentKeyIdx(key: Buffer, pfxLen: number): bigint {
   return key.readBigUInt64BE(pfxLen + 1);

@@ -9,6 +9,7 @@ import { CSUM_CHUNK_BYTES, firstBadChunk } from '../../core/csum/index.js';
 import { mergeRanges, type Piece, resolveExtents } from './extents.js';
 import { akeyPrefix, contPrefix, keyOid, OBJ_PREFIX_BYTES, objPrefix, prefixEnd } from './keys.js';
 import {
+  type AkeyMeta,
   type ExtentRecord,
   KIND_ARRAY,
   KIND_SINGLE,
@@ -88,7 +89,7 @@ export function fetch(
       () => `${what(iod.akey, dkey)} has record size ${m.recordSize}, fetched with ${iod.recordSize}`,
     );
     const whatArray = () => what(iod.akey, dkey);
-    out.push(fetchArray(vis, pfx, e, p, m.maxNr, iod.recordSize, iod.extents, iod.out, checks, whatArray));
+    out.push(fetchArray(vis, pfx, e, p, m, iod.recordSize, iod.extents, iod.out, checks, whatArray));
   }
   return out;
 }
@@ -115,7 +116,7 @@ function fetchArray(
   pfx: Buffer,
   e: bigint,
   p: bigint,
-  maxNr: bigint,
+  m: AkeyMeta,
   rs: number,
   extents: Recx[],
   into: Uint8Array | undefined,
@@ -135,7 +136,7 @@ function fetchArray(
   for (const x of extents) {
     const lo = x.idx;
     const hi = x.idx + x.nr;
-    const pieces = resolveExtents(vis.extents(pfx, e, p, lo, hi, maxNr), lo, hi);
+    const pieces = resolveExtents(vis.extentsOf(m, pfx, e, p, lo, hi), lo, hi);
     let filled = outOff; // bytes of `data` before this are written
     for (const piece of pieces) {
       const rec = piece.src.src;

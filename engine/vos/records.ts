@@ -3,7 +3,9 @@
  *
  *   single version  S:  where(1) | payload
  *   array extent    E:  where(1) | nr(8 BE) | recordSize(4 BE) | payload
- *   akey meta       M:  kind(1) | recordSize(4 BE) | maxNr(8 BE) [| newest(8 BE) [| off(8 BE) len(4 BE)]]
+ *   akey meta       M:  kind(1) | recordSize(4 BE) | maxNr(8 BE) then, for a single-value akey,
+ *                       [newest(8 BE) [| off(8 BE) len(4 BE)]]; for an array akey,
+ *                       [epoch(8 BE) | idx(8 BE) | nr(8 BE) | off(8 BE) len(4 BE)] (its sole extent)
  *
  *   payload by where:  INLINE -> the bytes | FILE -> offset(8 BE) length(4 BE) | HOLE -> nothing
  *
@@ -34,6 +36,8 @@ const META_BYTES = 1 + 4 + 8;
 const META_NEWEST_BYTES = META_BYTES + 8;
 /** A meta with `newest` and `newestFile`. */
 const META_NEWEST_FILE_BYTES = META_NEWEST_BYTES + FILE_REF_BYTES;
+/** An array akey's meta with its sole extent. */
+const META_SOLE_BYTES = META_BYTES + 8 + 8 + 8 + FILE_REF_BYTES;
 /** Data-file offsets are JS numbers: 2^53 bytes is far past any data file. */
 const OFFSET_SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -69,6 +73,22 @@ export interface AkeyMeta {
    * that version (effects.ts, noteNewestSingle) and dropped when it is removed (aggregation).
    */
   newestFile?: FilePayload;
+  /**
+   * Array akeys: the akey's only extent record, while it has exactly one and that one is in the
+   * data file without checksums (an array chunk written once, the common case): a read takes it
+   * from here, with no range scan. Set by the write of an akey's first record, dropped by the write
+   * of any other record and by the removal of any (effects.ts noteArrayExtent, forgetSoleExtent):
+   * absent, a read scans as before. Absent in the metas of stores written before it was kept.
+   */
+  sole?: SoleExtent;
+}
+
+/** An extent record kept in its akey's meta (AkeyMeta.sole): its key's idx and epoch, its length, its bytes. */
+export interface SoleExtent {
+  idx: bigint;
+  epoch: bigint;
+  nr: bigint;
+  payload: FilePayload;
 }
 
 function csumsOf(p: Payload): Uint32Array | undefined {
@@ -161,16 +181,32 @@ export function decodeAnyPayload(tag: number, buf: Buffer): Payload | undefined 
 }
 
 export function encodeMeta(m: AkeyMeta): Buffer {
+  if (m.kind === KIND_ARRAY) {
+    const sole = m.sole;
+    const b = Buffer.allocUnsafe(sole === undefined ? META_BYTES : META_SOLE_BYTES);
+    writeMetaHeader(b, m);
+    if (sole !== undefined) {
+      writeU64BE(b, sole.epoch, META_BYTES);
+      writeU64BE(b, sole.idx, META_BYTES + 8);
+      writeU64BE(b, sole.nr, META_BYTES + 16);
+      writePayload(b, META_BYTES + 24, sole.payload);
+    }
+    return b;
+  }
   const file = m.newest === undefined ? undefined : m.newestFile;
   const b = Buffer.allocUnsafe(
     m.newest === undefined ? META_BYTES : file === undefined ? META_NEWEST_BYTES : META_NEWEST_FILE_BYTES,
   );
-  b[0] = m.kind;
-  b.writeUInt32BE(m.recordSize, 1);
-  writeU64BE(b, m.maxNr, 5);
+  writeMetaHeader(b, m);
   if (m.newest !== undefined) writeU64BE(b, m.newest, META_BYTES);
   if (file !== undefined) writePayload(b, META_NEWEST_BYTES, file);
   return b;
+}
+
+function writeMetaHeader(b: Buffer, m: AkeyMeta): void {
+  b[0] = m.kind;
+  b.writeUInt32BE(m.recordSize, 1);
+  writeU64BE(b, m.maxNr, 5);
 }
 
 export function decodeMeta(buf: Buffer): AkeyMeta {
@@ -179,6 +215,19 @@ export function decodeMeta(buf: Buffer): AkeyMeta {
   // (A single value's maxNr is 0: no bigint read for it, on every read of a value.)
   const maxNr = buf.readUInt32BE(5) === 0 && buf.readUInt32BE(9) === 0 ? 0n : buf.readBigUInt64BE(5);
   const m: AkeyMeta = { kind, recordSize: buf.readUInt32BE(1), maxNr };
+  if (kind === KIND_ARRAY) {
+    if (buf.length >= META_SOLE_BYTES) {
+      const p = readPayload(WHERE_FILE, buf, META_BYTES + 24);
+      if (p.where === WHERE_FILE)
+        m.sole = {
+          epoch: buf.readBigUInt64BE(META_BYTES),
+          idx: buf.readBigUInt64BE(META_BYTES + 8),
+          nr: buf.readBigUInt64BE(META_BYTES + 16),
+          payload: p,
+        };
+    }
+    return m;
+  }
   if (buf.length >= META_NEWEST_BYTES) m.newest = buf.readBigUInt64BE(META_BYTES);
   if (buf.length >= META_NEWEST_FILE_BYTES) {
     const p = readPayload(WHERE_FILE, buf, META_NEWEST_BYTES);

@@ -144,6 +144,25 @@ export class Visibility {
     return epoch > p ? { epoch, payload: decodeSingle(hit.value) } : undefined;
   }
 
+  /**
+   * extents() of an array akey whose meta is `m`: from the meta alone when it holds the akey's
+   * sole extent (records.ts AkeyMeta.sole; the same answer, with no range scan).
+   */
+  extentsOf(
+    m: AkeyMeta,
+    akeyPfx: Buffer,
+    e: bigint,
+    p: bigint,
+    lo: bigint,
+    hi: bigint,
+  ): Candidate<ExtentRecord>[] {
+    const s = m.sole;
+    if (s === undefined) return this.extents(akeyPfx, e, p, lo, hi, m.maxNr);
+    if (s.epoch > e || s.epoch <= p || s.idx >= hi || s.idx + s.nr <= lo) return [];
+    const src: ExtentRecord = { nr: s.nr, recordSize: m.recordSize, payload: s.payload };
+    return [{ start: s.idx, end: s.idx + s.nr, epoch: s.epoch, order: 1, src }];
+  }
+
   /** Extents with p < epoch <= e that may overlap [lo, hi); `maxNr` bounds how far back one may start. */
   extents(
     akeyPfx: Buffer,
