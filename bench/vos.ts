@@ -32,8 +32,15 @@ import {
 } from './common.js';
 
 const ARRAY_WRITE_BYTES = MiB;
-/** Writes and reads each side makes, untimed, before the timed segments of a depth (code warm-up). */
+/** Writes each side makes, untimed, before the timed segments of a depth (code warm-up). */
 const ARRAY_WARMUP_OPS = 256;
+/**
+ * Reads (of those writes, over and over) each side makes, untimed, before the timed segments of a
+ * depth, each way (into the caller's buffers, into new ones): V8 compiles the read path over its
+ * first few thousand 1 MiB reads, at 50–60% of the warm rate meanwhile (bench/README.md), and a
+ * timed GiB of reads at 8 in flight is over in a fraction of a second.
+ */
+const ARRAY_WARMUP_READS = 4096;
 const KV_VALUE_BYTES = 4096;
 /** Puts and gets (in windows, of their own keys) each KV side makes, untimed, before its timed segments. */
 const KV_WARMUP_OPS = 8192;
@@ -87,13 +94,17 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** Run op(i, slot) for i in [0, count) with `depth` in flight; resolves to elapsed seconds. */
+/**
+ * Run op(i, slot) for i in [0, count) with `depth` in flight; resolves to elapsed seconds. No
+ * forced gc() before a timed segment (nor in `windows` and `sequential`), as bench:dfs found too:
+ * a full collection slows the next few hundred I/Os of both sides, the side with the larger heap
+ * the more (bench/README.md, "Forced collections between segments").
+ */
 async function pipelined(
   count: number,
   depth: number,
   op: (i: number, slot: number) => Promise<void>,
 ): Promise<number> {
-  gc();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -146,12 +157,16 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
         await fh.write(bufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
       });
     };
+    // Reads into the slot's buffer (the goal rows), and into a new buffer each (for information),
+    // each side's as one function of (base, n, seconds' tally).
     const daosRead = async (base: number, n: number, into = t) => {
       into.dRead += await pipelined(n, depth, async (j, slot) => {
         const i = base + j;
         const dst = daosReadBufs[slot]!;
         checkStamp('DaosArray', await arr.read(i * ARRAY_WRITE_BYTES, ARRAY_WRITE_BYTES, { into: dst }), i);
       });
+    };
+    const daosReadNew = async (base: number, n: number, into = t) => {
       into.dReadNew += await pipelined(n, depth, async (j) => {
         const i = base + j;
         checkStamp('DaosArray', await arr.read(i * ARRAY_WRITE_BYTES, ARRAY_WRITE_BYTES), i);
@@ -163,7 +178,9 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
         const { bytesRead } = await fh.read(readBufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
         checkStamp('FileHandle', readBufs[slot]!.subarray(0, bytesRead), i);
       });
-      // The same with a new buffer per read, as a read that hands out its bytes must.
+    };
+    // The same with a new buffer per read, as a read that hands out its bytes must.
+    const fileReadNew = async (base: number, n: number, into = t) => {
       into.fReadNew += await pipelined(n, depth, async (j) => {
         const i = base + j;
         const b = Buffer.allocUnsafe(ARRAY_WRITE_BYTES);
@@ -180,8 +197,12 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
     const untimed = { ...t };
     await daosWrite(count, warm, untimed);
     await fileWrite(count, warm, untimed);
-    await daosRead(count, warm, untimed);
-    await fileRead(count, warm, untimed);
+    for (let done = 0; done < ARRAY_WARMUP_READS; done += warm) {
+      await daosRead(count, warm, untimed);
+      await fileRead(count, warm, untimed);
+      await daosReadNew(count, warm, untimed);
+      await fileReadNew(count, warm, untimed);
+    }
     // Segments alternate between the two sides, each starting first in turn, so that both see
     // the same machine (this VM's page-cache speed swings by 2x from minute to minute).
     for (let rep = 0; rep < o.reps; rep++) {
@@ -198,11 +219,20 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
       if (rep % 2 === 0) await daos().then(file);
       else await file().then(daos);
     }
-    for (let rep = 0; rep < o.reps; rep++) {
-      const base = rep * perRep;
-      const n = Math.min(perRep, count - base);
-      if (rep % 2 === 0) await daosRead(base, n).then(() => fileRead(base, n));
-      else await fileRead(base, n).then(() => daosRead(base, n));
+    // Each kind of read in its own round of segments: a segment of reads into new buffers leaves
+    // V8 collecting 256 MiB of them (external-memory pressure) into whatever runs next, which
+    // slowed the caller's-buffer reads after it, ours the more (bench/README.md, "Reads into
+    // new buffers").
+    for (const [daosSide, fileSide] of [
+      [daosRead, fileRead],
+      [daosReadNew, fileReadNew],
+    ] as const) {
+      for (let rep = 0; rep < o.reps; rep++) {
+        const base = rep * perRep;
+        const n = Math.min(perRep, count - base);
+        if (rep % 2 === 0) await daosSide(base, n).then(() => fileSide(base, n));
+        else await fileSide(base, n).then(() => daosSide(base, n));
+      }
     }
     await fh.close();
     rmSync(path, { force: true });
@@ -258,7 +288,6 @@ async function windows(
   window: number,
   op: (i: number) => Promise<unknown>,
 ): Promise<number> {
-  gc();
   const t0 = performance.now();
   for (let w = from; w < to; w += window) {
     const batch: Array<Promise<unknown>> = [];
@@ -273,7 +302,6 @@ async function sequential(
   to: number,
   op: (i: number) => Promise<unknown> | unknown,
 ): Promise<number> {
-  gc();
   const t0 = performance.now();
   for (let i = from; i < to; i++) await op(i);
   return (performance.now() - t0) / 1000;
@@ -552,7 +580,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`; before each depth's (a) segments, untimed: twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_OPS} writes and reads per side.`,
+    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`; before each depth's (a) segments, untimed: twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_OPS} writes per side and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
     '',
     table(rows),
     '',
