@@ -15,7 +15,8 @@ import { DaosObject } from './object.js';
 
 const MD_DKEY = 0n;
 const MD_AKEY = 'daos_array_md';
-const CHUNK_AKEY = '0';
+/** The chunks' akey, '0', as bytes once (keys go downstream as they are, unchanged: no encoding per I/O). */
+const CHUNK_AKEY: Uint8Array = Buffer.from('0');
 const ARRAY_MAGIC = 0xdaca55a9daca55a9n;
 const MD_BYTES = 24;
 /** Times setSize redoes its transaction when concurrent writes make it restart. */
