@@ -78,8 +78,6 @@ export interface Effects {
   epoch: string;
   /** Main-db records: [key, value]. */
   puts: Array<[Buffer, Buffer]>;
-  /** Akey metas to create or widen: [akey prefix, kind, record size, largest nr as decimal]. */
-  metas: Array<[Buffer, number, number, string]>;
   punches: Buffer[];
   /** Data-file extents the puts reference. */
   refs: Extent[];
@@ -149,7 +147,6 @@ function emptyEffects(epoch: bigint): Effects {
   return {
     epoch: epoch.toString(),
     puts: [],
-    metas: [],
     punches: [],
     refs: [],
     putConts: [],
@@ -282,7 +279,7 @@ function buildUpdate(
       // Its meta is written with the version (writeEffects: noteNewestSingle).
       continue;
     }
-    let maxNr = 0n;
+    // Its meta is written with the extents (writeEffects: noteArrayExtent).
     for (const x of iod.extents) {
       eff.puts.push([
         extentKey(pfx, x.idx, epoch),
@@ -290,9 +287,7 @@ function buildUpdate(
       ]);
       eff.putConts.push(cid);
       if (x.payload.where === WHERE_FILE) eff.refs.push({ off: x.payload.off, len: x.payload.len });
-      if (x.nr > maxNr) maxNr = x.nr;
     }
-    eff.metas.push([pfx, kind, recordSize, maxNr.toString()]);
   }
 }
 
@@ -379,17 +374,6 @@ export function writeEffects(
     main.put(key, value);
     vis.objects.noteKey(key);
   }
-  for (const [pfx, kind, recordSize, maxNrText] of eff.metas) {
-    const mkey = withTag(pfx, TAG_META);
-    const old = main.getBinaryFast(mkey);
-    const maxNr = BigInt(maxNrText);
-    if (old === undefined) {
-      main.put(mkey, encodeMeta({ kind: kind as 1 | 2, recordSize, maxNr }));
-    } else {
-      const m = decodeMeta(old);
-      if (maxNr > m.maxNr) main.put(mkey, encodeMeta({ ...m, maxNr }));
-    }
-  }
   for (const k of eff.punches) {
     store.punch.put(k, EMPTY);
     vis.notePunchKey(k);
@@ -429,8 +413,10 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
 }
 
 /**
- * Keep an array akey's meta's `sole` (records.ts): the extent written at `key` (record `rec`)
- * becomes it when the akey has no record yet (and a new akey's meta starts here), replaces it when
+ * Keep an array akey's meta, written with each of its extents (here rather than in buildEffects so
+ * that every writer of extents keeps it, a prepared dtx's commit and a rebuild's copies included):
+ * a new akey's meta starts here; `maxNr` grows to the longest extent; the extent at `key` (record
+ * `rec`) becomes the `sole` one (records.ts) when the akey has no record yet, replaces it when
  * written at its very key (same idx and epoch), and ends it otherwise: the akey then has two.
  * Returns whether a record may already be on file at `key` (false: the meta says none can be).
  */
@@ -449,10 +435,13 @@ function noteArrayExtent(main: IndexStore['main'], key: Buffer, rec: ExtentRecor
     return false;
   }
   const m = decodeMeta(old);
-  if (m.kind !== KIND_ARRAY || m.sole === undefined) return true;
-  const same = m.sole.idx === idx && m.sole.epoch === epoch;
-  main.put(mkey, encodeMeta({ ...m, sole: same ? sole : undefined }));
-  return same;
+  // (buildEffects refused an extent of a single-value akey before anything was written.)
+  if (m.kind !== KIND_ARRAY) return true;
+  const same = m.sole !== undefined && m.sole.idx === idx && m.sole.epoch === epoch;
+  const longer = rec.nr > m.maxNr;
+  if (m.sole !== undefined || longer)
+    main.put(mkey, encodeMeta({ ...m, maxNr: longer ? rec.nr : m.maxNr, sole: same ? sole : undefined }));
+  return m.sole === undefined || same;
 }
 
 /** Inside a transaction, before the extent record at `key` is removed: its akey's meta keeps no `sole`. */
@@ -517,7 +506,6 @@ export function buildAndWriteInOrder(
     const eff = buildEffects(vis, store, callEpoch, [op]);
     writeEffects(vis, store, store.allocatorStore, eff, freed, contDelta);
     all.puts.push(...eff.puts);
-    all.metas.push(...eff.metas);
     all.punches.push(...eff.punches);
     all.refs.push(...eff.refs);
     all.putConts.push(...eff.putConts);
