@@ -110,6 +110,40 @@ export class IndexStore {
     return fresh;
   }
 
+  /**
+   * Write transactions begun or ended so far. Every write to this store passes `writeSync` or
+   * `write`, each moving the count as it begins and again once it is over (committed or not), so
+   * a record read at one count is what the store holds for as long as the count stays (what
+   * Visibility.arrayMeta keeps metas for): one read inside a transaction, or between the start of
+   * a commit on lmdb-js's writer thread and its end, is kept only until that end.
+   */
+  private writeMarks = 0;
+
+  /** Changes whenever a write transaction begins or ends (see writeMarks). */
+  get writeMark(): number {
+    return this.writeMarks;
+  }
+
+  /** Run `fn` in a synchronous write transaction (lmdb-js transactionSync: ABORT rolls it back). */
+  writeSync<T>(fn: () => T): T {
+    this.writeMarks++;
+    try {
+      return this.env.transactionSync(fn);
+    } finally {
+      this.writeMarks++;
+    }
+  }
+
+  /** Run `fn` in a write transaction that lmdb-js's writer thread commits (a child transaction when `child`). */
+  async write<T>(fn: () => T, child: boolean): Promise<T> {
+    this.writeMarks++;
+    try {
+      return (await (child ? this.env.childTransaction(fn) : this.env.transaction(fn))) as T;
+    } finally {
+      this.writeMarks++;
+    }
+  }
+
   /** Before a synchronous write transaction whose outcome the caller reports (`txnCommitted`). */
   txnStarting(): void {
     this.touched.clear();

@@ -73,7 +73,7 @@ export function fetch(
       out.push(undefined);
       continue;
     }
-    const m = vis.meta(pfx);
+    const m = vis.arrayMeta(pfx);
     if (m === undefined) {
       out.push(emptyArray(iod.recordSize, iod.extents, iod.out));
       continue;

@@ -65,7 +65,7 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
     alloc = new ExtentAllocator(highWater, rebuilt);
     bytesReclaimed += Math.max(0, alloc.freeBytes - before);
     const stale = [...store.free.getKeys({})];
-    store.env.transactionSync(() => {
+    store.writeSync(() => {
       for (const key of stale) store.free.remove(key);
       alloc.markAllDirty();
       alloc.persist(store.allocatorStore);

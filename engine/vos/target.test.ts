@@ -84,9 +84,10 @@ describe('single values', () => {
     // start one, since older versions on file may be newer than what it writes.
     await put(t, 10n, 'e', [sv('a', 'e10')]);
     await put(t, 30n, 'e', [sv('a', 'e30')]);
-    const { main, env } = (t as unknown as { store: IndexStore }).store;
+    const store = (t as unknown as { store: IndexStore }).store;
+    const main = store.main;
     const metaKeys = [...main.getKeys({})].filter((k) => recordTag(k) === TAG_META);
-    env.transactionSync(() => {
+    store.writeSync(() => {
       for (const k of metaKeys) main.put(k, encodeMeta({ ...decodeMeta(main.get(k)!), newest: undefined }));
     });
     await put(t, 20n, 'e', [sv('a', 'e20')]);
@@ -219,6 +220,39 @@ describe('arrays', () => {
         },
       ])[0],
     );
+
+  it('a read after a write sees it, though the read before kept the akey meta (Visibility.arrayMeta)', async () => {
+    for (const durability of ['process', 'fsync'] as const) {
+      const t = await openVosTarget(tempDir('vos-'), { durability });
+      opened.push(t);
+      // What the chunk holds, as runs ('a×8192'): short enough to show when it fails.
+      const runs = () =>
+        Buffer.from(fetchA(t, EPOCH_MAX, [[0, 8192]]).data)
+          .toString('latin1')
+          .replace(/(.)\1*/g, (run, c: string) => `${c === '\0' ? '0' : c}×${run.length} `)
+          .trim();
+      // One extent in the data file: the meta holds it (its sole extent), and reads keep the meta.
+      await put(t, 1n, 'd', [ax('a', 1, [[0, 8192, 'a'.repeat(8192)]])]);
+      expect(runs()).toBe('a×8192');
+      // Read again and again while a second extent commits (with fsync, on lmdb-js's writer
+      // thread): each read sees the first extent or both, never a meta from before the write.
+      const w = put(t, 2n, 'd', [ax('a', 1, [[4096, 4096, 'b'.repeat(4096)]])]);
+      let committed = false;
+      void w.then(() => (committed = true));
+      const seen = new Set<string>();
+      while (!committed) {
+        seen.add(runs());
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(runs()).toBe('a×4096 b×4096');
+      for (const v of seen) expect(['a×8192', 'a×4096 b×4096']).toContain(v);
+      // And after a punch of the akey, then a write of a new sole extent.
+      await t.apply(3n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('a')] }]);
+      expect(runs()).toBe('0×8192');
+      await put(t, 4n, 'd', [ax('a', 1, [[0, 8192, 'c'.repeat(8192)]])]);
+      expect(runs()).toBe('c×8192');
+    }
+  });
 
   it('resolves overlapping extents per record by epoch, with holes', async () => {
     const t = await fresh();

@@ -145,7 +145,7 @@ export class Target implements VosTarget {
     if (left.length > 0) {
       // Punches an earlier build acknowledged in a process killed before a commit carried them
       // (and perhaps punches already on file: writing those again changes nothing).
-      store.env.transactionSync(() => {
+      store.writeSync(() => {
         for (const p of left) {
           if (!store.knowsContId(p.cid)) continue;
           const key = punchKey(punchPrefix(p.cid, p.oid), p.epoch);
@@ -243,9 +243,7 @@ export class Target implements VosTarget {
   ): Promise<T> {
     let result: T;
     try {
-      result = (await (mode === 'plain'
-        ? this.store.env.transaction(run)
-        : this.store.env.childTransaction(run))) as T;
+      result = await this.store.write(run, mode !== 'plain');
     } catch (err) {
       throw this.commitFailed(err, mode, reserved);
     }
@@ -309,7 +307,7 @@ export class Target implements VosTarget {
       let committed = false;
       this.store.txnStarting();
       try {
-        this.store.env.transactionSync(() => {
+        this.store.writeSync(() => {
           const alone = group.length === 1 && group[0]!.mode !== 'plain' ? group[0]! : undefined;
           if (alone !== undefined) {
             // A throw rolls back this transaction only, and a dry run is always rolled back.
