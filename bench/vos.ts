@@ -270,6 +270,9 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
       [daosRead, fileRead],
       [daosReadNew, fileReadNew],
     ] as const) {
+      // Not while the kernel writes back the last write segments' pages (up to 512 MiB): that
+      // takes this VM's cores from whichever side reads meanwhile (bench/README.md).
+      settleDisk();
       for (let rep = 0; rep < o.reps; rep++) {
         const base = rep * perRep;
         const n = Math.min(perRep, count - base);
@@ -623,7 +626,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment after a \`sync\`; before each depth's (a) segments, untimed: ${ARRAY_WARMUP_WRITES.toLocaleString('en-US')} writes by each side into a store or file of its own, deleted (JIT warm-up), twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_OPS} writes per side and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
+    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment and each round of read segments after a \`sync\`; before each depth's (a) segments, untimed: ${ARRAY_WARMUP_WRITES.toLocaleString('en-US')} writes by each side into a store or file of its own, deleted (JIT warm-up), twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_OPS} writes per side and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
     '',
     table(rows),
     '',
