@@ -100,6 +100,35 @@ describe('unlink-floor (the least an SX unlink costs on per-target stores)', () 
   });
 });
 
+describe('first-read (the first read of a chunk since its write, against FileHandle.read)', () => {
+  it('prints both rates and their ratio', () => {
+    const r = bench('first-read', [
+      '--mode',
+      'warm-first',
+      '--chunks',
+      '256',
+      '--warm',
+      '256',
+      '--rereads',
+      '256',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^warm-first: DaosArray \d+ MiB\/s, FileHandle \d+ MiB\/s, \d+\.\d\dx$/m);
+  });
+
+  it('refuses an unknown mode and a volume that is not whole segments', () => {
+    const mode = bench('first-read', ['--mode', 'later']);
+    expect(mode.status).not.toBe(0);
+    expect(mode.stderr).toContain(
+      '--mode must be one of plain, warm-first, other-system, pre-read, not "later"',
+    );
+    const chunks = bench('first-read', ['--chunks', '100']);
+    expect(chunks.status).not.toBe(0);
+    expect(chunks.stderr).toContain('--chunks must be a multiple of 256');
+  });
+});
+
 describe('net-sink --store (the floor of bench:net)', () => {
   /** Send `[op, n]` (and `payload`); resolve with the reply's bytes past its 8-byte prefix. */
   async function request(socket: net.Socket, op: number, n: number, payload?: Buffer): Promise<Buffer> {
