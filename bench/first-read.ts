@@ -1,8 +1,8 @@
 /**
  * The first read of a chunk since its write, against FileHandle.read (bench/README.md, "The first
- * read of a chunk"): each side writes --chunks 1 MiB chunks at --depth in flight (a `sync` after
- * each), reads 256 other chunks of its own 4,096 times (bench:vos's warm-up re-reads), then reads
- * each chunk once, in alternating segments of 256 per side. What comes between the warm-up and the
+ * read of a chunk"): each side writes --chunks 1 MiB chunks at --depth in flight (a `sync` before
+ * each segment of 256), makes --rereads reads of 256 other chunks of its own (bench:vos's warm-up
+ * re-reads), then reads each chunk once, in alternating segments of 256 per side. What comes between the warm-up and the
  * timed reads is the --mode:
  *   plain        nothing (bench:vos before its warm-up read each warm-up write once)
  *   warm-first   --warm more chunks written and each read once, in the same store (bench:vos now)
