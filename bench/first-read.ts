@@ -12,14 +12,15 @@
  * One run per process (what V8 has compiled is the point): run it several times.
  *
  *   npm run build && node dist/bench/first-read.js [--mode warm-first] [--chunks 1024] [--warm 1024] [--depth 8] [--rereads 4096]
+ * (--quick: 256 chunks, 256 warm, 256 re-reads; it writes no results.)
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type DaosArray, DaosSystem } from '../index.js';
+import { benchFlags } from './common.js';
 
 const MiB = 1 << 20;
 const MODES = ['plain', 'warm-first', 'other-system', 'pre-read'] as const;
@@ -27,30 +28,23 @@ type Mode = (typeof MODES)[number];
 /** Chunks a segment reads or writes; also the warm-up chunks re-read over and over. */
 const SEGMENT = 256;
 
-const { values } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'warm-first' },
-    chunks: { type: 'string', default: '1024' },
-    warm: { type: 'string', default: '1024' },
-    depth: { type: 'string', default: '8' },
-    rereads: { type: 'string', default: '4096' },
-  },
+const f = benchFlags(process.argv.slice(2), {
+  numbers: { chunks: [1024, 256], warm: [1024, 256], depth: [8, 8], rereads: [4096, 256] },
+  strings: ['mode'],
 });
-const arg = (name: 'chunks' | 'warm' | 'depth' | 'rereads') => {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`--${name} must be a positive integer, not "${values[name]}"`);
-  return n;
-};
-if (!(MODES as readonly string[]).includes(values.mode ?? ''))
-  throw new Error(`--mode must be one of ${MODES.join(', ')}, not "${values.mode}"`);
-const mode = values.mode as Mode;
-const chunks = arg('chunks');
-const warm = arg('warm');
-const depth = arg('depth');
+/** A bad value the flag parser cannot see: say what was wrong, exit 2 (as benchFlags does). */
+function refuse(message: string): never {
+  console.error(`${process.argv[1] ?? 'first-read'}: ${message}`);
+  process.exit(2);
+}
+const mode = (f.str('mode') ?? 'warm-first') as Mode;
+if (!MODES.includes(mode)) refuse(`--mode must be one of ${MODES.join(', ')}, not "${mode}"`);
+const chunks = f.num('chunks');
+const warm = f.num('warm');
+const depth = f.num('depth');
 /** Reads of the SEGMENT warm-up chunks each side makes first (bench:vos's warm-up re-reads: 4,096). */
-const rereads = arg('rereads');
-if (chunks % SEGMENT !== 0) throw new Error(`--chunks must be a multiple of ${SEGMENT}`);
+const rereads = f.num('rereads');
+if (chunks % SEGMENT !== 0) refuse(`--chunks must be a multiple of ${SEGMENT}`);
 
 type Op = (i: number, b: Buffer) => Promise<unknown>;
 

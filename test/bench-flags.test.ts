@@ -102,16 +102,7 @@ describe('unlink-floor (the least an SX unlink costs on per-target stores)', () 
 
 describe('first-read (the first read of a chunk since its write, against FileHandle.read)', () => {
   it('prints both rates and their ratio', () => {
-    const r = bench('first-read', [
-      '--mode',
-      'warm-first',
-      '--chunks',
-      '256',
-      '--warm',
-      '256',
-      '--rereads',
-      '256',
-    ]);
+    const r = bench('first-read', ['--quick', '--mode', 'warm-first']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^warm-first: DaosArray \d+ MiB\/s, FileHandle \d+ MiB\/s, \d+\.\d\dx$/m);
