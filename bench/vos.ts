@@ -28,6 +28,7 @@ import {
   settleDisk,
   table,
   updateResults,
+  WARM_MARGIN_BYTES,
   warmPageCache,
 } from './common.js';
 
@@ -227,12 +228,14 @@ async function arrayVsFile(cont: Container, o: BenchOptions, scratch: string): P
     for (let rep = 0; rep < o.reps; rep++) {
       const base = rep * perRep;
       const n = Math.min(perRep, count - base);
+      // Each write segment after page cache this VM has backed for it (which also syncs): a
+      // single warm-up per depth left later segments, of either side, in the slow regime.
       const daos = () => {
-        settleDisk();
+        warmPageCache(scratch, n * ARRAY_WRITE_BYTES);
         return daosWrite(base, n);
       };
       const file = () => {
-        settleDisk();
+        warmPageCache(scratch, n * ARRAY_WRITE_BYTES);
         return fileWrite(base, n);
       };
       if (rep % 2 === 0) await daos().then(file);
@@ -602,7 +605,7 @@ async function main(): Promise<void> {
     `Date: ${started.toISOString()}  `,
     `Machine: ${machine()}  `,
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
-    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), every write segment and each round of read segments after a \`sync\`; before each depth's (a) segments, untimed: twice the volume written to a scratch file and deleted (page cache this VM has backed; bench/README.md), then ${ARRAY_WARMUP_WRITES.toLocaleString('en-US')} writes per side past the timed range, each read once, and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of the first ${ARRAY_WARMUP_OPS} of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
+    `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), each (a) write segment after its volume plus ${WARM_MARGIN_BYTES / MiB} MiB written to a scratch file, synced and deleted (page cache this VM has backed; bench/README.md) and each round of read segments after a \`sync\`; before each depth's (a) segments, untimed: the same for twice the depth's volume, then ${ARRAY_WARMUP_WRITES.toLocaleString('en-US')} writes per side past the timed range, each read once, and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of the first ${ARRAY_WARMUP_OPS} of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
     '',
     table(rows),
     '',
