@@ -219,41 +219,48 @@ describe('DataFile', () => {
     f.queueWrite(0, bytes);
     f.flushWrites();
     try {
-      // Not at a page boundary, into the middle of a buffer: the two parts meet at a page of the file.
-      const off = 12_345;
-      const out = Buffer.alloc(M + 10, 0xee);
       // Settled while the microtask queue drains (copied here), or once the loop runs the thread
-      // pool's callback (split): whether a read of `len` bytes had a part on the pool.
-      const onPool = async (len: number): Promise<boolean> => {
+      // pool's callback (split): whether a read had a part on the pool, and how it ended.
+      const onPool = async (off: number, len: number, out: Buffer, outOff: number) => {
         // Split only in the first read flush of a loop turn (the tests before flushed in this one).
         await new Promise((resolve) => setImmediate(resolve));
         let settled = false;
-        const reading = f
-          .deferReads(() => f.read(off, len, out, 7))
-          .then(() => {
+        const reading = f.deferReads(() => f.read(off, len, out, outOff));
+        reading.then(
+          () => {
             settled = true;
-          });
+          },
+          () => {
+            settled = true;
+          },
+        );
         for (let i = 0; i < 50; i++) await null;
         const waited = !settled;
-        await reading;
-        return waited;
+        const error = await reading.then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        return { waited, error };
       };
-      expect(await onPool(256 * 1024)).toBe(false);
+      // Not at a page boundary, into the middle of a buffer: the two parts meet at a page of the file.
+      const off = 12_345;
+      const out = Buffer.alloc(M + 10, 0xee);
+      expect(await onPool(off, 256 * 1024, out, 7)).toEqual({ waited: false, error: undefined });
       expect(out.subarray(7, 7 + 256 * 1024).equals(bytes.subarray(off, off + 256 * 1024))).toBe(true);
-      expect(await onPool(M)).toBe(true);
+      expect(await onPool(off, M, out, 7)).toEqual({ waited: true, error: undefined });
       expect(out.subarray(7, 7 + M).equals(bytes.subarray(off, off + M))).toBe(true);
       expect(out.subarray(0, 7).equals(Buffer.alloc(7, 0xee))).toBe(true);
       expect(out.subarray(7 + M).equals(Buffer.alloc(3, 0xee))).toBe(true);
-      // Its end past the end of the file (the pool's part short), then all of it past the end.
-      await expect(f.deferReads(() => f.read(M / 2, M, Buffer.alloc(M), 0))).rejects.toThrow(
-        /data file ends before/,
-      );
-      await expect(f.deferReads(() => f.read(4 * M, M, Buffer.alloc(M), 0))).rejects.toThrow(
-        /data file ends before/,
-      );
+      // Its end past the end of the file (the pool's part short), then all of it past the end:
+      // each fails whole, and the next long read is split again.
+      for (const from of [M / 2, 4 * M]) {
+        const failed = await onPool(from, M, Buffer.alloc(M), 0);
+        expect(failed.waited).toBe(true);
+        expect(String(failed.error)).toMatch(/data file ends before/);
+      }
       expect(f.hasQueuedReads).toBe(false);
       const again = Buffer.alloc(M);
-      await f.deferReads(() => f.read(0, M, again, 0));
+      expect(await onPool(0, M, again, 0)).toEqual({ waited: true, error: undefined });
       expect(again.equals(bytes.subarray(0, M))).toBe(true);
     } finally {
       f.close();
