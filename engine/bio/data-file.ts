@@ -616,19 +616,34 @@ export class DataFile {
       r.group?.done(err);
       this.readsSettled();
     };
+    this.readOnPool(r.off, r.len, r.out, r.outOff, done);
+  }
+
+  /**
+   * Read `len` bytes at `off` into `out` at `outOff` on the thread pool (the rest of a short read
+   * here, as finishRun does), then `done`; false when the read could not start (`done` was told).
+   */
+  private readOnPool(
+    off: number,
+    len: number,
+    out: Uint8Array,
+    outOff: number,
+    done: (err: unknown) => void,
+  ): boolean {
     try {
-      fs.read(this.fd, r.out, r.outOff, r.len, r.off, (e, n) => {
+      fs.read(this.fd, out, outOff, len, off, (e, n) => {
         let err: unknown = e ?? undefined;
         try {
-          // A short read (rare): the rest here, as finishRun does.
-          if (err === undefined && n < r.len) this.readNow(r.off + n, r.len - n, r.out, r.outOff + n);
+          if (err === undefined && n < len) this.readNow(off + n, len - n, out, outOff + n);
         } catch (e2) {
           err = e2;
         }
         done(err);
       });
+      return true;
     } catch (err) {
       done(err);
+      return false;
     }
   }
 
@@ -643,22 +658,8 @@ export class DataFile {
       r.group?.done(headErr ?? err);
       this.readsSettled();
     };
-    try {
-      fs.read(this.fd, r.out, r.outOff + head, tail, r.off + head, (e, n) => {
-        let err: unknown = e ?? undefined;
-        try {
-          if (err === undefined && n < tail)
-            this.readNow(r.off + head + n, tail - n, r.out, r.outOff + head + n);
-        } catch (e2) {
-          err = e2;
-        }
-        // (The head was read before this callback could run.)
-        done(err);
-      });
-    } catch (err) {
-      done(err);
-      return;
-    }
+    // (The head is read before the pool part's callback can run.)
+    if (!this.readOnPool(r.off + head, tail, r.out, r.outOff + head, done)) return;
     try {
       this.readNow(r.off, head, r.out, r.outOff);
     } catch (err) {
