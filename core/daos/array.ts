@@ -156,12 +156,7 @@ export class DaosArray {
       }
       const pieces = this.pieces(start, cells);
       const epoch = options?.epoch;
-      if (pieces.length === 1) {
-        // The common read, within one chunk: straight into the result, no Promise.all.
-        return this.readPiece(pieces[0]!, into, epoch).then((r) =>
-          done(into ? whole(into, bytes) : r.data, heldCells(r), cells),
-        );
-      }
+      if (pieces.length === 1) return this.readOnePiece(pieces[0]!, into, epoch, bytes, cells, done);
       // Several pieces read into slices of one buffer.
       const out = into ?? Buffer.allocUnsafe(bytes);
       return Promise.all(pieces.map((p) => this.readPiece(p, out, epoch))).then((results) => {
@@ -172,6 +167,22 @@ export class DaosArray {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * The common read, within one chunk: straight into the result, no Promise.all. An async method,
+   * not a continuation made per read (see engine/bio/data-file.ts, groupToSettle).
+   */
+  private async readOnePiece<R>(
+    p: Piece,
+    into: Uint8Array | undefined,
+    epoch: bigint | undefined,
+    bytes: number,
+    cells: bigint,
+    done: (data: Uint8Array, held: bigint, cells: bigint) => R,
+  ): Promise<R> {
+    const r = await this.readPiece(p, into, epoch);
+    return done(into ? whole(into, bytes) : r.data, heldCells(r), cells);
   }
 
   /** One chunk's part of a read: into `out` at the piece's place when given. */

@@ -290,24 +290,32 @@ export class DaosObject {
         tx.add({ kind: 'update', to: this.targetFor(dk), dkey: dk, iods: checked, cond });
         return DONE;
       }
-      return this.writeIo(this.groupOfDkey(dk), (to) => this.engineFor(to).update(to, dk, checked, cond));
+      // The leader asked here rather than through a function made per write (see
+      // engine/bio/data-file.ts, groupToSettle); that function only for a retry.
+      const g = this.groupOfDkey(dk);
+      const leader = this.leaderOf(g);
+      let answer: Promise<unknown>;
+      try {
+        answer = this.engineFor(leader).update(leader, dk, checked, cond);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      return this.written(g, answer, (to) => this.engineFor(to).update(to, dk, checked, cond));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   /**
-   * A write to group `g`'s leader, retried as `restarted(() => this.io(...))` would (a stale map,
-   * an unreachable target, DER_TX_RESTART); the common case, answered at once, costs one promise
-   * reaction and no async frame.
+   * A write to group `g`'s leader, `answer` its first attempt, retried as
+   * `restarted(() => this.io(...))` would (a stale map, an unreachable target, DER_TX_RESTART);
+   * the common case, answered at once, costs one promise reaction and no async frame.
    */
-  private writeIo(g: number, call: (to: ObjTarget) => Promise<unknown>): Promise<void> {
-    let answer: Promise<unknown>;
-    try {
-      answer = call(this.leaderOf(g));
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
+  private written(
+    g: number,
+    answer: Promise<unknown>,
+    call: (to: ObjTarget) => Promise<unknown>,
+  ): Promise<void> {
     return answer.then(nothing, (err: unknown) => {
       if (!(err instanceof DaosError) || !RETRIED_WRITE_CODES.has(err.code)) throw err;
       // The loops below, their first attempt being the one that failed.
@@ -384,7 +392,23 @@ export class DaosObject {
         const out = this.retried(() => this.ecFetch(g, epoch, dk, checked, options?.cond));
         return pick === undefined ? out : out.then(pick);
       }
-      return this.readIo(g, (to) => this.engineFor(to).fetch(to, epoch, dk, checked, options?.cond), pick);
+      // The first reader asked here rather than through a function made per read (see
+      // engine/bio/data-file.ts, groupToSettle); that function only for a retry.
+      const cond = options?.cond;
+      const first = this.readerOf(g);
+      let answer: Promise<FetchOut[]>;
+      try {
+        answer = this.engineFor(first).fetch(first, epoch, dk, checked, cond);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      return this.answered(
+        g,
+        first,
+        answer,
+        (to) => this.engineFor(to).fetch(to, epoch, dk, checked, cond),
+        pick,
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -414,6 +438,17 @@ export class DaosObject {
     } catch (err) {
       answer = Promise.reject(err);
     }
+    return this.answered(g, first, answer, call, pick);
+  }
+
+  /** readIo once `first` was asked (`answer`): `call` asks another target on a retry. */
+  private answered<T>(
+    g: number,
+    first: ObjTarget,
+    answer: Promise<T>,
+    call: (to: ObjTarget) => Promise<T>,
+    pick: ((v: T) => unknown) | undefined,
+  ): Promise<unknown> {
     return answer.then(pick, (err: unknown) => {
       if (!(err instanceof DaosError) || !RETRIED_READ_CODES.has(err.code)) throw err;
       const again = this.readIoRetry(g, call, first.target, err);
@@ -973,7 +1008,9 @@ export class DaosObject {
     const csum = this.container.props.checksum === 'crc32c';
     let bytes = 0;
     const seen = iods.length > 1 ? new Set<string>() : undefined;
-    const out = iods.map((iod): UpdateIod => {
+    // Loops, not callbacks made per call (see engine/bio/data-file.ts, groupToSettle).
+    const out: UpdateIod[] = [];
+    for (const iod of iods) {
       const akey = this.checkAkey(iod.akey, seen);
       if (iod.kind === 'single') {
         const value = valueBytes(iod.value, 'single value');
@@ -984,9 +1021,12 @@ export class DaosObject {
           );
         }
         bytes += value.byteLength;
-        return csum && value.byteLength > 0
-          ? { akey, kind: 'single', value, csums: chunkCsums(value) }
-          : { akey, kind: 'single', value };
+        out.push(
+          csum && value.byteLength > 0
+            ? { akey, kind: 'single', value, csums: chunkCsums(value) }
+            : { akey, kind: 'single', value },
+        );
+        continue;
       }
       if (iod.kind !== 'array')
         throw new DaosError(
@@ -994,25 +1034,29 @@ export class DaosObject {
           `iod kind must be 'single' or 'array', not ${String((iod as { kind: unknown }).kind)}`,
         );
       checkRecordSize(iod.recordSize);
-      const extents = checkExtents(iod.extents, true).map((e, i) => {
+      const checked = checkExtents(iod.extents, true);
+      const extents: Array<Recx & { data?: Uint8Array; csums?: Uint32Array }> = [];
+      for (let i = 0; i < checked.length; i++) {
+        const e = checked[i]!;
         const data = iod.extents[i]!.data;
-        if (data !== undefined) {
-          if (!(data instanceof Uint8Array))
-            throw new DaosError('DER_INVAL', 'extent data must be a Uint8Array');
-          const expect = e.nr * BigInt(iod.recordSize);
-          if (BigInt(data.byteLength) !== expect) {
-            throw new DaosError(
-              'DER_INVAL',
-              `extent {idx ${e.idx}, nr ${e.nr}} of record size ${iod.recordSize} needs ${expect} bytes, got ${data.byteLength}`,
-            );
-          }
-          bytes += data.byteLength;
+        if (data === undefined) {
+          extents.push(e);
+          continue;
         }
-        if (data === undefined) return e;
-        return csum ? { ...e, data, csums: chunkCsums(data) } : { ...e, data };
-      });
-      return { akey, kind: 'array', recordSize: iod.recordSize, extents };
-    });
+        if (!(data instanceof Uint8Array))
+          throw new DaosError('DER_INVAL', 'extent data must be a Uint8Array');
+        const expect = e.nr * BigInt(iod.recordSize);
+        if (BigInt(data.byteLength) !== expect) {
+          throw new DaosError(
+            'DER_INVAL',
+            `extent {idx ${e.idx}, nr ${e.nr}} of record size ${iod.recordSize} needs ${expect} bytes, got ${data.byteLength}`,
+          );
+        }
+        bytes += data.byteLength;
+        extents.push(csum ? { ...e, data, csums: chunkCsums(data) } : { ...e, data });
+      }
+      out.push({ akey, kind: 'array', recordSize: iod.recordSize, extents });
+    }
     if (bytes > IO_BYTES_MAX)
       throw new DaosError('DER_REC2BIG', `update carries ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
     return out;
@@ -1022,9 +1066,14 @@ export class DaosObject {
     checkIodCount(iods);
     let bytes = 0n;
     const seen = iods.length > 1 ? new Set<string>() : undefined;
-    const out = iods.map((iod): FetchIod => {
+    // Loops, not callbacks made per call (see engine/bio/data-file.ts, groupToSettle).
+    const out: FetchIod[] = [];
+    for (const iod of iods) {
       const akey = this.checkAkey(iod.akey, seen);
-      if (iod.kind === 'single') return { akey, kind: 'single' };
+      if (iod.kind === 'single') {
+        out.push({ akey, kind: 'single' });
+        continue;
+      }
       if (iod.kind !== 'array')
         throw new DaosError(
           'DER_INVAL',
@@ -1035,12 +1084,15 @@ export class DaosObject {
       let iodBytes = 0n;
       for (const e of extents) iodBytes += e.nr * BigInt(iod.recordSize);
       bytes += iodBytes;
-      if (iod.out === undefined) return { akey, kind: 'array', recordSize: iod.recordSize, extents };
+      if (iod.out === undefined) {
+        out.push({ akey, kind: 'array', recordSize: iod.recordSize, extents });
+        continue;
+      }
       if (!(iod.out instanceof Uint8Array) || BigInt(iod.out.byteLength) < iodBytes) {
         throw new DaosError('DER_INVAL', `output buffer must be a Uint8Array of at least ${iodBytes} bytes`);
       }
-      return { akey, kind: 'array', recordSize: iod.recordSize, extents, out: iod.out };
-    });
+      out.push({ akey, kind: 'array', recordSize: iod.recordSize, extents, out: iod.out });
+    }
     if (bytes > BigInt(IO_BYTES_MAX))
       throw new DaosError('DER_REC2BIG', `fetch asks for ${bytes} bytes; the limit is ${IO_BYTES_MAX}`);
     return out;
@@ -1091,14 +1143,15 @@ function checkExtents(extents: Array<{ idx: Index; nr: Index }>, noOverlap: bool
     throw new DaosError('DER_INVAL', 'an array iod needs at least one extent');
   if (extents.length > EXTENTS_PER_IOD_MAX)
     throw new DaosError('DER_INVAL', `${extents.length} extents; the limit is ${EXTENTS_PER_IOD_MAX}`);
-  const out = extents.map(({ idx, nr }) => {
+  const out: Recx[] = [];
+  for (const { idx, nr } of extents) {
     const i = toIndex(idx, 'extent idx');
     const n = toIndex(nr, 'extent nr');
     if (n < 1n) throw new DaosError('DER_INVAL', `extent at ${i} has nr ${n}; it must be at least 1`);
     if (i + n > RECORD_INDEX_LIMIT)
       throw new DaosError('DER_INVAL', `extent {idx ${i}, nr ${n}} passes record index 2^64`);
-    return { idx: i, nr: n };
-  });
+    out.push({ idx: i, nr: n });
+  }
   if (noOverlap && out.length > 1) {
     const sorted = [...out].sort((a, b) => (a.idx < b.idx ? -1 : a.idx > b.idx ? 1 : 0));
     for (let i = 1; i < sorted.length; i++) {

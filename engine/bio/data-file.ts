@@ -95,8 +95,16 @@ function splitsLoneRead(len: number): boolean {
  * long one when `running` long reads are there already (POOL_READS_TO_JOIN).
  */
 function offloaded<T>(runs: Array<Run<T>>, running = 0): Set<Run<T>> {
-  const long = runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN);
-  return new Set(long.length > 1 || (long.length === 1 && loneRunJoins(long[0]!.len, running)) ? long : []);
+  const long = longRuns(runs);
+  if (long.size === 1) for (const r of long) if (!loneRunJoins(r.len, running)) long.clear();
+  return long;
+}
+
+/** The runs of at least ASYNC_RUN_BYTES_MIN. */
+function longRuns<T>(runs: Array<Run<T>>): Set<Run<T>> {
+  const long = new Set<Run<T>>();
+  for (const r of runs) if (r.len >= ASYNC_RUN_BYTES_MIN) long.add(r);
+  return long;
 }
 
 /** Whether a flush's only run, of `len` bytes, goes to the pool with `running` long reads there. */
@@ -148,6 +156,8 @@ export interface PendingWrite {
   bytes: Uint8Array;
 }
 
+const writeLen = (w: PendingWrite): number => w.bytes.length;
+
 export interface QueuedRead {
   off: number;
   len: number;
@@ -155,14 +165,19 @@ export interface QueuedRead {
   outOff: number;
   /** The deferReads call the read belongs to (told when the read is done). */
   group: ReadGroup | undefined;
+  /** A split read's pool part: how its head, read here meanwhile, failed (told instead of the part's outcome). */
+  headErr: unknown;
 }
 
-/** The reads one deferReads call planned: it resolves once all of them are in place. */
+const readLen = (r: QueuedRead): number => r.len;
+
+/** The reads one deferReads call planned: it resolves to `value` once all of them are in place. */
 class ReadGroup {
   left = 0;
   failed = false;
+  value: unknown;
   // Set by deferReads once its planning returned (unset, as for a plan that threw, settling does nothing).
-  resolve: (() => void) | undefined;
+  resolve: ((value: unknown) => void) | undefined;
   reject: ((err: unknown) => void) | undefined;
 
   done(err: unknown): void {
@@ -170,8 +185,29 @@ class ReadGroup {
     if (err !== undefined) {
       this.failed = true;
       this.reject?.(err);
-    } else if (--this.left === 0) this.resolve?.();
+    } else if (--this.left === 0) this.resolve?.(this.value);
   }
+}
+
+/**
+ * The read path makes no function per call that a microtask, a promise or a thread-pool completion
+ * runs (the same holds in core/daos and engine/obj): V8 gives such a function optimized code of
+ * its own, which dies with it, so that after each full collection the next one is compiled again,
+ * inlined callees and all (bench/README.md, "Closures made per call"). The group deferReads
+ * makes a promise for, handed to the one executor below.
+ */
+let groupToSettle: ReadGroup | undefined;
+
+function takeSettlers(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+  groupToSettle!.resolve = resolve;
+  groupToSettle!.reject = reject;
+  groupToSettle = undefined;
+}
+
+/** The read flush deferReads queues: one function for every flush (see groupToSettle). */
+function flushQueuedReads(): void {
+  flushQueued = false;
+  flushAllReads();
 }
 
 /** Tell every read of a run that it is done (or failed). */
@@ -296,35 +332,49 @@ function flushAllWrites(): Promise<void> | undefined {
   // Long writes start together once this turn's commits have queued theirs, so that the writes
   // of several in flight (eight 1 MiB array writes) go to the thread pool side by side rather
   // than each alone to the main thread.
-  writesDue ??= new Promise<void>((resolve) =>
-    queueMicrotask(() => {
-      writesDue = undefined;
-      const started = startWrites();
-      if (started === undefined) resolve();
-      else void started.then(resolve);
-    }),
-  );
+  if (writesDue === undefined) {
+    writesDue = new Promise<void>(takeWritesDueResolve);
+    queueMicrotask(startDueWrites);
+  }
   return writesDue;
 }
 
-/** The start of the queued writes that flushAllWrites put off to the end of the turn. */
+/** The start of the queued writes that flushAllWrites put off to the end of the turn, and its settler. */
 let writesDue: Promise<void> | undefined;
+let writesDueResolve: (() => void) | undefined;
+
+function takeWritesDueResolve(resolve: () => void): void {
+  writesDueResolve = resolve;
+}
+
+/** flushAllWrites's microtask (one function for every turn: see groupToSettle). */
+function startDueWrites(): void {
+  const resolve = writesDueResolve!;
+  writesDue = undefined;
+  writesDueResolve = undefined;
+  const started = startWrites();
+  if (started === undefined) resolve();
+  else void started.then(resolve);
+}
 
 /** flushAllWrites, now: long runs to the thread pool (see offloaded), the rest held for their commits. */
 function startWrites(): Promise<void> | undefined {
-  const files = [...filesWithWrites];
+  // Loops, not callbacks made per call (see groupToSettle).
+  const work: Array<{ f: DataFile; run: Run<PendingWrite> }> = [];
+  const runs: Array<Run<PendingWrite>> = [];
+  for (const f of filesWithWrites) {
+    for (const run of f.takeWriteRuns()) {
+      work.push({ f, run });
+      runs.push(run);
+    }
+  }
   filesWithWrites.clear();
-  const work = files.flatMap((f) => f.takeWriteRuns().map((run) => ({ f, run })));
-  const runs = work.map((w) => w.run);
-  const async = loneWritesOnPool
-    ? new Set(runs.filter((r) => r.len >= ASYNC_RUN_BYTES_MIN))
-    : offloaded(runs);
+  const async = loneWritesOnPool ? longRuns(runs) : offloaded(runs);
   for (const w of work) {
     if (!async.has(w.run)) continue;
     const done = w.f.writeRunAsync(w.run);
     writesInFlight.add(done);
-    const forget = () => writesInFlight.delete(done);
-    void done.then(forget, forget);
+    void done.then(() => writesInFlight.delete(done));
   }
   for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
   return writesRunning();
@@ -471,7 +521,7 @@ export class DataFile {
 
   private runsOf(writes: PendingWrite[]): Array<Run<PendingWrite>> {
     if (writes.length > 0) this.unsynced = true;
-    return contiguousRuns(writes, (w) => w.bytes.length, false);
+    return contiguousRuns(writes, writeLen, false);
   }
 
   /** @internal Write a run on the thread pool; a failure is kept for checkWritten. */
@@ -560,15 +610,11 @@ export class DataFile {
     filesWithReads.add(this);
     if (!flushQueued) {
       flushQueued = true;
-      readTurns.schedule(() => {
-        flushQueued = false;
-        flushAllReads();
-      }, queueMicrotask);
+      readTurns.schedule(flushQueuedReads, queueMicrotask);
     }
-    return new Promise<T>((resolve, reject) => {
-      group.resolve = () => resolve(value);
-      group.reject = reject;
-    });
+    group.value = value;
+    groupToSettle = group;
+    return new Promise<unknown>(takeSettlers) as Promise<T>;
   }
 
   /** Whether reads are queued or running: space they refer to must not be reused until they are done. */
@@ -610,66 +656,61 @@ export class DataFile {
       r.group?.done(err);
       return;
     }
-    poolReads++;
-    const done = (err: unknown) => {
-      poolReads--;
-      r.group?.done(err);
-      this.readsSettled();
-    };
-    this.readOnPool(r.off, r.len, r.out, r.outOff, done);
+    this.readOnPool(r);
   }
 
   /**
-   * Read `len` bytes at `off` into `out` at `outOff` on the thread pool (the rest of a short read
-   * here, as finishRun does), then `done`; false when the read could not start (`done` was told).
+   * Read `r` on the thread pool, then `poolReadDone`; false when the read could not start (it
+   * was told so). The callback made per read only hands on (see groupToSettle).
    */
-  private readOnPool(
-    off: number,
-    len: number,
-    out: Uint8Array,
-    outOff: number,
-    done: (err: unknown) => void,
-  ): boolean {
+  private readOnPool(r: QueuedRead): boolean {
+    poolReads++;
     try {
-      fs.read(this.fd, out, outOff, len, off, (e, n) => {
-        let err: unknown = e ?? undefined;
-        try {
-          if (err === undefined && n < len) this.readNow(off + n, len - n, out, outOff + n);
-        } catch (e2) {
-          err = e2;
-        }
-        done(err);
-      });
+      fs.read(this.fd, r.out, r.outOff, r.len, r.off, (e, n) => this.poolReadDone(r, e ?? undefined, n));
       return true;
     } catch (err) {
-      done(err);
+      this.poolReadDone(r, err, 0);
       return false;
     }
+  }
+
+  /** A pool read of `r` is over with `n` bytes (or `err`): the rest of a short read here, as finishRun does. */
+  private poolReadDone(r: QueuedRead, err: unknown, n: number): void {
+    if (err === undefined && n < r.len) {
+      try {
+        this.readNow(r.off + n, r.len - n, r.out, r.outOff + n);
+      } catch (e) {
+        err = e;
+      }
+    }
+    poolReads--;
+    r.group?.done(r.headErr ?? err);
+    this.readsSettled();
   }
 
   /** A lone long read in two parts at once (SPLIT_READ_BYTES_MIN): the rest on the pool, the head here. */
   private readSplit(r: QueuedRead): void {
     const head = Math.floor((r.off + r.len / 2) / SPLIT_ALIGN_BYTES) * SPLIT_ALIGN_BYTES - r.off;
-    const tail = r.len - head;
-    let headErr: unknown;
-    poolReads++;
-    const done = (err: unknown) => {
-      poolReads--;
-      r.group?.done(headErr ?? err);
-      this.readsSettled();
+    const rest: QueuedRead = {
+      off: r.off + head,
+      len: r.len - head,
+      out: r.out,
+      outOff: r.outOff + head,
+      group: r.group,
+      headErr: undefined,
     };
     // (The head is read before the pool part's callback can run.)
-    if (!this.readOnPool(r.off + head, tail, r.out, r.outOff + head, done)) return;
+    if (!this.readOnPool(rest)) return;
     try {
       this.readNow(r.off, head, r.out, r.outOff);
     } catch (err) {
-      headErr = err;
+      rest.headErr = err;
     }
   }
 
   /** @internal Take the queued reads as contiguous runs; `readsSettled` must follow. */
   takeReadRuns(): Array<Run<QueuedRead>> {
-    const runs = contiguousRuns(this.readQueue, (r) => r.len, true);
+    const runs = contiguousRuns(this.readQueue, readLen, true);
     this.readQueue = [];
     this.readsInFlight++;
     return runs;
@@ -720,7 +761,7 @@ export class DataFile {
   read(off: number, len: number, out: Uint8Array, outOff: number): void {
     if (this.deferring) {
       this.deferring.left++;
-      this.readQueue.push({ off, len, out, outOff, group: this.deferring });
+      this.readQueue.push({ off, len, out, outOff, group: this.deferring, headErr: undefined });
       return;
     }
     this.readNow(off, len, out, outOff);

@@ -24,9 +24,8 @@ export class EngineStats {
   /**
    * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds,
    * `onError` its error (and `ctx`) when it fails (thrown or rejected); with `ctx`, both can be
-   * made once rather than per call. No async frame of its own (it wraps every engine call): one
-   * `then` on `fn`'s promise. With `turns`, a call begun and done within one loop turn past that
-   * turn's budget gives its outcome back at the next (TurnBudget.settle).
+   * made once rather than per call. With `turns`, a call begun and done within one loop turn past
+   * that turn's budget gives its outcome back at the next (TurnBudget.settle).
    */
   time<T, C = undefined>(
     op: EngineOp,
@@ -38,30 +37,46 @@ export class EngineStats {
   ): Promise<T> {
     const start = performance.now();
     const begun = turns === undefined ? 0 : turns.mark();
-    let pending: Promise<T>;
+    let work: Promise<T> | T;
     try {
-      pending = Promise.resolve(fn());
+      work = fn();
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    return this.timed(op, start, begun, work, onDone, onError, turns, ctx);
+  }
+
+  /**
+   * `time` of work already begun at `start` (performance.now()) in turn `begun`: for the hot
+   * calls, which begin their work inline rather than in a function made per call. An async
+   * method, not a continuation made per call, for the same reason (engine/bio/data-file.ts,
+   * groupToSettle).
+   */
+  async timed<T, C = undefined>(
+    op: EngineOp,
+    start: number,
+    begun: number,
+    work: Promise<T> | T,
+    onDone?: (result: T) => void,
+    onError?: (err: unknown, ctx: C) => void,
+    turns?: TurnBudget,
+    ctx?: C,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await work;
     } catch (err) {
       onError?.(err, ctx as C);
       this.record(op, (performance.now() - start) / 1000, false);
-      return turns === undefined ? Promise.reject(err) : turns.settleError(begun, err);
+      if (turns !== undefined) return turns.settleError(begun, err);
+      throw err;
     }
-    return pending.then(
-      (result) => {
-        try {
-          onDone?.(result);
-        } finally {
-          this.record(op, (performance.now() - start) / 1000, true);
-        }
-        return turns === undefined ? result : turns.settle(begun, result);
-      },
-      (err: unknown) => {
-        onError?.(err, ctx as C);
-        this.record(op, (performance.now() - start) / 1000, false);
-        if (turns !== undefined) return turns.settleError(begun, err);
-        throw err;
-      },
-    );
+    try {
+      onDone?.(result);
+    } finally {
+      this.record(op, (performance.now() - start) / 1000, true);
+    }
+    return turns === undefined ? result : turns.settle(begun, result);
   }
 
   record(op: EngineOp, seconds: number, ok: boolean): void {

@@ -99,12 +99,19 @@ function what(akey: Uint8Array, dkey: Uint8Array): string {
   return `akey ${showKey(akey)} under dkey ${showKey(dkey)}`;
 }
 
+/** Bytes of `extents` of `recordSize`-byte records (a loop: see engine/bio/data-file.ts, groupToSettle). */
+function extentsBytes(extents: Recx[], recordSize: number): number {
+  let n = 0;
+  for (const x of extents) n += Number(x.nr) * recordSize;
+  return n;
+}
+
 function emptyArray(
   recordSize: number,
   extents: Recx[],
   into: Uint8Array | undefined,
 ): { data: Uint8Array; map: Recx[] } {
-  const total = extents.reduce((n, x) => n + Number(x.nr) * recordSize, 0);
+  const total = extentsBytes(extents, recordSize);
   if (!into) return { data: Buffer.alloc(total), map: [] };
   const data = into.subarray(0, total);
   data.fill(0);
@@ -123,7 +130,7 @@ function fetchArray(
   checks: CsumChecks,
   what: () => string,
 ) {
-  const total = extents.reduce((n, x) => n + Number(x.nr) * rs, 0);
+  const total = extentsBytes(extents, rs);
   // Unzeroed: every byte is either copied from a data piece or zeroed as a hole below.
   // (The caller's buffer itself when it is a Buffer of exactly this size: no view of it per read.)
   const data = !into

@@ -77,11 +77,43 @@ const EMPTY = Buffer.alloc(0);
 type CommitMode = 'plain' | 'child' | 'dry-run';
 
 /** A commit queued for the next batch (durability 'process'). */
+/** A commit queued for its target's next batch: `fn(freed, arg)` runs in the transaction (Target.runCommit). */
 interface BatchItem {
-  work: () => unknown;
+  fn: (freed: Extent[], arg: unknown) => unknown;
+  arg: unknown;
+  freed: Extent[];
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   mode: CommitMode;
+}
+
+/**
+ * The commit path makes no function per commit that a microtask, a promise or a batch runs: V8
+ * gives such a function optimized code of its own, which dies with it, so that after each full
+ * collection the next one is compiled again, inlined callees and all (engine/bio/data-file.ts,
+ * groupToSettle). A commit's work is a long-lived function and an argument (BatchItem), its
+ * continuations async methods, and the item inBatch makes a promise for goes to this executor.
+ */
+let itemToQueue: BatchItem | undefined;
+
+function takeItemSettlers(resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+  itemToQueue!.resolve = resolve;
+  itemToQueue!.reject = reject;
+  itemToQueue = undefined;
+}
+
+type BatchOutcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+/** Until inBatch's promise hands over its settlers. */
+function nothingYet(): void {}
+
+/** A staged apply's work in its transaction (Target.applyStaged). */
+interface StagedWork {
+  epoch: bigint;
+  staged: ReturnType<typeof stageOps>['staged'];
+  reserved: Extent[];
+  txCheck: TxCheck | undefined;
+  write: (eff: Effects, freed: Extent[]) => void;
 }
 
 /**
@@ -179,16 +211,17 @@ export class Target implements VosTarget {
   }
 
   /**
-   * Run `fn` in the next group commit; resolves once committed (and flushed, with fsync).
-   * `freed` collects space whose records the transaction deleted: released only after the commit.
-   * `reserved`: data-file space the caller reserved for it, released if it fails.
-   * No async frame (every write of the target passes here): one promise reaction in the common case.
+   * Run `fn(freed, arg)` in the next group commit; resolves once committed (and flushed, with
+   * fsync). `freed` collects space whose records the transaction deleted: released only after the
+   * commit. `reserved`: data-file space the caller reserved for it, released if it fails.
+   * No async frame in the common case (every write of the target passes here).
    */
-  private commit<T>(
-    fn: (freed: Extent[]) => T,
+  private commit<T, A = undefined>(
+    fn: (freed: Extent[], arg: A) => T,
     mode: CommitMode = 'plain',
     dataWritten = false,
     reserved?: Extent[],
+    arg?: A,
   ): Promise<T> {
     if (this.closed) {
       if (reserved !== undefined) for (const r of reserved) this.alloc.release(r.off, r.len);
@@ -197,41 +230,66 @@ export class Target implements VosTarget {
     // Large data-file writes run on the thread pool; the index commit waits for them.
     const writing = dataWritten ? undefined : this.data.flushWritesAsync();
     return writing === undefined
-      ? this.commitNow(fn, mode, reserved)
-      : writing.then(() => this.commitNow(fn, mode, reserved));
+      ? this.commitNow(fn, mode, reserved, arg as A)
+      : this.commitAfter(writing, fn, mode, reserved, arg as A);
+  }
+
+  /** commit, once `writing` (the data-file writes it waits for) is done. */
+  private async commitAfter<T, A>(
+    writing: Promise<void>,
+    fn: (freed: Extent[], arg: A) => T,
+    mode: CommitMode,
+    reserved: Extent[] | undefined,
+    arg: A,
+  ): Promise<T> {
+    await writing;
+    return this.commitNow(fn, mode, reserved, arg);
   }
 
   /** commit, once the data-file writes it waits for are done. */
-  private commitNow<T>(
-    fn: (freed: Extent[]) => T,
+  private commitNow<T, A>(
+    fn: (freed: Extent[], arg: A) => T,
     mode: CommitMode,
     reserved: Extent[] | undefined,
+    arg: A,
   ): Promise<T> {
     const freed: Extent[] = [];
-    const run = () => {
-      this.data.flushWrites();
-      if (this.fsync) this.data.sync();
-      // A dry run is always aborted: persisting there would mark the allocator clean for nothing.
-      if (mode !== 'dry-run') this.alloc.persist(this.store.allocatorStore);
-      return fn(freed);
-    };
-    if (this.fsync) return this.commitDurable(run, freed, mode, reserved);
+    if (this.fsync)
+      return this.commitDurable(() => this.runCommit(fn, freed, arg, mode), freed, mode, reserved);
     let done: Promise<T>;
     try {
       this.checkIndexSpace();
-      done = this.inBatch(run, mode);
+      done = this.inBatch(fn, freed, arg, mode);
     } catch (err) {
       return Promise.reject(this.commitFailed(err, mode, reserved));
     }
-    return done.then(
-      (result) => {
-        this.releaseAfterReads(freed);
-        return result;
-      },
-      (err: unknown) => {
-        throw this.commitFailed(err, mode, reserved);
-      },
-    );
+    return this.committed(done, freed, mode, reserved);
+  }
+
+  /** A commit's work in its transaction: the data-file writes it holds, the allocator's state, then `fn`. */
+  private runCommit<T, A>(fn: (freed: Extent[], arg: A) => T, freed: Extent[], arg: A, mode: CommitMode): T {
+    this.data.flushWrites();
+    if (this.fsync) this.data.sync();
+    // A dry run is always aborted: persisting there would mark the allocator clean for nothing.
+    if (mode !== 'dry-run') this.alloc.persist(this.store.allocatorStore);
+    return fn(freed, arg);
+  }
+
+  /** A batched commit's outcome: freed space released once committed; on failure, commitFailed. */
+  private async committed<T>(
+    done: Promise<T>,
+    freed: Extent[],
+    mode: CommitMode,
+    reserved: Extent[] | undefined,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await done;
+    } catch (err) {
+      throw this.commitFailed(err, mode, reserved);
+    }
+    this.releaseAfterReads(freed);
+    return result;
   }
 
   /** Durable commits: lmdb-js's own group commit, fsyncs overlapped on its write thread. */
@@ -281,18 +339,31 @@ export class Target implements VosTarget {
    * map has no nested transactions (see `runBatch`). One path for every commit of the target keeps
    * them in program order.
    */
-  private inBatch<T>(work: () => T, mode: CommitMode): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (!this.batch) {
-        this.batch = [];
-        scheduleBatch(() => this.runBatch());
-      }
-      this.batch.push({ work, resolve: resolve as (v: unknown) => void, reject, mode });
-    });
+  private inBatch<T, A>(
+    fn: (freed: Extent[], arg: A) => T,
+    freed: Extent[],
+    arg: A,
+    mode: CommitMode,
+  ): Promise<T> {
+    if (!this.batch) {
+      this.batch = [];
+      scheduleBatch(this.runBatch);
+    }
+    const item: BatchItem = {
+      fn: fn as BatchItem['fn'],
+      arg,
+      freed,
+      resolve: nothingYet,
+      reject: nothingYet,
+      mode,
+    };
+    this.batch.push(item);
+    itemToQueue = item;
+    return new Promise<unknown>(takeItemSettlers) as Promise<T>;
   }
 
   /** Commit the batch: runs of plain items share a transaction, a child or dry-run item is one alone. */
-  private runBatch(): void {
+  private readonly runBatch = (): void => {
     const items = this.batch ?? [];
     this.batch = undefined;
     const txns: BatchItem[][] = [];
@@ -303,50 +374,65 @@ export class Target implements VosTarget {
     }
     for (let t = 0; t < txns.length; t++) {
       const group = txns[t]!;
-      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
-      let committed = false;
+      const outcomes: BatchOutcome[] = [];
+      this.txnItems = group;
+      this.txnOutcomes = outcomes;
+      this.txnCommitted = false;
       this.store.txnStarting();
       try {
-        this.store.writeSync(() => {
-          const alone = group.length === 1 && group[0]!.mode !== 'plain' ? group[0]! : undefined;
-          if (alone !== undefined) {
-            // A throw rolls back this transaction only, and a dry run is always rolled back.
-            try {
-              const value = alone.work();
-              outcomes.push({ ok: true, value });
-              if (alone.mode === 'dry-run') return ABORT;
-              committed = true;
-              return undefined;
-            } catch (err) {
-              outcomes.push({ ok: false, err });
-              return ABORT;
-            }
-          }
-          for (const item of group) {
-            try {
-              outcomes.push({ ok: true, value: item.work() });
-            } catch (err) {
-              outcomes.push({ ok: false, err });
-            }
-          }
-          committed = true;
-          return undefined;
-        });
-        if (committed) this.store.txnCommitted();
+        this.store.writeSync(this.runTxn);
+        if (this.txnCommitted) this.store.txnCommitted();
       } catch (err) {
         // This transaction is not on file (the allocator's state included), and the items after
         // it have not run: fail them all rather than commit them out of order.
         this.alloc.markAllDirty();
         for (const rest of txns.slice(t)) for (const item of rest) item.reject(err);
         return;
+      } finally {
+        this.txnItems = [];
+        this.txnOutcomes = [];
       }
-      group.forEach((item, i) => {
+      for (let i = 0; i < group.length; i++) {
         const o = outcomes[i]!;
-        if (o.ok) item.resolve(o.value);
-        else item.reject(o.err);
-      });
+        if (o.ok) group[i]!.resolve(o.value);
+        else group[i]!.reject(o.err);
+      }
     }
-  }
+  };
+
+  /** The items of the transaction runBatch is running, their outcomes, and whether it committed (runTxn's). */
+  private txnItems: BatchItem[] = [];
+  private txnOutcomes: BatchOutcome[] = [];
+  private txnCommitted = false;
+
+  /** The body of runBatch's transaction (one function for every transaction: see itemToQueue). */
+  private readonly runTxn = (): typeof ABORT | undefined => {
+    const group = this.txnItems;
+    const outcomes = this.txnOutcomes;
+    const alone = group.length === 1 && group[0]!.mode !== 'plain' ? group[0]! : undefined;
+    if (alone !== undefined) {
+      // A throw rolls back this transaction only, and a dry run is always rolled back.
+      try {
+        const value = this.runCommit(alone.fn, alone.freed, alone.arg, alone.mode);
+        outcomes.push({ ok: true, value });
+        if (alone.mode === 'dry-run') return ABORT;
+        this.txnCommitted = true;
+        return undefined;
+      } catch (err) {
+        outcomes.push({ ok: false, err });
+        return ABORT;
+      }
+    }
+    for (const item of group) {
+      try {
+        outcomes.push({ ok: true, value: this.runCommit(item.fn, item.freed, item.arg, item.mode) });
+      } catch (err) {
+        outcomes.push({ ok: false, err });
+      }
+    }
+    this.txnCommitted = true;
+    return undefined;
+  };
 
   /**
    * Fail with DER_NOSPACE, before anything is written, while the file system holding the index
@@ -381,16 +467,15 @@ export class Target implements VosTarget {
     fn: (eff: Effects, freed: Extent[]) => void,
   ): Promise<void> {
     const { staged, reserved } = stageOps(ops, this.alloc, this.data, this.inlineBytesMax);
-    return this.commit(
-      (freed) => {
-        this.data.checkWritten(reserved);
-        fn(buildEffects(this.vis, this.store, epoch, staged, txCheck), freed);
-      },
-      'plain',
-      false,
-      reserved,
-    );
+    const work: StagedWork = { epoch, staged, reserved, txCheck, write: fn };
+    return this.commit(this.applyStaged, 'plain', false, reserved, work);
   }
+
+  /** commitStaged's work in its transaction. */
+  private readonly applyStaged = (freed: Extent[], w: StagedWork): void => {
+    this.data.checkWritten(w.reserved);
+    w.write(buildEffects(this.vis, this.store, w.epoch, w.staged, w.txCheck), freed);
+  };
 
   apply(epoch: bigint, ops: VosOp[], txCheck?: TxCheck): Promise<void> {
     try {
