@@ -22,6 +22,16 @@ export function parseBytes(input: string | number | bigint, what = 'size'): numb
   return Math.round(value);
 }
 
+/**
+ * The first value of a field that counts bytes and may pass 2^31: zero, as a number V8 keeps as a
+ * double from the start (-0 is not a small integer). A field that first holds small integers and
+ * later a larger number changes the layout of every object of its class once, and V8 then throws
+ * away the optimized code of everything that used that layout: when the engine's bytesWritten
+ * passed 2 GiB, the whole write path went back to the interpreter for its next ~1,000 writes
+ * (bench/README.md, "Closures made per call"). Where such a value leaves its object, `+ 0` makes it 0.
+ */
+export const BYTES_ZERO = -0;
+
 /** Format bytes with a binary suffix for humans: 1536 -> "1.50 KiB". */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

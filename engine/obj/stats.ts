@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { TurnBudget } from '../../core/common/turns.js';
+import { BYTES_ZERO } from '../../core/common/units.js';
 import {
   ENGINE_OPS,
   type EngineOp,
@@ -18,8 +19,8 @@ export class EngineStats {
     EngineOp,
     EngineOpCounters
   >;
-  bytesWritten = 0;
-  bytesRead = 0;
+  bytesWritten = BYTES_ZERO;
+  bytesRead = BYTES_ZERO;
 
   /**
    * Run `fn` as one call of kind `op`: counted, timed, `onDone` told its result when it succeeds,
@@ -91,6 +92,6 @@ export class EngineStats {
   snapshot(): { ops: Record<EngineOp, EngineOpCounters>; bytesWritten: number; bytesRead: number } {
     const ops = {} as Record<EngineOp, EngineOpCounters>;
     for (const op of ENGINE_OPS) ops[op] = { ...this.ops[op], buckets: [...this.ops[op].buckets] };
-    return { ops, bytesWritten: this.bytesWritten, bytesRead: this.bytesRead };
+    return { ops, bytesWritten: this.bytesWritten + 0, bytesRead: this.bytesRead + 0 };
   }
 }

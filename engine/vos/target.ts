@@ -22,6 +22,7 @@ import {
 } from '../../core/common/limits.js';
 import type { Oid } from '../../core/common/oid.js';
 import { TurnBudget } from '../../core/common/turns.js';
+import { BYTES_ZERO } from '../../core/common/units.js';
 import type { ShardRole } from '../../core/ec/stripe.js';
 import type { Extent, ExtentAllocator } from '../bio/allocator.js';
 import { DataFile, dataBytesQueued } from '../bio/data-file.js';
@@ -144,9 +145,9 @@ export class Target implements VosTarget {
   private readonly locks = new LockTable();
   private readonly pending = new Map<string, DtxRecord>();
   /** Free bytes on the index's file system when last asked (`checkIndexSpace`), and when. */
-  private spaceFree = 0;
+  private spaceFree = BYTES_ZERO;
   private spaceCheckedAt = -Infinity;
-  private spaceCheckedBytes = 0;
+  private spaceCheckedBytes = BYTES_ZERO;
 
   private constructor(
     readonly dir: string,
