@@ -37,12 +37,12 @@ const ARRAY_WRITE_BYTES = MiB;
  * Writes each side makes, untimed, before the timed segments of a depth (past the timed range),
  * each then read once: V8 optimizes the store's write path only after ~1,300–2,500 writes
  * (`--trace-opt`: Target.runBatch at ~1,800, buildEffects and DaosArray's writePiece at ~2,500),
- * and again after each time it deoptimizes it — as it did, at the end of (c), when a data-file
- * offset first passed 2^31 ("overflow"): with 1,024 here, stageOps and startWrites were compiled
- * again only inside the timed writes at 1 in flight (bench/README.md, "Closures made per call").
- * A timed read is the first of its chunk since the write ("The first read of a chunk").
+ * which (c)'s 2,048 and these reach before the first timed write, and again after each time it
+ * deoptimizes it (so the counters that pass 2^31 start as doubles, and (a)'s arrays are made
+ * before (c): bench/README.md, "Closures made per call"). A timed read is the first of its chunk
+ * since the write ("The first read of a chunk").
  */
-const ARRAY_WARMUP_WRITES = 2048;
+const ARRAY_WARMUP_WRITES = 1024;
 /** Of those, the ones the warm-up reads below read over and over (the re-read path). */
 const ARRAY_WARMUP_OPS = 256;
 

@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import { assert, DaosError } from '../../core/common/errors.js';
 import { TurnBudget } from '../../core/common/turns.js';
+import { BYTES_ZERO } from '../../core/common/units.js';
 
 /**
  * Values read out are carved from slabs of this size, as Node's Buffer pool does for small
@@ -233,7 +234,7 @@ const filesWithReads = new Set<DataFile>();
 let flushQueued = false;
 const filesWithWrites = new Set<DataFile>();
 /** Bytes queued for writing to the data files of this process, ever (see `dataBytesQueued`). */
-let bytesQueued = 0;
+let bytesQueued = BYTES_ZERO;
 
 /** Bytes queued for writing to the data files of this process so far. */
 export function dataBytesQueued(): number {
