@@ -376,7 +376,8 @@ function startWrites(): Promise<void> | undefined {
     if (!async.has(w.run)) continue;
     const done = w.f.writeRunAsync(w.run);
     writesInFlight.add(done);
-    void done.then(() => writesInFlight.delete(done));
+    const forget = () => writesInFlight.delete(done);
+    void done.then(forget, forget);
   }
   for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
   return writesRunning();

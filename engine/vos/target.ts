@@ -77,7 +77,6 @@ const EMPTY = Buffer.alloc(0);
  */
 type CommitMode = 'plain' | 'child' | 'dry-run';
 
-/** A commit queued for the next batch (durability 'process'). */
 /** A commit queued for its target's next batch: `fn(freed, arg)` runs in the transaction (Target.runCommit). */
 interface BatchItem {
   fn: (freed: Extent[], arg: unknown) => unknown;
@@ -300,13 +299,9 @@ export class Target implements VosTarget {
     mode: CommitMode,
     reserved: Extent[] | undefined,
   ): Promise<T> {
-    let result: T;
-    try {
-      result = await this.store.write(run, mode !== 'plain');
-    } catch (err) {
-      throw this.commitFailed(err, mode, reserved);
-    }
-    this.releaseAfterReads(freed);
+    // (An async arrow: a throw of store.write is a rejection `committed` sees.)
+    const written = (async () => this.store.write(run, mode !== 'plain'))();
+    const result = await this.committed(written, freed, mode, reserved);
     await this.store.env.flushed;
     return result;
   }
