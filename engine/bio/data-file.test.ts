@@ -5,7 +5,6 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countLoopTurns } from '../../test/loop-turns.js';
 import { DataFile, writeLoneRunsOnPool } from './data-file.js';
-import { PREALLOC_FROM_BYTES, PREALLOC_STEP_BYTES } from './prealloc.js';
 
 /** Folders this file's tests made, removed after each test. */
 const made: string[] = [];
@@ -143,45 +142,6 @@ describe('DataFile', () => {
       spy.mockRestore();
       f.close();
     }
-  });
-
-  it('allocates blocks ahead of its writes once they pass PREALLOC_FROM_BYTES, its size unchanged', async () => {
-    const file = tempFile();
-    const f = DataFile.open(file);
-    const bytes = randomBytes(8192);
-    // Sparse: one write ending just past the threshold; nothing is asked for below it.
-    f.queueWrite(4096, bytes.subarray(0, 4096));
-    f.flushWrites();
-    expect(f.preallocation).toEqual({ to: 0, off: false });
-    f.queueWrite(PREALLOC_FROM_BYTES - 4096, bytes.subarray(4096));
-    f.flushWrites();
-    await vi.waitFor(() => expect(f.preallocation.to).toBeGreaterThan(0), { timeout: 10_000 });
-    expect(f.preallocation).toEqual({ to: PREALLOC_FROM_BYTES + PREALLOC_STEP_BYTES, off: false });
-    const st = fs.statSync(file);
-    expect(st.size).toBe(PREALLOC_FROM_BYTES);
-    expect(st.blocks * 512).toBeGreaterThanOrEqual(PREALLOC_STEP_BYTES);
-    // Writes into the allocated space read back as written; the file grows as they land.
-    const later = randomBytes(65536);
-    f.queueWrite(PREALLOC_FROM_BYTES + 1024 * 1024, later);
-    f.flushWrites();
-    expect(fs.statSync(file).size).toBe(PREALLOC_FROM_BYTES + 1024 * 1024 + later.length);
-    expect(f.readValue(PREALLOC_FROM_BYTES + 1024 * 1024, later.length).equals(later)).toBe(true);
-    expect(f.readValue(PREALLOC_FROM_BYTES - 4096, 4096).equals(bytes.subarray(4096))).toBe(true);
-    f.close();
-  });
-
-  it('goes on without allocating ahead where that cannot be done', async () => {
-    // fallocate cannot be asked for a path with a line break in it: given up at once, and
-    // writes past the threshold work as before.
-    const file = path.join(path.dirname(tempFile()), 'data\nfile.bin');
-    const f = DataFile.open(file);
-    const bytes = randomBytes(4096);
-    f.queueWrite(PREALLOC_FROM_BYTES, bytes);
-    f.flushWrites();
-    expect(f.preallocation).toEqual({ to: 0, off: true });
-    expect(fs.statSync(file).blocks * 512).toBeLessThan(1024 * 1024);
-    expect(f.readValue(PREALLOC_FROM_BYTES, 4096).equals(bytes)).toBe(true);
-    f.close();
   });
 
   it('writes queued runs at their offsets and reads them back', () => {

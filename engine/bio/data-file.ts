@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import { assert, DaosError } from '../../core/common/errors.js';
 import { TurnBudget } from '../../core/common/turns.js';
 import { BYTES_ZERO } from '../../core/common/units.js';
-import { PREALLOC_AHEAD_BYTES, PREALLOC_FROM_BYTES, PREALLOC_STEP_BYTES, preallocate } from './prealloc.js';
 
 /**
  * Values read out are carved from slabs of this size, as Node's Buffer pool does for small
@@ -421,10 +420,6 @@ export class DataFile {
   /** Reads taken for a flush and not yet done. */
   private readsInFlight = 0;
   private afterReadsQueue: Array<() => void> = [];
-  /** Blocks are allocated up to here (prealloc.ts); whether a request is out; whether to stop asking. */
-  private preallocTo = 0;
-  private preallocating = false;
-  private preallocOff = false;
 
   private constructor(
     readonly path: string,
@@ -453,25 +448,6 @@ export class DataFile {
     this.pendingBytes += bytes.length;
     bytesPending += bytes.length;
     filesWithWrites.add(this);
-    const end = off + bytes.length;
-    if (end >= PREALLOC_FROM_BYTES && end + PREALLOC_AHEAD_BYTES > this.preallocTo) this.preallocateFrom(end);
-  }
-
-  /** Ask for the next PREALLOC_STEP_BYTES of blocks past `end` (prealloc.ts); one request at a time. */
-  private preallocateFrom(end: number): void {
-    if (this.preallocating || this.preallocOff) return;
-    const from = Math.max(end, this.preallocTo);
-    this.preallocating = true;
-    preallocate(this.path, from, PREALLOC_STEP_BYTES, (ok) => {
-      this.preallocating = false;
-      if (ok) this.preallocTo = from + PREALLOC_STEP_BYTES;
-      else this.preallocOff = true;
-    });
-  }
-
-  /** @internal Where blocks are allocated up to, and whether preallocation was given up (tests). */
-  get preallocation(): { to: number; off: boolean } {
-    return { to: this.preallocTo, off: this.preallocOff };
   }
 
   get hasPendingWrites(): boolean {
