@@ -26,9 +26,10 @@ export function parseBytes(input: string | number | bigint, what = 'size'): numb
  * The first value of a field that counts bytes and may pass 2^31: zero, as a number V8 keeps as a
  * double from the start (-0 is not a small integer). A field that first holds small integers and
  * later a larger number changes the layout of every object of its class once, and V8 then throws
- * away the optimized code of everything that used that layout: when the engine's bytesWritten
- * passed 2 GiB, the whole write path went back to the interpreter for its next ~1,000 writes
- * (bench/README.md, "Closures made per call"). Where such a value leaves its object, `+ 0` makes it 0.
+ * away the optimized code of everything that used that layout: in bench:vos, `writePiece` and
+ * `Engine.updateOnce` (and what they had inlined) went back to the interpreter at the first timed
+ * write and were compiled again ~700 writes later (bench/README.md, "Closures made per call").
+ * Where such a value leaves its object, `+ 0` makes it 0.
  */
 export const BYTES_ZERO = -0;
 
