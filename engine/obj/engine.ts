@@ -583,10 +583,10 @@ export class Engine implements ObjApi, EnginePeer {
   // The ObjApi methods are counted and timed (stats) here, around the work; internal calls
   // between them (an update committed as a transaction) go to the uncounted bodies.
 
-  // update and fetch, the hot paths: no async frame; their bytes are counted in the reactions
-  // they have anyway (the write's own, `time`'s for a fetch).
-  // Both begin their work inline, not in a function made per call for `call` to run (see
-  // engine/bio/data-file.ts, groupToSettle).
+  // update and fetch, the hot paths: each begins its work inline, not in a function made per
+  // call for `call` to run, and continues in async methods (`updateOnce`, `EngineStats.timed`),
+  // not in closures made per call (see engine/bio/data-file.ts, groupToSettle); their bytes are
+  // counted there (`updateOnce`, `timed`'s onDone for a fetch).
   update(to: ObjTarget, dkey: Uint8Array, iods: UpdateIod[], cond?: UpdateCond): Promise<bigint> {
     const start = performance.now();
     const begun = callTurns.mark();

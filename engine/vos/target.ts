@@ -214,7 +214,8 @@ export class Target implements VosTarget {
    * Run `fn(freed, arg)` in the next group commit; resolves once committed (and flushed, with
    * fsync). `freed` collects space whose records the transaction deleted: released only after the
    * commit. `reserved`: data-file space the caller reserved for it, released if it fails.
-   * No async frame in the common case (every write of the target passes here).
+   * Every write of the target passes here: its continuations are async methods (`commitAfter`,
+   * `committed`), not closures made per commit.
    */
   private commit<T, A = undefined>(
     fn: (freed: Extent[], arg: A) => T,
