@@ -16,6 +16,7 @@ import { RemoteEngine } from '../core/daos/remote-engine.js';
 import { objectLayout } from '../core/placement/layout.js';
 import { LazyConnection } from '../core/wire/lazy.js';
 import type { ArrayFetchResult } from '../core/wire/obj-types.js';
+import { DATA_STRIPE_BYTES } from '../engine/bio/data-file.js';
 import { type Container, type DaosObject, DaosSystem } from '../index.js';
 
 const dirs: string[] = [];
@@ -82,14 +83,38 @@ async function readAll(obj: DaosObject, tag: string): Promise<void> {
   }
 }
 
+/**
+ * A target's data as its logical bytes, put together from its two member files as the striped
+ * layout defines it (engine/bio/README.md), and where logical byte `o` lies: [member, offset].
+ */
+function targetData(targetDir: string): {
+  bytes: Buffer;
+  place: (o: number) => [number, number];
+  files: string[];
+} {
+  const files = [join(targetDir, 'data.bin'), join(targetDir, 'data.bin.1')];
+  const members = files.map((f) => readFileSync(f));
+  const S = DATA_STRIPE_BYTES;
+  const place = (o: number): [number, number] => {
+    const stripe = Math.floor(o / S);
+    return [stripe % 2, Math.floor(stripe / 2) * S + (o % S)];
+  };
+  const pieces: Buffer[] = [];
+  for (let stripe = 0; ; stripe++) {
+    const [m, pos] = place(stripe * S);
+    if (pos >= members[m]!.length) break;
+    pieces.push(members[m]!.subarray(pos, pos + S));
+  }
+  return { bytes: Buffer.concat(pieces), place, files };
+}
+
 /** Flip a byte of every record (of `tag`) in rank `rank`'s data files; returns how many. */
 function corruptRank(dir: string, rank: number, tag: string): number {
   let flipped = 0;
   const engineDir = join(dir, `engine-${rank}`);
   for (const t of readdirSync(engineDir).filter((n) => n.startsWith('target-'))) {
-    const file = join(engineDir, t, 'data.bin');
-    const bytes = readFileSync(file);
-    const fd = openSync(file, 'r+');
+    const { bytes, place, files } = targetData(join(engineDir, t));
+    const fds = files.map((f) => openSync(f, 'r+'));
     for (let i = 0; i < DKEYS; i++) {
       for (const [kind, delta] of [
         ['X', CSUM_CHUNK_BYTES + 500],
@@ -97,13 +122,14 @@ function corruptRank(dir: string, rank: number, tag: string): number {
       ] as const) {
         let at = bytes.indexOf(Buffer.from(`<${tag}${kind}-${i}>`));
         while (at >= 0) {
-          writeSync(fd, Buffer.from([bytes[at + delta]! ^ 0xff]), 0, 1, at + delta);
+          const [m, pos] = place(at + delta);
+          writeSync(fds[m]!, Buffer.from([bytes[at + delta]! ^ 0xff]), 0, 1, pos);
           flipped++;
           at = bytes.indexOf(Buffer.from(`<${tag}${kind}-${i}>`), at + 1);
         }
       }
     }
-    closeSync(fd);
+    for (const fd of fds) closeSync(fd);
   }
   return flipped;
 }

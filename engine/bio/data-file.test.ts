@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countLoopTurns } from '../../test/loop-turns.js';
-import { DataFile, writeLoneRunsOnPool } from './data-file.js';
+import { DATA_STRIPE_BYTES, DataFile, STRIPED, writeLoneRunsOnPool } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
 const made: string[] = [];
@@ -18,6 +18,105 @@ afterEach(() => {
 });
 
 describe('DataFile', () => {
+  describe('striped over two files', () => {
+    const S = DATA_STRIPE_BYTES;
+    /** Where logical byte `o` lies by the layout's definition: [member file, offset there]. */
+    const where = (o: number): [number, number] => {
+      const stripe = Math.floor(o / S);
+      return [stripe % 2, Math.floor(stripe / 2) * S + (o % S)];
+    };
+    // Values of every kind of placement: inside a stripe, across one boundary, across several,
+    // unaligned, and one long enough for the pool, written each way a commit writes them.
+    const values: Array<[number, Buffer]> = [
+      [0, randomBytes(1000)],
+      [S - 300, randomBytes(700)],
+      [2 * S + 12_345, randomBytes(3 * S + 777)],
+      [8 * S, randomBytes(2 * S)],
+      [12 * S + 4096, randomBytes(S)],
+    ];
+
+    it('puts each byte where the layout says and reads every value back, here and on the pool', async () => {
+      const file = tempFile();
+      for (const mode of ['transaction', 'flush', 'serving'] as const) {
+        fs.rmSync(file, { force: true });
+        fs.rmSync(`${file}.1`, { force: true });
+        const f = DataFile.open(file, STRIPED);
+        writeLoneRunsOnPool(mode === 'serving');
+        try {
+          for (const [off, v] of values) {
+            f.queueWrite(off, v);
+            // A long lone run is split over both files (or, serving, all on the pool) by the flush.
+            if (mode !== 'transaction') await f.flushWritesAsync();
+            f.flushWrites();
+          }
+          const members = [fs.readFileSync(file), fs.readFileSync(`${file}.1`)];
+          for (const [off, v] of values)
+            for (const i of [0, 1, v.length >> 1, v.length - 1]) {
+              const [m, pos] = where(off + i);
+              expect(members[m]![pos], `${mode}: byte ${off + i}`).toBe(v[i]);
+            }
+          // Each value alone (a lone long one split, part here, part on the pool), then all at
+          // once (runs, several long ones on the pool), then into a caller's buffer at an offset.
+          for (const [off, v] of values)
+            expect((await f.deferReads(() => f.readValue(off, v.length))).equals(v)).toBe(true);
+          const all = await f.deferReads(() => values.map(([off, v]) => f.readValue(off, v.length)));
+          for (let k = 0; k < all.length; k++) expect(all[k]!.equals(values[k]![1])).toBe(true);
+          const [off, v] = values[2]!;
+          const out = Buffer.alloc(v.length + 10);
+          await f.deferReads(() => f.read(off, v.length, out, 10));
+          expect(out.subarray(10).equals(v)).toBe(true);
+          expect(f.sizeBytes).toBe(12 * S + 4096 + S);
+        } finally {
+          writeLoneRunsOnPool(false);
+          f.close();
+        }
+      }
+    });
+
+    it('measures and truncates the logical data over both files, and finds it again on reopen', () => {
+      const file = tempFile();
+      const f = DataFile.open(file, STRIPED);
+      const v = randomBytes(3 * S);
+      f.queueWrite(0, v);
+      f.flushWrites();
+      expect(f.sizeBytes).toBe(3 * S);
+      expect([fs.statSync(file).size, fs.statSync(`${file}.1`).size]).toEqual([2 * S, S]);
+      f.truncate(S + 100);
+      expect(f.sizeBytes).toBe(S + 100);
+      expect([fs.statSync(file).size, fs.statSync(`${file}.1`).size]).toEqual([S, 100]);
+      f.truncate(S - 1);
+      expect([fs.statSync(file).size, fs.statSync(`${file}.1`).size]).toEqual([S - 1, 0]);
+      f.close();
+      const again = DataFile.open(file, STRIPED);
+      expect(again.sizeBytes).toBe(S - 1);
+      expect(again.readValue(0, S - 1).equals(v.subarray(0, S - 1))).toBe(true);
+      again.close();
+    });
+
+    it.runIf(fs.existsSync('/dev/full'))(
+      'keeps a failed part for the commits whose bytes it carried',
+      async () => {
+        const file = tempFile();
+        // The second member file is /dev/full: the part on the pool fails, the part here does not.
+        fs.symlinkSync('/dev/full', `${file}.1`);
+        const f = DataFile.open(file, STRIPED);
+        try {
+          f.queueWrite(0, Buffer.alloc(2 * S, 1));
+          await f.flushWritesAsync();
+          expect(() => f.checkWritten([{ off: 0 }])).toThrow(
+            expect.objectContaining({
+              code: 'DER_NOSPACE',
+              message: expect.stringMatching(/writing 1048576 bytes at 0/),
+            }),
+          );
+          expect(() => f.checkWritten([{ off: 0 }])).not.toThrow();
+        } finally {
+          f.close();
+        }
+      },
+    );
+  });
+
   // Every write to /dev/full fails with ENOSPC: a full disk without mounting one.
   it.runIf(fs.existsSync('/dev/full'))(
     'keeps a failed write for the commits whose bytes it carried, not whichever commit flushed',

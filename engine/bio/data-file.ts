@@ -3,7 +3,8 @@
  * ExtentAllocator hands out.
  *
  * Writes are queued at submission. Long runs go to the thread pool before the index transaction
- * that will reference them is queued (`flushWritesAsync`); the rest wait for that transaction,
+ * that will reference them is queued (`flushWritesAsync`), a lone one split over the member
+ * files of a striped layout (DATA_FILE_STRIPES) instead; the rest wait for that transaction,
  * which writes every one its target holds (`flushWrites`), in one positional writev per contiguous
  * run, so the values of a batch of commits become a few large writes, not one write each.
  * Reads are queued, merged the same way and done together in a microtask queued by the first.
@@ -36,6 +37,114 @@ const ASYNC_RUN_BYTES_MIN = 256 * 1024;
 const RUN_BYTES_MAX = 1024 * 1024;
 
 /**
+ * A new target's data is striped over this many member files: logical offset `o` lies in file
+ * `floor(o / DATA_STRIPE_BYTES) % DATA_FILE_STRIPES`. The kernel holds a file's lock for the whole
+ * of a buffered write, so the copy of one long value into one file runs on one core however it is
+ * split; over two files its halves are copied side by side, one here, one on the thread pool.
+ * A lone 1 MiB write into the page cache took 255 µs so against 405 as one write (this VM,
+ * 2026-11-28, `.scratch/split2.mjs`; bench/README.md, "Data striped over two files").
+ */
+export const DATA_FILE_STRIPES = 2;
+/** A stripe: long values (1 MiB, aligned as the allocator hands them out) split evenly over the files. */
+export const DATA_STRIPE_BYTES = 512 * 1024;
+
+/** How a data file's logical bytes lie in its member files (kept by the target: see IndexStore.dataLayout). */
+export interface DataLayout {
+  files: number;
+  stripeBytes: number;
+}
+
+/** One file, no striping: a target made before striping, and a DataFile opened on its own. */
+export const SINGLE_FILE: DataLayout = { files: 1, stripeBytes: 0 };
+
+/** The layout of a new target. */
+export const STRIPED: DataLayout = { files: DATA_FILE_STRIPES, stripeBytes: DATA_STRIPE_BYTES };
+
+/**
+ * The bytes of a logical range that lie in one member file: contiguous there, at `pos`, held by
+ * `bufs` (pieces of the caller's buffers, in order).
+ */
+interface Part {
+  fd: number;
+  pos: number;
+  len: number;
+  bufs: Uint8Array[];
+}
+
+/** `bufs` without their first `n` bytes. */
+function skipBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n === 0 ? b : b.subarray(n));
+    n = 0;
+  }
+  return out;
+}
+
+/** Write (or read) all of `p` from its `done`th byte on, here; a read past the end of its file throws. */
+function partSync(write: boolean, p: Part, done: number): void {
+  let bufs = done === 0 ? p.bufs : skipBytes(p.bufs, done);
+  while (done < p.len) {
+    const pos = p.pos + done;
+    const n = write
+      ? bufs.length === 1
+        ? fs.writeSync(p.fd, bufs[0]!, 0, bufs[0]!.length, pos)
+        : fs.writevSync(p.fd, bufs, pos)
+      : bufs.length === 1
+        ? fs.readSync(p.fd, bufs[0]!, 0, bufs[0]!.length, pos)
+        : fs.readvSync(p.fd, bufs, pos);
+    assert(n > 0, () =>
+      write
+        ? `data-file write at ${pos} made no progress`
+        : `data file ends before ${p.pos + p.len} (read at ${pos})`,
+    );
+    done += n;
+    if (done < p.len) bufs = skipBytes(bufs, n);
+  }
+}
+
+/** Parts on the thread pool: `done(err)` once every one is over (the first failure, if any). */
+class PartsOnPool {
+  private left: number;
+  private err: unknown;
+
+  constructor(
+    private readonly write: boolean,
+    parts: Part[],
+    private readonly done: (err: unknown) => void,
+  ) {
+    this.left = parts.length;
+    for (const p of parts) {
+      // The callback made per part only hands on (see groupToSettle).
+      const cb = (err: NodeJS.ErrnoException | null, n: number) => this.partDone(p, err ?? undefined, n);
+      try {
+        if (write) fs.writev(p.fd, p.bufs, p.pos, cb);
+        else fs.readv(p.fd, p.bufs, p.pos, cb);
+      } catch (err) {
+        this.partDone(p, err, 0);
+      }
+    }
+  }
+
+  /** A part is over after `n` bytes: the rest of a short transfer here, as partSync does. */
+  partDone(p: Part, err: unknown, n: number): void {
+    if (err === undefined && n < p.len) {
+      try {
+        partSync(this.write, p, n);
+      } catch (e) {
+        err = e;
+      }
+    }
+    this.err ??= err;
+    if (--this.left === 0) this.done(this.err);
+  }
+}
+
+/**
  * Read flushes that may run back to back, each in a microtask, before one waits for the next
  * event-loop turn: a reader whose reads are copied at once would otherwise go from read to read
  * in microtasks alone, holding up timers, sockets and the thread pool's completions for as long
@@ -60,7 +169,8 @@ const POOL_READS_TO_JOIN = 2;
  * else in flight (a reader with one read at a time) the main thread would otherwise only wait
  * for the pool's copy, or the pool for the main thread's; split, a 1 MiB read from the page cache
  * took 90–112 µs against 124–162 copied here and 162–199 on the pool alone (this VM,
- * 2026-11-27). Writes are not split so: the kernel holds a file's lock for a whole buffered write.
+ * 2026-11-27). Writes are not split so within one file: the kernel holds a file's lock for a whole
+ * buffered write (a striped layout splits them over its member files: splitRunAsync).
  */
 const SPLIT_READ_BYTES_MIN = 512 * 1024;
 /** Where a split read's pool part begins: a page boundary of the file. */
@@ -371,15 +481,22 @@ function startWrites(): Promise<void> | undefined {
   }
   filesWithWrites.clear();
   const async = loneWritesOnPool ? longRuns(runs) : offloaded(runs);
+  for (const w of work) if (async.has(w.run)) writeStarted(w.f.writeRunAsync(w.run));
+  // A long run left here is copied now, split over its member files when striped (the pool's
+  // parts started first); otherwise its commit's transaction writes it.
   for (const w of work) {
-    if (!async.has(w.run)) continue;
-    const done = w.f.writeRunAsync(w.run);
-    writesInFlight.add(done);
-    const forget = () => writesInFlight.delete(done);
-    void done.then(forget, forget);
+    if (async.has(w.run)) continue;
+    if (w.f.splitsLongWrites && w.run.len >= ASYNC_RUN_BYTES_MIN) writeStarted(w.f.splitRunAsync(w.run));
+    else w.f.hold(w.run);
   }
-  for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
   return writesRunning();
+}
+
+/** Track a started write until it is over (writesRunning waits for it). */
+function writeStarted(done: Promise<void>): void {
+  writesInFlight.add(done);
+  const forget = () => writesInFlight.delete(done);
+  void done.then(forget, forget);
 }
 
 /** Done when every write started so far is (undefined when none is running). */
@@ -401,7 +518,10 @@ function bytesOf(run: Run<PendingWrite>): Uint8Array[] {
 }
 
 export class DataFile {
+  /** The first member file (the only one of a single-file layout, whose I/O paths use it alone). */
   private fd: number;
+  /** Every member file, in stripe order. */
+  private fds: number[];
   private pending: PendingWrite[] = [];
   private pendingBytes = 0;
   /** Writes left by `flushWritesAsync` for the next `flushWrites` (their commit's transaction). */
@@ -423,18 +543,44 @@ export class DataFile {
 
   private constructor(
     readonly path: string,
-    fd: number,
+    fds: number[],
+    readonly layout: DataLayout,
   ) {
-    this.fd = fd;
+    this.fd = fds[0]!;
+    this.fds = fds;
   }
 
-  static open(path: string): DataFile {
-    const fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
-    return new DataFile(path, fd);
+  /** Open (or create) the data file at `path`; a striped layout's further member files are `path.1`, `path.2`, … */
+  static open(path: string, layout: DataLayout = SINGLE_FILE): DataFile {
+    const fds: number[] = [];
+    try {
+      for (let f = 0; f < layout.files; f++) {
+        const p = DataFile.memberPath(path, f);
+        fds.push(fs.openSync(p, fs.existsSync(p) ? 'r+' : 'w+'));
+      }
+    } catch (err) {
+      for (const fd of fds) fs.closeSync(fd);
+      throw err;
+    }
+    return new DataFile(path, fds, layout);
   }
 
+  static memberPath(path: string, f: number): string {
+    return f === 0 ? path : `${path}.${f}`;
+  }
+
+  /** Where the logical data ends: past the last byte of any member file. */
   get sizeBytes(): number {
-    return fs.fstatSync(this.fd).size;
+    if (this.fds.length === 1) return fs.fstatSync(this.fd).size;
+    const { files, stripeBytes } = this.layout;
+    let end = 0;
+    for (let f = 0; f < files; f++) {
+      const size = fs.fstatSync(this.fds[f]!).size;
+      if (size === 0) continue;
+      const stripe = Math.floor((size - 1) / stripeBytes);
+      end = Math.max(end, (stripe * files + f) * stripeBytes + size - stripe * stripeBytes);
+    }
+    return end;
   }
 
   /** Queue `bytes` for offset `off` (reserved by the caller); written by the next flushWrites. */
@@ -529,6 +675,7 @@ export class DataFile {
   /** @internal Write a run on the thread pool; a failure is kept for checkWritten. */
   writeRunAsync(run: Run<PendingWrite>): Promise<void> {
     const bufs = bytesOf(run);
+    if (this.fds.length > 1) return this.writePartsAsync(run, this.partsOf(run.off, run.len, bufs));
     return new Promise<void>((resolve) =>
       fs.writev(this.fd, bufs, run.off, (err, n) => {
         try {
@@ -540,6 +687,41 @@ export class DataFile {
         resolve();
       }),
     );
+  }
+
+  /** Write `parts` of `run` on the thread pool; a failure is kept for checkWritten. */
+  private writePartsAsync(run: Run<PendingWrite>, parts: Part[]): Promise<void> {
+    if (parts.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      new PartsOnPool(true, parts, (err) => {
+        if (err !== undefined) this.noteFailed(run, err);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * @internal Whether a long run is written as splitRunAsync does: its parts in several member
+   * files, copied side by side.
+   */
+  get splitsLongWrites(): boolean {
+    return this.fds.length > 1;
+  }
+
+  /**
+   * @internal Write a run's part in the first member file here, now, and the others meanwhile on
+   * the thread pool (DATA_FILE_STRIPES); resolves once all are written. A failure is kept for
+   * checkWritten.
+   */
+  splitRunAsync(run: Run<PendingWrite>): Promise<void> {
+    const [here, ...rest] = this.partsOf(run.off, run.len, bytesOf(run));
+    const pool = this.writePartsAsync(run, rest);
+    try {
+      partSync(true, here!, 0);
+    } catch (err) {
+      this.noteFailed(run, err);
+    }
+    return pool;
   }
 
   /** @internal Write a run now; a failure is kept for checkWritten. */
@@ -558,6 +740,10 @@ export class DataFile {
 
   /** @internal Write a run; `done` bytes of it are already written (after a short write). */
   writeRunSync(off: number, len: number, run: Uint8Array[], done: number): void {
+    if (this.fds.length > 1) {
+      for (const p of this.partsOf(off + done, len - done, skipBytes(run, done))) partSync(true, p, 0);
+      return;
+    }
     if (done === 0) {
       done =
         run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
@@ -584,7 +770,7 @@ export class DataFile {
   /** fdatasync when anything was written since the last sync. */
   sync(): void {
     if (!this.unsynced) return;
-    fs.fdatasyncSync(this.fd);
+    for (const fd of this.fds) fs.fdatasyncSync(fd);
     this.unsynced = false;
   }
 
@@ -667,6 +853,12 @@ export class DataFile {
    */
   private readOnPool(r: QueuedRead): boolean {
     poolReads++;
+    if (this.fds.length > 1) {
+      // Settled through poolReadDone like a single file's read, after every part (each done in full).
+      const parts = this.partsOf(r.off, r.len, [r.out.subarray(r.outOff, r.outOff + r.len)]);
+      new PartsOnPool(false, parts, (err) => this.poolReadDone(r, err, r.len));
+      return true;
+    }
     try {
       fs.read(this.fd, r.out, r.outOff, r.len, r.off, (e, n) => this.poolReadDone(r, e ?? undefined, n));
       return true;
@@ -729,12 +921,20 @@ export class DataFile {
 
   /** @internal */
   readRunSync(run: Run<QueuedRead>): void {
-    if (run.items.length === 1) this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
+    if (this.fds.length > 1)
+      for (const p of this.partsOf(run.off, run.len, views(run.items))) partSync(false, p, 0);
+    else if (run.items.length === 1) this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
     else this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
   }
 
   /** @internal Read a run on the thread pool. */
   readRunAsync(run: Run<QueuedRead>): Promise<void> {
+    if (this.fds.length > 1) {
+      const parts = this.partsOf(run.off, run.len, views(run.items));
+      return new Promise((resolve, reject) => {
+        new PartsOnPool(false, parts, (err) => (err === undefined ? resolve() : reject(err)));
+      });
+    }
     return new Promise((resolve, reject) =>
       fs.readv(this.fd, views(run.items), run.off, (err, n) => {
         if (err) return reject(err);
@@ -770,6 +970,10 @@ export class DataFile {
   }
 
   private readNow(off: number, len: number, out: Uint8Array, outOff: number): void {
+    if (this.fds.length > 1) {
+      for (const p of this.partsOf(off, len, [out.subarray(outOff, outOff + len)])) partSync(false, p, 0);
+      return;
+    }
     let done = 0;
     while (done < len) {
       const n = fs.readSync(this.fd, out, outOff + done, len - done, off + done);
@@ -796,13 +1000,60 @@ export class DataFile {
     return out;
   }
 
+  /** Cut the logical data at `len` bytes: each member file at what it holds of them. */
   truncate(len: number): void {
-    fs.ftruncateSync(this.fd, len);
+    if (this.fds.length === 1) {
+      fs.ftruncateSync(this.fd, len);
+      return;
+    }
+    const { files, stripeBytes } = this.layout;
+    const whole = Math.floor(len / stripeBytes);
+    const last = whole % files;
+    for (let f = 0; f < files; f++) {
+      const partial = f < last ? stripeBytes : f === last ? len - whole * stripeBytes : 0;
+      fs.ftruncateSync(this.fds[f]!, Math.floor(whole / files) * stripeBytes + partial);
+    }
   }
 
   close(): void {
     assert(this.pending.length === 0, 'data file closed with writes still queued');
-    fs.closeSync(this.fd);
+    for (const fd of this.fds) fs.closeSync(fd);
     this.fd = -1;
+    this.fds = [];
+  }
+
+  /** The member-file parts of logical bytes [off, off + len), held in order by `bufs`: one part per file touched. */
+  private partsOf(off: number, len: number, bufs: Uint8Array[]): Part[] {
+    const { files, stripeBytes } = this.layout;
+    const byFile: Array<Part | undefined> = [];
+    let bi = 0;
+    let bo = 0;
+    for (let o = off, end = off + len; o < end; ) {
+      const stripe = Math.floor(o / stripeBytes);
+      const inStripe = o - stripe * stripeBytes;
+      const n = Math.min(stripeBytes - inStripe, end - o);
+      const f = stripe % files;
+      let p = byFile[f];
+      if (p === undefined) {
+        p = { fd: this.fds[f]!, pos: Math.floor(stripe / files) * stripeBytes + inStripe, len: 0, bufs: [] };
+        byFile[f] = p;
+      }
+      p.len += n;
+      for (let need = n; need > 0; ) {
+        const b = bufs[bi]!;
+        const take = Math.min(b.length - bo, need);
+        p.bufs.push(bo === 0 && take === b.length ? b : b.subarray(bo, bo + take));
+        need -= take;
+        bo += take;
+        if (bo === b.length) {
+          bi++;
+          bo = 0;
+        }
+      }
+      o += n;
+    }
+    const parts: Part[] = [];
+    for (const p of byFile) if (p !== undefined) parts.push(p);
+    return parts;
   }
 }

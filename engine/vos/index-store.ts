@@ -5,7 +5,7 @@
  *   punch      versioned punch records of objects, dkeys and akeys
  *   conts      container uuid -> local id (uint32), so record keys start with 4 bytes, not 36
  *   free       data-file free list: offset(8 BE) -> length
- *   state      highWater (data-file bytes ever handed out), nextContId
+ *   state      highWater (data-file bytes ever handed out), nextContId, the data file's layout
  *   dtx        prepared distributed transactions: id -> msgpack plan
  *   committed  coordinator outcome markers: id -> epoch
  */
@@ -13,6 +13,7 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import { assert } from '../../core/common/errors.js';
 import { TARGET_MAP_BYTES } from '../../core/common/limits.js';
 import type { AllocatorStore, Extent } from '../bio/allocator.js';
+import { type DataLayout, SINGLE_FILE, STRIPED } from '../bio/data-file.js';
 
 /** 8 KiB pages raise LMDB's key limit to 4026 bytes: two escaped 512-byte keys need up to 2089. */
 const INDEX_PAGE_BYTES = 8192;
@@ -163,6 +164,22 @@ export class IndexStore {
 
   get highWater(): number {
     return this.state.get('highWater') ?? 0;
+  }
+
+  /**
+   * How this target's data lies in its data files: kept from the target's first open (a new
+   * target's data is STRIPED); a target an earlier build made, with data-file space handed out
+   * and no layout kept, has a single file.
+   */
+  dataLayout(): DataLayout {
+    const files = this.state.get('dataFiles');
+    if (files !== undefined) return { files, stripeBytes: this.state.get('dataStripeBytes') ?? 0 };
+    if (this.highWater > 0) return SINGLE_FILE;
+    this.writeSync(() => {
+      this.state.put('dataFiles', STRIPED.files);
+      this.state.put('dataStripeBytes', STRIPED.stripeBytes);
+    });
+    return STRIPED;
   }
 
   freeExtents(): Extent[] {

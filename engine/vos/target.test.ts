@@ -132,6 +132,43 @@ describe('single values', () => {
     expect(u.containerBytes(CONT)).toBe(10001);
   });
 
+  it("stripes a new target's data over two files; a target made before striping keeps its one file", async () => {
+    const dir = tempDir('vos-');
+    const long = Buffer.alloc(3 << 20);
+    for (let i = 0; i < long.length; i += 4) long.writeUInt32LE(i, i);
+    const t = await openVosTarget(dir);
+    await put(t, 1n, 'd', [sv('small', Buffer.alloc(10000, 4)), sv('long', long)]);
+    const files = () =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith('data.bin'))
+        .sort();
+    expect(files()).toEqual(['data.bin', 'data.bin.1']);
+    expect(fs.statSync(path.join(dir, 'data.bin.1')).size).toBeGreaterThan(1 << 20);
+    const value = (u: VosTarget, akey: string) =>
+      Buffer.from(
+        u.fetch(CONT, OID, EPOCH_MAX, b('d'), [{ akey: b(akey), kind: 'single' }])[0] as Uint8Array,
+      );
+    expect(value(t, 'long').equals(long)).toBe(true);
+    // What an earlier build left: no layout kept, one file. (The small value, first in the file,
+    // lies in its first stripe: at the same offset either way.)
+    await t.apply(2n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('long')] }]);
+    const store = (t as unknown as { store: IndexStore }).store;
+    store.writeSync(() => {
+      store.state.remove('dataFiles');
+      store.state.remove('dataStripeBytes');
+    });
+    await t.close();
+    fs.rmSync(path.join(dir, 'data.bin.1'));
+    const old = await fresh(dir);
+    expect(files()).toEqual(['data.bin']);
+    expect(value(old, 'small').equals(Buffer.alloc(10000, 4))).toBe(true);
+    await put(old, 3n, 'd', [sv('long', long)]);
+    expect(files()).toEqual(['data.bin']);
+    expect(fs.statSync(path.join(dir, 'data.bin')).size).toBeGreaterThanOrEqual(10000 + long.length);
+    expect(value(old, 'long').equals(long)).toBe(true);
+  });
+
   it("keeps a new container's id on file when the call that first registered it was rolled back", async () => {
     const dir = tempDir('vos-');
     const t = await openVosTarget(dir);

@@ -170,7 +170,7 @@ export class Target implements VosTarget {
     );
     fs.mkdirSync(dir, { recursive: true });
     const store = new IndexStore(dir, options.mapBytes ?? TARGET_MAP_BYTES, options.durability === 'fsync');
-    const data = DataFile.open(path.join(dir, DATA_FILE_NAME));
+    const data = DataFile.open(path.join(dir, DATA_FILE_NAME), store.dataLayout());
     const journalFile = path.join(dir, PUNCH_JOURNAL_NAME);
     const left = readLeftoverPunches(journalFile);
     let replayed = 0;
