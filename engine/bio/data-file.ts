@@ -565,6 +565,7 @@ export class DataFile {
     return new DataFile(path, fds, layout);
   }
 
+  /** The path of member file `f` of the data file at `path`. */
   static memberPath(path: string, f: number): string {
     return f === 0 ? path : `${path}.${f}`;
   }
@@ -921,10 +922,13 @@ export class DataFile {
 
   /** @internal */
   readRunSync(run: Run<QueuedRead>): void {
-    if (this.fds.length > 1)
+    if (this.fds.length > 1) {
       for (const p of this.partsOf(run.off, run.len, views(run.items))) partSync(false, p, 0);
-    else if (run.items.length === 1) this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
-    else this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
+    } else if (run.items.length === 1) {
+      this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
+    } else {
+      this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
+    }
   }
 
   /** @internal Read a run on the thread pool. */
