@@ -34,7 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DaosArray, DaosSystem, type KV, oidParse, oidToString } from '../index.js';
 import {
   ARRAY_CHUNK_BYTES,
-  ARRAY_WRITE_BYTES,
+  arrayBytes,
   arrayData,
   arrayOffset,
   type CrashConfig,
@@ -248,10 +248,11 @@ async function observe(o: Opened, w: Write): Promise<Seen> {
       : { state: 'bad', why: `value of ${got.byteLength} bytes differs from the ${want.byteLength} written` };
   }
   if (w.kind === 'arr') {
-    const got = await o.arr.read(arrayOffset(w.round, w.n), ARRAY_WRITE_BYTES);
+    const len = arrayBytes(SEED, w.round, w.n);
+    const got = await o.arr.read(arrayOffset(SEED, w.round, w.n), len);
     if (same(got, arrayData(SEED, w.round, w.n))) return { state: 'present' };
     if (got.every((b) => b === 0)) return { state: 'absent' };
-    return { state: 'bad', why: 'the 64 KiB extent is torn (neither all written nor all zero)' };
+    return { state: 'bad', why: `the ${len / 1024} KiB extent is torn (neither all written nor all zero)` };
   }
   const plan = txPlan(SEED, w.round, w.n, o.kvs.length);
   const got = await Promise.all(plan.map((e) => o.kvs[e.obj]!.get(e.key)));
@@ -274,7 +275,7 @@ async function observeAll(o: Opened, writes: Write[]): Promise<Seen[]> {
 
 function writeBytes(w: Write): number {
   if (w.kind === 'kv') return kvValue(SEED, w.round, w.n).byteLength;
-  if (w.kind === 'arr') return ARRAY_WRITE_BYTES;
+  if (w.kind === 'arr') return arrayBytes(SEED, w.round, w.n);
   return txPlan(SEED, w.round, w.n, cfg.kv.length).reduce((s, e) => s + e.value.byteLength, 0);
 }
 

@@ -89,13 +89,31 @@ export function kvValue(seed: number, round: number, n: number): Buffer {
   return patternBytes(kvKey(round, n), seed, valueSize(mix(seed, round, n, 3)));
 }
 
-/** Byte offset of array op n: 64 KiB aligned, so a write never straddles a chunk (one atomic update). */
-export function arrayOffset(round: number, n: number): bigint {
-  return BigInt(round) * ARRAY_ROUND_STRIDE_BYTES + BigInt(n) * BigInt(ARRAY_WRITE_BYTES);
+/** Long array writes start this far into their round's region, past every short one. */
+const ARRAY_LONG_REGION_BYTES = 1n << 35n;
+
+/**
+ * Bytes of array op n: one in four writes a whole chunk (a long data-file write, which the engine
+ * copies on the thread pool or splits over a target's member files), the rest ARRAY_WRITE_BYTES.
+ */
+export function arrayBytes(seed: number, round: number, n: number): number {
+  return mix(seed, round, n, 6) % 4 === 0 ? ARRAY_CHUNK_BYTES : ARRAY_WRITE_BYTES;
+}
+
+/**
+ * Byte offset of array op n: a multiple of its size, so a write never straddles a chunk (one
+ * atomic update); long writes in a region of their own.
+ */
+export function arrayOffset(seed: number, round: number, n: number): bigint {
+  const len = arrayBytes(seed, round, n);
+  const base = BigInt(round) * ARRAY_ROUND_STRIDE_BYTES;
+  return len === ARRAY_CHUNK_BYTES
+    ? base + ARRAY_LONG_REGION_BYTES + BigInt(n) * BigInt(len)
+    : base + BigInt(n) * BigInt(len);
 }
 
 export function arrayData(seed: number, round: number, n: number): Buffer {
-  return patternBytes(`a${round}-${n}`, seed, ARRAY_WRITE_BYTES);
+  return patternBytes(`a${round}-${n}`, seed, arrayBytes(seed, round, n));
 }
 
 export interface TxEntry {

@@ -81,7 +81,7 @@ async function main(): Promise<void> {
         if (FAULT !== 'early-ack') say(`ack kv ${n} ${key}`);
       } else if (kind === 'arr') {
         say(`begin arr ${n}`);
-        await arr.write(arrayOffset(round, n), arrayData(seed, round, n));
+        await arr.write(arrayOffset(seed, round, n), arrayData(seed, round, n));
         say(`ack arr ${n}`);
       } else {
         const plan = txPlan(seed, round, n, kvs.length);
