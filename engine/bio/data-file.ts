@@ -41,8 +41,8 @@ const RUN_BYTES_MAX = 1024 * 1024;
  * `floor(o / DATA_STRIPE_BYTES) % DATA_FILE_STRIPES`. The kernel holds a file's lock for the whole
  * of a buffered write, so the copy of one long value into one file runs on one core however it is
  * split; over two files its halves are copied side by side, one here, one on the thread pool.
- * A lone 1 MiB write into the page cache took 255 µs so against 405 as one write (this VM,
- * 2026-11-28, `.scratch/split2.mjs`; bench/README.md, "Data striped over two files").
+ * A lone 1 MiB write into fresh page cache took a median 154 µs so against 255 as one write
+ * (this VM, 2026-11-28, bench/split-writes.ts; bench/README.md, "Data striped over two files").
  */
 export const DATA_FILE_STRIPES = 2;
 /** A stripe: long values (1 MiB, aligned as the allocator hands them out) split evenly over the files. */
