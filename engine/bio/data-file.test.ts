@@ -25,13 +25,16 @@ describe('DataFile', () => {
       const stripe = Math.floor(o / S);
       return [stripe % 2, Math.floor(stripe / 2) * S + (o % S)];
     };
-    // Values of every kind of placement: inside a stripe, across one boundary, across several,
-    // unaligned, and one long enough for the pool, written each way a commit writes them.
+    // Values of every kind of placement: inside a stripe of either file (one a whole stripe),
+    // across one boundary, across several, unaligned, long enough for the pool, written each way
+    // a commit writes them.
     const values: Array<[number, Buffer]> = [
       [0, randomBytes(1000)],
       [S - 300, randomBytes(700)],
       [2 * S + 12_345, randomBytes(3 * S + 777)],
+      [7 * S, randomBytes(S)],
       [8 * S, randomBytes(2 * S)],
+      [11 * S + 100, randomBytes(2000)],
       [12 * S + 4096, randomBytes(S)],
     ];
 

@@ -676,9 +676,10 @@ export class DataFile {
   /** @internal Write a run on the thread pool; a failure is kept for checkWritten. */
   writeRunAsync(run: Run<PendingWrite>): Promise<void> {
     const bufs = bytesOf(run);
-    if (this.fds.length > 1) return this.writePartsAsync(run, this.partsOf(run.off, run.len, bufs));
+    const pos = this.memberPos(run.off, run.len);
+    if (pos < 0) return this.writePartsAsync(run, this.partsOf(run.off, run.len, bufs));
     return new Promise<void>((resolve) =>
-      fs.writev(this.fd, bufs, run.off, (err, n) => {
+      fs.writev(this.memberFd(run.off), bufs, pos, (err, n) => {
         try {
           if (err) throw err;
           if (n < run.len) this.writeRunSync(run.off, run.len, bufs, n);
@@ -741,25 +742,27 @@ export class DataFile {
 
   /** @internal Write a run; `done` bytes of it are already written (after a short write). */
   writeRunSync(off: number, len: number, run: Uint8Array[], done: number): void {
-    if (this.fds.length > 1) {
-      for (const p of this.partsOf(off + done, len - done, skipBytes(run, done))) partSync(true, p, 0);
+    const pos = this.memberPos(off, len);
+    if (pos < 0) {
+      const rest = done === 0 ? run : skipBytes(run, done);
+      for (const p of this.partsOf(off + done, len - done, rest)) partSync(true, p, 0);
       return;
     }
+    const fd = this.memberFd(off);
     if (done === 0) {
-      done =
-        run.length === 1 ? fs.writeSync(this.fd, run[0]!, 0, len, off) : fs.writevSync(this.fd, run, off);
+      done = run.length === 1 ? fs.writeSync(fd, run[0]!, 0, len, pos) : fs.writevSync(fd, run, pos);
       if (done === len) return;
     }
     // A short write (rare: signals, a full disk): finish it buffer by buffer.
-    let pos = off;
+    let at = pos;
     for (const b of run) {
-      let from = Math.min(b.length, Math.max(0, off + done - pos));
+      let from = Math.min(b.length, Math.max(0, pos + done - at));
       while (from < b.length) {
-        const n = fs.writeSync(this.fd, b, from, b.length - from, pos + from);
-        assert(n > 0, () => `data-file write at ${pos + from} made no progress`);
+        const n = fs.writeSync(fd, b, from, b.length - from, at + from);
+        assert(n > 0, () => `data-file write at ${at + from} made no progress`);
         from += n;
       }
-      pos += b.length;
+      at += b.length;
     }
   }
 
@@ -854,14 +857,17 @@ export class DataFile {
    */
   private readOnPool(r: QueuedRead): boolean {
     poolReads++;
-    if (this.fds.length > 1) {
+    const pos = this.memberPos(r.off, r.len);
+    if (pos < 0) {
       // Settled through poolReadDone like a single file's read, after every part (each done in full).
       const parts = this.partsOf(r.off, r.len, [r.out.subarray(r.outOff, r.outOff + r.len)]);
       new PartsOnPool(false, parts, (err) => this.poolReadDone(r, err, r.len));
       return true;
     }
     try {
-      fs.read(this.fd, r.out, r.outOff, r.len, r.off, (e, n) => this.poolReadDone(r, e ?? undefined, n));
+      fs.read(this.memberFd(r.off), r.out, r.outOff, r.len, pos, (e, n) =>
+        this.poolReadDone(r, e ?? undefined, n),
+      );
       return true;
     } catch (err) {
       this.poolReadDone(r, err, 0);
@@ -922,25 +928,27 @@ export class DataFile {
 
   /** @internal */
   readRunSync(run: Run<QueuedRead>): void {
-    if (this.fds.length > 1) {
+    const pos = this.memberPos(run.off, run.len);
+    if (pos < 0) {
       for (const p of this.partsOf(run.off, run.len, views(run.items))) partSync(false, p, 0);
     } else if (run.items.length === 1) {
       this.readNow(run.off, run.len, run.items[0]!.out, run.items[0]!.outOff);
     } else {
-      this.finishRun(run, fs.readvSync(this.fd, views(run.items), run.off));
+      this.finishRun(run, fs.readvSync(this.memberFd(run.off), views(run.items), pos));
     }
   }
 
   /** @internal Read a run on the thread pool. */
   readRunAsync(run: Run<QueuedRead>): Promise<void> {
-    if (this.fds.length > 1) {
+    const pos = this.memberPos(run.off, run.len);
+    if (pos < 0) {
       const parts = this.partsOf(run.off, run.len, views(run.items));
       return new Promise((resolve, reject) => {
         new PartsOnPool(false, parts, (err) => (err === undefined ? resolve() : reject(err)));
       });
     }
     return new Promise((resolve, reject) =>
-      fs.readv(this.fd, views(run.items), run.off, (err, n) => {
+      fs.readv(this.memberFd(run.off), views(run.items), pos, (err, n) => {
         if (err) return reject(err);
         try {
           this.finishRun(run, n);
@@ -974,13 +982,15 @@ export class DataFile {
   }
 
   private readNow(off: number, len: number, out: Uint8Array, outOff: number): void {
-    if (this.fds.length > 1) {
+    const pos = this.memberPos(off, len);
+    if (pos < 0) {
       for (const p of this.partsOf(off, len, [out.subarray(outOff, outOff + len)])) partSync(false, p, 0);
       return;
     }
+    const fd = this.memberFd(off);
     let done = 0;
     while (done < len) {
-      const n = fs.readSync(this.fd, out, outOff + done, len - done, off + done);
+      const n = fs.readSync(fd, out, outOff + done, len - done, pos + done);
       assert(n > 0, () => `data file ends before ${off + len} (read at ${off + done})`);
       done += n;
     }
@@ -1024,6 +1034,25 @@ export class DataFile {
     for (const fd of this.fds) fs.closeSync(fd);
     this.fd = -1;
     this.fds = [];
+  }
+
+  /**
+   * Where logical bytes [off, off + len) lie in their member file (`memberFd`) when that is one
+   * stretch of one file — always with a single file, within one stripe when striped; -1 when they
+   * cross a stripe boundary (partsOf). The common small read or write needs none of partsOf's arrays.
+   */
+  private memberPos(off: number, len: number): number {
+    if (this.fds.length === 1) return off;
+    const { files, stripeBytes } = this.layout;
+    const stripe = Math.floor(off / stripeBytes);
+    if (off + len > (stripe + 1) * stripeBytes) return -1;
+    return Math.floor(stripe / files) * stripeBytes + off - stripe * stripeBytes;
+  }
+
+  /** The member file holding logical byte `off`. */
+  private memberFd(off: number): number {
+    if (this.fds.length === 1) return this.fd;
+    return this.fds[Math.floor(off / this.layout.stripeBytes) % this.layout.files]!;
   }
 
   /** The member-file parts of logical bytes [off, off + len), held in order by `bufs`: one part per file touched. */
