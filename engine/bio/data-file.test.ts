@@ -131,8 +131,12 @@ describe('DataFile', () => {
         ok.queueWrite(0, Buffer.alloc(long, 1));
         full.queueWrite(0, Buffer.alloc(long, 2));
         full.queueWrite(long + 4096, Buffer.alloc(100, 3));
-        // The flush that `ok`'s commit starts writes `full`'s runs too; it does not fail for them.
-        await ok.flushWritesAsync();
+        // The flush that `ok`'s commit starts writes `full`'s runs too; it does not fail for them,
+        // nor wait for them: `full`'s commit, asking next, waits for its own.
+        const okWritten = ok.flushWritesAsync();
+        const fullWritten = full.flushWritesAsync();
+        await okWritten;
+        await fullWritten;
         expect(() => ok.checkWritten([{ off: 0 }])).not.toThrow();
         expect(ok.readValue(0, long)).toEqual(Buffer.alloc(long, 1));
         expect(() => full.checkWritten([{ off: 0 }])).toThrow(

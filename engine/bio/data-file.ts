@@ -154,14 +154,17 @@ const READ_FLUSHES_PER_TURN_MAX = 32;
 const readTurns = new TurnBudget(READ_FLUSHES_PER_TURN_MAX);
 
 /**
- * A lone long read run goes to the thread pool, not the main thread, when at least this many long
- * reads are there already: many readers at once. Copied here, it would settle in a microtask and
- * its reader would plan the next read, and the next, while the pool's readers waited for the loop
- * to turn (one of eight readers made 1,017 of 1,024 1 MiB reads that way, the others one each).
- * With fewer (one or two readers), the copy here is faster than a pool round trip, and
- * READ_FLUSHES_PER_TURN_MAX bounds how long the other reader waits.
+ * A lone long run goes to the thread pool, not the main thread, when at least this many long runs
+ * of its kind (reads, or writes) are there already: many readers or writers at once. A read
+ * copied here would settle in a microtask and its reader would plan the next read, and the next,
+ * while the pool's readers waited for the loop to turn (one of eight readers made 1,017 of 1,024
+ * 1 MiB reads that way, the others one each). A write copied (or split) here would hold the main
+ * thread from the other writers' commits; writers in flight, each committed once its own bytes
+ * are written, come a turn apart, each a lone run. With fewer (one or two readers), the copy here
+ * is faster than a pool round trip, and READ_FLUSHES_PER_TURN_MAX bounds how long the other
+ * reader waits.
  */
-const POOL_READS_TO_JOIN = 2;
+const POOL_RUNS_TO_JOIN = 2;
 
 /**
  * A lone read at least this long, with no other long read on the thread pool, is split in two
@@ -203,7 +206,7 @@ function splitsLoneRead(len: number): boolean {
 
 /**
  * Which runs of a flush go to the thread pool: every long one, when there are several; a lone
- * long one when `running` long reads are there already (POOL_READS_TO_JOIN).
+ * long one when `running` long runs of its kind are there already (POOL_RUNS_TO_JOIN).
  */
 function offloaded<T>(runs: Array<Run<T>>, running = 0): Set<Run<T>> {
   const long = longRuns(runs);
@@ -218,9 +221,9 @@ function longRuns<T>(runs: Array<Run<T>>): Set<Run<T>> {
   return long;
 }
 
-/** Whether a flush's only run, of `len` bytes, goes to the pool with `running` long reads there. */
+/** Whether a flush's only run, of `len` bytes, goes to the pool with `running` long runs of its kind there. */
 function loneRunJoins(len: number, running: number): boolean {
-  return len >= ASYNC_RUN_BYTES_MIN && running >= POOL_READS_TO_JOIN;
+  return len >= ASYNC_RUN_BYTES_MIN && running >= POOL_RUNS_TO_JOIN;
 }
 
 export interface Run<T> {
@@ -265,6 +268,8 @@ function contiguousRuns<T extends { off: number }>(
 export interface PendingWrite {
   off: number;
   bytes: Uint8Array;
+  /** Its place in its file's queue (see DataFile.flushWritesAsync). */
+  seq: number;
 }
 
 const writeLen = (w: PendingWrite): number => w.bytes.length;
@@ -429,47 +434,42 @@ export function writeLoneRunsOnPool(on: boolean): void {
   loneWritesOnPool = on;
 }
 
-/** Start the queued writes (see DataFile.flushWritesAsync); undefined when there is none to wait for. */
-function flushAllWrites(): Promise<void> | undefined {
-  // Nothing queued and nothing running: the case of every commit that writes no data-file bytes.
-  if (filesWithWrites.size === 0 && writesInFlight.size === 0) return undefined;
+/**
+ * The start of the queued writes is due at the end of this turn (startDueWrites), so that the
+ * long writes of several commits in flight (eight 1 MiB array writes) go to the thread pool side
+ * by side rather than each alone to the main thread.
+ */
+let writesDueQueued = false;
+/** Files with commits waiting for that start (DataFile.flushWritesAsync). */
+const filesWithWaiters = new Set<DataFile>();
+
+/**
+ * Queue the start of the queued writes for the end of this turn, unless they are all short:
+ * then each waits for its commit's transaction (as `offloaded` would have it), with no runs built
+ * here (a commit of one small value, many times a turn). Whether it was queued.
+ */
+function dueWrites(): boolean {
+  if (writesDueQueued) return true;
   if (bytesPending < ASYNC_RUN_BYTES_MIN) {
-    // No run of them can be long, so each waits for its commit's transaction (as `offloaded`
-    // would have it) with no runs built here: a commit of one small value, many times a turn.
     for (const f of filesWithWrites) f.holdPending();
     filesWithWrites.clear();
-    return writesRunning();
+    return false;
   }
-  // Long writes start together once this turn's commits have queued theirs, so that the writes
-  // of several in flight (eight 1 MiB array writes) go to the thread pool side by side rather
-  // than each alone to the main thread.
-  if (writesDue === undefined) {
-    writesDue = new Promise<void>(takeWritesDueResolve);
-    queueMicrotask(startDueWrites);
-  }
-  return writesDue;
+  writesDueQueued = true;
+  queueMicrotask(startDueWrites);
+  return true;
 }
 
-/** The start of the queued writes that flushAllWrites put off to the end of the turn, and its settler. */
-let writesDue: Promise<void> | undefined;
-let writesDueResolve: (() => void) | undefined;
-
-function takeWritesDueResolve(resolve: () => void): void {
-  writesDueResolve = resolve;
-}
-
-/** flushAllWrites's microtask (one function for every turn: see groupToSettle). */
+/** dueWrites's microtask (one function for every turn: see groupToSettle). */
 function startDueWrites(): void {
-  const resolve = writesDueResolve!;
-  writesDue = undefined;
-  writesDueResolve = undefined;
-  const started = startWrites();
-  if (started === undefined) resolve();
-  else void started.then(resolve);
+  writesDueQueued = false;
+  startWrites();
+  for (const f of filesWithWaiters) f.settleWaiters();
+  filesWithWaiters.clear();
 }
 
-/** flushAllWrites, now: long runs to the thread pool (see offloaded), the rest held for their commits. */
-function startWrites(): Promise<void> | undefined {
+/** The queued writes, now: long runs to the thread pool (see offloaded), the rest held for their commits. */
+function startWrites(): void {
   // Loops, not callbacks made per call (see groupToSettle).
   const work: Array<{ f: DataFile; run: Run<PendingWrite> }> = [];
   const runs: Array<Run<PendingWrite>> = [];
@@ -480,29 +480,66 @@ function startWrites(): Promise<void> | undefined {
     }
   }
   filesWithWrites.clear();
-  const async = loneWritesOnPool ? longRuns(runs) : offloaded(runs);
-  for (const w of work) if (async.has(w.run)) writeStarted(w.f.writeRunAsync(w.run));
+  // A lone long run joins the pool when others are there already (POOL_RUNS_TO_JOIN).
+  const async = loneWritesOnPool ? longRuns(runs) : offloaded(runs, writesInFlight.size);
+  // The pool's runs in turn from each file (each file's first, then each one's second, …): the
+  // kernel holds a file's lock for a whole buffered write, so that the pool's threads, taking
+  // requests in order, would otherwise wait on one file's lock while other files had writes queued.
+  const byFile = new Map<DataFile, Array<Run<PendingWrite>>>();
+  for (const w of work) {
+    if (!async.has(w.run)) continue;
+    const list = byFile.get(w.f);
+    if (list === undefined) byFile.set(w.f, [w.run]);
+    else list.push(w.run);
+  }
+  for (let i = 0, more = byFile.size > 0; more; i++) {
+    more = false;
+    for (const [f, list] of byFile) {
+      if (i >= list.length) continue;
+      more = true;
+      f.started(list[i]!, f.writeRunAsync(list[i]!));
+    }
+  }
   // A long run left here is copied now, split over its member files when striped (the pool's
   // parts started first); otherwise its commit's transaction writes it.
   for (const w of work) {
     if (async.has(w.run)) continue;
-    if (w.f.splitsLongWrites && w.run.len >= ASYNC_RUN_BYTES_MIN) writeStarted(w.f.splitRunAsync(w.run));
+    if (w.f.splitsLongWrites && w.run.len >= ASYNC_RUN_BYTES_MIN)
+      w.f.started(w.run, w.f.splitRunAsync(w.run));
     else w.f.hold(w.run);
   }
-  return writesRunning();
 }
 
-/** Track a started write until it is over (writesRunning waits for it). */
+/** Track a started write until it is over (drain waits for it). */
 function writeStarted(done: Promise<void>): void {
   writesInFlight.add(done);
   const forget = () => writesInFlight.delete(done);
   void done.then(forget, forget);
 }
 
-/** Done when every write started so far is (undefined when none is running). */
-function writesRunning(): Promise<void> | undefined {
-  return writesInFlight.size === 0 ? undefined : Promise.all(writesInFlight).then(() => undefined);
+/**
+ * Commits waiting for the start of the writes due this turn, sharing one promise: they wait for
+ * the runs holding their file's writes up to `seq` (the last one's place in its file's queue).
+ * A commit joins the waiter before it while less than ASYNC_RUN_BYTES_MIN was queued in between
+ * (`bytesAt`): a thousand commits of 4 KiB values a turn share a few promises, not a thousand,
+ * and each waits at most for a short run more than its own.
+ */
+interface WriteWaiter {
+  seq: number;
+  bytesAt: number;
+  promise: Promise<void>;
+  resolve: (written: PromiseLike<void> | undefined) => void;
 }
+
+/** The waiter DataFile.flushWritesAsync makes a promise for, handed to the one executor below. */
+let waiterToQueue: WriteWaiter | undefined;
+
+function takeWaiter(resolve: (written: PromiseLike<void> | undefined) => void): void {
+  waiterToQueue!.resolve = resolve;
+  waiterToQueue = undefined;
+}
+
+const nothing = (): void => {};
 
 /** A failed data-file write as the error of the commits whose bytes it carried. */
 function writeError(path: string, run: Run<PendingWrite>, err: unknown): DaosError {
@@ -524,6 +561,16 @@ export class DataFile {
   private fds: number[];
   private pending: PendingWrite[] = [];
   private pendingBytes = 0;
+  /** Writes queued so far (their `seq`s), and their bytes. */
+  private writeSeq = 0;
+  private queuedBytes = 0;
+  /** Done when every write started so far on the thread pool or split is; undefined when none is running. */
+  private running: Promise<void> | undefined;
+  private runningLeft = 0;
+  /** Runs started this turn, with the first queue place of their writes (settleWaiters). */
+  private turnRuns: Array<{ seq: number; done: Promise<void> }> = [];
+  /** Commits waiting for this turn's start, in the order they asked. */
+  private waiters: WriteWaiter[] = [];
   /** Writes left by `flushWritesAsync` for the next `flushWrites` (their commit's transaction). */
   private held: PendingWrite[] = [];
   /** Failed writes by offset, until their commits ask (`checkWritten`). */
@@ -591,7 +638,8 @@ export class DataFile {
     // A failure kept at `off` belongs to a commit that failed before it asked (the space was
     // released and is reserved again): this write's own outcome replaces it.
     if (this.failed.size > 0) this.failed.delete(off);
-    this.pending.push({ off, bytes });
+    this.pending.push({ off, bytes, seq: ++this.writeSeq });
+    this.queuedBytes += bytes.length;
     this.pendingBytes += bytes.length;
     bytesPending += bytes.length;
     filesWithWrites.add(this);
@@ -654,13 +702,79 @@ export class DataFile {
   }
 
   /**
-   * Start the queued writes of every data file (see the schedule above) and resolve when every
-   * write started so far is done: a commit awaits this before its index transaction, so the
-   * bytes are on file before a record refers to them. Undefined when there is nothing to wait for
-   * (every write so far done, or held for the next `flushWrites`).
+   * Start the queued writes of every data file (see the schedule above) and resolve when this
+   * file's writes queued so far are written: a commit awaits this before its index transaction,
+   * so that its bytes are on file before a record refers to them. Undefined when there is nothing
+   * to wait for (every such write done, or held for the next `flushWrites`). A commit waits for
+   * no other file's writes, nor for writes of this file queued after it: of eight writes in
+   * flight, each commits once its own bytes (and those queued before them here) are written,
+   * and the next write can start while the others are still copied. Commits of one file ask in
+   * program order and each waits for at least what the one before it waits for, so they keep that
+   * order.
    */
   flushWritesAsync(): Promise<void> | undefined {
-    return flushAllWrites();
+    if (this.pending.length === 0 && this.waiters.length === 0) return this.running;
+    if (!dueWrites()) return this.running;
+    const last = this.waiters[this.waiters.length - 1];
+    if (last !== undefined && this.queuedBytes - last.bytesAt < ASYNC_RUN_BYTES_MIN) {
+      last.seq = this.writeSeq;
+      return last.promise;
+    }
+    const waiter: WriteWaiter = {
+      seq: this.writeSeq,
+      bytesAt: this.queuedBytes,
+      promise: undefined as unknown as Promise<void>,
+      resolve: nothing,
+    };
+    waiterToQueue = waiter;
+    waiter.promise = new Promise<void>(takeWaiter);
+    this.waiters.push(waiter);
+    filesWithWaiters.add(this);
+    return waiter.promise;
+  }
+
+  /** @internal A run of this file started (on the thread pool, or split): `done` once it is over. */
+  started(run: Run<PendingWrite>, done: Promise<void>): void {
+    writeStarted(done);
+    let seq = run.items[0]!.seq;
+    for (const w of run.items) if (w.seq < seq) seq = w.seq;
+    this.turnRuns.push({ seq, done });
+  }
+
+  /**
+   * @internal This turn's writes are started: each waiting commit is told to wait for the runs
+   * holding writes queued up to it here, and for what the commit before it waits for.
+   */
+  settleWaiters(): void {
+    const runs = this.turnRuns.sort((a, b) => a.seq - b.seq);
+    this.turnRuns = [];
+    let written = this.running;
+    let r = 0;
+    for (const w of this.waiters) {
+      if (r < runs.length && runs[r]!.seq <= w.seq) {
+        const parts: Array<Promise<void>> = written === undefined ? [] : [written];
+        while (r < runs.length && runs[r]!.seq <= w.seq) parts.push(runs[r++]!.done);
+        written = this.track(parts);
+      }
+      w.resolve(written);
+    }
+    this.waiters = [];
+    if (r < runs.length) {
+      const parts: Array<Promise<void>> = written === undefined ? [] : [written];
+      while (r < runs.length) parts.push(runs[r++]!.done);
+      this.track(parts);
+    }
+  }
+
+  /** `parts` as one promise, kept as `running` (this file's writes started so far) until it is done. */
+  private track(parts: Array<Promise<void>>): Promise<void> {
+    const all = parts.length === 1 ? parts[0]! : Promise.all(parts).then(nothing);
+    this.running = all;
+    this.runningLeft++;
+    void all.then(() => {
+      if (--this.runningLeft === 0) this.running = undefined;
+    });
+    return all;
   }
 
   /** @internal Take the queued writes as contiguous runs. */
