@@ -3,7 +3,16 @@
  * bench/RESULTS.md each one rewrites between its markers.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +27,36 @@ export interface Row {
   base: string;
   ratio: number | undefined;
   goal: number | undefined;
-  /** CPU of client / server while timed (bench:net). */
+  /** CPU while timed: of client / server (bench:net), per operation by thread (bench:vos). */
   cpu?: string;
+}
+
+/** CPU time this process's threads ran, in µs: the main thread and all of them (Linux; undefined elsewhere). */
+export interface ThreadCpu {
+  main: number;
+  all: number;
+}
+
+/**
+ * ThreadCpu now, from the scheduler's own accounting (/proc/…/schedstat, nanoseconds): unlike
+ * wall time, it does not count the waits for a core this VM's stalls add, so that it shows which
+ * side's work per operation differs where throughput swings from run to run.
+ */
+export function threadCpu(): ThreadCpu | undefined {
+  try {
+    const ran = (path: string) => Number(readFileSync(path, 'utf8').split(' ')[0]) / 1000;
+    let all = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      try {
+        all += ran(`/proc/self/task/${t}/schedstat`);
+      } catch {
+        // A thread that ended meanwhile.
+      }
+    }
+    return { main: ran('/proc/thread-self/schedstat'), all };
+  } catch {
+    return undefined;
+  }
 }
 
 export const mibps = (bytes: number, s: number) => `${(bytes / MiB / s).toFixed(0)} MiB/s`;

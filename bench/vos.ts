@@ -26,7 +26,9 @@ import {
   progress,
   type Row,
   settleDisk,
+  type ThreadCpu,
   table,
+  threadCpu,
   updateResults,
   WARM_MARGIN_BYTES,
   warmPageCache,
@@ -158,52 +160,68 @@ async function arrayVsFile(arrays: Map<number, DaosArray>, o: BenchOptions, scra
     const path = join(scratch, `file-qd${depth}.bin`);
     const fh = await openFile(path, 'w+');
     const t = { dWrite: 0, fWrite: 0, dRead: 0, dReadNew: 0, fRead: 0, fReadNew: 0 };
+    type Kind = keyof typeof t;
+    // CPU of the timed segments (ThreadCpu, µs), per kind.
+    const cpu = Object.fromEntries(Object.keys(t).map((k) => [k, { main: 0, all: 0 }])) as Record<
+      Kind,
+      ThreadCpu
+    >;
+    // One side's ops [0, n) with `depth` in flight, their seconds added to `into` (and their CPU
+    // to `cpu` when timed).
+    const run = async (
+      kind: Kind,
+      into: typeof t,
+      n: number,
+      op: (j: number, slot: number) => Promise<void>,
+    ) => {
+      const c0 = into === t ? threadCpu() : undefined;
+      into[kind] += await pipelined(n, depth, op);
+      const c1 = c0 === undefined ? undefined : threadCpu();
+      if (c0 !== undefined && c1 !== undefined) {
+        cpu[kind].main += c1.main - c0.main;
+        cpu[kind].all += c1.all - c0.all;
+      }
+    };
     // Each side's writes and reads of writes [base, base + n); they add their seconds to `into`.
-    const daosWrite = async (base: number, n: number, into = t) => {
-      into.dWrite += await pipelined(n, depth, async (j, slot) => {
+    const daosWrite = (base: number, n: number, into = t) =>
+      run('dWrite', into, n, async (j, slot) => {
         const i = base + j;
         bufs[slot]!.writeUInt32LE(i, 0);
         await arr.write(i * ARRAY_WRITE_BYTES, bufs[slot]!);
       });
-    };
-    const fileWrite = async (base: number, n: number, into = t) => {
-      into.fWrite += await pipelined(n, depth, async (j, slot) => {
+    const fileWrite = (base: number, n: number, into = t) =>
+      run('fWrite', into, n, async (j, slot) => {
         const i = base + j;
         bufs[slot]!.writeUInt32LE(i, 0);
         await fh.write(bufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
       });
-    };
     // Reads into the slot's buffer (the goal rows), and into a new buffer each (for information),
     // each side's as one function of (base, n, seconds' tally).
-    const daosRead = async (base: number, n: number, into = t) => {
-      into.dRead += await pipelined(n, depth, async (j, slot) => {
+    const daosRead = (base: number, n: number, into = t) =>
+      run('dRead', into, n, async (j, slot) => {
         const i = base + j;
         const dst = daosReadBufs[slot]!;
         checkStamp('DaosArray', await arr.read(i * ARRAY_WRITE_BYTES, ARRAY_WRITE_BYTES, { into: dst }), i);
       });
-    };
-    const daosReadNew = async (base: number, n: number, into = t) => {
-      into.dReadNew += await pipelined(n, depth, async (j) => {
+    const daosReadNew = (base: number, n: number, into = t) =>
+      run('dReadNew', into, n, async (j) => {
         const i = base + j;
         checkStamp('DaosArray', await arr.read(i * ARRAY_WRITE_BYTES, ARRAY_WRITE_BYTES), i);
       });
-    };
-    const fileRead = async (base: number, n: number, into = t) => {
-      into.fRead += await pipelined(n, depth, async (j, slot) => {
+    const fileRead = (base: number, n: number, into = t) =>
+      run('fRead', into, n, async (j, slot) => {
         const i = base + j;
         const { bytesRead } = await fh.read(readBufs[slot]!, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
         checkStamp('FileHandle', readBufs[slot]!.subarray(0, bytesRead), i);
       });
-    };
     // The same with a new buffer per read, as a read that hands out its bytes must.
-    const fileReadNew = async (base: number, n: number, into = t) => {
-      into.fReadNew += await pipelined(n, depth, async (j) => {
+    const fileReadNew = (base: number, n: number, into = t) =>
+      run('fReadNew', into, n, async (j) => {
         const i = base + j;
         const b = Buffer.allocUnsafe(ARRAY_WRITE_BYTES);
         const { bytesRead } = await fh.read(b, 0, ARRAY_WRITE_BYTES, i * ARRAY_WRITE_BYTES);
         checkStamp('FileHandle', b.subarray(0, bytesRead), i);
       });
-    };
     // Untimed: page cache this VM has backed for both sides' writes at this depth (bench/README.md,
     // "Memory of this VM"), then each side's code, past the timed range: after the scratch file's
     // deletion, so that the first timed segment (ours) does not take on what that deletion left
@@ -265,6 +283,10 @@ async function arrayVsFile(arrays: Map<number, DaosArray>, o: BenchOptions, scra
 
     const vol = `${(o.arrayBytes / MiB).toFixed(0)} MiB`;
     const b = o.arrayBytes;
+    // µs of CPU per operation: main thread / all threads, ours · FileHandle's.
+    const perOp = (c: ThreadCpu) => `${(c.main / count).toFixed(0)} / ${(c.all / count).toFixed(0)}`;
+    const cpuOf = (ours: Kind, base: Kind) =>
+      threadCpu() === undefined ? undefined : `${perOp(cpu[ours])} · ${perOp(cpu[base])}`;
     rows.push(
       {
         test: `1 MiB array write, ${depth} in flight (${vol})`,
@@ -272,6 +294,7 @@ async function arrayVsFile(arrays: Map<number, DaosArray>, o: BenchOptions, scra
         base: `FileHandle ${mibps(b, t.fWrite)}`,
         ratio: t.fWrite / t.dWrite,
         goal: 0.8,
+        cpu: cpuOf('dWrite', 'fWrite'),
       },
       {
         test: `1 MiB array read into the caller's buffer, ${depth} in flight (${vol})`,
@@ -279,6 +302,7 @@ async function arrayVsFile(arrays: Map<number, DaosArray>, o: BenchOptions, scra
         base: `FileHandle ${mibps(b, t.fRead)}`,
         ratio: t.fRead / t.dRead,
         goal: 0.8,
+        cpu: cpuOf('dRead', 'fRead'),
       },
       {
         test: `1 MiB array read into a new buffer each time, ${depth} in flight`,
@@ -286,6 +310,7 @@ async function arrayVsFile(arrays: Map<number, DaosArray>, o: BenchOptions, scra
         base: `FileHandle ${mibps(b, t.fReadNew)}`,
         ratio: t.fReadNew / t.dReadNew,
         goal: undefined,
+        cpu: cpuOf('dReadNew', 'fReadNew'),
       },
     );
     progress(rows.slice(-3));
@@ -615,7 +640,7 @@ async function main(): Promise<void> {
     `Load average (1 min): ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end  `,
     `Scratch folder: ${o.dir}. The store runs with durability 'process' (survives kill -9): neither its data files nor its LMDB commits are fsynced, nor is the FileHandle baseline; the lmdb baseline runs with lmdb's defaults (each commit flushed to disk, overlapped with the next), plus a noSync variant for information. The two sides run in alternating segments (${o.reps} each), each (a) write segment after its volume plus ${WARM_MARGIN_BYTES / MiB} MiB written to a scratch file, synced and deleted (page cache this VM has backed; bench/README.md) and each round of read segments after a \`sync\`; before each depth's (a) segments, untimed: the same for twice the depth's volume, then ${ARRAY_WARMUP_WRITES.toLocaleString('en-US')} writes per side past the timed range, each read once, and ${ARRAY_WARMUP_READS.toLocaleString('en-US')} reads of the first ${ARRAY_WARMUP_OPS} of them each way (JIT warm-up); reads into the caller's buffers and into new ones run in separate rounds of segments, and no gc() is forced before a segment.`,
     '',
-    table(rows),
+    table(rows, 'CPU µs per op, main thread / all threads (daos-ts · baseline)'),
     '',
     `Memory: ${flat ? 'flat' : '**not flat**'} — RSS grew ${(growth / MiB).toFixed(0)} MiB over ${(o.memBytes / 2 ** 30).toFixed(2)} GiB written (limit ${RSS_GROWTH_BYTES_MAX / MiB} MiB).`,
   ].join('\n');
