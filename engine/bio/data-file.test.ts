@@ -230,6 +230,47 @@ describe('DataFile', () => {
     }
   });
 
+  it("makes a commit wait for its own file's writes queued up to it, in the order commits asked", async () => {
+    const x = DataFile.open(tempFile());
+    const y = DataFile.open(tempFile());
+    const long = 512 * 1024;
+    try {
+      // Three commits of one turn: two long writes of x, then a short one of y.
+      x.queueWrite(0, Buffer.alloc(long, 1));
+      const xa = x.flushWritesAsync();
+      x.queueWrite(1 << 20, Buffer.alloc(long, 2));
+      const xb = x.flushWritesAsync();
+      // A commit of 4 KiB after xb shares xb's wait (less than a long run queued in between).
+      x.queueWrite(2 << 20, Buffer.alloc(4096, 3));
+      expect(x.flushWritesAsync()).toBe(xb);
+      y.queueWrite(0, Buffer.alloc(100, 4));
+      const ya = y.flushWritesAsync();
+      expect(xa).toBeInstanceOf(Promise);
+      expect(xb).not.toBe(xa);
+      const order: string[] = [];
+      for (const [name, p] of [
+        ['xa', xa],
+        ['xb', xb],
+        ['ya', ya],
+      ] as const)
+        void p?.then(() => order.push(name));
+      await xa;
+      // xa's bytes are on file; x's 4 KiB write waits for its transaction (flushWrites).
+      expect(x.readValue(0, long)).toEqual(Buffer.alloc(long, 1));
+      await Promise.all([xb, ya]);
+      // y's commit waited for none of x's pool writes; x's in the order they asked.
+      expect(order).toEqual(['ya', 'xa', 'xb']);
+      expect(x.readValue(1 << 20, long)).toEqual(Buffer.alloc(long, 2));
+      expect(x.hasPendingWrites && y.hasPendingWrites).toBe(true);
+      // With nothing queued, a file with no writes running gives nothing to wait for.
+      x.flushWrites();
+      expect(x.flushWritesAsync()).toBeUndefined();
+    } finally {
+      x.close();
+      y.close();
+    }
+  });
+
   it('forgets a failure nobody asked for once its space is written again', () => {
     const f = DataFile.open(tempFile());
     const spy = vi.spyOn(fs, 'writeSync').mockImplementationOnce(() => {

@@ -440,8 +440,8 @@ export function writeLoneRunsOnPool(on: boolean): void {
  * by side rather than each alone to the main thread.
  */
 let writesDueQueued = false;
-/** Files with commits waiting for that start (DataFile.flushWritesAsync). */
-const filesWithWaiters = new Set<DataFile>();
+/** Files with commits waiting for that start (DataFile.flushWritesAsync), or runs it started. */
+const filesToSettle = new Set<DataFile>();
 
 /**
  * Queue the start of the queued writes for the end of this turn, unless they are all short:
@@ -464,8 +464,8 @@ function dueWrites(): boolean {
 function startDueWrites(): void {
   writesDueQueued = false;
   startWrites();
-  for (const f of filesWithWaiters) f.settleWaiters();
-  filesWithWaiters.clear();
+  for (const f of filesToSettle) f.settleWaiters();
+  filesToSettle.clear();
 }
 
 /** The queued writes, now: long runs to the thread pool (see offloaded), the rest held for their commits. */
@@ -729,7 +729,7 @@ export class DataFile {
     waiterToQueue = waiter;
     waiter.promise = new Promise<void>(takeWaiter);
     this.waiters.push(waiter);
-    filesWithWaiters.add(this);
+    filesToSettle.add(this);
     return waiter.promise;
   }
 
@@ -739,6 +739,7 @@ export class DataFile {
     let seq = run.items[0]!.seq;
     for (const w of run.items) if (w.seq < seq) seq = w.seq;
     this.turnRuns.push({ seq, done });
+    filesToSettle.add(this);
   }
 
   /**
