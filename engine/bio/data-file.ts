@@ -751,20 +751,19 @@ export class DataFile {
     this.turnRuns = [];
     let written = this.running;
     let r = 0;
+    // `written` grows by the runs holding writes queued up to `seq`.
+    const through = (seq: number) => {
+      if (r === runs.length || runs[r]!.seq > seq) return;
+      const parts: Array<Promise<void>> = written === undefined ? [] : [written];
+      while (r < runs.length && runs[r]!.seq <= seq) parts.push(runs[r++]!.done);
+      written = this.track(parts);
+    };
     for (const w of this.waiters) {
-      if (r < runs.length && runs[r]!.seq <= w.seq) {
-        const parts: Array<Promise<void>> = written === undefined ? [] : [written];
-        while (r < runs.length && runs[r]!.seq <= w.seq) parts.push(runs[r++]!.done);
-        written = this.track(parts);
-      }
+      through(w.seq);
       w.resolve(written);
     }
     this.waiters = [];
-    if (r < runs.length) {
-      const parts: Array<Promise<void>> = written === undefined ? [] : [written];
-      while (r < runs.length) parts.push(runs[r++]!.done);
-      this.track(parts);
-    }
+    through(Number.POSITIVE_INFINITY);
   }
 
   /** `parts` as one promise, kept as `running` (this file's writes started so far) until it is done. */
