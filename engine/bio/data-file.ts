@@ -708,9 +708,11 @@ export class DataFile {
    * to wait for (every such write done, or held for the next `flushWrites`). A commit waits for
    * no other file's writes, nor for writes of this file queued after it: of eight writes in
    * flight, each commits once its own bytes (and those queued before them here) are written,
-   * and the next write can start while the others are still copied. Commits of one file ask in
-   * program order and each waits for at least what the one before it waits for, so they keep that
-   * order.
+   * and the next write can start while the others are still copied. Each commit waits for at
+   * least what the commits of this file before it wait for, so none reaches its transaction
+   * before the bytes of those are on file; commits in flight together are not otherwise ordered
+   * (nor were they when every commit waited for every write): what reads see follows their
+   * epochs, given at submission.
    */
   flushWritesAsync(): Promise<void> | undefined {
     if (this.pending.length === 0 && this.waiters.length === 0) return this.running;
