@@ -77,7 +77,7 @@ export async function aggregateContainer(
           vis.store.firstKey(main, pfx, withTag(pfx, TAG_META)) === undefined &&
           vis.store.firstKey(main, withTag(pfx, TAG_META + 1), prefixEnd(pfx)) === undefined
         ) {
-          main.remove(withTag(pfx, TAG_META));
+          vis.store.removeMeta(withTag(pfx, TAG_META));
         }
       }
     });
@@ -150,9 +150,13 @@ function deleteRecords(
     const value = main.get(key);
     if (value === undefined) continue;
     const tag = recordTag(key);
+    if (tag === TAG_META) {
+      vis.store.removeMeta(key);
+      continue;
+    }
     const payload = decodeAnyPayload(tag, value);
-    if (tag === TAG_SINGLE) forgetNewestSingle(main, key);
-    else if (tag === TAG_EXTENT) forgetSoleExtent(main, key);
+    if (tag === TAG_SINGLE) forgetNewestSingle(vis.store, key);
+    else if (tag === TAG_EXTENT) forgetSoleExtent(vis.store, key);
     main.remove(key);
     if (payload === undefined) continue;
     stats.recordsRemoved++;

@@ -353,10 +353,10 @@ export function writeEffects(
     if (tag === TAG_EXTENT) {
       const rec = decodeExtent(value);
       newPayload = rec.payload;
-      mayReplace = noteArrayExtent(main, key, rec);
+      mayReplace = noteArrayExtent(store, key, rec);
     } else {
       newPayload = decodeAnyPayload(tag, value)!;
-      if (tag === TAG_SINGLE) mayReplace = noteNewestSingle(main, key, newPayload);
+      if (tag === TAG_SINGLE) mayReplace = noteNewestSingle(store, key, newPayload);
     }
     // The index is read here through lmdb-js's shared buffer (no ArrayBuffer per read): every
     // record read is decoded before the next read.
@@ -391,7 +391,8 @@ const EMPTY = Buffer.alloc(0);
  * akey's reads seek as before.
  * Returns whether a version may already be on file at `key` (false: the meta says none can be).
  */
-function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payload): boolean {
+function noteNewestSingle(store: IndexStore, key: Buffer, payload: Payload): boolean {
+  const { main } = store;
   const pfx = key.subarray(0, key.length - 1 - EPOCH_BYTES);
   const epoch = keyEpoch(key);
   const file = payload.where === WHERE_FILE && payload.csums === undefined ? payload : undefined;
@@ -399,7 +400,7 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
   const old = main.getBinaryFast(mkey);
   if (old === undefined) {
     // No meta, so no record of this akey is on file (aggregation drops a meta last).
-    main.put(
+    store.putMeta(
       mkey,
       encodeMeta({ kind: KIND_SINGLE, recordSize: 0, maxNr: 0n, newest: epoch, newestFile: file }),
     );
@@ -408,7 +409,7 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
   const m = decodeMeta(old);
   if (m.newest === undefined || epoch < m.newest) return true;
   if (epoch === m.newest && m.newestFile?.off === file?.off && m.newestFile?.len === file?.len) return true;
-  main.put(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
+  store.putMeta(mkey, encodeMeta({ ...m, newest: epoch, newestFile: file }));
   return epoch === m.newest;
 }
 
@@ -420,7 +421,8 @@ function noteNewestSingle(main: IndexStore['main'], key: Buffer, payload: Payloa
  * written at its very key (same idx and epoch), and ends it otherwise: the akey then has two.
  * Returns whether a record may already be on file at `key` (false: the meta says none can be).
  */
-function noteArrayExtent(main: IndexStore['main'], key: Buffer, rec: ExtentRecord): boolean {
+function noteArrayExtent(store: IndexStore, key: Buffer, rec: ExtentRecord): boolean {
+  const { main } = store;
   const pfxLen = key.length - EXTENT_KEY_TAIL_BYTES;
   const mkey = withTag(key.subarray(0, pfxLen), TAG_META);
   const old = main.getBinaryFast(mkey);
@@ -431,7 +433,7 @@ function noteArrayExtent(main: IndexStore['main'], key: Buffer, rec: ExtentRecor
     p.where === WHERE_FILE && p.csums === undefined ? { idx, epoch, nr: rec.nr, payload: p } : undefined;
   if (old === undefined) {
     // No meta, so no record of this akey is on file (aggregation drops a meta last).
-    main.put(mkey, encodeMeta({ kind: KIND_ARRAY, recordSize: rec.recordSize, maxNr: rec.nr, sole }));
+    store.putMeta(mkey, encodeMeta({ kind: KIND_ARRAY, recordSize: rec.recordSize, maxNr: rec.nr, sole }));
     return false;
   }
   const m = decodeMeta(old);
@@ -440,17 +442,21 @@ function noteArrayExtent(main: IndexStore['main'], key: Buffer, rec: ExtentRecor
   const same = m.sole !== undefined && m.sole.idx === idx && m.sole.epoch === epoch;
   const longer = rec.nr > m.maxNr;
   if (m.sole !== undefined || longer)
-    main.put(mkey, encodeMeta({ ...m, maxNr: longer ? rec.nr : m.maxNr, sole: same ? sole : undefined }));
+    store.putMeta(
+      mkey,
+      encodeMeta({ ...m, maxNr: longer ? rec.nr : m.maxNr, sole: same ? sole : undefined }),
+    );
   return m.sole === undefined || same;
 }
 
 /** Inside a transaction, before the extent record at `key` is removed: its akey's meta keeps no `sole`. */
-export function forgetSoleExtent(main: IndexStore['main'], key: Buffer): void {
+export function forgetSoleExtent(store: IndexStore, key: Buffer): void {
+  const { main } = store;
   const mkey = withTag(key.subarray(0, key.length - EXTENT_KEY_TAIL_BYTES), TAG_META);
   const old = main.getBinaryFast(mkey);
   if (old === undefined) return;
   const m = decodeMeta(old);
-  if (m.sole !== undefined) main.put(mkey, encodeMeta({ ...m, sole: undefined }));
+  if (m.sole !== undefined) store.putMeta(mkey, encodeMeta({ ...m, sole: undefined }));
 }
 
 /**
@@ -458,13 +464,14 @@ export function forgetSoleExtent(main: IndexStore['main'], key: Buffer): void {
  * points at it (`newestFile`), drop that, so no read takes a value whose space is being freed.
  * `newest` stays: no version on file is newer, and a read finds what is left by a seek.
  */
-export function forgetNewestSingle(main: IndexStore['main'], key: Buffer): void {
+export function forgetNewestSingle(store: IndexStore, key: Buffer): void {
+  const { main } = store;
   const mkey = withTag(key.subarray(0, key.length - 1 - EPOCH_BYTES), TAG_META);
   const old = main.getBinaryFast(mkey);
   if (old === undefined) return;
   const m = decodeMeta(old);
   if (m.newestFile !== undefined && m.newest === keyEpoch(key))
-    main.put(mkey, encodeMeta({ ...m, newestFile: undefined }));
+    store.putMeta(mkey, encodeMeta({ ...m, newestFile: undefined }));
 }
 
 /** txCheck's conflict checks for every op of a call, against the state before any of them. */

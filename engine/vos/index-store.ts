@@ -9,11 +9,12 @@
  *   dtx        prepared distributed transactions: id -> msgpack plan
  *   committed  coordinator outcome markers: id -> epoch
  */
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { ABORT, type Database, open, type RootDatabase } from 'lmdb';
 import { assert } from '../../core/common/errors.js';
 import { TARGET_MAP_BYTES } from '../../core/common/limits.js';
 import type { AllocatorStore, Extent } from '../bio/allocator.js';
 import { type DataLayout, SINGLE_FILE, STRIPED } from '../bio/data-file.js';
+import { KIND_ARRAY } from './records.js';
 
 /** 8 KiB pages raise LMDB's key limit to 4026 bytes: two escaped 512-byte keys need up to 2089. */
 const INDEX_PAGE_BYTES = 8192;
@@ -111,37 +112,91 @@ export class IndexStore {
     return fresh;
   }
 
-  /**
-   * Write transactions begun or ended so far. Every write to this store passes `writeSync` or
-   * `write`, each moving the count as it begins and again once it is over (committed or not), so
-   * a record read at one count is what the store holds for as long as the count stays (what
-   * Visibility.arrayMeta keeps metas for): one read inside a transaction, or between the start of
-   * a commit on lmdb-js's writer thread and its end, is kept only until that end.
-   */
-  private writeMarks = 0;
+  /** Write transactions whose body is running now (the lookups it makes see its own writes). */
+  private bodies = 0;
 
-  /** Changes whenever a write transaction begins or ends (see writeMarks). */
-  get writeMark(): number {
-    return this.writeMarks;
+  /**
+   * Akey metas written by the transaction whose body runs now, by akey prefix (latin1): the new
+   * record, or undefined for one removed (see putMeta).
+   */
+  private metaNotes: Map<string, Buffer | undefined> | undefined;
+
+  /**
+   * Told of the akey metas each write transaction wrote (see putMeta): `committed` after a
+   * synchronous transaction committed them; otherwise (an asynchronous transaction, whose reads
+   * meanwhile may see the records before it, or one whose outcome is not known here) after its
+   * body ran and again once it is over, to forget what it may have changed.
+   */
+  onMetas: ((notes: ReadonlyMap<string, Buffer | undefined>, committed: boolean) => void) | undefined;
+
+  /** Whether a write transaction's body is running (its lookups see what it wrote so far). */
+  get writing(): boolean {
+    return this.bodies > 0;
+  }
+
+  /**
+   * Inside a write transaction: write an akey's meta record (key: the akey prefix and TAG_META),
+   * an array's noted for `onMetas`. With removeMeta, the only writer of meta records: what a reader
+   * keeps of array metas (Visibility.arrayMeta) stays true through writes because every change
+   * passes here. (A single value's meta is not noted: an akey's kind stays until its meta is
+   * removed, so no array meta is kept where a single value's is written.)
+   */
+  putMeta(key: Buffer, value: Buffer): void {
+    this.main.put(key, value);
+    if (value[0] === KIND_ARRAY) this.noteMeta(key, value);
+  }
+
+  /** Inside a write transaction: remove an akey's meta record, noted for `onMetas` (see putMeta). */
+  removeMeta(key: Buffer): void {
+    this.main.remove(key);
+    this.noteMeta(key, undefined);
+  }
+
+  private noteMeta(key: Buffer, value: Buffer | undefined): void {
+    assert(this.metaNotes !== undefined, 'an akey meta is written inside a write transaction');
+    this.metaNotes.set(key.toString('latin1', 0, key.length - 1), value);
+  }
+
+  /** A write transaction's body, its meta writes noted in `notes` (in the outer body's when nested). */
+  private body<T>(fn: () => T, notes: Map<string, Buffer | undefined>): T {
+    const outer = this.metaNotes;
+    this.metaNotes = outer ?? notes;
+    this.bodies++;
+    try {
+      return fn();
+    } finally {
+      this.bodies--;
+      this.metaNotes = outer;
+    }
   }
 
   /** Run `fn` in a synchronous write transaction (lmdb-js transactionSync: ABORT rolls it back). */
   writeSync<T>(fn: () => T): T {
-    this.writeMarks++;
+    const notes = new Map<string, Buffer | undefined>();
+    let committed = false;
     try {
-      return this.env.transactionSync(fn);
+      const out = this.env.transactionSync(() => this.body(fn, notes));
+      committed = out !== ABORT;
+      return out;
     } finally {
-      this.writeMarks++;
+      if (notes.size > 0) this.onMetas?.(notes, committed);
     }
   }
 
   /** Run `fn` in a write transaction that lmdb-js's writer thread commits (a child transaction when `child`). */
   async write<T>(fn: () => T, child: boolean): Promise<T> {
-    this.writeMarks++;
+    const notes = new Map<string, Buffer | undefined>();
+    const run = () => {
+      try {
+        return this.body(fn, notes);
+      } finally {
+        if (notes.size > 0) this.onMetas?.(notes, false);
+      }
+    };
     try {
-      return (await (child ? this.env.childTransaction(fn) : this.env.transaction(fn))) as T;
+      return (await (child ? this.env.childTransaction(run) : this.env.transaction(run))) as T;
     } finally {
-      this.writeMarks++;
+      if (notes.size > 0) this.onMetas?.(notes, false);
     }
   }
 

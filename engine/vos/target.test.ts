@@ -246,9 +246,9 @@ describe('arrays', () => {
       data: data === undefined ? undefined : b(data),
     })),
   });
-  const fetchA = (t: VosTarget, e: bigint, extents: Array<[number, number]>, rs = 1) =>
+  const fetchA = (t: VosTarget, e: bigint, extents: Array<[number, number]>, rs = 1, dkey = 'd') =>
     arr(
-      t.fetch(CONT, OID, e, b('d'), [
+      t.fetch(CONT, OID, e, b(dkey), [
         {
           akey: b('a'),
           kind: 'array',
@@ -263,8 +263,8 @@ describe('arrays', () => {
       const t = await openVosTarget(tempDir('vos-'), { durability });
       opened.push(t);
       // What the chunk holds, as runs ('a×8192'): short enough to show when it fails.
-      const runs = () =>
-        Buffer.from(fetchA(t, EPOCH_MAX, [[0, 8192]]).data)
+      const runs = (dkey = 'd') =>
+        Buffer.from(fetchA(t, EPOCH_MAX, [[0, 8192]], 1, dkey).data)
           .toString('latin1')
           .replace(/(.)\1*/g, (run, c: string) => `${c === '\0' ? '0' : c}×${run.length} `)
           .trim();
@@ -288,6 +288,20 @@ describe('arrays', () => {
       expect(runs()).toBe('0×8192');
       await put(t, 4n, 'd', [ax('a', 1, [[0, 8192, 'c'.repeat(8192)]])]);
       expect(runs()).toBe('c×8192');
+      // A new akey's write leaves its meta kept, with its sole extent. A punch hides it;
+      // aggregation then removes the extent, frees its space, drops the meta and the punch (it
+      // hides nothing now): a read still finds nothing, and takes nothing from the space a new
+      // write reuses.
+      await put(t, 5n, 'y', [ax('a', 1, [[0, 8192, 'e'.repeat(8192)]])]);
+      expect(runs('y')).toBe('e×8192');
+      await t.apply(6n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('y'), akeys: [b('a')] }]);
+      expect(runs('y')).toBe('0×8192');
+      const agg = await t.aggregate(CONT, 6n, []);
+      expect(agg.bytesFreed).toBeGreaterThanOrEqual(8192);
+      expect(runs('y')).toBe('0×8192');
+      await put(t, 7n, 'z', [ax('a', 1, [[0, 8192, 'f'.repeat(8192)]])]);
+      expect(runs('z')).toBe('f×8192');
+      expect(runs('y')).toBe('0×8192');
     }
   });
 

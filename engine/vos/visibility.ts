@@ -51,9 +51,8 @@ import {
 const IDX_ZERO = Buffer.alloc(8);
 
 /**
- * Array akey metas a target keeps between its writes (Visibility.arrayMeta): past this many it
- * forgets them all and starts again. A meta kept is ~0.2 KB (16,384 chunks of 1 MiB: 16 GiB read
- * again from ~3 MB); any write transaction forgets them too, so they are never out of date.
+ * Array akey metas a target keeps (Visibility.arrayMeta): past this many it forgets them all and
+ * starts again. A meta kept is ~0.2 KB (16,384 chunks of 1 MiB: 16 GiB read again from ~3 MB).
  */
 const ARRAY_METAS_KEPT_MAX = 16_384;
 
@@ -67,9 +66,11 @@ export interface VisibleVersion {
 }
 
 export class Visibility {
-  /** Array metas read while the store's write mark is `arrayMetasMark`, by akey prefix (latin1). */
-  private readonly arrayMetas = new Map<string, AkeyMeta>();
-  private arrayMetasMark = 0;
+  /**
+   * Array akey metas as the store holds them, by akey prefix (latin1): read, or written by a
+   * committed transaction (as written: decoded when first read).
+   */
+  private readonly arrayMetas = new Map<string, AkeyMeta | Buffer>();
 
   constructor(
     readonly store: IndexStore,
@@ -78,7 +79,26 @@ export class Visibility {
     readonly punched: PunchedObjects,
     /** The objects this target may hold records of. */
     readonly objects: ObjectFilter,
-  ) {}
+  ) {
+    store.onMetas = (notes, committed) => this.metasWritten(notes, committed);
+  }
+
+  /**
+   * Keep what a write transaction made of array metas (IndexStore.onMetas): once committed, the
+   * records it wrote (a chunk read after its write takes its meta from here); when not known to
+   * be, none of those akeys' (read again when next needed).
+   */
+  private metasWritten(notes: ReadonlyMap<string, Buffer | undefined>, committed: boolean): void {
+    const kept = this.arrayMetas;
+    for (const [name, value] of notes) {
+      if (!committed || value === undefined || value[0] !== KIND_ARRAY) {
+        kept.delete(name);
+        continue;
+      }
+      if (kept.size >= ARRAY_METAS_KEPT_MAX && !kept.has(name)) kept.clear();
+      kept.set(name, value);
+    }
+  }
 
   /** Record that the punch db holds (or is about to hold, in this transaction) punch key `key`. */
   notePunchKey(key: Uint8Array): void {
@@ -121,20 +141,22 @@ export class Visibility {
   }
 
   /**
-   * The meta of an akey fetched as an array: `meta`, kept while the store has no write (see
-   * ARRAY_METAS_KEPT_MAX). An array's chunks are read again and again (a re-read, a strided
-   * reader, a dataset read twice), and a meta kept costs no index lookup: with the meta holding
-   * the chunk's sole extent, a read of an object without punches then touches no index at all.
+   * The meta of an akey fetched as an array: `meta`, kept (see metasWritten). An array's chunks
+   * are read again and again (a re-read, a strided reader, a dataset read twice), or read after
+   * they were written, and a meta kept costs no index lookup: with the meta holding the chunk's
+   * sole extent, a read of an object without punches then touches no index at all. Inside a
+   * write transaction, its own view, not kept.
    */
   arrayMeta(akeyPfx: Buffer): AkeyMeta | undefined {
-    const mark = this.store.writeMark;
-    if (mark !== this.arrayMetasMark) {
-      this.arrayMetas.clear();
-      this.arrayMetasMark = mark;
-    }
+    if (this.store.writing) return this.meta(akeyPfx);
     const name = akeyPfx.toString('latin1');
     const kept = this.arrayMetas.get(name);
-    if (kept !== undefined) return kept;
+    if (kept !== undefined) {
+      if (!(kept instanceof Uint8Array)) return kept;
+      const m = decodeMeta(kept);
+      this.arrayMetas.set(name, m);
+      return m;
+    }
     const m = this.meta(akeyPfx);
     if (m !== undefined && m.kind === KIND_ARRAY) {
       if (this.arrayMetas.size >= ARRAY_METAS_KEPT_MAX) this.arrayMetas.clear();
