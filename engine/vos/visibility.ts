@@ -66,11 +66,8 @@ export interface VisibleVersion {
 }
 
 export class Visibility {
-  /**
-   * Array akey metas as the store holds them, by akey prefix (latin1): read, or written by a
-   * committed transaction (as written: decoded when first read).
-   */
-  private readonly arrayMetas = new Map<string, AkeyMeta | Buffer>();
+  /** Array akey metas as the store holds them, by akey prefix (latin1): read, or written by a committed transaction. */
+  private readonly arrayMetas = new Map<string, AkeyMeta>();
 
   constructor(
     readonly store: IndexStore,
@@ -96,7 +93,8 @@ export class Visibility {
         continue;
       }
       if (kept.size >= ARRAY_METAS_KEPT_MAX && !kept.has(name)) kept.clear();
-      kept.set(name, value);
+      // Decoded now: the record is a slice of Node's shared pool, which a kept slice would pin.
+      kept.set(name, decodeMeta(value));
     }
   }
 
@@ -151,12 +149,7 @@ export class Visibility {
     if (this.store.writing) return this.meta(akeyPfx);
     const name = akeyPfx.toString('latin1');
     const kept = this.arrayMetas.get(name);
-    if (kept !== undefined) {
-      if (!(kept instanceof Uint8Array)) return kept;
-      const m = decodeMeta(kept);
-      this.arrayMetas.set(name, m);
-      return m;
-    }
+    if (kept !== undefined) return kept;
     const m = this.meta(akeyPfx);
     if (m !== undefined && m.kind === KIND_ARRAY) {
       if (this.arrayMetas.size >= ARRAY_METAS_KEPT_MAX) this.arrayMetas.clear();
