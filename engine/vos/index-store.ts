@@ -117,9 +117,17 @@ export class IndexStore {
 
   /**
    * Akey metas written by the transaction whose body runs now, by akey prefix (latin1): the new
-   * record, or undefined for one removed (see putMeta).
+   * record, or undefined for one removed (see putMeta); made by the first.
    */
   private metaNotes: Map<string, Buffer | undefined> | undefined;
+
+  /** The body `writeSync` runs next, by `runBody` (one function for every synchronous transaction). */
+  private syncBody: (() => unknown) | undefined;
+  private readonly runBody = (): unknown => {
+    const fn = this.syncBody!;
+    this.syncBody = undefined;
+    return this.body(fn);
+  };
 
   /**
    * Told of the akey metas each write transaction wrote (see putMeta): `committed` after a
@@ -153,50 +161,61 @@ export class IndexStore {
   }
 
   private noteMeta(key: Buffer, value: Buffer | undefined): void {
-    assert(this.metaNotes !== undefined, 'an akey meta is written inside a write transaction');
-    this.metaNotes.set(key.toString('latin1', 0, key.length - 1), value);
+    assert(this.bodies > 0, 'an akey meta is written inside a write transaction');
+    (this.metaNotes ??= new Map()).set(key.toString('latin1', 0, key.length - 1), value);
   }
 
-  /** A write transaction's body, its meta writes noted in `notes` (in the outer body's when nested). */
-  private body<T>(fn: () => T, notes: Map<string, Buffer | undefined>): T {
-    const outer = this.metaNotes;
-    this.metaNotes = outer ?? notes;
+  /** A write transaction's body. */
+  private body<T>(fn: () => T): T {
     this.bodies++;
     try {
       return fn();
     } finally {
       this.bodies--;
-      this.metaNotes = outer;
     }
   }
 
-  /** Run `fn` in a synchronous write transaction (lmdb-js transactionSync: ABORT rolls it back). */
+  /** Hand the meta writes noted so far to `onMetas`. */
+  private metasNoted(committed: boolean): void {
+    const notes = this.metaNotes;
+    if (notes === undefined) return;
+    this.metaNotes = undefined;
+    this.onMetas?.(notes, committed);
+  }
+
+  /**
+   * Run `fn` in a synchronous write transaction (lmdb-js transactionSync: ABORT rolls it back).
+   * Not inside another transaction's body: its meta writes would be the outer's to report.
+   */
   writeSync<T>(fn: () => T): T {
-    const notes = new Map<string, Buffer | undefined>();
+    assert(this.bodies === 0, 'a synchronous write transaction inside another transaction');
+    this.syncBody = fn;
     let committed = false;
     try {
-      const out = this.env.transactionSync(() => this.body(fn, notes));
+      const out = this.env.transactionSync(this.runBody) as T;
       committed = out !== ABORT;
       return out;
     } finally {
-      if (notes.size > 0) this.onMetas?.(notes, committed);
+      this.syncBody = undefined;
+      this.metasNoted(committed);
     }
   }
 
   /** Run `fn` in a write transaction that lmdb-js's writer thread commits (a child transaction when `child`). */
   async write<T>(fn: () => T, child: boolean): Promise<T> {
-    const notes = new Map<string, Buffer | undefined>();
+    let notes: Map<string, Buffer | undefined> | undefined;
     const run = () => {
       try {
-        return this.body(fn, notes);
+        return this.body(fn);
       } finally {
-        if (notes.size > 0) this.onMetas?.(notes, false);
+        notes = this.metaNotes;
+        this.metasNoted(false);
       }
     };
     try {
       return (await (child ? this.env.childTransaction(run) : this.env.transaction(run))) as T;
     } finally {
-      if (notes.size > 0) this.onMetas?.(notes, false);
+      if (notes !== undefined) this.onMetas?.(notes, false);
     }
   }
 
