@@ -88,7 +88,8 @@ export class Visibility {
   private metasWritten(notes: ReadonlyMap<string, Buffer | undefined>, committed: boolean): void {
     const kept = this.arrayMetas;
     for (const [name, value] of notes) {
-      if (!committed || value === undefined || value[0] !== KIND_ARRAY) {
+      // (Only array metas are noted: IndexStore.putMeta.)
+      if (!committed || value === undefined) {
         kept.delete(name);
         continue;
       }
