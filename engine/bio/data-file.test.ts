@@ -527,7 +527,9 @@ describe('LoneCopyChooser', () => {
     // Here is cheaper: every write until the next probe, then LONE_COPY_PROBE_WRITES split.
     const ways = take(2 * LONE_COPY_PROBE_EVERY - 4);
     const splits = ways.flatMap(([w], i) => (w === COPY_SPLIT ? [i + 4] : []));
-    expect(splits).toEqual(Array.from({ length: LONE_COPY_PROBE_WRITES }, (_, k) => LONE_COPY_PROBE_EVERY + k));
+    expect(splits).toEqual(
+      Array.from({ length: LONE_COPY_PROBE_WRITES }, (_, k) => LONE_COPY_PROBE_EVERY + k),
+    );
     expect(ways[LONE_COPY_PROBE_EVERY - 4]).toEqual([COPY_SPLIT, false]);
     expect(ways[LONE_COPY_PROBE_EVERY - 3]).toEqual([COPY_SPLIT, true]);
     expect(ways[LONE_COPY_PROBE_EVERY + LONE_COPY_PROBE_WRITES - 4]).toEqual([COPY_HERE, false]);

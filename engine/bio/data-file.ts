@@ -492,7 +492,9 @@ export class LoneCopyChooser {
   note(way: number, us: number, bytes: number): void {
     const x = (us * MIB) / bytes;
     const c = this.costs[way]!;
-    this.costs[way] = Number.isNaN(c) ? x : c + (Math.min(x, LONE_COPY_SAMPLE_CAP * c) - c) * LONE_COPY_COST_WEIGHT;
+    this.costs[way] = Number.isNaN(c)
+      ? x
+      : c + (Math.min(x, LONE_COPY_SAMPLE_CAP * c) - c) * LONE_COPY_COST_WEIGHT;
   }
 
   /** Each way's average µs per MiB (NaN before its first sample). */
@@ -580,7 +582,8 @@ function startWrites(): void {
   for (const w of work) {
     if (async.has(w.run)) continue;
     if (!w.f.splitsLongWrites || w.run.len < ASYNC_RUN_BYTES_MIN) w.f.hold(w.run);
-    else if (loneCopies.next() === COPY_SPLIT) w.f.started(w.run, w.f.splitRunAsync(w.run, loneCopies.sampled));
+    else if (loneCopies.next() === COPY_SPLIT)
+      w.f.started(w.run, w.f.splitRunAsync(w.run, loneCopies.sampled));
     else {
       const t0 = performance.now();
       w.f.writeRunNow(w.run);
