@@ -3,8 +3,9 @@
  * ExtentAllocator hands out.
  *
  * Writes are queued at submission. Long runs go to the thread pool before the index transaction
- * that will reference them is queued (`flushWritesAsync`), a lone one split over the member
- * files of a striped layout (DATA_FILE_STRIPES) instead; the rest wait for that transaction,
+ * that will reference them is queued (`flushWritesAsync`); a lone one into a striped layout
+ * (DATA_FILE_STRIPES) is split over the member files or copied whole here instead, whichever has
+ * been faster (LoneCopyChooser); the rest wait for that transaction,
  * which writes every one its target holds (`flushWrites`), in one positional writev per contiguous
  * run, so the values of a batch of commits become a few large writes, not one write each.
  * Reads are queued, merged the same way and done together in a microtask queued by the first.
