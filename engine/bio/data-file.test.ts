@@ -4,17 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countLoopTurns } from '../../test/loop-turns.js';
-import {
-  COPY_HERE,
-  COPY_SPLIT,
-  DATA_STRIPE_BYTES,
-  DataFile,
-  LONE_COPY_PROBE_EVERY,
-  LONE_COPY_PROBE_WRITES,
-  LoneCopyChooser,
-  STRIPED,
-  writeLoneRunsOnPool,
-} from './data-file.js';
+import { DATA_STRIPE_BYTES, DataFile, STRIPED, writeLoneRunsOnPool } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
 const made: string[] = [];
@@ -83,34 +73,6 @@ describe('DataFile', () => {
           writeLoneRunsOnPool(false);
           f.close();
         }
-      }
-    });
-
-    it('copies lone long writes both ways, split and whole here, and every byte lands', async () => {
-      // A module of its own: the way each write takes starts from no costs known (LoneCopyChooser).
-      vi.resetModules();
-      const m = await import('./data-file.js');
-      const file = tempFile();
-      const f = m.DataFile.open(file, m.STRIPED);
-      try {
-        const vals = Array.from({ length: 8 }, () => randomBytes(2 * S));
-        for (const [k, v] of vals.entries()) {
-          f.queueWrite(k * 2 * S, v);
-          await f.flushWritesAsync();
-          f.flushWrites();
-        }
-        // Two writes each way before the first choice (the first of a way is no sample).
-        const [split, here] = m.loneCopyCosts();
-        expect(Number.isFinite(split) && Number.isFinite(here)).toBe(true);
-        for (const [k, v] of vals.entries()) expect(f.readValue(k * 2 * S, v.length).equals(v)).toBe(true);
-        const members = [fs.readFileSync(file), fs.readFileSync(`${file}.1`)];
-        for (const [k, v] of vals.entries())
-          for (const i of [0, S - 1, S, 2 * S - 1]) {
-            const [mf, pos] = where(k * 2 * S + i);
-            expect(members[mf]![pos], `value ${k} byte ${i}`).toBe(v[i]);
-          }
-      } finally {
-        f.close();
       }
     });
 
@@ -501,44 +463,5 @@ describe('DataFile', () => {
     // One turn per 32 flushes at least, with room for the loop's own.
     expect(turns).toBeGreaterThanOrEqual(reads / 32 / 2);
     f.close();
-  });
-});
-
-describe('LoneCopyChooser', () => {
-  const MiB = 1 << 20;
-  it('tries each way, keeps to the cheaper, and tries the other in short runs', () => {
-    const c = new LoneCopyChooser();
-    const take = (n: number) =>
-      Array.from({ length: n }, () => {
-        const way = c.next();
-        return [way, c.sampled] as const;
-      });
-    // Split until it has a sample (the first of a way is none), then here the same.
-    expect(take(2)).toEqual([
-      [COPY_SPLIT, false],
-      [COPY_SPLIT, true],
-    ]);
-    c.note(COPY_SPLIT, 300, MiB);
-    expect(take(2)).toEqual([
-      [COPY_HERE, false],
-      [COPY_HERE, true],
-    ]);
-    c.note(COPY_HERE, 200, MiB);
-    // Here is cheaper: every write until the next probe, then LONE_COPY_PROBE_WRITES split.
-    const ways = take(2 * LONE_COPY_PROBE_EVERY - 4);
-    const splits = ways.flatMap(([w], i) => (w === COPY_SPLIT ? [i + 4] : []));
-    expect(splits).toEqual(
-      Array.from({ length: LONE_COPY_PROBE_WRITES }, (_, k) => LONE_COPY_PROBE_EVERY + k),
-    );
-    expect(ways[LONE_COPY_PROBE_EVERY - 4]).toEqual([COPY_SPLIT, false]);
-    expect(ways[LONE_COPY_PROBE_EVERY - 3]).toEqual([COPY_SPLIT, true]);
-    expect(ways[LONE_COPY_PROBE_EVERY + LONE_COPY_PROBE_WRITES - 4]).toEqual([COPY_HERE, false]);
-    // Split grows cheaper than here: it becomes the way; a stall counts as twice the average at most.
-    for (let k = 0; k < 24; k++) c.note(COPY_SPLIT, 100, MiB);
-    c.note(COPY_HERE, 1_000_000, MiB);
-    expect(c.cost[COPY_HERE]).toBeCloseTo(200 + (400 - 200) / 8);
-    expect(c.cost[COPY_SPLIT]).toBeLessThan(120);
-    const after = take(LONE_COPY_PROBE_EVERY).map(([w]) => w);
-    expect(after.filter((w) => w === COPY_HERE)).toHaveLength(LONE_COPY_PROBE_WRITES);
   });
 });

@@ -3,9 +3,8 @@
  * ExtentAllocator hands out.
  *
  * Writes are queued at submission. Long runs go to the thread pool before the index transaction
- * that will reference them is queued (`flushWritesAsync`); a lone one into a striped layout
- * (DATA_FILE_STRIPES) is split over the member files or copied whole here instead, whichever has
- * been faster (LoneCopyChooser); the rest wait for that transaction,
+ * that will reference them is queued (`flushWritesAsync`), a lone one split over the member
+ * files of a striped layout (DATA_FILE_STRIPES) instead; the rest wait for that transaction,
  * which writes every one its target holds (`flushWrites`), in one positional writev per contiguous
  * run, so the values of a batch of commits become a few large writes, not one write each.
  * Reads are queued, merged the same way and done together in a microtask queued by the first.
@@ -436,82 +435,6 @@ export function writeLoneRunsOnPool(on: boolean): void {
 }
 
 /**
- * How a lone long write into a striped layout is copied: split (its part in the first member file
- * here, the rest on the thread pool, side by side: COPY_SPLIT) or whole here (COPY_HERE). Which is
- * faster depends on the machine: on one development VM type two halves into two files took a median
- * 154 µs against 255 for one write here (2026-11-28, Intel host); on another the halves slowed each
- * other, and a pool part, counted until the main thread sees it done, took longer than the whole
- * copy here (AMD host: 1 MiB writes at 1 in flight 7–10% faster whole here, medians of 30
- * alternating segment pairs; bench/README.md, "Lone writes: split or whole"). So each way's cost is
- * measured as it runs (see LoneCopyChooser), and the cheaper one is used.
- */
-export const COPY_SPLIT = 0;
-export const COPY_HERE = 1;
-/**
- * Every this many lone long writes, the way not in use is tried for LONE_COPY_PROBE_WRITES in a
- * row, so that its cost stays known.
- */
-export const LONE_COPY_PROBE_EVERY = 64;
-export const LONE_COPY_PROBE_WRITES = 4;
-/** Weight of a new sample in a way's moving average of µs per MiB. */
-const LONE_COPY_COST_WEIGHT = 1 / 8;
-/** A sample counts for at most this many times the average: one stall of the VM does not decide. */
-const LONE_COPY_SAMPLE_CAP = 2;
-const MIB = 1024 * 1024;
-
-/**
- * @internal Which way (COPY_SPLIT or COPY_HERE) the next lone long write is copied, from each way's
- * moving average of µs per MiB, from the start of its copy to the moment its commit may go on:
- * each way in turn until it has a sample, then the cheaper, and the other in short runs every
- * LONE_COPY_PROBE_EVERY writes. A write's cost is a sample only when the write before it went the
- * same way (`sampled`): the first split after writes copied here waits longer for a pool thread
- * to wake, which is the switch's cost, not the way's.
- */
-export class LoneCopyChooser {
-  private readonly costs = [Number.NaN, Number.NaN];
-  private count = 0;
-  private last = -1;
-  /** Whether the write `next` chose last is a sample of its way. */
-  sampled = false;
-
-  next(): number {
-    const n = this.count++;
-    const [split, here] = this.costs as [number, number];
-    let way: number;
-    if (Number.isNaN(split)) way = COPY_SPLIT;
-    else if (Number.isNaN(here)) way = COPY_HERE;
-    else {
-      const best = here < split ? COPY_HERE : COPY_SPLIT;
-      way = n % LONE_COPY_PROBE_EVERY < LONE_COPY_PROBE_WRITES ? 1 - best : best;
-    }
-    this.sampled = way === this.last;
-    this.last = way;
-    return way;
-  }
-
-  /** A copy the `way` way of `bytes` bytes took `us` µs. */
-  note(way: number, us: number, bytes: number): void {
-    const x = (us * MIB) / bytes;
-    const c = this.costs[way]!;
-    this.costs[way] = Number.isNaN(c)
-      ? x
-      : c + (Math.min(x, LONE_COPY_SAMPLE_CAP * c) - c) * LONE_COPY_COST_WEIGHT;
-  }
-
-  /** Each way's average µs per MiB (NaN before its first sample). */
-  get cost(): readonly number[] {
-    return this.costs;
-  }
-}
-
-const loneCopies = new LoneCopyChooser();
-
-/** @internal Each way's average µs per MiB of lone long writes in this process (LoneCopyChooser). */
-export function loneCopyCosts(): readonly number[] {
-  return loneCopies.cost;
-}
-
-/**
  * The start of the queued writes is due at the end of this turn (startDueWrites), so that the
  * long writes of several commits in flight (eight 1 MiB array writes) go to the thread pool side
  * by side rather than each alone to the main thread.
@@ -577,20 +500,13 @@ function startWrites(): void {
       f.started(list[i]!, f.writeRunAsync(list[i]!));
     }
   }
-  // A long run left here into a striped layout is copied now, split over its member files (the
-  // pool's parts started first) or whole here, whichever has been faster (LoneCopyChooser);
-  // otherwise its commit's transaction writes it.
+  // A long run left here is copied now, split over its member files when striped (the pool's
+  // parts started first); otherwise its commit's transaction writes it.
   for (const w of work) {
     if (async.has(w.run)) continue;
-    if (!w.f.splitsLongWrites || w.run.len < ASYNC_RUN_BYTES_MIN) w.f.hold(w.run);
-    else if (loneCopies.next() === COPY_SPLIT)
-      w.f.started(w.run, w.f.splitRunAsync(w.run, loneCopies.sampled));
-    else {
-      const t0 = performance.now();
-      w.f.writeRunNow(w.run);
-      if (loneCopies.sampled) loneCopies.note(COPY_HERE, (performance.now() - t0) * 1000, w.run.len);
-      w.f.started(w.run, WRITTEN);
-    }
+    if (w.f.splitsLongWrites && w.run.len >= ASYNC_RUN_BYTES_MIN)
+      w.f.started(w.run, w.f.splitRunAsync(w.run));
+    else w.f.hold(w.run);
   }
 }
 
@@ -624,8 +540,6 @@ function takeWaiter(resolve: (written: PromiseLike<void> | undefined) => void): 
 }
 
 const nothing = (): void => {};
-/** A run already written, as `started` takes it. */
-const WRITTEN: Promise<void> = Promise.resolve();
 
 /** A failed data-file write as the error of the commits whose bytes it carried. */
 function writeError(path: string, run: Run<PendingWrite>, err: unknown): DaosError {
@@ -893,16 +807,12 @@ export class DataFile {
     );
   }
 
-  /**
-   * Write `parts` of `run` on the thread pool; a failure is kept for checkWritten. With `splitAt`
-   * (when a split copy began), the split's cost is noted once they are done (see LoneCopyChooser).
-   */
-  private writePartsAsync(run: Run<PendingWrite>, parts: Part[], splitAt?: number): Promise<void> {
+  /** Write `parts` of `run` on the thread pool; a failure is kept for checkWritten. */
+  private writePartsAsync(run: Run<PendingWrite>, parts: Part[]): Promise<void> {
     if (parts.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       new PartsOnPool(true, parts, (err) => {
         if (err !== undefined) this.noteFailed(run, err);
-        if (splitAt !== undefined) loneCopies.note(COPY_SPLIT, (performance.now() - splitAt) * 1000, run.len);
         resolve();
       });
     });
@@ -919,11 +829,11 @@ export class DataFile {
   /**
    * @internal Write a run's part in the first member file here, now, and the others meanwhile on
    * the thread pool (DATA_FILE_STRIPES); resolves once all are written. A failure is kept for
-   * checkWritten. `sampled`: the split's cost is a sample for LoneCopyChooser.
+   * checkWritten.
    */
-  splitRunAsync(run: Run<PendingWrite>, sampled = false): Promise<void> {
+  splitRunAsync(run: Run<PendingWrite>): Promise<void> {
     const [here, ...rest] = this.partsOf(run.off, run.len, bytesOf(run));
-    const pool = this.writePartsAsync(run, rest, sampled ? performance.now() : undefined);
+    const pool = this.writePartsAsync(run, rest);
     try {
       partSync(true, here!, 0);
     } catch (err) {
