@@ -3,15 +3,11 @@ import { type AllocatorStore, type Extent, ExtentAllocator, verifyTiling } from 
 
 function memStore() {
   const free = new Map<number, number>();
-  let hw = 0;
   const store: AllocatorStore = {
     putFree: (off, len) => free.set(off, len),
     removeFree: (off) => free.delete(off),
-    putHighWater: (h) => {
-      hw = h;
-    },
   };
-  return { store, free, hw: () => hw };
+  return { store, free };
 }
 
 describe('ExtentAllocator', () => {
@@ -40,7 +36,6 @@ describe('ExtentAllocator', () => {
     a.persist(m.store);
     const persisted = [...m.free.entries()].map(([off, len]) => ({ off, len })).sort((x, y) => x.off - y.off);
     expect(persisted).toEqual(a.freeExtents);
-    expect(m.hw()).toBe(a.highWater);
   });
 
   it('refuses a double free', () => {

@@ -7,6 +7,12 @@
  * that reference the space) at the next `persist`. Space freed by deleting records must only be
  * `release`d after that deleting transaction commits, or a new write could overwrite bytes that a
  * still-committed record references.
+ *
+ * Only the free list is persisted, not the high-water mark: on open it is where the last
+ * referenced or free extent ends (recovery.ts), and a commit that only appends space (a new
+ * value past the end, the common write) writes nothing here. Putting the mark in every such
+ * commit cost 5–10 µs of the transaction's median and 16–26 at its 90th percentile (1 MiB
+ * array writes at 1 in flight, this VM, 2026-11-28; bench/README.md, "The high-water mark").
  */
 import { assert } from '../../core/common/errors.js';
 
@@ -14,7 +20,6 @@ import { assert } from '../../core/common/errors.js';
 export interface AllocatorStore {
   putFree(off: number, len: number): void;
   removeFree(off: number): void;
-  putHighWater(highWater: number): void;
 }
 
 export interface Extent {
@@ -30,7 +35,6 @@ export class ExtentAllocator {
   private freeTotalBytes = 0;
   /** Offsets whose persisted free-list entry may differ from memory. */
   private readonly dirty = new Set<number>();
-  private highWaterDirty = false;
 
   constructor(highWater: number, free: Extent[]) {
     assert(Number.isSafeInteger(highWater) && highWater >= 0, () => `bad high-water mark ${highWater}`);
@@ -73,7 +77,6 @@ export class ExtentAllocator {
     }
     const off = this.highWaterBytes;
     this.highWaterBytes += len;
-    this.highWaterDirty = true;
     return off;
   }
 
@@ -89,10 +92,6 @@ export class ExtentAllocator {
 
   /** Write every change since the last call into `store` (inside the index transaction). */
   persist(store: AllocatorStore): void {
-    if (this.highWaterDirty) {
-      store.putHighWater(this.highWaterBytes);
-      this.highWaterDirty = false;
-    }
     if (this.dirty.size === 0) return;
     for (const off of this.dirty) {
       const i = this.indexOf(off);
@@ -105,7 +104,6 @@ export class ExtentAllocator {
   /** Mark everything dirty so that the next `persist` rewrites the whole (cleared) store. */
   markAllDirty(): void {
     for (const off of this.offs) this.dirty.add(off);
-    this.highWaterDirty = true;
   }
 
   private insertFree(off: number, len: number): void {

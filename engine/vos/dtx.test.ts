@@ -149,11 +149,10 @@ describe('recovery', () => {
     );
   });
 
-  it('reclaims space persisted as allocated but never referenced', async () => {
-    const dir = tmp();
+  /** A target holding 'a' (5000 bytes at 0), with 7000 bytes at 5000 given back by a failed apply. */
+  async function withSpaceGivenBack(dir: string) {
     const t = await openVosTarget(dir);
     await t.apply(1n, [upd('d', 'a', Buffer.alloc(5000, 1))]);
-    // A failed apply gives its reservation back; a clean close persists that.
     await expect(
       t.apply(2n, [
         upd('d', 'b', Buffer.alloc(7000, 2)),
@@ -161,18 +160,49 @@ describe('recovery', () => {
       ]),
     ).rejects.toMatchObject({ code: 'DER_NONEXIST' });
     expect(t.usage()).toEqual({ fileBytes: 12000, usedBytes: 5000, freeBytes: 7000 });
-    await t.close();
-    // The crash: a batch persisted an allocation (high water and free list) and wrote its bytes,
-    // but the records referencing them never committed.
+    return t;
+  }
+
+  /** Empty the persisted free list of the closed target at `dir`: space allocated, never referenced. */
+  async function forgetFreeList(dir: string) {
     const env = lmdbOpen({ path: dir, pageSize: 8192, maxDbs: 12 });
     const free = env.openDB<Buffer, Buffer>('free', { keyEncoding: 'binary', encoding: 'binary' });
     await env.transaction(() => {
       for (const k of [...free.getKeys({})]) free.remove(k);
     });
     await env.close();
+  }
+
+  it('reclaims space below the last extent that is neither referenced nor free', async () => {
+    const dir = tmp();
+    const t = await withSpaceGivenBack(dir);
+    // Too long for the 7000 free bytes: placed past them, at 12000.
+    await t.apply(3n, [upd('d', 'c', Buffer.alloc(8000, 3))]);
+    await t.close();
+    // The crash: a batch allocated [5000, 12000) and wrote its bytes, but the records
+    // referencing them never committed (nor did the free list's entry).
+    await forgetFreeList(dir);
     const u = await open(dir);
     expect(u.recovery.bytesReclaimed).toBe(7000);
-    expect(u.usage()).toEqual({ fileBytes: 12000, usedBytes: 5000, freeBytes: 7000 });
+    expect(u.usage()).toEqual({ fileBytes: 20000, usedBytes: 13000, freeBytes: 7000 });
+    await u.apply(4n, [upd('d', 'e', Buffer.alloc(7000, 4))]);
+    expect(u.usage().fileBytes).toBe(20000);
+    const one = (akey: string) =>
+      u.fetch(CONT, OID, 4n, b('d'), [{ akey: b(akey), kind: 'single' }])[0] as Uint8Array;
+    expect(one('a')[0]).toBe(1);
+    expect(one('c')[7999]).toBe(3);
+    expect(one('e')[6999]).toBe(4);
+  });
+
+  it('cuts the data file after the last extent referenced or free', async () => {
+    const dir = tmp();
+    const t = await withSpaceGivenBack(dir);
+    await t.close();
+    await forgetFreeList(dir);
+    const u = await open(dir);
+    expect(u.recovery.bytesReclaimed).toBe(7000);
+    expect(u.usage()).toEqual({ fileBytes: 5000, usedBytes: 5000, freeBytes: 0 });
+    expect(fs.statSync(path.join(dir, 'data.bin')).size).toBe(5000);
     await u.apply(3n, [upd('d', 'c', Buffer.alloc(7000, 3))]);
     expect(u.usage().fileBytes).toBe(12000);
     expect((u.fetch(CONT, OID, 3n, b('d'), [{ akey: b('a'), kind: 'single' }])[0] as Uint8Array)[0]).toBe(1);
@@ -183,14 +213,7 @@ describe('recovery', () => {
 
   it('a clean close leaves nothing to reclaim', async () => {
     const dir = tmp();
-    const t = await openVosTarget(dir);
-    await t.apply(1n, [upd('d', 'a', Buffer.alloc(5000, 1))]);
-    await expect(
-      t.apply(2n, [
-        upd('d', 'b', Buffer.alloc(7000, 2)),
-        { op: 'punch_dkeys', cont: CONT, oid: OID, dkeys: [b('nope')], mustExist: true },
-      ]),
-    ).rejects.toMatchObject({ code: 'DER_NONEXIST' });
+    const t = await withSpaceGivenBack(dir);
     await t.close();
     const u = await open(dir);
     expect(u.recovery).toEqual({ bytesReclaimed: 0, pendingDtx: 0, punchesReplayed: 0 });

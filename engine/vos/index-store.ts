@@ -5,7 +5,7 @@
  *   punch      versioned punch records of objects, dkeys and akeys
  *   conts      container uuid -> local id (uint32), so record keys start with 4 bytes, not 36
  *   free       data-file free list: offset(8 BE) -> length
- *   state      highWater (data-file bytes ever handed out), nextContId, the data file's layout
+ *   state      nextContId, the data file's layout (and highWater, kept by earlier builds: see dataLayout)
  *   dtx        prepared distributed transactions: id -> msgpack plan
  *   committed  coordinator outcome markers: id -> epoch
  */
@@ -236,19 +236,15 @@ export class IndexStore {
     this.contIds.delete(cont);
   }
 
-  get highWater(): number {
-    return this.state.get('highWater') ?? 0;
-  }
-
   /**
    * How this target's data lies in its data files: kept from the target's first open (a new
    * target's data is STRIPED); a target an earlier build made, with data-file space handed out
-   * and no layout kept, has a single file.
+   * (the high-water mark those builds persisted) and no layout kept, has a single file.
    */
   dataLayout(): DataLayout {
     const files = this.state.get('dataFiles');
     if (files !== undefined) return { files, stripeBytes: this.state.get('dataStripeBytes') ?? 0 };
-    if (this.highWater > 0) return SINGLE_FILE;
+    if ((this.state.get('highWater') ?? 0) > 0) return SINGLE_FILE;
     this.writeSync(() => {
       this.state.put('dataFiles', STRIPED.files);
       this.state.put('dataStripeBytes', STRIPED.stripeBytes);
@@ -272,9 +268,6 @@ export class IndexStore {
     },
     removeFree: (off) => {
       this.free.remove(offsetKey(off));
-    },
-    putHighWater: (hw) => {
-      this.state.put('highWater', hw);
     },
   };
 

@@ -1,10 +1,11 @@
 /**
- * Recovery on open. A crash can leave (a) bytes written past the persisted high-water mark by a
- * batch that never committed, and (b) space persisted as allocated that no committed record
- * references (a reservation persisted by an earlier callback of a batch whose own records never
- * committed, or space freed in memory but not yet on disk). Both are reclaimed: the file is cut
- * to the high-water mark and, unless the free list and the referenced extents tile
- * [0, highWater) exactly, the free list is rebuilt from the referenced extents.
+ * Recovery on open. The data file's high-water mark is where the last extent that a committed
+ * record (or a prepared dtx) references, or that the persisted free list holds, ends (the
+ * allocator does not persist it: bio/allocator.ts). A crash can leave (a) bytes past it, written
+ * for a batch that never committed, and (b) space below it that is neither referenced nor free
+ * (space freed in memory but not yet on file, a reservation whose records never committed). Both
+ * are reclaimed: the file is cut to the mark and, unless the free list and the referenced
+ * extents tile [0, highWater) exactly, the free list is rebuilt from the referenced extents.
  */
 import { type Extent, ExtentAllocator, verifyTiling } from '../bio/allocator.js';
 import type { DataFile } from '../bio/data-file.js';
@@ -26,7 +27,6 @@ export interface Recovered {
 }
 
 export function recover(store: IndexStore, data: DataFile): Recovered {
-  const highWater = store.highWater;
   const free = store.freeExtents();
   const refs: Extent[] = [];
   const contBytes = new Map<number, number>();
@@ -48,6 +48,7 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
     for (const e of r.effects.refs) refs.push(e);
   }
 
+  const highWater = extentsEnd(free, refs);
   let bytesReclaimed = 0;
   const fileBytes = data.sizeBytes;
   if (fileBytes > highWater) bytesReclaimed += fileBytes - highWater;
@@ -79,4 +80,12 @@ export function recover(store: IndexStore, data: DataFile): Recovered {
     dtx,
     stats: { bytesReclaimed, pendingDtx: dtx.length, punchesReplayed: 0 },
   };
+}
+
+/** Where the last of `free` and `refs` ends (0 when there are none). */
+function extentsEnd(free: Extent[], refs: Extent[]): number {
+  let end = 0;
+  for (const e of free) end = Math.max(end, e.off + e.len);
+  for (const e of refs) end = Math.max(end, e.off + e.len);
+  return end;
 }

@@ -150,13 +150,14 @@ describe('single values', () => {
         u.fetch(CONT, OID, EPOCH_MAX, b('d'), [{ akey: b(akey), kind: 'single' }])[0] as Uint8Array,
       );
     expect(value(t, 'long').equals(long)).toBe(true);
-    // What an earlier build left: no layout kept, one file. (The small value, first in the file,
-    // lies in its first stripe: at the same offset either way.)
+    // What an earlier build left: no layout kept, the high-water mark it persisted, one file. (The
+    // small value, first in the file, lies in its first stripe: at the same offset either way.)
     await t.apply(2n, [{ op: 'punch_akeys', cont: CONT, oid: OID, dkey: b('d'), akeys: [b('long')] }]);
     const store = (t as unknown as { store: IndexStore }).store;
     store.writeSync(() => {
       store.state.remove('dataFiles');
       store.state.remove('dataStripeBytes');
+      store.state.put('highWater', t.usage().fileBytes);
     });
     await t.close();
     fs.rmSync(path.join(dir, 'data.bin.1'));

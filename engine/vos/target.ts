@@ -117,6 +117,31 @@ interface StagedWork {
 }
 
 /**
+ * Free bytes on one file system when statfs was last asked (`Target.checkIndexSpace`), when, and
+ * the process's data-file bytes queued then. The targets of an engine share their file system,
+ * and each asking for itself made a statfs every 4 MiB written over four targets, 17–20 µs each
+ * in the write path (median; 9 µs per 1 MiB write at 1 in flight, this VM, 2026-11-28).
+ */
+interface SpaceCheck {
+  free: number;
+  at: number;
+  bytesQueued: number;
+}
+
+const spaceChecks = new Map<number, SpaceCheck>();
+
+/** The SpaceCheck of the file system holding `dir`. */
+function spaceCheckOf(dir: string): SpaceCheck {
+  const dev = fs.statSync(dir).dev;
+  let s = spaceChecks.get(dev);
+  if (s === undefined) {
+    s = { free: BYTES_ZERO, at: -Infinity, bytesQueued: BYTES_ZERO };
+    spaceChecks.set(dev, s);
+  }
+  return s;
+}
+
+/**
  * Batches (of every target of the process) that may run back to back, each as soon as the
  * microtask queue is empty, before one waits for the next event-loop turn.
  */
@@ -143,10 +168,8 @@ export class Target implements VosTarget {
   private csumErrors = 0;
   private readonly locks = new LockTable();
   private readonly pending = new Map<string, DtxRecord>();
-  /** Free bytes on the index's file system when last asked (`checkIndexSpace`), and when. */
-  private spaceFree = BYTES_ZERO;
-  private spaceCheckedAt = -Infinity;
-  private spaceCheckedBytes = BYTES_ZERO;
+  /** Free bytes on the index's file system when last asked (`checkIndexSpace`). */
+  private readonly space: SpaceCheck;
 
   private constructor(
     readonly dir: string,
@@ -159,7 +182,9 @@ export class Target implements VosTarget {
     private readonly inlineBytesMax: number,
     private readonly fsync: boolean,
     private readonly indexFreeBytesMin: number,
-  ) {}
+  ) {
+    this.space = spaceCheckOf(dir);
+  }
 
   static open(dir: string, options: VosOptions = {}): Target {
     const inlineBytesMax = options.inlineBytesMax ?? INLINE_BYTES_MAX_DEFAULT;
@@ -438,21 +463,19 @@ export class Target implements VosTarget {
    * is a write map (durability 'process'), and a page touched on a full disk raises SIGBUS.
    */
   private checkIndexSpace(): void {
+    const s = this.space;
     const now = Date.now();
     const queued = dataBytesQueued();
-    if (
-      now - this.spaceCheckedAt >= INDEX_FREE_CHECK_MS ||
-      queued - this.spaceCheckedBytes >= INDEX_FREE_RECHECK_BYTES
-    ) {
+    if (now - s.at >= INDEX_FREE_CHECK_MS || queued - s.bytesQueued >= INDEX_FREE_RECHECK_BYTES) {
       const st = fs.statfsSync(this.dir);
-      this.spaceFree = st.bavail * st.bsize;
-      this.spaceCheckedAt = now;
-      this.spaceCheckedBytes = queued;
+      s.free = st.bavail * st.bsize;
+      s.at = now;
+      s.bytesQueued = queued;
     }
-    if (this.spaceFree < this.indexFreeBytesMin)
+    if (s.free < this.indexFreeBytesMin)
       throw new DaosError(
         'DER_NOSPACE',
-        `target ${this.dir}: ${this.spaceFree} bytes free on its file system, the index needs ${this.indexFreeBytesMin}`,
+        `target ${this.dir}: ${s.free} bytes free on its file system, the index needs ${this.indexFreeBytesMin}`,
       );
   }
 
