@@ -156,6 +156,13 @@ export function benchFlags(argv: string[], spec: FlagSpec): Flags {
 
 /** Piece size of `warmPageCache`'s file. */
 const WARM_PIECE_BYTES = 8 * MiB;
+/**
+ * The piece, made once: a new 8 MiB buffer per call left V8 a full collection to run in the timed
+ * segment after it (external memory), ~7 ms of the main thread's time falling on whichever side
+ * allocates there: 8 mark-compacts in 2,048 1 MiB array writes at 1 in flight with a warm-up
+ * before every 256, 1 with the piece kept (`--trace-gc`, 2026-11-28; bench/README.md).
+ */
+let warmPiece: Buffer | undefined;
 /** Bytes `warmPageCache` writes beyond the phase's own volume (the index, warm-up files). */
 export const WARM_MARGIN_BYTES = 512 * MiB;
 
@@ -169,7 +176,7 @@ export const WARM_MARGIN_BYTES = 512 * MiB;
  */
 export function warmPageCache(dir: string, bytes: number): void {
   const file = join(dir, `warm-${process.pid}.tmp`);
-  const piece = Buffer.alloc(WARM_PIECE_BYTES, 0x5a);
+  const piece = (warmPiece ??= Buffer.alloc(WARM_PIECE_BYTES, 0x5a));
   const fd = openSync(file, 'w');
   try {
     for (let off = 0; off < bytes + WARM_MARGIN_BYTES; off += piece.length)
