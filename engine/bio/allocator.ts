@@ -12,7 +12,7 @@
  * referenced or free extent ends (recovery.ts), and a commit that only appends space (a new
  * value past the end, the common write) writes nothing here. Putting the mark in every such
  * commit cost 5–10 µs of the transaction's median and 16–26 at its 90th percentile (1 MiB
- * array writes at 1 in flight, this VM, 2026-11-28; bench/README.md, "The high-water mark").
+ * array writes at 1 in flight, this VM, 2026-11-28; bench/README.md, "The write path's own work").
  */
 import { assert } from '../../core/common/errors.js';
 
