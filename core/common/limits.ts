@@ -50,9 +50,9 @@ export const TARGET_MAP_BYTES = 64 * 1024 * 1024 * 1024;
  */
 export const INDEX_FREE_BYTES_MIN = 64 * 1024 * 1024;
 /**
- * A target asks the file system how much space is free at most every INDEX_FREE_CHECK_MS, and
- * also once the data files of its process have taken INDEX_FREE_RECHECK_BYTES more since it last
- * asked (they can fill a disk well within a second).
+ * The targets of a process on one file system ask it how much space is free at most every
+ * INDEX_FREE_CHECK_MS, and also once the data files of the process have taken
+ * INDEX_FREE_RECHECK_BYTES more since they last asked (they can fill a disk well within a second).
  */
 export const INDEX_FREE_CHECK_MS = 1000;
 export const INDEX_FREE_RECHECK_BYTES = 16 * 1024 * 1024;
