@@ -4,11 +4,8 @@
  * use from agent/native/build/Release/peercred.node, found from this file's place in the sources
  * (agent/) or in the build (dist/agent/).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findAddon, loadAddon } from '../core/common/addon.js';
 import { DaosError } from '../core/common/errors.js';
 
 export interface PeerCred {
@@ -17,26 +14,22 @@ export interface PeerCred {
   gid: number;
 }
 
-const ADDON = join('native', 'build', 'Release', 'peercred.node');
-
 /** Where the built addon is (DER_NONEXIST when it was not built). */
 export function peerCredAddonPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, ADDON), join(here, '..', '..', 'agent', ADDON)];
-  const found = candidates.find((p) => existsSync(p));
-  if (found === undefined)
+  const { path, looked } = findAddon(import.meta.url, 'agent', 'peercred');
+  if (path === undefined)
     throw new DaosError(
       'DER_NONEXIST',
-      `the SO_PEERCRED addon is not built (looked for ${candidates.join(', ')}); run \`npm ci\` or \`npm run install\``,
+      `the SO_PEERCRED addon is not built (looked for ${looked.join(', ')}); run \`npm ci\` or \`npm run install\``,
     );
-  return found;
+  return path;
 }
 
 let addon: { peerCred(fd: number): PeerCred } | undefined;
 
 /** The credentials of the peer of the connected Unix socket `fd`. */
 export function peerCred(fd: number): PeerCred {
-  addon ??= createRequire(import.meta.url)(peerCredAddonPath()) as { peerCred(fd: number): PeerCred };
+  addon ??= loadAddon<{ peerCred(fd: number): PeerCred }>(import.meta.url, peerCredAddonPath());
   return addon.peerCred(fd);
 }
 

@@ -96,6 +96,45 @@ describe('DataFile', () => {
       again.close();
     });
 
+    // The addon is built by `npm ci` (node-gyp); off Linux reserveBlocks answers ENOSYS.
+    it.runIf(process.platform === 'linux')(
+      'reserves the blocks of its next writes without changing sizes, and gives back the rest on close',
+      () => {
+        const file = tempFile();
+        const f = DataFile.open(file, STRIPED);
+        const v = randomBytes(3 * S);
+        f.queueWrite(0, v);
+        f.flushWrites();
+        expect(f.reservesAhead).toBe(true);
+        const members = [file, `${file}.1`];
+        // 3 stripes written: [2 stripes, 1 stripe] of the files' bytes; reserved as far again.
+        expect(members.map((m) => fs.statSync(m).size)).toEqual([2 * S, S]);
+        for (const m of members) expect(fs.statSync(m).blocks * 512).toBeGreaterThanOrEqual(3 * S);
+        f.close();
+        for (const m of members) expect(fs.statSync(m).blocks * 512).toBeLessThan(3 * S);
+        expect(members.map((m) => fs.statSync(m).size)).toEqual([2 * S, S]);
+        const again = DataFile.open(file, STRIPED);
+        expect(again.readValue(0, 3 * S).equals(v)).toBe(true);
+        again.close();
+      },
+    );
+
+    // On tmpfs a reservation would allocate (and zero) the memory itself.
+    it.runIf(process.platform === 'linux' && fs.existsSync('/dev/shm'))(
+      'reserves nothing on a file system in memory',
+      () => {
+        const d = fs.mkdtempSync('/dev/shm/bio-');
+        made.push(d);
+        const file = path.join(d, 'data.bin');
+        const f = DataFile.open(file, STRIPED);
+        f.queueWrite(0, randomBytes(3 * S));
+        f.flushWrites();
+        expect(f.reservesAhead).toBe(false);
+        expect(fs.statSync(file).blocks * 512).toBe(2 * S);
+        f.close();
+      },
+    );
+
     it.runIf(fs.existsSync('/dev/full'))(
       'keeps a failed part for the commits whose bytes it carried',
       async () => {
@@ -105,6 +144,8 @@ describe('DataFile', () => {
         const f = DataFile.open(file, STRIPED);
         try {
           f.queueWrite(0, Buffer.alloc(2 * S, 1));
+          // A member file that cannot reserve blocks (a device) stops the reserving, not the write.
+          expect(f.reservesAhead).toBe(false);
           await f.flushWritesAsync();
           expect(() => f.checkWritten([{ off: 0 }])).toThrow(
             expect.objectContaining({
