@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countLoopTurns } from '../../test/loop-turns.js';
-import { DATA_STRIPE_BYTES, DataFile, STRIPED, writeLoneRunsOnPool } from './data-file.js';
+import { DATA_STRIPE_BYTES, DataFile, SINGLE_FILE, STRIPED, writeLoneRunsOnPool } from './data-file.js';
 
 /** Folders this file's tests made, removed after each test. */
 const made: string[] = [];
@@ -48,7 +48,7 @@ describe('DataFile', () => {
         try {
           for (const [off, v] of values) {
             f.queueWrite(off, v);
-            // A long lone run is split over both files (or, serving, all on the pool) by the flush.
+            // A long lone run is written by the transaction (or, serving, on the pool).
             if (mode !== 'transaction') await f.flushWritesAsync();
             f.flushWrites();
           }
@@ -136,26 +136,32 @@ describe('DataFile', () => {
     );
 
     it.runIf(fs.existsSync('/dev/full'))(
-      'keeps a failed part for the commits whose bytes it carried',
+      'keeps a failed part for the commits whose bytes it carried, written here or on the pool',
       async () => {
-        const file = tempFile();
-        // The second member file is /dev/full: the part on the pool fails, the part here does not.
-        fs.symlinkSync('/dev/full', `${file}.1`);
-        const f = DataFile.open(file, STRIPED);
-        try {
-          f.queueWrite(0, Buffer.alloc(2 * S, 1));
-          // A member file that cannot reserve blocks (a device) stops the reserving, not the write.
-          expect(f.reservesAhead).toBe(false);
-          await f.flushWritesAsync();
-          expect(() => f.checkWritten([{ off: 0 }])).toThrow(
-            expect.objectContaining({
-              code: 'DER_NOSPACE',
-              message: expect.stringMatching(/writing 1048576 bytes at 0/),
-            }),
-          );
-          expect(() => f.checkWritten([{ off: 0 }])).not.toThrow();
-        } finally {
-          f.close();
+        for (const serving of [false, true]) {
+          const file = tempFile();
+          // The second member file is /dev/full: the part there fails, the part in the first does not.
+          fs.symlinkSync('/dev/full', `${file}.1`);
+          const f = DataFile.open(file, STRIPED);
+          writeLoneRunsOnPool(serving);
+          try {
+            f.queueWrite(0, Buffer.alloc(2 * S, 1));
+            // A member file that cannot reserve blocks (a device) stops the reserving, not the write.
+            expect(f.reservesAhead).toBe(false);
+            // Serving, the lone long run goes to the pool; otherwise the transaction writes it.
+            await f.flushWritesAsync();
+            if (!serving) f.flushWrites();
+            expect(() => f.checkWritten([{ off: 0 }])).toThrow(
+              expect.objectContaining({
+                code: 'DER_NOSPACE',
+                message: expect.stringMatching(/writing 1048576 bytes at 0/),
+              }),
+            );
+            expect(() => f.checkWritten([{ off: 0 }])).not.toThrow();
+          } finally {
+            writeLoneRunsOnPool(false);
+            f.close();
+          }
         }
       },
     );
@@ -231,8 +237,14 @@ describe('DataFile', () => {
 
   it('keeps a lone long write for the transaction, or hands it to the pool in a serving process', async () => {
     const value = Buffer.alloc(1 << 20, 9);
-    for (const onPool of [false, true]) {
-      const f = DataFile.open(tempFile());
+    for (const [onPool, layout] of [
+      [false, SINGLE_FILE],
+      [true, SINGLE_FILE],
+      [false, STRIPED],
+      [true, STRIPED],
+    ] as const) {
+      // Striped too: a lone write is copied whole by its transaction, not split over the files.
+      const f = DataFile.open(tempFile(), layout);
       writeLoneRunsOnPool(onPool);
       try {
         f.queueWrite(0, value);

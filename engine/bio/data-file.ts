@@ -3,8 +3,8 @@
  * ExtentAllocator hands out.
  *
  * Writes are queued at submission. Long runs go to the thread pool before the index transaction
- * that will reference them is queued (`flushWritesAsync`), a lone one split over the member
- * files of a striped layout (DATA_FILE_STRIPES) instead; the rest wait for that transaction,
+ * that will reference them is queued (`flushWritesAsync`) when several are due at once; the rest,
+ * a lone long one too, wait for that transaction,
  * which writes every one its target holds (`flushWrites`), in one positional writev per contiguous
  * run, so the values of a batch of commits become a few large writes, not one write each.
  * Reads are queued, merged the same way and done together in a microtask queued by the first.
@@ -40,10 +40,11 @@ const RUN_BYTES_MAX = 1024 * 1024;
 /**
  * A new target's data is striped over this many member files: logical offset `o` lies in file
  * `floor(o / DATA_STRIPE_BYTES) % DATA_FILE_STRIPES`. The kernel holds a file's lock for the whole
- * of a buffered write, so the copy of one long value into one file runs on one core however it is
- * split; over two files its halves are copied side by side, one here, one on the thread pool.
- * A lone 1 MiB write into fresh page cache took a median 154 µs so against 255 as one write
- * (this VM, 2026-11-28, bench/split-writes.ts; bench/README.md, "Data striped over two files").
+ * of a buffered write, so the copies of long writes into one file take turns; over two files the
+ * thread pool copies two at once (writes in flight; each run is one `writev` per member file).
+ * A lone long write was once split over the members too, half here, half on the pool: on a VM
+ * whose scheduler runs the woken pool thread on the main thread's core that gained nothing, and
+ * copied whole into reserved blocks it was faster (bench/README.md, "Lone writes whole again").
  */
 export const DATA_FILE_STRIPES = 2;
 /** A stripe: long values (1 MiB, aligned as the allocator hands them out) split evenly over the files. */
@@ -174,7 +175,7 @@ const readTurns = new TurnBudget(READ_FLUSHES_PER_TURN_MAX);
  * of its kind (reads, or writes) are there already: many readers or writers at once. A read
  * copied here would settle in a microtask and its reader would plan the next read, and the next,
  * while the pool's readers waited for the loop to turn (one of eight readers made 1,017 of 1,024
- * 1 MiB reads that way, the others one each). A write copied (or split) here would hold the main
+ * 1 MiB reads that way, the others one each). A write copied here would hold the main
  * thread from the other writers' commits; writers in flight, each committed once its own bytes
  * are written, come a turn apart, each a lone run. With fewer (one or two readers), the copy here
  * is faster than a pool round trip, and READ_FLUSHES_PER_TURN_MAX bounds how long the other
@@ -188,8 +189,8 @@ const POOL_RUNS_TO_JOIN = 2;
  * else in flight (a reader with one read at a time) the main thread would otherwise only wait
  * for the pool's copy, or the pool for the main thread's; split, a 1 MiB read from the page cache
  * took 90–112 µs against 124–162 copied here and 162–199 on the pool alone (this VM,
- * 2026-11-27). Writes are not split so within one file: the kernel holds a file's lock for a whole
- * buffered write (a striped layout splits them over its member files: splitRunAsync).
+ * 2026-11-27). Writes are not split: within one file the kernel holds its lock for a whole
+ * buffered write, and over a striped layout's files it gained nothing (DATA_FILE_STRIPES).
  */
 const SPLIT_READ_BYTES_MIN = 512 * 1024;
 /** Where a split read's pool part begins: a page boundary of the file. */
@@ -516,14 +517,8 @@ function startWrites(): void {
       f.started(list[i]!, f.writeRunAsync(list[i]!));
     }
   }
-  // A long run left here is copied now, split over its member files when striped (the pool's
-  // parts started first); otherwise its commit's transaction writes it.
-  for (const w of work) {
-    if (async.has(w.run)) continue;
-    if (w.f.splitsLongWrites && w.run.len >= ASYNC_RUN_BYTES_MIN)
-      w.f.started(w.run, w.f.splitRunAsync(w.run));
-    else w.f.hold(w.run);
-  }
+  // A run left here, a lone long one too, is written by its commit's transaction.
+  for (const w of work) if (!async.has(w.run)) w.f.hold(w.run);
 }
 
 /** Track a started write until it is over (drain waits for it). */
@@ -871,30 +866,6 @@ export class DataFile {
         resolve();
       });
     });
-  }
-
-  /**
-   * @internal Whether a long run is written as splitRunAsync does: its parts in several member
-   * files, copied side by side.
-   */
-  get splitsLongWrites(): boolean {
-    return this.fds.length > 1;
-  }
-
-  /**
-   * @internal Write a run's part in the first member file here, now, and the others meanwhile on
-   * the thread pool (DATA_FILE_STRIPES); resolves once all are written. A failure is kept for
-   * checkWritten.
-   */
-  splitRunAsync(run: Run<PendingWrite>): Promise<void> {
-    const [here, ...rest] = this.partsOf(run.off, run.len, bytesOf(run));
-    const pool = this.writePartsAsync(run, rest);
-    try {
-      partSync(true, here!, 0);
-    } catch (err) {
-      this.noteFailed(run, err);
-    }
-    return pool;
   }
 
   /** @internal Write a run now; a failure is kept for checkWritten. */
