@@ -165,6 +165,17 @@ const WARM_PIECE_BYTES = 8 * MiB;
 let warmPiece: Buffer | undefined;
 /** Bytes `warmPageCache` writes beyond the phase's own volume (the index, warm-up files). */
 export const WARM_MARGIN_BYTES = 512 * MiB;
+/**
+ * Least time between two of `warmPageCache`'s deletions. The guest hands free pages to its host
+ * in passes that start 1–2 s after pages were freed (`page_reporting`): the pass that the last
+ * deletion started would otherwise run in the next timed segment and take back the very pages
+ * the warm-up has just freed for it (30 segments of 256 1 MiB writes, each after a warm-up: 3
+ * slow ones, 2,963–3,583 µs a write, each with 32–300 MiB reported during it, against none of
+ * 30 with this gap; bench/README.md, "Page reporting during a segment").
+ */
+const WARM_FREE_GAP_MS = 2500;
+/** When `warmPageCache` last deleted its file (performance.now()). */
+let warmFreedAt = Number.NEGATIVE_INFINITY;
 
 /**
  * Write `bytes` + WARM_MARGIN_BYTES to a scratch file in `dir`, flush it and delete it (untimed),
@@ -184,7 +195,10 @@ export function warmPageCache(dir: string, bytes: number): void {
   } finally {
     closeSync(fd);
     spawnSync('sync');
+    const wait = WARM_FREE_GAP_MS - (performance.now() - warmFreedAt);
+    if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
     rmSync(file, { force: true });
+    warmFreedAt = performance.now();
   }
 }
 
